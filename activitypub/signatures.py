@@ -1,0 +1,309 @@
+"""Draft-cavage HTTP signatures, as Mastodon signs and verifies them.
+
+The server parses the `Signature` header first (`parse_signature_header`) to learn
+the keyId, looks the key up, then calls `verify_request`. A successful check
+returns a frozen `VerifiedSignature`; every failure is a `SignatureError` whose
+`reason` says why, so the caller can choose 401 or a key refetch.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime, parsedate_to_datetime
+from urllib.parse import urlsplit
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
+
+from activitypub.errors import InvalidKey, SignatureError, SignatureFailure
+from activitypub.keys import load_private_key, load_public_key
+
+SIGNED_HEADERS_GET = ("(request-target)", "host", "date")
+SIGNED_HEADERS_POST = ("(request-target)", "host", "date", "digest")
+ACCEPTED_ALGORITHMS = frozenset({"rsa-sha256", "hs2019"})
+DEFAULT_MAX_SKEW = 3600
+MAX_SIGNATURE_HEADER_LENGTH = 8192
+
+_F = SignatureFailure
+
+
+@dataclass(frozen=True)
+class SignatureParams:
+    """The parsed `Signature` header."""
+
+    key_id: str
+    algorithm: str | None
+    headers: tuple[str, ...]
+    signature: str
+    created: int | None = None
+    expires: int | None = None
+
+
+@dataclass(frozen=True)
+class VerifiedSignature:
+    key_id: str
+    algorithm: str
+    signed_headers: tuple[str, ...]
+    signed_at: datetime
+
+
+def http_date(moment: datetime | None = None) -> str:
+    """RFC 7231 IMF-fixdate, e.g. `Tue, 07 Jun 2022 20:51:35 GMT`."""
+    return format_datetime((moment or datetime.now(UTC)).astimezone(UTC), usegmt=True)
+
+
+def digest_header(body: bytes) -> str:
+    return "SHA-256=" + base64.b64encode(hashlib.sha256(body).digest()).decode("ascii")
+
+
+def _host_of(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    if parts.hostname is None:
+        raise ValueError(f"URL has no host: {url!r}")
+    host = parts.hostname
+    if ":" in host:
+        host = f"[{host}]"
+    default_port = {"http": 80, "https": 443}.get(parts.scheme)
+    if parts.port is not None and parts.port != default_port:
+        host = f"{host}:{parts.port}"
+    target = parts.path or "/"
+    if parts.query:
+        target = f"{target}?{parts.query}"
+    return host, target
+
+
+def sign_request(
+    method: str,
+    url: str,
+    headers: Mapping[str, str],
+    body: bytes | None,
+    key_id: str,
+    private_key_pem: str,
+    now: datetime | None = None,
+) -> dict[str, str]:
+    """Return `headers` plus Host, Date, Digest (POST) and Signature."""
+    host, target = _host_of(url)
+    added = {"Host": host, "Date": http_date(now)}
+    signed: tuple[str, ...] = SIGNED_HEADERS_GET
+    if method.upper() == "POST":
+        added["Digest"] = digest_header(body or b"")
+        signed = SIGNED_HEADERS_POST
+    replaced = {name.lower() for name in added} | {"signature"}
+    result = {name: value for name, value in headers.items() if name.lower() not in replaced}
+    result.update(added)
+    values = {name.lower(): value for name, value in result.items()}
+    lines = [
+        f"(request-target): {method.lower()} {target}"
+        if name == "(request-target)"
+        else f"{name}: {values[name]}"
+        for name in signed
+    ]
+    key = load_private_key(private_key_pem)
+    raw = key.sign("\n".join(lines).encode("utf-8"), padding.PKCS1v15(), hashes.SHA256())
+    signature = base64.b64encode(raw).decode("ascii")
+    result["Signature"] = (
+        f'keyId="{key_id}",algorithm="rsa-sha256",'
+        f'headers="{" ".join(signed)}",signature="{signature}"'
+    )
+    return result
+
+
+def _split_params(value: str) -> dict[str, str]:
+    """Split `k="v",k2=123` into a dict; commas inside quotes do not split."""
+    params: dict[str, str] = {}
+    index, length = 0, len(value)
+    while index < length:
+        while index < length and value[index] in " \t,":
+            index += 1
+        if index >= length:
+            break
+        equals = value.find("=", index)
+        if equals < 0:
+            raise SignatureError(_F.MALFORMED, "Signature parameter without '='")
+        name = value[index:equals].strip()
+        index = equals + 1
+        if index < length and value[index] == '"':
+            end = value.find('"', index + 1)
+            if end < 0:
+                raise SignatureError(_F.MALFORMED, "unterminated quoted value")
+            item, index = value[index + 1 : end], end + 1
+        else:
+            end = value.find(",", index)
+            end = length if end < 0 else end
+            item, index = value[index:end].strip(), end
+        if not name or name in params:
+            raise SignatureError(_F.MALFORMED, f"empty or repeated parameter {name!r}")
+        params[name] = item
+    return params
+
+
+def _optional_int(params: Mapping[str, str], name: str) -> int | None:
+    value = params.get(name)
+    if value is None:
+        return None
+    if not value.isascii() or not value.isdigit() or len(value) > 12:
+        raise SignatureError(_F.MALFORMED, f"{name} must be a Unix timestamp")
+    return int(value)
+
+
+def parse_signature_header(value: str) -> SignatureParams:
+    """Parse a draft-cavage `Signature` header, so the key can be looked up by keyId."""
+    if len(value) > MAX_SIGNATURE_HEADER_LENGTH:
+        raise SignatureError(_F.MALFORMED, "Signature header too long")
+    params = _split_params(value)
+    key_id = params.get("keyId")
+    signature = params.get("signature")
+    if not key_id:
+        raise SignatureError(_F.MISSING_HEADER, "Signature has no keyId")
+    if not signature:
+        raise SignatureError(_F.MISSING_HEADER, "Signature has no signature")
+    # Absent `headers` means `date` alone (draft-cavage; Mastodon does the same).
+    headers = tuple(params.get("headers", "date").lower().split())
+    return SignatureParams(
+        key_id=key_id,
+        algorithm=params.get("algorithm"),
+        headers=headers,
+        signature=signature,
+        created=_optional_int(params, "created"),
+        expires=_optional_int(params, "expires"),
+    )
+
+
+def _check_algorithm(params: SignatureParams) -> str:
+    algorithm = (params.algorithm or "rsa-sha256").lower()
+    if algorithm not in ACCEPTED_ALGORITHMS:
+        raise SignatureError(_F.UNSUPPORTED_ALGORITHM, f"algorithm {params.algorithm!r}")
+    pseudo = {"(created)", "(expires)"} & set(params.headers)
+    if pseudo and algorithm != "hs2019":
+        raise SignatureError(_F.MALFORMED, f"{sorted(pseudo)} only allowed with hs2019")
+    return algorithm
+
+
+def _check_signed_headers(method: str, signed: tuple[str, ...]) -> None:
+    names = set(signed)
+    if not names & {"date", "(created)"}:
+        raise SignatureError(_F.INSUFFICIENT_HEADERS, "date or (created) must be signed")
+    if not names & {"(request-target)", "digest"}:
+        raise SignatureError(_F.INSUFFICIENT_HEADERS, "(request-target) or digest must be signed")
+    if method in {"GET", "HEAD"} and "host" not in names:
+        raise SignatureError(_F.INSUFFICIENT_HEADERS, "host must be signed on GET")
+    if method == "POST" and "digest" not in names:
+        raise SignatureError(_F.INSUFFICIENT_HEADERS, "digest must be signed on POST")
+
+
+def _check_digest(value: str | None, body: bytes) -> None:
+    if value is None:
+        raise SignatureError(_F.MISSING_HEADER, "Digest header is missing")
+    expected = hashlib.sha256(body).digest()
+    for item in value.split(","):
+        algorithm, _, encoded = item.strip().partition("=")
+        if algorithm.lower() != "sha-256":
+            continue
+        try:
+            received = base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError) as error:
+            raise SignatureError(_F.BAD_DIGEST, "Digest is not base64") from error
+        if received != expected:
+            raise SignatureError(_F.BAD_DIGEST, "Digest does not match the body")
+        return
+    raise SignatureError(_F.BAD_DIGEST, "Digest has no SHA-256 value")
+
+
+def _signed_at(params: SignatureParams, headers: Mapping[str, str]) -> datetime:
+    if "(created)" in params.headers:
+        if params.created is None:
+            raise SignatureError(_F.MALFORMED, "(created) signed but no created parameter")
+        return datetime.fromtimestamp(params.created, UTC)
+    date = headers.get("date")
+    if date is None:
+        raise SignatureError(_F.MISSING_HEADER, "Date header is missing")
+    try:
+        parsed = parsedate_to_datetime(date)
+    except (TypeError, ValueError, IndexError) as error:
+        raise SignatureError(_F.MALFORMED, f"unparsable Date {date!r}") from error
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed
+
+
+def _check_window(
+    params: SignatureParams, signed_at: datetime, now: datetime, max_skew: int
+) -> None:
+    skew = timedelta(seconds=max_skew)
+    if signed_at < now - skew:
+        raise SignatureError(_F.EXPIRED, f"signed at {signed_at.isoformat()}, too old")
+    if signed_at > now + skew:
+        raise SignatureError(_F.EXPIRED, f"signed at {signed_at.isoformat()}, in the future")
+    if params.expires is not None and "(expires)" in params.headers:
+        if datetime.fromtimestamp(params.expires, UTC) < now:
+            raise SignatureError(_F.EXPIRED, "signature has expired")
+
+
+def _signing_string(
+    method: str, target: str, params: SignatureParams, headers: Mapping[str, str]
+) -> bytes:
+    lines = []
+    for name in params.headers:
+        if name == "(request-target)":
+            value = f"{method.lower()} {target}"
+        elif name == "(created)":
+            value = str(params.created)
+        elif name == "(expires)":
+            if params.expires is None:
+                raise SignatureError(_F.MALFORMED, "(expires) signed but no expires parameter")
+            value = str(params.expires)
+        elif name in headers:
+            value = headers[name]
+        else:
+            raise SignatureError(_F.MISSING_HEADER, f"signed header {name!r} is missing")
+        lines.append(f"{name}: {value}")
+    return "\n".join(lines).encode("utf-8")
+
+
+def verify_request(
+    method: str,
+    path_with_query: str,
+    headers: Mapping[str, str],
+    body: bytes | None,
+    public_key_pem: str,
+    now: datetime | None = None,
+    max_skew: int = DEFAULT_MAX_SKEW,
+) -> VerifiedSignature:
+    """Verify a draft-cavage signature by Mastodon's rules, or raise `SignatureError`."""
+    lowered = {name.lower(): value for name, value in headers.items()}
+    method = method.upper()
+    header = lowered.get("signature")
+    if header is None:
+        raise SignatureError(_F.MISSING_HEADER, "Signature header is missing")
+    params = parse_signature_header(header)
+    algorithm = _check_algorithm(params)
+    _check_signed_headers(method, params.headers)
+    if "digest" in params.headers or method == "POST":
+        _check_digest(lowered.get("digest"), body or b"")
+    signed_at = _signed_at(params, lowered)
+    _check_window(params, signed_at, now or datetime.now(UTC), max_skew)
+    message = _signing_string(method, path_with_query, params, lowered)
+    try:
+        signature = base64.b64decode(params.signature, validate=True)
+    except (binascii.Error, ValueError) as error:
+        raise SignatureError(_F.MALFORMED, "signature is not base64") from error
+    try:
+        key = load_public_key(public_key_pem)
+    except InvalidKey as error:
+        raise SignatureError(_F.INVALID_KEY, str(error)) from error
+    try:
+        key.verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
+    except InvalidSignature as error:
+        raise SignatureError(_F.BAD_SIGNATURE, "signature does not verify") from error
+    return VerifiedSignature(
+        key_id=params.key_id,
+        algorithm=algorithm,
+        signed_headers=params.headers,
+        signed_at=signed_at,
+    )
