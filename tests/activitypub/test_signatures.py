@@ -15,7 +15,7 @@ from activitypub.signatures import (
     sign_request,
     verify_request,
 )
-from tests.activitypub.conftest import load_json
+from tests.activitypub.payloads import load_json
 
 NOW = datetime(2026, 11, 3, 12, 0, 0, tzinfo=UTC)
 INBOX = "https://likewise.example/users/alice/inbox"
