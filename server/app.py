@@ -1,0 +1,75 @@
+"""create_app(settings) builds the whole instance; nothing runs at import time."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.authentication import AuthenticationMiddleware
+from starlette.middleware.sessions import SessionMiddleware
+
+from server.auth import AuthBackend, on_auth_error
+from server.db import Database
+from server.errors import EXCEPTION_HANDLERS
+from server.http import build_http_client
+from server.jobs.registry import job_handlers
+from server.jobs.worker import Handler, JobContext, Worker
+from server.middleware import AccessLogMiddleware, BodyLimitMiddleware, Metrics
+from server.routes import all_routes
+from server.services.actors import ensure_instance_actor
+from server.settings import Settings
+from server.templating import build_templates
+
+
+def create_app(settings: Settings, *, handlers: Mapping[str, Handler] | None = None) -> Starlette:
+    """The instance as an ASGI app. The database must already be migrated."""
+    if not settings.secret_key:
+        raise ValueError("settings.secret_key is empty; call ensure_data_dir first")
+    metrics = Metrics()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        db = Database(settings.database_url)
+        http = build_http_client(settings)
+        app.state.db = db
+        app.state.http = http
+        async with db.transaction() as session:
+            await ensure_instance_actor(session, settings)
+        context = JobContext(db=db, settings=settings, services={"http": http})
+        worker = Worker(context, handlers if handlers is not None else job_handlers())
+        app.state.worker = worker
+        stop = asyncio.Event()
+        task = asyncio.create_task(worker.run_forever(stop)) if settings.run_worker else None
+        try:
+            yield
+        finally:
+            stop.set()
+            if task is not None:
+                await task
+            await http.aclose()
+            await db.dispose()
+
+    app = Starlette(
+        routes=all_routes(),
+        middleware=[
+            Middleware(AccessLogMiddleware, metrics=metrics),
+            Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
+            Middleware(
+                SessionMiddleware,
+                secret_key=settings.secret_key,
+                session_cookie="likewise_session",
+                https_only=settings.scheme == "https",
+                same_site="lax",
+            ),
+            Middleware(AuthenticationMiddleware, backend=AuthBackend(), on_error=on_auth_error),
+        ],
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    app.state.templates = build_templates(settings)
+    return app

@@ -1,0 +1,93 @@
+"""Exceptions to responses, in one place: JSON for APIs and federation, HTML for people."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+
+from server.services.errors import ServiceError
+
+log = logging.getLogger("likewise.errors")
+
+JSON_PREFIXES = ("/api/", "/oauth/", "/.well-known/", "/nodeinfo/", "/inbox", "/users/", "/actor")
+
+
+class BadRequest(ServiceError):
+    status_code = 400
+    code = "bad_request"
+
+
+class BodyTooLarge(ServiceError):
+    status_code = 413
+    code = "body_too_large"
+
+
+class UnsupportedMediaType(ServiceError):
+    status_code = 415
+    code = "unsupported_media_type"
+
+
+def wants_json(conn: HTTPConnection) -> bool:
+    accept = conn.headers.get("accept", "")
+    if "text/html" in accept:
+        return False
+    return conn.url.path.startswith(JSON_PREFIXES) or "json" in accept or not accept
+
+
+def error_response(
+    conn: HTTPConnection, status: int, message: str, *, code: str = "error", field: str | None = None
+) -> Response:
+    if wants_json(conn):
+        body: dict[str, Any] = {"error": message, "code": code}
+        if field:
+            body["field"] = field
+        return JSONResponse(body, status_code=status)
+    templates = conn.app.state.templates
+    return templates.TemplateResponse(
+        conn, "error.html", {"status": status, "message": message}, status_code=status
+    )
+
+
+async def handle_service_error(request: Request, exc: Exception) -> Response:
+    if not isinstance(exc, ServiceError):
+        raise exc
+    return error_response(request, exc.status_code, exc.message, code=exc.code, field=exc.field)
+
+
+async def handle_http_exception(request: Request, exc: Exception) -> Response:
+    if not isinstance(exc, HTTPException):
+        raise exc
+    if exc.status_code in (204, 304):
+        return Response(status_code=exc.status_code, headers=exc.headers)
+    response = error_response(request, exc.status_code, str(exc.detail), code="http_error")
+    for key, value in (exc.headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+async def handle_server_error(request: Request, exc: Exception) -> Response:
+    log.exception("event=unhandled_error path=%s", request.url.path, exc_info=exc)
+    if wants_json(request):
+        return JSONResponse({"error": "internal error", "code": "internal"}, status_code=500)
+    return HTMLResponse("<h1>Something went wrong</h1>", status_code=500)
+
+
+EXCEPTION_HANDLERS: dict[Any, Any] = {
+    ServiceError: handle_service_error,
+    HTTPException: handle_http_exception,
+    500: handle_server_error,
+}
+
+
+async def read_json(request: Request) -> Any:
+    """The request body as JSON, or a 400 that says what is wrong with it."""
+    body = await request.body()
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadRequest(f"the body is not valid JSON: {exc}") from exc

@@ -1,0 +1,103 @@
+"""ASGI middleware: body size limit, and one log line plus metrics per request."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from server.errors import BodyTooLarge
+
+access_log = logging.getLogger("likewise.access")
+
+
+class BodyLimitMiddleware:
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope["headers"]:
+            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+                await _send_too_large(send, self.max_bytes)
+                return
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_bytes:
+                raise BodyTooLarge(f"the request body is larger than {self.max_bytes} bytes")
+            return message
+
+        await self.app(scope, limited, send)
+
+
+async def _send_too_large(send: Send, limit: int) -> None:
+    body = b'{"error":"the request body is larger than %d bytes","code":"body_too_large"}' % limit
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "likewise_http_requests", "HTTP requests served", ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.duration = Histogram(
+            "likewise_http_request_duration_seconds", "Time to answer HTTP requests",
+            ["method", "route"], registry=self.registry,
+        )
+
+
+class AccessLogMiddleware:
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def recording_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, recording_send)
+        finally:
+            elapsed = time.perf_counter() - start
+            route = _route_template(scope)
+            self.metrics.requests.labels(scope["method"], route, str(status)).inc()
+            self.metrics.duration.labels(scope["method"], route).observe(elapsed)
+            client = scope.get("client") or ("-", 0)
+            access_log.info(
+                "method=%s path=%s status=%d duration_ms=%.1f client=%s",
+                scope["method"], scope["path"], status, elapsed * 1000, client[0],
+            )
+
+
+def _route_template(scope: dict[str, Any]) -> str:
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return str(path) if path else "(unmatched)"

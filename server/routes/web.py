@@ -1,0 +1,83 @@
+"""People's pages: home, sign up, log in, log out."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from server.auth import checked_form, current_user, login_session
+from server.services import accounts
+from server.services.errors import Forbidden, ServiceError
+
+
+def _render(request: Request, name: str, context: dict[str, object], status: int = 200) -> Response:
+    return request.app.state.templates.TemplateResponse(request, name, context, status_code=status)
+
+
+async def home(request: Request) -> Response:
+    async with request.app.state.db.session() as session:
+        users = await accounts.count_accounts(session)
+    return _render(request, "home.html", {"users": users})
+
+
+async def signup(request: Request) -> Response:
+    settings = request.app.state.settings
+    if not settings.registrations:
+        raise Forbidden("sign-up is closed on this instance; ask its admin for an account")
+    if request.method == "GET":
+        return _render(request, "signup.html", {"values": {}, "error": None})
+    form = await checked_form(request)
+    values = {k: str(form.get(k, "")) for k in ("username", "email", "display_name")}
+    new = accounts.NewAccount(
+        username=values["username"],
+        email=values["email"],
+        password=str(form.get("password", "")),
+        display_name=values["display_name"],
+    )
+    try:
+        async with request.app.state.db.transaction() as session:
+            account = await accounts.create_account(session, settings, new)
+    except ServiceError as exc:
+        return _render(request, "signup.html", {"values": values, "error": exc}, exc.status_code)
+    if account.id is not None:
+        login_session(request, account.id)
+    return RedirectResponse("/", status_code=303)
+
+
+async def login(request: Request) -> Response:
+    next_url = request.query_params.get("next", "/")
+    if not next_url.startswith("/") or next_url.startswith("//"):
+        next_url = "/"
+    if request.method == "GET":
+        return _render(request, "login.html", {"login": "", "error": None, "next": next_url})
+    form = await checked_form(request)
+    login_name = str(form.get("login", ""))
+    async with request.app.state.db.session() as session:
+        account = await accounts.authenticate(session, login_name, str(form.get("password", "")))
+    if account is None or account.id is None:
+        context = {"login": login_name, "error": "Wrong username or password.", "next": next_url}
+        return _render(request, "login.html", context, 401)
+    login_session(request, account.id)
+    return RedirectResponse(next_url, status_code=303)
+
+
+async def logout(request: Request) -> Response:
+    await checked_form(request)
+    request.session.clear()
+    return RedirectResponse("/", status_code=303)
+
+
+async def about(request: Request) -> Response:
+    return await home(request)
+
+
+routes = [
+    Route("/", home, methods=["GET"], name="home"),
+    Route("/about", about, methods=["GET"], name="about"),
+    Route("/signup", signup, methods=["GET", "POST"], name="signup"),
+    Route("/login", login, methods=["GET", "POST"], name="login"),
+    Route("/logout", logout, methods=["POST"], name="logout"),
+]
+
+__all__ = ["current_user", "routes"]

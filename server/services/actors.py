@@ -1,0 +1,86 @@
+"""Local actors: the instance actor and one Person per account, with their keys."""
+
+from __future__ import annotations
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from server.models import Account, Actor
+from server.settings import Settings
+
+INSTANCE_ACTOR_PATH = "/actor"
+
+
+def generate_rsa_pem() -> tuple[str, str]:
+    """A fresh RSA-2048 key pair as (private PEM, public PEM)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()
+    return private, public
+
+
+def actor_uri(settings: Settings, username: str) -> str:
+    return f"{settings.base_url}/users/{username}"
+
+
+def build_local_actor(settings: Settings, account: Account) -> Actor:
+    uri = actor_uri(settings, account.username)
+    private, public = generate_rsa_pem()
+    return Actor(
+        uri=uri,
+        account_id=account.id,
+        is_local=True,
+        type="Person",
+        username=account.username,
+        domain=settings.domain,
+        inbox=f"{uri}/inbox",
+        outbox=f"{uri}/outbox",
+        shared_inbox=f"{settings.base_url}/inbox",
+        followers_url=f"{uri}/followers",
+        name=account.display_name,
+        url=f"{settings.base_url}/@{account.username}",
+        key_id=f"{uri}#main-key",
+        public_key_pem=public,
+        private_key_pem=private,
+    )
+
+
+async def instance_actor(session: AsyncSession, settings: Settings) -> Actor | None:
+    uri = settings.base_url + INSTANCE_ACTOR_PATH
+    result = await session.exec(select(Actor).where(Actor.uri == uri))
+    return result.first()
+
+
+async def ensure_instance_actor(session: AsyncSession, settings: Settings) -> Actor:
+    """Create the instance actor and its keys on first start; reuse them afterwards."""
+    existing = await instance_actor(session, settings)
+    if existing is not None:
+        return existing
+    uri = settings.base_url + INSTANCE_ACTOR_PATH
+    private, public = generate_rsa_pem()
+    actor = Actor(
+        uri=uri,
+        is_local=True,
+        type="Application",
+        username=settings.host,
+        domain=settings.domain,
+        inbox=f"{uri}/inbox",
+        outbox=f"{uri}/outbox",
+        shared_inbox=f"{settings.base_url}/inbox",
+        name=settings.name,
+        url=settings.base_url + "/about",
+        key_id=f"{uri}#main-key",
+        public_key_pem=public,
+        private_key_pem=private,
+    )
+    session.add(actor)
+    await session.flush()
+    return actor

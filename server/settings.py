@@ -1,0 +1,228 @@
+"""Instance configuration: defaults < data-dir config.toml < environment < command line."""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import os
+import re
+import secrets
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+from babel.numbers import get_currency_precision, is_currency
+
+CONFIG_FILE = "config.toml"
+DEFAULT_PORT = 8000
+
+
+class ConfigError(Exception):
+    """A setting has a value the instance cannot run with."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    env: str
+    kind: type
+    help: str
+
+
+# One table: the README documents exactly these (tests keep the two in step).
+SETTINGS: tuple[Setting, ...] = (
+    Setting("domain", "LIKEWISE_DOMAIN", str, "Public host, may include a port (127.0.0.1:8001)."),
+    Setting("database_url", "LIKEWISE_DATABASE_URL", str,
+            "SQLAlchemy URL; default SQLite file in the data directory."),
+    Setting("dev", "LIKEWISE_DEV", bool,
+            "Dev mode: http and loopback peers allowed. Default on for loopback domains."),
+    Setting("currency", "LIKEWISE_CURRENCY", str, "ISO 4217 currency of this instance."),
+    Setting("fee_bps", "LIKEWISE_FEE_BPS", int, "Instance fee in basis points (0-10000)."),
+    Setting("secret_key", "LIKEWISE_SECRET_KEY", str,
+            "Signs session cookies; generated into config.toml on first run."),
+    Setting("name", "LIKEWISE_NAME", str, "Instance name shown on pages."),
+    Setting("registrations", "LIKEWISE_REGISTRATIONS", bool,
+            "Open sign-up; off means admin-created accounts only."),
+    Setting("ca_bundle", "LIKEWISE_CA_BUNDLE", str,
+            "Extra CA file that outgoing requests trust (local CA for https on loopback)."),
+    Setting("metrics_token", "LIKEWISE_METRICS_TOKEN", str,
+            "Bearer token that lets non-loopback clients read /metrics."),
+    Setting("secure_mode", "LIKEWISE_SECURE_MODE", bool,
+            "Require signed GETs for actors and objects (authorized fetch)."),
+    Setting("max_body_bytes", "LIKEWISE_MAX_BODY_BYTES", int, "Largest request body accepted."),
+)
+SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    domain: str = f"127.0.0.1:{DEFAULT_PORT}"
+    database_url: str = ""
+    dev: bool = True
+    currency: str = "EUR"
+    fee_bps: int = 0
+    secret_key: str = ""
+    name: str = "Likewise"
+    registrations: bool = True
+    ca_bundle: str = ""
+    metrics_token: str = ""
+    secure_mode: bool = False
+    max_body_bytes: int = 1024 * 1024
+    tls: bool = False
+    run_worker: bool = True
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls or not self.dev else "http"
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.scheme}://{self.domain}"
+
+    @property
+    def host(self) -> str:
+        return self.domain.rsplit(":", 1)[0] if _has_port(self.domain) else self.domain
+
+    @property
+    def currency_scale(self) -> int:
+        return int(get_currency_precision(self.currency))
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+def _has_port(domain: str) -> bool:
+    return bool(re.fullmatch(r".+:\d{1,5}", domain)) and not domain.endswith("]")
+
+
+def is_loopback_host(host: str) -> bool:
+    if host in ("localhost",) or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_bool(value: str | bool) -> bool:
+    if isinstance(value, bool):
+        return value
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"expected a boolean (1/0, true/false), got {value!r}")
+
+
+def _coerce(setting: Setting, value: object) -> object:
+    try:
+        if setting.kind is bool:
+            return parse_bool(value if isinstance(value, bool) else str(value))
+        if setting.kind is int:
+            return int(str(value))
+        return str(value)
+    except (ValueError, ConfigError) as exc:
+        raise ConfigError(f"{setting.env}: {exc}") from exc
+
+
+def read_config_file(data_dir: Path) -> dict[str, Any]:
+    path = data_dir / CONFIG_FILE
+    if not path.exists():
+        return {}
+    try:
+        return tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+
+
+def load_settings(
+    data_dir: Path | str | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    default_domain: str | None = None,
+) -> Settings:
+    """Build settings from the sources in precedence order and validate them."""
+    env = os.environ if environ is None else environ
+    root = Path(data_dir or env.get("LIKEWISE_DATA") or "data").resolve()
+    values: dict[str, Any] = {}
+    file_values = read_config_file(root)
+    extra = {k: v for k, v in file_values.items() if k not in SETTINGS_BY_NAME}
+    for key, value in file_values.items():
+        if key in SETTINGS_BY_NAME:
+            values[key] = _coerce(SETTINGS_BY_NAME[key], value)
+    for setting in SETTINGS:
+        if setting.env in env:
+            values[setting.name] = _coerce(setting, env[setting.env])
+    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    values.setdefault("database_url", f"sqlite+aiosqlite:///{root / 'likewise.db'}")
+    if default_domain:
+        values.setdefault("domain", default_domain)
+    domain = str(values.get("domain", Settings.domain))
+    values.setdefault("dev", is_loopback_host(Settings(data_dir=root, domain=domain).host))
+    settings = Settings(data_dir=root, extra=extra, **values)
+    validate(settings)
+    return settings
+
+
+def validate(settings: Settings) -> None:
+    if not re.fullmatch(r"[A-Z]{3}", settings.currency) or not is_currency(settings.currency):
+        raise ConfigError(f"LIKEWISE_CURRENCY: {settings.currency!r} is not an ISO 4217 code")
+    if not 0 <= settings.fee_bps <= 10_000:
+        raise ConfigError("LIKEWISE_FEE_BPS must be between 0 and 10000")
+    if not re.fullmatch(r"[A-Za-z0-9.\-]+(:\d{1,5})?|\[[0-9a-fA-F:]+\](:\d{1,5})?",
+                        settings.domain):
+        raise ConfigError(f"LIKEWISE_DOMAIN: {settings.domain!r} is not a host[:port]")
+    if not settings.dev and is_loopback_host(settings.host):
+        raise ConfigError(
+            "LIKEWISE_DOMAIN is a loopback address but dev mode is off; "
+            "production refuses loopback domains (set LIKEWISE_DEV=1 to test locally)"
+        )
+    if settings.max_body_bytes < 1024:
+        raise ConfigError("LIKEWISE_MAX_BODY_BYTES must be at least 1024")
+    if settings.ca_bundle and not Path(settings.ca_bundle).is_file():
+        raise ConfigError(f"LIKEWISE_CA_BUNDLE: {settings.ca_bundle} is not a file")
+
+
+def ensure_data_dir(settings: Settings) -> Settings:
+    """Create the data directory and a config file holding the generated secret key."""
+    root = settings.data_dir
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        probe = root / ".write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(f"data directory {root} is not writable: {exc.strerror}") from exc
+    if settings.secret_key:
+        return settings
+    path = root / CONFIG_FILE
+    current = read_config_file(root)
+    current["secret_key"] = secrets.token_urlsafe(48)
+    path.write_text(tomli_w.dumps(current))
+    path.chmod(0o600)
+    return settings.replace(secret_key=current["secret_key"])
+
+
+def describe(settings: Settings) -> list[tuple[str, str, str]]:
+    """Effective settings for `config show`, secrets masked."""
+    rows = []
+    for setting in SETTINGS:
+        value = getattr(settings, setting.name)
+        if setting.name in ("secret_key", "metrics_token") and value:
+            shown = "(set)"
+        elif setting.name == "database_url":
+            shown = re.sub(r"//([^:/@]+):[^@]+@", r"//\1:***@", str(value))
+        else:
+            shown = str(value)
+        rows.append((setting.env, shown, setting.help))
+    return rows

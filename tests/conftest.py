@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from starlette.applications import Starlette
+
+from server.app import create_app
+from server.settings import Settings
+from tests.support.databases import DatabaseFactory
+from tests.support.instances import LiveInstance
+
+os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+
+TEST_DOMAIN = "likewise.test"
+
+
+@pytest.fixture(scope="session")
+def databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DatabaseFactory]:
+    factory = DatabaseFactory(tmp_path_factory.mktemp("databases"))
+    yield factory
+    factory.drop_all()
+
+
+@pytest.fixture
+def database_url(databases: DatabaseFactory) -> str:
+    return databases.migrated()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data",
+        domain=TEST_DOMAIN,
+        database_url=database_url,
+        dev=True,
+        secret_key="test-secret-key-not-for-production",
+        run_worker=False,
+    )
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[Starlette]:
+    application = create_app(settings)
+    async with LifespanManager(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url=f"http://{TEST_DOMAIN}") as c:
+        yield c
+
+
+@pytest.fixture
+def instances(
+    tmp_path: Path, databases: DatabaseFactory
+) -> Iterator[Callable[..., LiveInstance]]:
+    """Start real instances: `instances()` returns a running LiveInstance."""
+    started: list[LiveInstance] = []
+
+    def start(
+        name: str | None = None, *, autostart: bool = True, verify: str | bool = False,
+        **kwargs: Any,
+    ) -> LiveInstance:
+        label = name or f"instance{len(started) + 1}"
+        kwargs.setdefault("database_url", databases.empty())
+        instance = LiveInstance(data_dir=tmp_path / label, **kwargs)
+        started.append(instance)
+        return instance.start(verify=verify) if autostart else instance
+
+    yield start
+    for instance in started:
+        instance.stop()

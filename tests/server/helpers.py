@@ -1,0 +1,45 @@
+"""Shared steps for tests that talk to an app over HTTP."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+from starlette.applications import Starlette
+
+from server.models import Account
+from server.services.accounts import NewAccount, create_account
+from server.services.tokens import create_token
+
+CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_from(html: str) -> str:
+    match = CSRF_INPUT.search(html)
+    if match is None:
+        raise AssertionError("page has no CSRF token field")
+    return match.group(1)
+
+
+async def make_account(
+    app: Starlette, username: str = "alice", *, admin: bool = False, password: str = "correct horse"
+) -> Account:
+    async with app.state.db.transaction() as session:
+        return await create_account(
+            session,
+            app.state.settings,
+            NewAccount(username, f"{username}@example.org", password, is_admin=admin),
+        )
+
+
+async def make_token(app: Starlette, account: Account, scopes: str = "read write") -> str:
+    async with app.state.db.transaction() as session:
+        return await create_token(session, account, scopes)
+
+
+async def log_in(client: httpx.AsyncClient, login: str, password: str = "correct horse") -> httpx.Response:
+    page = await client.get("/login")
+    return await client.post(
+        "/login",
+        data={"login": login, "password": password, "csrf_token": csrf_from(page.text)},
+    )
