@@ -115,7 +115,7 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 def require_scope(scope: str) -> Callable[[Endpoint], Endpoint]:
-    """API guard: 401 without credentials, 403 without the scope or, for cookies, the CSRF header."""
+    """API guard: 401 without credentials; 403 without the scope or (cookies) the CSRF header."""
 
     def decorate(endpoint: Endpoint) -> Endpoint:
         @functools.wraps(endpoint)
@@ -155,5 +155,3 @@ def login_session(request: Request, account_id: int) -> None:
     request.session.clear()
     request.session["account_id"] = account_id
     request.session["csrf"] = secrets.token_urlsafe(32)
-
-

@@ -40,7 +40,12 @@ def wants_json(conn: HTTPConnection) -> bool:
 
 
 def error_response(
-    conn: HTTPConnection, status: int, message: str, *, code: str = "error", field: str | None = None
+    conn: HTTPConnection,
+    status: int,
+    message: str,
+    *,
+    code: str = "error",
+    field: str | None = None,
 ) -> Response:
     if wants_json(conn):
         body: dict[str, Any] = {"error": message, "code": code}
@@ -48,9 +53,10 @@ def error_response(
             body["field"] = field
         return JSONResponse(body, status_code=status)
     templates = conn.app.state.templates
-    return templates.TemplateResponse(
+    response: Response = templates.TemplateResponse(
         conn, "error.html", {"status": status, "message": message}, status_code=status
     )
+    return response
 
 
 async def handle_service_error(request: Request, exc: Exception) -> Response:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -46,7 +45,10 @@ async def _send_too_large(send: Send, limit: int) -> None:
         {
             "type": "http.response.start",
             "status": 413,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))],
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", b"%d" % len(body)),
+            ],
         }
     )
     await send({"type": "http.response.body", "body": body})
@@ -56,12 +58,16 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
-            "likewise_http_requests", "HTTP requests served", ["method", "route", "status"],
+            "likewise_http_requests",
+            "HTTP requests served",
+            ["method", "route", "status"],
             registry=self.registry,
         )
         self.duration = Histogram(
-            "likewise_http_request_duration_seconds", "Time to answer HTTP requests",
-            ["method", "route"], registry=self.registry,
+            "likewise_http_request_duration_seconds",
+            "Time to answer HTTP requests",
+            ["method", "route"],
+            registry=self.registry,
         )
 
 
@@ -93,11 +99,15 @@ class AccessLogMiddleware:
             client = scope.get("client") or ("-", 0)
             access_log.info(
                 "method=%s path=%s status=%d duration_ms=%.1f client=%s",
-                scope["method"], scope["path"], status, elapsed * 1000, client[0],
+                scope["method"],
+                scope["path"],
+                status,
+                elapsed * 1000,
+                client[0],
             )
 
 
-def _route_template(scope: dict[str, Any]) -> str:
+def _route_template(scope: Scope) -> str:
     route = scope.get("route")
     path = getattr(route, "path", None)
     return str(path) if path else "(unmatched)"

@@ -35,23 +35,51 @@ class Setting:
 # One table: the README documents exactly these (tests keep the two in step).
 SETTINGS: tuple[Setting, ...] = (
     Setting("domain", "LIKEWISE_DOMAIN", str, "Public host, may include a port (127.0.0.1:8001)."),
-    Setting("database_url", "LIKEWISE_DATABASE_URL", str,
-            "SQLAlchemy URL; default SQLite file in the data directory."),
-    Setting("dev", "LIKEWISE_DEV", bool,
-            "Dev mode: http and loopback peers allowed. Default on for loopback domains."),
+    Setting(
+        "database_url",
+        "LIKEWISE_DATABASE_URL",
+        str,
+        "SQLAlchemy URL; default SQLite file in the data directory.",
+    ),
+    Setting(
+        "dev",
+        "LIKEWISE_DEV",
+        bool,
+        "Dev mode: http and loopback peers allowed. Default on for loopback domains.",
+    ),
     Setting("currency", "LIKEWISE_CURRENCY", str, "ISO 4217 currency of this instance."),
     Setting("fee_bps", "LIKEWISE_FEE_BPS", int, "Instance fee in basis points (0-10000)."),
-    Setting("secret_key", "LIKEWISE_SECRET_KEY", str,
-            "Signs session cookies; generated into config.toml on first run."),
+    Setting(
+        "secret_key",
+        "LIKEWISE_SECRET_KEY",
+        str,
+        "Signs session cookies; generated into config.toml on first run.",
+    ),
     Setting("name", "LIKEWISE_NAME", str, "Instance name shown on pages."),
-    Setting("registrations", "LIKEWISE_REGISTRATIONS", bool,
-            "Open sign-up; off means admin-created accounts only."),
-    Setting("ca_bundle", "LIKEWISE_CA_BUNDLE", str,
-            "Extra CA file that outgoing requests trust (local CA for https on loopback)."),
-    Setting("metrics_token", "LIKEWISE_METRICS_TOKEN", str,
-            "Bearer token that lets non-loopback clients read /metrics."),
-    Setting("secure_mode", "LIKEWISE_SECURE_MODE", bool,
-            "Require signed GETs for actors and objects (authorized fetch)."),
+    Setting(
+        "registrations",
+        "LIKEWISE_REGISTRATIONS",
+        bool,
+        "Open sign-up; off means admin-created accounts only.",
+    ),
+    Setting(
+        "ca_bundle",
+        "LIKEWISE_CA_BUNDLE",
+        str,
+        "Extra CA file that outgoing requests trust (local CA for https on loopback).",
+    ),
+    Setting(
+        "metrics_token",
+        "LIKEWISE_METRICS_TOKEN",
+        str,
+        "Bearer token that lets non-loopback clients read /metrics.",
+    ),
+    Setting(
+        "secure_mode",
+        "LIKEWISE_SECURE_MODE",
+        bool,
+        "Require signed GETs for actors and objects (authorized fetch).",
+    ),
     Setting("max_body_bytes", "LIKEWISE_MAX_BODY_BYTES", int, "Largest request body accepted."),
 )
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
@@ -179,8 +207,9 @@ def validate(settings: Settings) -> None:
         raise ConfigError(f"LIKEWISE_CURRENCY: {settings.currency!r} is not an ISO 4217 code")
     if not 0 <= settings.fee_bps <= 10_000:
         raise ConfigError("LIKEWISE_FEE_BPS must be between 0 and 10000")
-    if not re.fullmatch(r"[A-Za-z0-9.\-]+(:\d{1,5})?|\[[0-9a-fA-F:]+\](:\d{1,5})?",
-                        settings.domain):
+    if not re.fullmatch(
+        r"[A-Za-z0-9.\-]+(:\d{1,5})?|\[[0-9a-fA-F:]+\](:\d{1,5})?", settings.domain
+    ):
         raise ConfigError(f"LIKEWISE_DOMAIN: {settings.domain!r} is not a host[:port]")
     if not settings.dev and is_loopback_host(settings.host):
         raise ConfigError(

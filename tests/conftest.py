@@ -59,14 +59,15 @@ async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-def instances(
-    tmp_path: Path, databases: DatabaseFactory
-) -> Iterator[Callable[..., LiveInstance]]:
+def instances(tmp_path: Path, databases: DatabaseFactory) -> Iterator[Callable[..., LiveInstance]]:
     """Start real instances: `instances()` returns a running LiveInstance."""
     started: list[LiveInstance] = []
 
     def start(
-        name: str | None = None, *, autostart: bool = True, verify: str | bool = False,
+        name: str | None = None,
+        *,
+        autostart: bool = True,
+        verify: str | bool = False,
         **kwargs: Any,
     ) -> LiveInstance:
         label = name or f"instance{len(started) + 1}"

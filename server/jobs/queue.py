@@ -108,13 +108,17 @@ async def claim(
                     locked_by=worker_id,
                     attempts=col(Job.attempts) + 1,
                 )
-                .returning(Job.id, Job.kind, Job.payload, Job.attempts, Job.max_attempts)
+                .returning(
+                    col(Job.id),
+                    col(Job.kind),
+                    col(Job.payload),
+                    col(Job.attempts),
+                    col(Job.max_attempts),
+                )
             )
             row = result.first()
             if row is not None:
-                claimed.append(
-                    ClaimedJob(row[0], row[1], json.loads(row[2]), row[3], row[4])
-                )
+                claimed.append(ClaimedJob(row[0], row[1], json.loads(row[2]), row[3], row[4]))
     return claimed
 
 
@@ -147,5 +151,7 @@ async def fail(
         )
     async with db.transaction() as session:
         await session.exec(
-            update(Job).where(col(Job.id) == job.id, col(Job.locked_by) == worker_id).values(**values)
+            update(Job)
+            .where(col(Job.id) == job.id, col(Job.locked_by) == worker_id)
+            .values(**values)
         )

@@ -20,7 +20,7 @@ from server.settings import Settings
 log = logging.getLogger("likewise.worker")
 
 
-class RetryLater(Exception):  # noqa: N818 (a signal, not an error)
+class RetryLater(Exception):
     """A handler asks to run again after a delay (e.g. a peer answered 429)."""
 
     def __init__(self, message: str, delay: timedelta | None = None) -> None:
@@ -28,7 +28,7 @@ class RetryLater(Exception):  # noqa: N818 (a signal, not an error)
         self.delay = delay
 
 
-class GiveUp(Exception):  # noqa: N818
+class GiveUp(Exception):
     """A handler says retrying cannot help (e.g. a peer answered 410)."""
 
 
@@ -88,7 +88,10 @@ class Worker:
             if ran:
                 continue
             self.wakeup.clear()
-            waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self.wakeup.wait())]
+            waiters = [
+                asyncio.ensure_future(stop.wait()),
+                asyncio.ensure_future(self.wakeup.wait()),
+            ]
             await asyncio.wait(waiters, timeout=self.poll_interval, return_when="FIRST_COMPLETED")
             for waiter in waiters:
                 waiter.cancel()

@@ -28,8 +28,9 @@ class Job(SQLModel, table=True):
     dedupe_key: str | None = Field(default=None, max_length=255, unique=True)
     state: JobState = Field(
         default=JobState.queued,
-        sa_column=Column(SAEnum(JobState, name="job_state", native_enum=False, length=16),
-                         nullable=False),
+        sa_column=Column(
+            SAEnum(JobState, name="job_state", native_enum=False, length=16), nullable=False
+        ),
     )
     attempts: int = 0
     max_attempts: int = 10

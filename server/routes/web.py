@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -11,8 +13,13 @@ from server.services import accounts
 from server.services.errors import Forbidden, ServiceError
 
 
-def _render(request: Request, name: str, context: dict[str, object], status: int = 200) -> Response:
-    return request.app.state.templates.TemplateResponse(request, name, context, status_code=status)
+def _render(
+    request: Request, name: str, context: Mapping[str, object], status: int = 200
+) -> Response:
+    response: Response = request.app.state.templates.TemplateResponse(
+        request, name, dict(context), status_code=status
+    )
+    return response
 
 
 async def home(request: Request) -> Response:

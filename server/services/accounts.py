@@ -63,9 +63,7 @@ def _validate(new: NewAccount) -> NewAccount:
 async def create_account(session: AsyncSession, settings: Settings, new: NewAccount) -> Account:
     clean = _validate(new)
     taken = await session.exec(
-        select(Account).where(
-            (Account.username == clean.username) | (Account.email == clean.email)
-        )
+        select(Account).where((Account.username == clean.username) | (Account.email == clean.email))
     )
     clash = taken.first()
     if clash is not None:

@@ -15,7 +15,9 @@ from server.models.base import utcnow
 from server.services.errors import ValidationFailed
 
 # Mastodon's top-level scopes; "read" also grants "read:*" and so on.
-KNOWN_SCOPES = frozenset({"read", "write", "follow", "push", "profile", "admin:read", "admin:write"})
+KNOWN_SCOPES = frozenset(
+    {"read", "write", "follow", "push", "profile", "admin:read", "admin:write"}
+)
 SCOPE_FAMILIES = ("read", "write", "admin:read", "admin:write")
 
 
@@ -68,9 +70,7 @@ async def create_token(
 
 
 async def resolve_token(session: AsyncSession, token: str) -> Grant | None:
-    result = await session.exec(
-        select(ApiToken).where(ApiToken.token_hash == hash_token(token))
-    )
+    result = await session.exec(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
     row = result.first()
     if row is None or row.revoked_at is not None:
         return None

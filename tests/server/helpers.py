@@ -37,7 +37,9 @@ async def make_token(app: Starlette, account: Account, scopes: str = "read write
         return await create_token(session, account, scopes)
 
 
-async def log_in(client: httpx.AsyncClient, login: str, password: str = "correct horse") -> httpx.Response:
+async def log_in(
+    client: httpx.AsyncClient, login: str, password: str = "correct horse"
+) -> httpx.Response:
     page = await client.get("/login")
     return await client.post(
         "/login",

@@ -32,7 +32,9 @@ async def test_sign_up_logs_the_new_user_in(client: httpx.AsyncClient) -> None:
     assert "You are logged in" in home.text
 
 
-async def test_sign_up_without_csrf_token_is_refused(app: Starlette, client: httpx.AsyncClient) -> None:
+async def test_sign_up_without_csrf_token_is_refused(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
     response = await client.post(
         "/signup",
         data={"username": "mallory", "email": "m@example.org", "password": "correct horse"},
@@ -94,7 +96,9 @@ async def test_log_in_and_out(app: Starlette, client: httpx.AsyncClient) -> None
     assert "@alice" not in (await client.get("/")).text
 
 
-async def test_log_in_by_email_and_wrong_password(app: Starlette, client: httpx.AsyncClient) -> None:
+async def test_log_in_by_email_and_wrong_password(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
     await make_account(app, "alice")
     wrong = await log_in(client, "alice", password="wrong password")
     assert wrong.status_code == 401
@@ -113,7 +117,9 @@ async def test_log_in_never_redirects_off_site(app: Starlette, client: httpx.Asy
     assert response.headers["location"] == "/"
 
 
-async def test_session_cookie_is_http_only_and_lax(app: Starlette, client: httpx.AsyncClient) -> None:
+async def test_session_cookie_is_http_only_and_lax(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
     await make_account(app, "alice")
     response = await log_in(client, "alice")
     cookie = response.headers["set-cookie"].lower()

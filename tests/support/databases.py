@@ -58,8 +58,8 @@ class DatabaseFactory:
                 name = f"lw_tpl_{uuid.uuid4().hex[:10]}"
                 asyncio.run(_pg_execute(self.base_url, f'CREATE DATABASE "{name}"'))
                 self._created.append(name)
-                self._template = make_url(self.base_url).set(database=name).render_as_string(
-                    hide_password=False
+                self._template = (
+                    make_url(self.base_url).set(database=name).render_as_string(hide_password=False)
                 )
             upgrade(self._template)
         return self._template

@@ -57,18 +57,34 @@ class LiveInstance:
         """Run a `likewise` subcommand against this instance's data and database."""
         command = [sys.executable, "-m", "server.cli", *args, "--data", str(self.data_dir)]
         return subprocess.run(
-            command, env=self.environment(), capture_output=True, text=True, check=check,
+            command,
+            env=self.environment(),
+            capture_output=True,
+            text=True,
+            check=check,
             timeout=120,
         )
 
     def start(self, verify: str | bool = False, timeout: float = 40.0) -> LiveInstance:
         command = [
-            sys.executable, "-m", "server.cli", "serve", "--host", self.host,
-            "--port", str(self.port), "--data", str(self.data_dir), *self.args,
+            sys.executable,
+            "-m",
+            "server.cli",
+            "serve",
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+            "--data",
+            str(self.data_dir),
+            *self.args,
         ]
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            command, env=self.environment(), stdout=log, stderr=subprocess.STDOUT,
+            command,
+            env=self.environment(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         log.close()
@@ -77,7 +93,10 @@ class LiveInstance:
             if self.process.poll() is not None:
                 raise RuntimeError(f"instance exited early:\n{self.read_log()}")
             try:
-                if httpx.get(f"{self.base_url}/healthz", timeout=1.0, verify=verify).status_code == 200:
+                if (
+                    httpx.get(f"{self.base_url}/healthz", timeout=1.0, verify=verify).status_code
+                    == 200
+                ):
                     return self
             except httpx.HTTPError:
                 pass

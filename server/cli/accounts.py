@@ -1,0 +1,99 @@
+"""`likewise users …` and `likewise tokens …`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from server.cli.common import cli_settings, console, data_option, migrate_database, run_async
+from server.db import Database
+
+
+@click.group()
+def users() -> None:
+    """Manage accounts."""
+
+
+@users.command("create")
+@data_option
+@click.argument("username")
+@click.option("--email", required=True, help="The account's e-mail address.")
+@click.option(
+    "--password", prompt=True, hide_input=True, confirmation_prompt=True, help="Prompted if absent."
+)
+@click.option("--admin", is_flag=True, help="Make the account an instance admin.")
+def users_create(
+    data_dir: Path | None, username: str, email: str, password: str, admin: bool
+) -> None:
+    """Create an account (with its ActivityPub actor and keys)."""
+    from server.services.accounts import NewAccount, create_account
+
+    settings = cli_settings(data_dir)
+    migrate_database(settings)
+
+    async def work(db: Database) -> str:
+        async with db.transaction() as session:
+            account = await create_account(
+                session, settings, NewAccount(username, email, password, is_admin=admin)
+            )
+            return account.username
+
+    name = run_async(settings, work)
+    role = "admin" if admin else "user"
+    click.echo(f"created {role} @{name}; log in at {settings.base_url}/login")
+
+
+@users.command("list")
+@data_option
+def users_list(data_dir: Path | None) -> None:
+    """List accounts."""
+    from server.services.accounts import list_accounts
+
+    settings = cli_settings(data_dir)
+    migrate_database(settings)
+
+    async def work(db: Database) -> list[tuple[str, ...]]:
+        async with db.session() as session:
+            return [
+                (
+                    str(a.id),
+                    a.username,
+                    a.email,
+                    "yes" if a.is_admin else "",
+                    f"{a.created_at:%Y-%m-%d}",
+                )
+                for a in await list_accounts(session)
+            ]
+
+    table = Table("id", "username", "email", "admin", "created")
+    for row in run_async(settings, work):
+        table.add_row(*row)
+    console.print(table)
+
+
+@click.group()
+def tokens() -> None:
+    """Personal access tokens for scripts and the API."""
+
+
+@tokens.command("create")
+@data_option
+@click.argument("username")
+@click.option("--scopes", default="read write", show_default=True, help="Space-separated scopes.")
+@click.option("--name", default="cli", show_default=True, help="A label for the token.")
+def tokens_create(data_dir: Path | None, username: str, scopes: str, name: str) -> None:
+    """Create a token and print it (shown once): use it as `Authorization: Bearer …`."""
+    from server.services.accounts import get_account
+    from server.services.tokens import create_token
+
+    settings = cli_settings(data_dir)
+    migrate_database(settings)
+
+    async def work(db: Database) -> str:
+        async with db.transaction() as session:
+            account = await get_account(session, username)
+            return await create_token(session, account, scopes, name)
+
+    click.echo(run_async(settings, work))
