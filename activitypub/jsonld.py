@@ -88,3 +88,14 @@ def _split_accept(value: str) -> list[str]:
             current.append(char)
     items.append("".join(current).strip())
     return [item for item in items if item]
+
+
+def with_context(document: dict[str, object], context: str) -> dict[str, object]:
+    """A copy of `document` whose `@context` includes `context` (appended if missing)."""
+    current = document.get("@context")
+    items: list[object] = (
+        [] if current is None else (list(current) if isinstance(current, list) else [current])
+    )
+    if context not in items:
+        items.append(context)
+    return {**document, "@context": items[0] if len(items) == 1 else items}
