@@ -25,6 +25,8 @@ from server.services.tokens import resolve_token, scope_allows
 SESSION_SCOPES = frozenset({"read", "write", "follow", "push", "profile"})
 ADMIN_SCOPES = frozenset({"admin:read", "admin:write"})
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Paths that read their own bearer secret rather than an account token.
+OWN_TOKEN_PATHS = frozenset({"/metrics"})
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 
@@ -55,7 +57,7 @@ class AuthBackend(AuthenticationBackend):
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
         header = conn.headers.get("authorization", "")
         db: Database = conn.app.state.db
-        if header:
+        if header and conn.url.path not in OWN_TOKEN_PATHS:
             scheme, _, token = header.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
                 raise AuthenticationError("the Authorization header must be 'Bearer <token>'")
@@ -82,7 +84,7 @@ class AuthBackend(AuthenticationBackend):
 
 
 def current_user(request: HTTPConnection) -> AccountUser | None:
-    user = request.user
+    user = request.scope.get("user")
     return user if isinstance(user, AccountUser) else None
 
 

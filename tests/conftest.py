@@ -3,7 +3,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -12,8 +12,12 @@ from starlette.applications import Starlette
 
 from server.app import create_app
 from server.settings import Settings
+from tests.support.browser import CHROMIUM_ARGS, chromium_path
 from tests.support.databases import DatabaseFactory
 from tests.support.instances import LiveInstance
+
+if TYPE_CHECKING:
+    from playwright.async_api import Page
 
 os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
 
@@ -79,3 +83,21 @@ def instances(tmp_path: Path, databases: DatabaseFactory) -> Iterator[Callable[.
     yield start
     for instance in started:
         instance.stop()
+
+
+@pytest.fixture
+async def page(tmp_path: Path) -> AsyncIterator[Page]:
+    """A fresh page in Debian's headless Chromium (never a browser Playwright downloads)."""
+    from playwright.async_api import async_playwright
+
+    executable = chromium_path()
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=executable, headless=True, args=CHROMIUM_ARGS
+        )
+        context = await browser.new_context()
+        try:
+            yield await context.new_page()
+        finally:
+            await context.close()
+            await browser.close()

@@ -19,12 +19,11 @@ from server.settings import ConfigError, Settings, describe, ensure_data_dir, lo
 
 T = TypeVar("T")
 console = Console()
-err_console = Console(stderr=True)
 
 
 class CliError(click.ClickException):
     def show(self, file: Any = None) -> None:
-        err_console.print(f"[bold red]error:[/] {self.format_message()}", highlight=False)
+        click.echo(f"error: {' '.join(self.format_message().split())}", err=True)
 
 
 def fail(message: str) -> CliError:
@@ -58,7 +57,7 @@ def migrate_database(settings: Settings) -> None:
     except DatabaseURLError as exc:
         raise fail(str(exc)) from exc
     except (OperationalError, DBAPIError, OSError) as exc:
-        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        reason = " ".join(str(getattr(exc, "orig", None) or exc).split())
         raise fail(f"cannot use the database {safe_url(settings)}: {reason}") from exc
 
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from activitypub.keys import (
+    ed25519_private_to_pem,
+    ed25519_public_to_multibase,
+    generate_ed25519_key,
+    generate_rsa_key_pair,
+)
 from server.models import Account, Actor
 from server.settings import Settings
 
@@ -15,18 +19,8 @@ INSTANCE_ACTOR_PATH = "/actor"
 
 def generate_rsa_pem() -> tuple[str, str]:
     """A fresh RSA-2048 key pair as (private PEM, public PEM)."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    public = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    return private, public
+    pair = generate_rsa_key_pair()
+    return pair.private_pem, pair.public_pem
 
 
 def actor_uri(settings: Settings, username: str) -> str:
@@ -83,6 +77,10 @@ async def ensure_instance_actor(session: AsyncSession, settings: Settings) -> Ac
         public_key_pem=public,
         private_key_pem=private,
     )
+    # Ed25519 (FEP-521a assertionMethod) signs settlement proofs that outlive delivery.
+    signing_key = generate_ed25519_key()
+    actor.ed25519_private_pem = ed25519_private_to_pem(signing_key)
+    actor.ed25519_public_multibase = ed25519_public_to_multibase(signing_key.public_key())
     session.add(actor)
     await session.flush()
     return actor

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -66,6 +67,9 @@ class LiveInstance:
         )
 
     def start(self, verify: str | bool = False, timeout: float = 40.0) -> LiveInstance:
+        trust: ssl.SSLContext | bool = (
+            ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify
+        )
         command = [
             sys.executable,
             "-m",
@@ -94,7 +98,7 @@ class LiveInstance:
                 raise RuntimeError(f"instance exited early:\n{self.read_log()}")
             try:
                 if (
-                    httpx.get(f"{self.base_url}/healthz", timeout=1.0, verify=verify).status_code
+                    httpx.get(f"{self.base_url}/healthz", timeout=1.0, verify=trust).status_code
                     == 200
                 ):
                     return self
