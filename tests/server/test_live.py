@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -61,9 +62,13 @@ def test_sign_up_over_http_and_restart_keeps_keys_and_data(
     )
     assert me.status_code == 200
     assert me.json()["username"] == "ann"
-    log = instance.read_log()
-    assert "method=GET path=/api/v1/accounts/verify_credentials status=200" in log
-    assert "Traceback" not in log
+    # The access line is written just after the response goes out.
+    wanted = "method=GET path=/api/v1/accounts/verify_credentials status=200"
+    deadline = time.monotonic() + 5
+    while wanted not in instance.read_log() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert wanted in instance.read_log()
+    assert "Traceback" not in instance.read_log()
 
 
 def test_https_with_a_local_ca(instances: Callable[..., LiveInstance], tmp_path: Path) -> None:

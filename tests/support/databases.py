@@ -4,9 +4,11 @@ LIKEWISE_TEST_DATABASE_URL points at one (each test gets its own database)."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import shutil
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,13 +29,23 @@ def _server_dsn(url: str) -> str:
     return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-async def _pg_execute(url: str, *statements: str) -> None:
+async def _pg_statements(url: str, statements: tuple[str, ...]) -> None:
     connection = await asyncpg.connect(_server_dsn(url))
     try:
         for statement in statements:
             await connection.execute(statement)
     finally:
         await connection.close()
+
+
+def _in_thread(function: Callable[..., object], *args: object) -> None:
+    """Run code that starts its own event loop, even from inside a running one."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(function, *args).result()
+
+
+def _pg_execute(url: str, *statements: str) -> None:
+    _in_thread(asyncio.run, _pg_statements(url, statements))
 
 
 @dataclass
@@ -56,12 +68,12 @@ class DatabaseFactory:
                 self._template = f"sqlite+aiosqlite:///{path}"
             else:
                 name = f"lw_tpl_{uuid.uuid4().hex[:10]}"
-                asyncio.run(_pg_execute(self.base_url, f'CREATE DATABASE "{name}"'))
+                _pg_execute(self.base_url, f'CREATE DATABASE "{name}"')
                 self._created.append(name)
                 self._template = (
                     make_url(self.base_url).set(database=name).render_as_string(hide_password=False)
                 )
-            upgrade(self._template)
+            _in_thread(upgrade, self._template)
         return self._template
 
     def empty(self) -> str:
@@ -69,7 +81,7 @@ class DatabaseFactory:
         if self.base_url is None:
             return f"sqlite+aiosqlite:///{self.workdir / uuid.uuid4().hex}.db"
         name = f"lw_{uuid.uuid4().hex[:12]}"
-        asyncio.run(_pg_execute(self.base_url, f'CREATE DATABASE "{name}"'))
+        _pg_execute(self.base_url, f'CREATE DATABASE "{name}"')
         self._created.append(name)
         return make_url(self.base_url).set(database=name).render_as_string(hide_password=False)
 
@@ -83,9 +95,7 @@ class DatabaseFactory:
             return f"sqlite+aiosqlite:///{target}"
         name = f"lw_{uuid.uuid4().hex[:12]}"
         template_name = make_url(template).database
-        asyncio.run(
-            _pg_execute(self.base_url, f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"')
-        )
+        _pg_execute(self.base_url, f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"')
         self._created.append(name)
         return make_url(self.base_url).set(database=name).render_as_string(hide_password=False)
 
@@ -93,5 +103,5 @@ class DatabaseFactory:
         if self.base_url is None or not self._created:
             return
         drops = [f'DROP DATABASE IF EXISTS "{n}" WITH (FORCE)' for n in reversed(self._created)]
-        asyncio.run(_pg_execute(self.base_url, *drops))
+        _pg_execute(self.base_url, *drops)
         self._created.clear()
