@@ -81,6 +81,18 @@ SETTINGS: tuple[Setting, ...] = (
         "Require signed GETs for actors and objects (authorized fetch).",
     ),
     Setting("max_body_bytes", "LIKEWISE_MAX_BODY_BYTES", int, "Largest request body accepted."),
+    Setting(
+        "delivery_backoff_scale",
+        "LIKEWISE_DELIVERY_BACKOFF_SCALE",
+        float,
+        "Multiplies federation delivery retry delays (1 = about a day in all; tests use 0.001).",
+    ),
+    Setting(
+        "emoji_reacts",
+        "LIKEWISE_EMOJI_REACTS",
+        bool,
+        "Count incoming EmojiReact activities as likes.",
+    ),
 )
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -100,6 +112,8 @@ class Settings:
     metrics_token: str = ""
     secure_mode: bool = False
     max_body_bytes: int = 1024 * 1024
+    delivery_backoff_scale: float = 1.0
+    emoji_reacts: bool = False
     tls: bool = False
     run_worker: bool = True
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -158,6 +172,8 @@ def _coerce(setting: Setting, value: object) -> object:
             return parse_bool(value if isinstance(value, bool) else str(value))
         if setting.kind is int:
             return int(str(value))
+        if setting.kind is float:
+            return float(str(value))
         return str(value)
     except (ValueError, ConfigError) as exc:
         raise ConfigError(f"{setting.env}: {exc}") from exc

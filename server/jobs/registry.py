@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 from server.jobs.worker import Handler
+from server.services.delivery import DELIVERY_JOB, handle_delivery
+from server.services.federation import handle_inbox_process
+from server.services.inbox import PROCESS_JOB
 
 
 def job_handlers() -> dict[str, Handler]:
-    handlers: dict[str, Handler] = {}
+    handlers: dict[str, Handler] = {
+        PROCESS_JOB: handle_inbox_process,
+        DELIVERY_JOB: handle_delivery,
+    }
     return handlers

@@ -5,8 +5,9 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
-from server.routes import health, web
+from server.routes import activitypub, health, interaction, notes, web, wellknown
 from server.routes.api import accounts as api_accounts
+from server.routes.api import statuses as api_statuses
 from server.templating import STATIC_DIR
 
 
@@ -15,5 +16,10 @@ def all_routes() -> list[BaseRoute]:
         *health.routes,
         *web.routes,
         *api_accounts.routes,
+        *api_statuses.routes,
+        *wellknown.routes,
+        *activitypub.routes,
+        *notes.routes,
+        *interaction.routes,
         Mount("/static", app=StaticFiles(directory=str(STATIC_DIR)), name="static"),
     ]

@@ -1,0 +1,152 @@
+"""Mastodon client API: statuses, favourites, remote follows and search-with-resolve."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from server.auth import current_user, require_scope
+from server.errors import BadRequest, read_json
+from server.models import Account
+from server.render.mastodon import render_account
+from server.render.statuses import render_remote_account, render_status
+from server.services.errors import NotFound, Unauthorized
+from server.services.favourites import SOURCE_API, favourite, unfavourite
+from server.services.interaction import follow, resolve
+from server.services.notes import NewStatus, create_status, get_note, status_view, visible_to
+from server.services.runtime import federation
+
+
+async def _params(request: Request) -> dict[str, Any]:
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("application/json"):
+        data = await read_json(request)
+        if not isinstance(data, dict):
+            raise BadRequest("the body must be a JSON object")
+        return data
+    form = await request.form()
+    return {key: value for key, value in form.items() if isinstance(value, str)}
+
+
+async def _account(request: Request) -> Account:
+    user = current_user(request)
+    if user is None:
+        raise Unauthorized("log in first")
+    async with request.app.state.db.session() as session:
+        account: Account | None = await session.get(Account, user.id)
+    if account is None:
+        raise Unauthorized("the account is gone")
+    return account
+
+
+async def _render(request: Request, note_id: int, viewer_id: int | None) -> Response:
+    async with request.app.state.db.session() as session:
+        note = await get_note(session, note_id)
+        if not visible_to(note, viewer_id):
+            raise NotFound("no such status")
+        view = await status_view(session, note, viewer_id)
+    return JSONResponse(render_status(request.app.state.settings, view))
+
+
+def _note_id(request: Request) -> int:
+    raw = str(request.path_params["status_id"])
+    if not raw.isdigit() or len(raw) > 18:
+        raise NotFound("no such status")
+    return int(raw)
+
+
+@require_scope("write:statuses")
+async def post_status(request: Request) -> Response:
+    account = await _account(request)
+    params = await _params(request)
+    status = NewStatus(
+        text=str(params.get("status") or ""),
+        visibility=str(params.get("visibility") or "public"),
+        summary=str(params.get("spoiler_text") or ""),
+        sensitive=str(params.get("sensitive", "")).lower() in ("true", "1"),
+        idempotency_key=request.headers.get("idempotency-key"),
+    )
+    async with request.app.state.db.transaction() as session:
+        note = await create_status(session, request.app.state.settings, account, status)
+    request.app.state.worker.wakeup.set()
+    return await _render(request, note.id or 0, account.id)
+
+
+async def get_status(request: Request) -> Response:
+    user = current_user(request)
+    return await _render(request, _note_id(request), user.id if user else None)
+
+
+async def _favourite(request: Request, add: bool) -> Response:
+    account = await _account(request)
+    settings = request.app.state.settings
+    async with request.app.state.db.transaction() as session:
+        note = await get_note(session, _note_id(request))
+        if not visible_to(note, account.id):
+            raise NotFound("no such status")
+        if add:
+            await favourite(session, settings, account, note, SOURCE_API)
+        else:
+            await unfavourite(session, settings, account, note)
+    request.app.state.worker.wakeup.set()
+    return await _render(request, note.id or 0, account.id)
+
+
+@require_scope("write:favourites")
+async def favourite_status(request: Request) -> Response:
+    return await _favourite(request, add=True)
+
+
+@require_scope("write:favourites")
+async def unfavourite_status(request: Request) -> Response:
+    return await _favourite(request, add=False)
+
+
+@require_scope("write:follows")
+async def follow_remote(request: Request) -> Response:
+    account = await _account(request)
+    params = await _params(request)
+    runtime = federation(request.app.state)
+    found = await resolve(runtime.remote, str(params.get("uri") or ""))
+    if found.actor is None:
+        raise BadRequest("this is not an account")
+    await follow(request.app.state.db, account, found.actor)
+    request.app.state.worker.wakeup.set()
+    return JSONResponse(render_remote_account(request.app.state.settings, found.actor))
+
+
+@require_scope("read:search")
+async def search(request: Request) -> Response:
+    user = current_user(request)
+    query = request.query_params.get("q", "")
+    settings = request.app.state.settings
+    result: dict[str, list[Any]] = {"accounts": [], "statuses": [], "hashtags": []}
+    if request.query_params.get("resolve", "").lower() not in ("true", "1"):
+        return JSONResponse(result)
+    found = await resolve(federation(request.app.state).remote, query)
+    if found.note is not None:
+        async with request.app.state.db.session() as session:
+            view = await status_view(session, found.note, user.id if user else None)
+        result["statuses"].append(render_status(settings, view))
+    elif found.actor is not None:
+        async with request.app.state.db.session() as session:
+            local = await session.get(Account, found.actor.account_id or 0)
+        result["accounts"].append(
+            render_account(settings, local)
+            if local is not None
+            else render_remote_account(settings, found.actor)
+        )
+    return JSONResponse(result)
+
+
+routes = [
+    Route("/api/v1/statuses", post_status, methods=["POST"]),
+    Route("/api/v1/statuses/{status_id}", get_status, methods=["GET"]),
+    Route("/api/v1/statuses/{status_id}/favourite", favourite_status, methods=["POST"]),
+    Route("/api/v1/statuses/{status_id}/unfavourite", unfavourite_status, methods=["POST"]),
+    Route("/api/v1/follows", follow_remote, methods=["POST"]),
+    Route("/api/v2/search", search, methods=["GET"]),
+]

@@ -1,0 +1,85 @@
+"""Remote interaction both ways: act here on a remote object, or send a visitor home to act."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from activitypub.errors import ActivityPubError
+from server.auth import checked_form, current_user
+from server.models import Account
+from server.services.errors import NotFound, Unauthorized, ValidationFailed
+from server.services.favourites import SOURCE_WEB, favourite
+from server.services.interaction import follow, resolve
+from server.services.notes import status_view
+from server.services.runtime import federation
+
+
+async def _account(request: Request) -> Account:
+    user = current_user(request)
+    if user is None:
+        raise Unauthorized("log in first, then open this link again")
+    async with request.app.state.db.session() as session:
+        account: Account | None = await session.get(Account, user.id)
+    if account is None:
+        raise Unauthorized("log in first")
+    return account
+
+
+async def authorize_interaction(request: Request) -> Response:
+    if current_user(request) is None:
+        return RedirectResponse("/login", status_code=303)
+    uri = request.query_params.get("uri", "")
+    found = await resolve(federation(request.app.state).remote, uri)
+    view = None
+    if found.note is not None:
+        async with request.app.state.db.session() as session:
+            view = await status_view(session, found.note, current_user(request).id)  # type: ignore[union-attr]
+    response: Response = request.app.state.templates.TemplateResponse(
+        request, "authorize_interaction.html", {"uri": uri, "found": found, "view": view}
+    )
+    return response
+
+
+async def act(request: Request) -> Response:
+    form = await checked_form(request)
+    account = await _account(request)
+    runtime = federation(request.app.state)
+    found = await resolve(runtime.remote, str(form.get("uri", "")))
+    action = form.get("action")
+    if action == "like" and found.note is not None:
+        async with request.app.state.db.transaction() as session:
+            await favourite(session, request.app.state.settings, account, found.note, SOURCE_WEB)
+    elif action == "follow" and found.actor is not None and found.note is None:
+        await follow(request.app.state.db, account, found.actor)
+    else:
+        raise ValidationFailed("nothing to do with this object")
+    request.app.state.worker.wakeup.set()
+    target = "/authorize_interaction?uri=" + quote(str(form.get("uri", "")), safe="")
+    return RedirectResponse(target, status_code=303)
+
+
+async def remote_interaction(request: Request) -> Response:
+    """A visitor from elsewhere: find their server's subscribe template, send them there."""
+    form = await checked_form(request)
+    handle, uri = str(form.get("handle", "")), str(form.get("uri", ""))
+    client = federation(request.app.state).remote.client
+    try:
+        found = await client.webfinger_lookup(handle, scheme=request.app.state.settings.scheme)
+    except ActivityPubError as error:
+        raise NotFound(f"could not find {handle}: {error}") from error
+    if not found.subscribe_template or "{uri}" not in found.subscribe_template:
+        raise ValidationFailed("that server does not offer remote interaction")
+    return RedirectResponse(
+        found.subscribe_template.replace("{uri}", quote(uri, safe="")), status_code=303
+    )
+
+
+routes = [
+    Route("/authorize_interaction", authorize_interaction, methods=["GET"]),
+    Route("/authorize_interaction", act, methods=["POST"]),
+    Route("/remote_interaction", remote_interaction, methods=["POST"]),
+]

@@ -1,0 +1,97 @@
+"""People's pages for posts: profiles, a note with its like button, writing a post."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from server.auth import checked_form, current_user
+from server.models import Account
+from server.services.errors import NotFound, Unauthorized
+from server.services.favourites import SOURCE_WEB, favourite, unfavourite
+from server.services.notes import (
+    NewStatus,
+    create_status,
+    get_note,
+    local_profile,
+    recent_notes,
+    status_view,
+    visible_to,
+)
+
+
+def _render(request: Request, name: str, context: Mapping[str, object]) -> Response:
+    response: Response = request.app.state.templates.TemplateResponse(request, name, dict(context))
+    return response
+
+
+async def profile_page(request: Request) -> Response:
+    async with request.app.state.db.session() as session:
+        account, actor = await local_profile(session, request.path_params["username"])
+        notes = await recent_notes(session, actor.id or 0)
+    return _render(request, "profile.html", {"account": account, "actor": actor, "notes": notes})
+
+
+async def note_page(request: Request) -> Response:
+    user = current_user(request)
+    viewer = user.id if user else None
+    async with request.app.state.db.session() as session:
+        account, _ = await local_profile(session, request.path_params["username"])
+        note = await get_note(session, request.path_params["note_id"])
+        if note.account_id != account.id or not visible_to(note, viewer):
+            raise NotFound("no such post")
+        view = await status_view(session, note, viewer)
+    return _render(request, "note.html", {"account": account, "view": view})
+
+
+async def _viewer(request: Request) -> Account:
+    user = current_user(request)
+    if user is None:
+        raise Unauthorized("log in to like posts")
+    async with request.app.state.db.session() as session:
+        account: Account | None = await session.get(Account, user.id)
+    if account is None:
+        raise Unauthorized("log in to like posts")
+    return account
+
+
+async def like_note(request: Request) -> Response:
+    form = await checked_form(request)
+    account = await _viewer(request)
+    settings = request.app.state.settings
+    async with request.app.state.db.transaction() as session:
+        note = await get_note(session, request.path_params["note_id"])
+        if not visible_to(note, account.id):
+            raise NotFound("no such post")
+        if form.get("undo"):
+            await unfavourite(session, settings, account, note)
+        else:
+            await favourite(session, settings, account, note, SOURCE_WEB)
+    request.app.state.worker.wakeup.set()
+    target = request.url.path.removesuffix("/like")
+    return RedirectResponse(target, status_code=303)
+
+
+async def compose(request: Request) -> Response:
+    account = await _viewer(request)
+    if request.method == "GET":
+        return _render(request, "compose.html", {"error": None})
+    form = await checked_form(request)
+    status = NewStatus(
+        text=str(form.get("status", "")), visibility=str(form.get("visibility", "public"))
+    )
+    async with request.app.state.db.transaction() as session:
+        note = await create_status(session, request.app.state.settings, account, status)
+    request.app.state.worker.wakeup.set()
+    return RedirectResponse(f"/@{account.username}/{note.id}", status_code=303)
+
+
+routes = [
+    Route("/compose", compose, methods=["GET", "POST"]),
+    Route("/@{username}", profile_page, methods=["GET"]),
+    Route("/@{username}/{note_id:int}", note_page, methods=["GET"]),
+    Route("/@{username}/{note_id:int}/like", like_note, methods=["POST"]),
+]

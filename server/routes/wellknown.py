@@ -1,0 +1,96 @@
+"""Discovery: WebFinger, host-meta and NodeInfo."""
+
+from __future__ import annotations
+
+from sqlalchemy import func
+from sqlmodel import col, select
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from activitypub.errors import InvalidHandle
+from activitypub.jsonld import JRD_JSON
+from activitypub.nodeinfo import Usage, build_nodeinfo, build_nodeinfo_links, settlement_metadata
+from activitypub.webfinger import build_jrd, parse_acct
+from server.models import Account, Note
+from server.services.actors import actor_uri
+from server.settings import Settings
+
+SOFTWARE_VERSION = "0.1.0"
+CORS = {"Access-Control-Allow-Origin": "*"}
+NODEINFO_PROFILE = "http://nodeinfo.diaspora.software/ns/schema/{version}#"
+
+
+def _username(settings: Settings, resource: str) -> str | None:
+    """The local username a resource names (acct: handle or actor/profile URL)."""
+    base = settings.base_url
+    for prefix in (f"{base}/users/", f"{base}/@"):
+        if resource.startswith(prefix):
+            return resource.removeprefix(prefix).strip("/") or None
+    try:
+        user, domain = parse_acct(resource)
+    except InvalidHandle:
+        return None
+    return user if domain == settings.domain.lower() else None
+
+
+async def webfinger(request: Request) -> Response:
+    settings: Settings = request.app.state.settings
+    username = _username(settings, request.query_params.get("resource", ""))
+    account = None
+    if username:
+        async with request.app.state.db.session() as session:
+            query = select(Account).where(func.lower(Account.username) == username.lower())
+            account = (await session.exec(query)).first()
+    if account is None or account.suspended_at is not None:
+        return JSONResponse({"error": "not found"}, status_code=404, headers=CORS)
+    jrd = build_jrd(
+        account.username,
+        settings.domain,
+        actor_uri(settings, account.username),
+        f"{settings.base_url}/@{account.username}",
+        subscribe_template=f"{settings.base_url}/authorize_interaction?uri={{uri}}",
+    )
+    return JSONResponse(jrd, media_type=JRD_JSON, headers=CORS)
+
+
+async def host_meta(request: Request) -> Response:
+    base = request.app.state.settings.base_url
+    xml = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<XRD xmlns="http://docs.oasis-open.org/ns/xri/xrd-1.0">\n'
+        f'  <Link rel="lrdd" template="{base}/.well-known/webfinger?resource={{uri}}"/>\n'
+        "</XRD>\n"
+    )
+    return Response(xml, media_type="application/xrd+xml", headers=CORS)
+
+
+async def nodeinfo_links(request: Request) -> Response:
+    links = build_nodeinfo_links(request.app.state.settings.base_url)
+    return JSONResponse(links, headers=CORS)
+
+
+async def nodeinfo(request: Request) -> Response:
+    settings: Settings = request.app.state.settings
+    version = request.path_params["version"]
+    if version not in ("2.0", "2.1"):
+        return JSONResponse({"error": "not found"}, status_code=404)
+    async with request.app.state.db.session() as session:
+        users = (await session.exec(select(func.count()).select_from(Account))).one()
+        posts_query = select(func.count()).select_from(Note).where(col(Note.is_local).is_(True))
+        posts = (await session.exec(posts_query)).one()
+    usage = Usage(int(users), int(users), int(users), int(posts))
+    likewise = dict(settlement_metadata(settings.currency)["likewise"])  # type: ignore[call-overload]
+    likewise["microdonations"] = True
+    metadata = {"nodeName": settings.name, "likewise": likewise}
+    document = build_nodeinfo(version, SOFTWARE_VERSION, usage, settings.registrations, metadata)
+    media_type = f'application/json; profile="{NODEINFO_PROFILE.format(version=version)}"'
+    return JSONResponse(document, media_type=media_type, headers=CORS)
+
+
+routes = [
+    Route("/.well-known/webfinger", webfinger, methods=["GET"]),
+    Route("/.well-known/host-meta", host_meta, methods=["GET"]),
+    Route("/.well-known/nodeinfo", nodeinfo_links, methods=["GET"]),
+    Route("/nodeinfo/{version}", nodeinfo, methods=["GET"]),
+]

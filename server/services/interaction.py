@@ -1,0 +1,122 @@
+"""Remote interaction: resolve a URI or handle to a cached actor or note, follow it.
+
+Network work happens before the transaction that stores its result.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlmodel import select
+
+from activitypub.builders import build_follow, build_undo
+from activitypub.errors import ActivityPubError, InvalidHandle
+from activitypub.vocab import ACTOR_TYPES, parse_note
+from activitypub.webfinger import parse_acct
+from server.db import Database
+from server.models import Account, Actor, Follow, Note
+from server.models.federation import FOLLOW_PENDING
+from server.services.delivery import deliver
+from server.services.errors import NotFound, ValidationFailed
+from server.services.notes import local_actor, store_remote_note
+from server.services.remote import RemoteActors, RemoteError
+
+NOTE_TYPES = frozenset({"Note", "Article", "Page", "Question"})
+
+
+@dataclass(frozen=True)
+class Resolved:
+    actor: Actor | None
+    note: Note | None
+
+
+def is_handle(query: str) -> bool:
+    try:
+        parse_acct(query)
+    except InvalidHandle:
+        return False
+    return not query.startswith(("http://", "https://"))
+
+
+async def resolve_handle(remote: RemoteActors, handle: str, scheme: str) -> Actor:
+    try:
+        found = await remote.client.webfinger_lookup(handle, scheme=scheme)
+    except ActivityPubError as error:
+        raise NotFound(f"{handle} could not be found: {error}") from error
+    return await remote.get_actor(found.self_href)
+
+
+async def _local_by_uri(db: Database, uri: str) -> Resolved | None:
+    async with db.session() as session:
+        note = (await session.exec(select(Note).where(Note.uri == uri))).first()
+        if note is not None and note.deleted_at is None:
+            return Resolved(None, note)
+        actor = (await session.exec(select(Actor).where(Actor.uri == uri))).first()
+        if actor is not None and (actor.is_local or actor.fetched_at is not None):
+            return Resolved(actor, None)
+    return None
+
+
+async def resolve(remote: RemoteActors, query: str) -> Resolved:
+    """A handle, an actor URI or a note URI, cached locally."""
+    query = query.strip()
+    if is_handle(query):
+        return Resolved(await resolve_handle(remote, query, remote.settings.scheme), None)
+    if not query.startswith(("http://", "https://")):
+        raise ValidationFailed("give a URL or a user@domain handle")
+    known = await _local_by_uri(remote.db, query)
+    if known is not None:
+        return known
+    document = await remote.fetch_document(query)
+    if document.get("type") in ACTOR_TYPES:
+        return Resolved(await remote.fetch_actor(str(document.get("id"))), None)
+    if document.get("type") not in NOTE_TYPES:
+        raise ValidationFailed("this is neither an account nor a post")
+    try:
+        author_uri = parse_note(document).attributed_to
+    except ActivityPubError as error:
+        raise RemoteError(f"not a usable post: {error}") from error
+    author = await remote.get_actor(author_uri)
+    async with remote.db.transaction() as session:
+        try:
+            note = await store_remote_note(session, author, document, create=True)
+        except ActivityPubError as error:
+            raise RemoteError(f"not a usable post: {error}") from error
+    return Resolved(author, note)
+
+
+async def follow(db: Database, account: Account, target: Actor) -> Follow:
+    """Follow a remote actor: a pending row and a queued Follow, in one transaction."""
+    if target.is_local:
+        raise ValidationFailed("following local accounts is not supported yet")
+    async with db.transaction() as session:
+        me = await local_actor(session, account.id or 0)
+        query = select(Follow).where(Follow.follower_id == me.id, Follow.followee_id == target.id)
+        existing = (await session.exec(query)).first()
+        if existing is not None:
+            return existing
+        activity_id = f"{me.uri}#follows/{uuid.uuid4().hex}"
+        row = Follow(
+            follower_id=me.id or 0,
+            followee_id=target.id or 0,
+            activity_id=activity_id,
+            state=FOLLOW_PENDING,
+        )
+        session.add(row)
+        await deliver(session, me, build_follow(activity_id, me.uri, target.uri), [target.inbox])
+        return row
+
+
+async def unfollow(db: Database, account: Account, target: Actor) -> bool:
+    async with db.transaction() as session:
+        me = await local_actor(session, account.id or 0)
+        query = select(Follow).where(Follow.follower_id == me.id, Follow.followee_id == target.id)
+        existing = (await session.exec(query)).first()
+        if existing is None:
+            return False
+        await session.delete(existing)
+        inner = build_follow(existing.activity_id, me.uri, target.uri)
+        undo = build_undo(f"{existing.activity_id}/undo", me.uri, inner)
+        await deliver(session, me, undo, [target.inbox])
+        return True

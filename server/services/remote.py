@@ -1,0 +1,170 @@
+"""Remote actors and objects: fetched through one client, cached as rows, refreshed on need.
+
+Fetches happen outside any database transaction (SQLite holds its write lock from BEGIN).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import httpx
+import nh3
+from sqlmodel import select
+
+from activitypub.client import ActivityPubClient, Signer
+from activitypub.errors import ActivityPubError
+from activitypub.vocab import ActorDocument, parse_actor
+from server.db import Database
+from server.models import Actor
+from server.models.base import utcnow
+from server.services.actors import INSTANCE_ACTOR_PATH
+from server.services.errors import ServiceError
+from server.settings import Settings
+
+ACTOR_TTL_SECONDS = 24 * 3600
+KEY_REFETCH_INTERVAL = 60.0
+
+
+class RemoteError(ServiceError):
+    status_code = 502
+    code = "remote_error"
+
+
+def sanitize_html(html: str) -> str:
+    return nh3.clean(html, link_rel="nofollow noopener noreferrer")
+
+
+def domain_of(uri: str) -> str:
+    return urlsplit(uri).netloc.lower()
+
+
+def build_client(settings: Settings, http: httpx.AsyncClient) -> ActivityPubClient:
+    return ActivityPubClient(
+        http,
+        allow_private=settings.dev,
+        allow_http=settings.dev,
+        user_agent=f"Likewise (+{settings.base_url})",
+    )
+
+
+async def instance_signer(db: Database, settings: Settings) -> Signer:
+    async with db.session() as session:
+        uri = settings.base_url + INSTANCE_ACTOR_PATH
+        actor = (await session.exec(select(Actor).where(Actor.uri == uri))).first()
+    if actor is None or not actor.private_key_pem:
+        raise RemoteError("the instance actor has no key")
+    return Signer(actor.key_id, actor.private_key_pem)
+
+
+def signer_of(actor: Actor) -> Signer:
+    if not actor.private_key_pem:
+        raise RemoteError(f"{actor.uri} is not a local actor")
+    return Signer(actor.key_id, actor.private_key_pem)
+
+
+def apply_actor_document(actor: Actor, doc: ActorDocument) -> None:
+    actor.type = doc.type
+    actor.username = (doc.preferred_username or "")[:255]
+    actor.domain = domain_of(doc.id)
+    actor.inbox = doc.inbox
+    actor.outbox = doc.outbox or ""
+    actor.shared_inbox = doc.shared_inbox or ""
+    actor.followers_url = doc.followers or ""
+    actor.name = nh3.clean_text(doc.name or "")[:255]
+    actor.summary = sanitize_html(doc.summary or "")
+    actor.url = doc.url or doc.id
+    actor.icon_url = doc.icon_url or ""
+    if doc.public_key is not None:
+        actor.key_id = doc.public_key.id
+        actor.public_key_pem = doc.public_key.pem
+    payment = next((link.href for link in doc.payment_links), "")
+    actor.payment_link = payment
+    actor.fetched_at = utcnow()
+    actor.updated_at = utcnow()
+    actor.tombstoned_at = None
+
+
+async def store_actor(db: Database, doc: ActorDocument) -> Actor:
+    """Insert or refresh the cached row of a remote actor."""
+    async with db.transaction() as session:
+        actor = (await session.exec(select(Actor).where(Actor.uri == doc.id))).first()
+        if actor is not None and actor.is_local:
+            return actor
+        if actor is None:
+            actor = Actor(uri=doc.id, username="", domain=domain_of(doc.id))
+        apply_actor_document(actor, doc)
+        session.add(actor)
+        await session.flush()
+        return actor
+
+
+@dataclass
+class RemoteActors:
+    """Fetches and caches remote actors; keeps public keys in memory for the inbox."""
+
+    db: Database
+    settings: Settings
+    client: ActivityPubClient
+    keys: dict[str, tuple[str, str]] = field(default_factory=dict)
+    refetched: dict[str, float] = field(default_factory=dict)
+
+    async def fetch_document(self, uri: str) -> dict[str, object]:
+        signer = await instance_signer(self.db, self.settings)
+        try:
+            return await self.client.fetch(uri, signer)
+        except ActivityPubError as error:
+            raise RemoteError(f"could not fetch {uri}: {error}") from error
+
+    async def fetch_actor(self, uri: str) -> Actor:
+        document = await self.fetch_document(uri)
+        if document.get("type") not in {"Person", "Service", "Application", "Group"} and (
+            isinstance(document.get("owner"), str)
+        ):
+            document = await self.fetch_document(str(document["owner"]))
+        try:
+            parsed = parse_actor(document)
+        except ActivityPubError as error:
+            raise RemoteError(f"{uri} is not an actor: {error}") from error
+        actor = await store_actor(self.db, parsed)
+        if actor.key_id:
+            self.keys[actor.key_id] = (actor.uri, actor.public_key_pem)
+        return actor
+
+    async def get_actor(self, uri: str, *, refresh: bool = False) -> Actor:
+        """The cached actor, fetched when unknown or stale."""
+        async with self.db.session() as session:
+            actor = (await session.exec(select(Actor).where(Actor.uri == uri))).first()
+        if actor is not None and (actor.is_local or (not refresh and _fresh(actor))):
+            return actor
+        return await self.fetch_actor(uri)
+
+    async def key_for(self, key_id: str, *, refresh: bool = False) -> tuple[str, str] | None:
+        """(owner actor URI, public PEM) for a keyId; `refresh` refetches (throttled)."""
+        if not refresh:
+            cached = self.keys.get(key_id)
+            if cached is not None:
+                return cached
+            async with self.db.session() as session:
+                row = (await session.exec(select(Actor).where(Actor.key_id == key_id))).first()
+            if row is not None and row.public_key_pem:
+                self.keys[key_id] = (row.uri, row.public_key_pem)
+                return self.keys[key_id]
+        else:
+            last = self.refetched.get(key_id, 0.0)
+            if time.monotonic() - last < KEY_REFETCH_INTERVAL:
+                return None
+            self.refetched[key_id] = time.monotonic()
+        self.keys.pop(key_id, None)
+        actor = await self.fetch_actor(key_id.split("#", 1)[0])
+        if actor.key_id != key_id or not actor.public_key_pem:
+            return None
+        return (actor.uri, actor.public_key_pem)
+
+
+def _fresh(actor: Actor) -> bool:
+    if actor.fetched_at is None:
+        return False
+    fetched = actor.fetched_at
+    return (utcnow() - fetched).total_seconds() < ACTOR_TTL_SECONDS
