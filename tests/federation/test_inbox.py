@@ -1,0 +1,192 @@
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func
+from sqlmodel import select
+from starlette.applications import Starlette
+
+from activitypub.keys import generate_rsa_key_pair
+from activitypub.signatures import sign_request
+from server.models import Follow, InboxItem, NoteLike
+from tests.federation.network import FakeMastodon, Network
+from tests.server.helpers import make_account, make_token
+
+INBOX = "http://alpha.test/inbox"
+
+
+async def _count(app: Starlette, model: Any) -> int:
+    async with app.state.db.session() as session:
+        return int((await session.exec(select(func.count()).select_from(model))).one())
+
+
+async def _post_note(app: Starlette, network: Network, username: str = "carol") -> dict[str, Any]:
+    account = await make_account(app, username)
+    token = await make_token(app, account)
+    async with network.client(app.state.settings.domain) as http:
+        response = await http.post(
+            "/api/v1/statuses",
+            data={"status": "hello fediverse"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    assert response.status_code == 200, response.text
+    status: dict[str, Any] = response.json()
+    return status
+
+
+def _like(mastodon: FakeMastodon, note_uri: str, n: int = 1) -> dict[str, Any]:
+    return {
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": f"{mastodon.actor}#likes/{n}",
+        "type": "Like",
+        "actor": mastodon.actor,
+        "object": note_uri,
+    }
+
+
+async def _send(
+    network: Network, body: bytes, headers: dict[str, str], url: str = INBOX
+) -> httpx.Response:
+    async with network.client("alpha.test") as http:
+        return await http.post(url, content=body, headers=headers)
+
+
+async def test_a_signed_like_is_stored_then_counted_once(
+    alpha: Starlette, network: Network, mastodon: FakeMastodon
+) -> None:
+    # Given a post on alpha
+    status = await _post_note(alpha, network)
+    like = _like(mastodon, status["uri"])
+    # When the Like arrives twice (shared inbox, then the personal inbox)
+    first = await _send(network, *mastodon.signed(INBOX, like))
+    personal = "http://alpha.test/users/carol/inbox"
+    again = await _send(network, *mastodon.signed(personal, like), url=personal)
+    await alpha.state.worker.drain()
+    # Then it is stored and counted once
+    assert first.status_code == 202
+    assert again.status_code == 400
+    assert await _count(alpha, InboxItem) == 1
+    async with network.client("alpha.test") as http:
+        shown = (await http.get(f"/api/v1/statuses/{status['id']}")).json()
+    assert shown["favourites_count"] == 1
+    # When the Undo arrives, matched on the inner Like id
+    undo = {
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": f"{like['id']}/undo",
+        "type": "Undo",
+        "actor": mastodon.actor,
+        "object": {k: v for k, v in like.items() if k != "@context"},
+    }
+    assert (await _send(network, *mastodon.signed(INBOX, undo))).status_code == 202
+    await alpha.state.worker.drain()
+    assert await _count(alpha, NoteLike) == 0
+
+
+async def test_the_actor_is_cached_with_sanitized_html(
+    alpha: Starlette, network: Network, mastodon: FakeMastodon
+) -> None:
+    status = await _post_note(alpha, network)
+    await _send(network, *mastodon.signed(INBOX, _like(mastodon, status["uri"])))
+    from server.models import Actor
+
+    async with alpha.state.db.session() as session:
+        bob = (await session.exec(select(Actor).where(Actor.uri == mastodon.actor))).one()
+    assert "<script>" not in bob.summary
+    assert "<script>" not in bob.name
+    assert bob.shared_inbox == "http://mastodon.test/inbox"
+
+
+def _tampered(mastodon: FakeMastodon, note_uri: str) -> dict[str, tuple[bytes, dict[str, str]]]:
+    like = _like(mastodon, note_uri)
+    body, headers = mastodon.signed(INBOX, like)
+    other_body = json.dumps({**like, "id": f"{mastodon.actor}#likes/999"}).encode()
+    stale = sign_request(
+        "POST",
+        INBOX,
+        {"Content-Type": "application/activity+json"},
+        body,
+        mastodon.key_id,
+        mastodon.private_pem,
+        now=datetime.now(UTC) - timedelta(hours=2),
+    )
+    stranger = generate_rsa_key_pair()
+    wrong_key = sign_request("POST", INBOX, {}, body, mastodon.key_id, stranger.private_pem)
+    someone_else = json.dumps({**like, "actor": "http://mastodon.test/users/eve"}).encode()
+    return {
+        "body": (other_body, headers),
+        "digest": (body, {**headers, "Digest": "SHA-256=AAAA"}),
+        "date": (body, stale),
+        "wrong key": (body, wrong_key),
+        "wrong actor": (someone_else, mastodon.signed(INBOX, someone_else)[1]),
+        "no signature": (body, {k: v for k, v in headers.items() if k != "Signature"}),
+        "no date": (body, {k: v for k, v in headers.items() if k != "Date"}),
+    }
+
+
+async def test_every_tampering_is_refused_and_stores_nothing(
+    alpha: Starlette, network: Network, mastodon: FakeMastodon
+) -> None:
+    status = await _post_note(alpha, network)
+    for name, (body, headers) in _tampered(mastodon, status["uri"]).items():
+        response = await _send(network, body, headers)
+        assert response.status_code in (400, 401), (name, response.status_code, response.text)
+    assert await _count(alpha, InboxItem) == 0
+
+
+async def test_unknown_types_are_accepted_and_ignored(
+    alpha: Starlette, network: Network, mastodon: FakeMastodon
+) -> None:
+    activity = {
+        "id": f"{mastodon.actor}#odd/1",
+        "type": "Flag",
+        "actor": mastodon.actor,
+        "object": "http://alpha.test/users/nobody",
+    }
+    response = await _send(network, *mastodon.signed(INBOX, activity))
+    await alpha.state.worker.drain()
+    assert response.status_code == 202
+    async with alpha.state.db.session() as session:
+        item = (await session.exec(select(InboxItem))).one()
+    assert item.state == "ignored"
+
+
+@pytest.mark.parametrize("locked", [False, True])
+async def test_follow_is_accepted_unless_locked(
+    alpha: Starlette, network: Network, mastodon: FakeMastodon, locked: bool
+) -> None:
+    account = await make_account(alpha, "carol")
+    if locked:
+        async with alpha.state.db.transaction() as session:
+            account.locked = True
+            session.add(account)
+    follow = {
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": f"{mastodon.actor}#follows/1",
+        "type": "Follow",
+        "actor": mastodon.actor,
+        "object": "http://alpha.test/users/carol",
+    }
+    assert (await _send(network, *mastodon.signed(INBOX, follow))).status_code == 202
+    await alpha.state.worker.drain()
+    async with alpha.state.db.session() as session:
+        row = (await session.exec(select(Follow))).one()
+    assert row.state == ("pending" if locked else "accepted")
+    accepts = [item for item in mastodon.received if item["type"] == "Accept"]
+    assert len(accepts) == (0 if locked else 1)
+    if not locked:
+        assert accepts[0]["object"]["id"] == follow["id"]
+        # A post now reaches the follower's shared inbox.
+        token = await make_token(alpha, account)
+        async with network.client("alpha.test") as http:
+            await http.post(
+                "/api/v1/statuses",
+                json={"status": "to my followers"},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        await alpha.state.worker.drain()
+        creates = [item for item in mastodon.received if item["type"] == "Create"]
+        assert creates[0]["object"]["content"] == "<p>to my followers</p>"

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import select
+from starlette.applications import Starlette
+
+from server.models import Follow, Note
+from tests.federation.network import Network
+from tests.server.helpers import make_account, make_token
+
+
+async def _drain(*apps: Starlette) -> None:
+    for _ in range(3):
+        for app in apps:
+            await app.state.worker.drain()
+
+
+async def test_follow_post_like_unlike_across_two_instances(
+    alpha: Starlette, beta: Starlette, network: Network
+) -> None:
+    # Given carol on alpha and dave on beta
+    carol = await make_account(alpha, "carol")
+    dave = await make_account(beta, "dave")
+    carol_token = await make_token(alpha, carol)
+    dave_token = await make_token(beta, dave, "read write follow")
+    dave_auth = {"Authorization": f"Bearer {dave_token}"}
+    # When dave follows carol by her handle
+    async with network.client("beta.test") as http:
+        followed = await http.post(
+            "/api/v1/follows", data={"uri": "carol@alpha.test"}, headers=dave_auth
+        )
+    assert followed.status_code == 200, followed.text
+    await _drain(alpha, beta)
+    async with beta.state.db.session() as session:
+        assert (await session.exec(select(Follow))).one().state == "accepted"
+    # And carol posts
+    async with network.client("alpha.test") as http:
+        posted = await http.post(
+            "/api/v1/statuses",
+            json={"status": "support my work"},
+            headers={"Authorization": f"Bearer {carol_token}", "Idempotency-Key": "k1"},
+        )
+        repeated = await http.post(
+            "/api/v1/statuses",
+            json={"status": "support my work"},
+            headers={"Authorization": f"Bearer {carol_token}", "Idempotency-Key": "k1"},
+        )
+    status: dict[str, Any] = posted.json()
+    assert repeated.json()["id"] == status["id"]
+    await _drain(alpha, beta)
+    # Then the post arrived on beta
+    async with beta.state.db.session() as session:
+        cached = (await session.exec(select(Note).where(Note.uri == status["uri"]))).one()
+    assert cached.content == "<p>support my work</p>"
+    # When dave likes it from his Mastodon app (search-resolve, then favourite)
+    async with network.client("beta.test") as http:
+        found = await http.get(
+            "/api/v2/search", params={"q": status["uri"], "resolve": "true"}, headers=dave_auth
+        )
+        local_id = found.json()["statuses"][0]["id"]
+        liked = await http.post(f"/api/v1/statuses/{local_id}/favourite", headers=dave_auth)
+        await http.post(f"/api/v1/statuses/{local_id}/favourite", headers=dave_auth)
+    assert liked.json()["favourited"] is True
+    await _drain(alpha, beta)
+    async with network.client("alpha.test") as http:
+        counted = (await http.get(f"/api/v1/statuses/{status['id']}")).json()
+    assert counted["favourites_count"] == 1
+    # When he unlikes it
+    async with network.client("beta.test") as http:
+        await http.post(f"/api/v1/statuses/{local_id}/unfavourite", headers=dave_auth)
+    await _drain(alpha, beta)
+    async with network.client("alpha.test") as http:
+        counted = (await http.get(f"/api/v1/statuses/{status['id']}")).json()
+        likes = await http.get(
+            status["uri"] + "/likes", headers={"Accept": "application/activity+json"}
+        )
+    assert counted["favourites_count"] == 0
+    assert likes.json()["totalItems"] == 0
