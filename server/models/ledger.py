@@ -1,0 +1,63 @@
+"""Double-entry ledger: accounts and immutable transfers, amounts in integer minor units."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import BigInteger, CheckConstraint, Column, Index
+from sqlmodel import Field, SQLModel
+
+from server.models.base import utcnow
+
+
+class LedgerKind(enum.StrEnum):
+    donor_wallet = "donor_wallet"
+    donor_reserve = "donor_reserve"
+    creator_pending = "creator_pending"
+    creator_available = "creator_available"
+    escrow_identity = "escrow_identity"
+    escrow_peer = "escrow_peer"
+    instance_fees = "instance_fees"
+    peer_receivable = "peer_receivable"
+    peer_payable = "peer_payable"
+    payouts_in_flight = "payouts_in_flight"
+    outside_world = "outside_world"
+
+
+class LedgerAccount(SQLModel, table=True):
+    """One ledger account; `balance` is a cache of credits minus debits, checked by
+    `likewise ledger check`."""
+
+    __tablename__ = "ledger_account"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=300, unique=True)
+    kind: str = Field(max_length=32, index=True)
+    currency: str = Field(max_length=3)
+    account_id: int | None = Field(default=None, foreign_key="account.id", index=True)
+    identity_id: int | None = Field(default=None, foreign_key="identity.id", index=True)
+    peer_domain: str = Field(default="", max_length=255)
+    balance: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Transfer(SQLModel, table=True):
+    """An immutable movement of `amount` from `debit_id` to `credit_id`."""
+
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="transfer_amount_positive"),
+        CheckConstraint("debit_id <> credit_id", name="transfer_distinct_accounts"),
+        Index("ix_transfer_period_kind", "period", "kind"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    idempotency_key: str = Field(max_length=200, unique=True)
+    debit_id: int = Field(foreign_key="ledger_account.id", index=True)
+    credit_id: int = Field(foreign_key="ledger_account.id", index=True)
+    amount: int = Field(sa_column=Column(BigInteger, nullable=False))
+    kind: str = Field(max_length=32)
+    period: str = Field(default="", max_length=7)
+    click_id: int | None = Field(default=None)
+    reference: str = Field(default="", max_length=200)
+    created_at: datetime = Field(default_factory=utcnow)

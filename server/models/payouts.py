@@ -1,0 +1,76 @@
+"""Escrowed shares, creators' payouts and the SEPA batches they leave in."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import BigInteger, CheckConstraint, Column, Text
+from sqlmodel import Field, SQLModel
+
+from server.models.base import utcnow
+
+
+class EscrowState(enum.StrEnum):
+    held = "held"
+    claimed = "claimed"
+    returned = "returned"
+    settled = "settled"
+
+
+class EscrowLine(SQLModel, table=True):
+    """One click's share set aside: for an unclaimed identity, or for a peer's creator
+    (peer_domain set; the settlement service sends those)."""
+
+    __tablename__ = "escrow_line"
+    __table_args__ = (CheckConstraint("amount > 0", name="escrow_amount_positive"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    period: str = Field(max_length=7, index=True)
+    donor_id: int = Field(foreign_key="account.id", index=True)
+    click_id: int = Field(unique=True)
+    identity_id: int = Field(foreign_key="identity.id", index=True)
+    ledger_account_id: int = Field(foreign_key="ledger_account.id", index=True)
+    peer_domain: str = Field(default="", max_length=255, index=True)
+    creator_uri: str = Field(default="", max_length=2048)
+    amount: int = Field(sa_column=Column(BigInteger, nullable=False))
+    state: str = Field(default=EscrowState.held, max_length=16, index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    resolved_at: datetime | None = None
+
+
+class PayoutState(enum.StrEnum):
+    requested = "requested"
+    approved = "approved"
+    rejected = "rejected"
+    in_flight = "in_flight"
+    paid = "paid"
+
+
+class Payout(SQLModel, table=True):
+    __table_args__ = (CheckConstraint("amount > 0", name="payout_amount_positive"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    amount: int = Field(sa_column=Column(BigInteger, nullable=False))
+    iban: str = Field(max_length=34)
+    bic: str = Field(default="", max_length=11)
+    name: str = Field(max_length=70)
+    state: str = Field(default=PayoutState.requested, max_length=16, index=True)
+    batch_id: int | None = Field(default=None, foreign_key="payout_batch.id", index=True)
+    note: str = Field(default="", max_length=500)
+    created_at: datetime = Field(default_factory=utcnow)
+    decided_at: datetime | None = None
+    paid_at: datetime | None = None
+
+
+class PayoutBatch(SQLModel, table=True):
+    __tablename__ = "payout_batch"
+
+    id: int | None = Field(default=None, primary_key=True)
+    format: str = Field(default="sepa", max_length=16)
+    message_id: str = Field(default="", max_length=64)
+    document: str = Field(default="", sa_type=Text)
+    total: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+    created_at: datetime = Field(default_factory=utcnow)
+    confirmed_at: datetime | None = None

@@ -1,0 +1,243 @@
+"""The only way money moves: idempotent double-entry transfers between ledger accounts.
+
+A balance is credits minus debits. Each account caches it in `balance`; `check_ledger`
+recomputes every cache from the transfers. Accounts of the NON_NEGATIVE kinds are debited
+with a conditional update, so two racing debits cannot overdraw them on either database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Insert, and_, bindparam, or_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from server.models import LedgerAccount, LedgerKind, Transfer
+from server.services.errors import Conflict, ValidationFailed
+from server.settings import Settings
+
+NON_NEGATIVE = frozenset(
+    {
+        LedgerKind.donor_wallet,
+        LedgerKind.donor_reserve,
+        LedgerKind.creator_available,
+        LedgerKind.escrow_identity,
+        LedgerKind.escrow_peer,
+        LedgerKind.instance_fees,
+        LedgerKind.payouts_in_flight,
+    }
+)
+
+
+class InsufficientFunds(Conflict):
+    code = "insufficient_funds"
+
+
+class IdempotencyConflict(Conflict):
+    code = "idempotency_conflict"
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Who a ledger account belongs to; which field matters depends on the kind."""
+
+    kind: LedgerKind
+    account_id: int | None = None
+    identity_id: int | None = None
+    peer_domain: str = ""
+
+    @property
+    def key(self) -> str:
+        if self.kind in (LedgerKind.instance_fees, LedgerKind.outside_world):
+            return self.kind.value
+        if self.kind == LedgerKind.payouts_in_flight:
+            return self.kind.value
+        if self.kind == LedgerKind.escrow_identity:
+            return f"{self.kind.value}:{self.identity_id}"
+        if self.kind in (LedgerKind.escrow_peer, LedgerKind.peer_payable):
+            return f"{self.kind.value}:{self.peer_domain}"
+        if self.kind == LedgerKind.peer_receivable:
+            return f"{self.kind.value}:{self.peer_domain}"
+        return f"{self.kind.value}:{self.account_id}"
+
+
+@dataclass(frozen=True)
+class TransferSpec:
+    key: str
+    debit_id: int
+    credit_id: int
+    amount: int
+    kind: str
+    period: str = ""
+    click_id: int | None = None
+    reference: str = ""
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "idempotency_key": self.key,
+            "debit_id": self.debit_id,
+            "credit_id": self.credit_id,
+            "amount": self.amount,
+            "kind": self.kind,
+            "period": self.period,
+            "click_id": self.click_id,
+            "reference": self.reference,
+        }
+
+
+def insert_ignoring_duplicates(session: AsyncSession, table: Any) -> Insert:
+    """INSERT … ON CONFLICT DO NOTHING in the session's dialect."""
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    return sqlite.insert(table).on_conflict_do_nothing()
+
+
+async def ledger_accounts(
+    session: AsyncSession, settings: Settings, owners: Sequence[Owner]
+) -> dict[Owner, LedgerAccount]:
+    """The ledger accounts of these owners, created where missing."""
+    wanted = {owner.key: owner for owner in owners}
+    if not wanted:
+        return {}
+    rows = [
+        {
+            "key": key,
+            "kind": owner.kind.value,
+            "currency": settings.currency,
+            "account_id": owner.account_id,
+            "identity_id": owner.identity_id,
+            "peer_domain": owner.peer_domain,
+            "balance": 0,
+        }
+        for key, owner in wanted.items()
+    ]
+    found = await _accounts_by_key(session, list(wanted))
+    missing = [row for row in rows if row["key"] not in found]
+    if missing:
+        await session.exec(insert_ignoring_duplicates(session, LedgerAccount), params=missing)
+        found = await _accounts_by_key(session, list(wanted))
+    return {owner: found[key] for key, owner in wanted.items()}
+
+
+async def _accounts_by_key(session: AsyncSession, keys: list[str]) -> dict[str, LedgerAccount]:
+    found: dict[str, LedgerAccount] = {}
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        result = await session.exec(select(LedgerAccount).where(col(LedgerAccount.key).in_(chunk)))
+        found.update({account.key: account for account in result})
+    return found
+
+
+async def ledger_account(session: AsyncSession, settings: Settings, owner: Owner) -> LedgerAccount:
+    return (await ledger_accounts(session, settings, [owner]))[owner]
+
+
+def _same(existing: Transfer, spec: TransferSpec) -> bool:
+    return (
+        existing.debit_id,
+        existing.credit_id,
+        existing.amount,
+        existing.kind,
+        existing.period,
+        existing.click_id,
+    ) == (spec.debit_id, spec.credit_id, spec.amount, spec.kind, spec.period, spec.click_id)
+
+
+async def _existing(session: AsyncSession, spec: TransferSpec) -> Transfer | None:
+    result = await session.exec(select(Transfer).where(Transfer.idempotency_key == spec.key))
+    existing = result.first()
+    if existing is not None and not _same(existing, spec):
+        raise IdempotencyConflict(
+            f"a different transfer was already posted with the key {spec.key!r}"
+        )
+    return existing
+
+
+def check_amount(amount: object) -> int:
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+        raise ValidationFailed("an amount must be a positive whole number of minor units")
+    return amount
+
+
+async def post_transfer(session: AsyncSession, spec: TransferSpec) -> tuple[Transfer, bool]:
+    """Post one transfer; a repeat of the same key and contents is a no-op (created False)."""
+    check_amount(spec.amount)
+    existing = await _existing(session, spec)
+    if existing is not None:
+        return existing, False
+    transfer = Transfer(**spec.row())
+    try:
+        async with session.begin_nested():
+            session.add(transfer)
+    except IntegrityError:
+        # Lost a race with a concurrent post of the same key.
+        raced = await _existing(session, spec)
+        if raced is None:
+            raise
+        return raced, False
+    await apply_deltas(session, {spec.credit_id: spec.amount, spec.debit_id: -spec.amount})
+    return transfer, True
+
+
+async def apply_deltas(session: AsyncSession, deltas: Mapping[int, int]) -> None:
+    """Move cached balances; a debit that would take a NON_NEGATIVE account below zero fails."""
+    table = LedgerAccount.__table__  # type: ignore[attr-defined]
+    kinds = [kind.value for kind in NON_NEGATIVE]
+    for account_id in sorted(deltas):  # one lock order everywhere: no deadlocks
+        delta = deltas[account_id]
+        if delta == 0:
+            continue
+        statement = update(table).where(table.c.id == account_id)
+        if delta < 0:
+            statement = statement.where(
+                or_(table.c.kind.not_in(kinds), table.c.balance + delta >= 0)
+            )
+        result = await session.exec(statement.values(balance=table.c.balance + delta))
+        if result.rowcount != 1:
+            raise InsufficientFunds("not enough funds for this transfer")
+
+
+async def post_many(session: AsyncSession, specs: Iterable[TransferSpec]) -> int:
+    """Bulk post for jobs whose caller holds the locks: plain INSERTs (a duplicate key
+    is a bug and fails the transaction), then one balance update per account."""
+    rows = [spec.row() for spec in specs]
+    if not rows:
+        return 0
+    deltas: dict[int, int] = {}
+    for row in rows:
+        deltas[row["credit_id"]] = deltas.get(row["credit_id"], 0) + row["amount"]
+        deltas[row["debit_id"]] = deltas.get(row["debit_id"], 0) - row["amount"]
+    table = Transfer.__table__  # type: ignore[attr-defined]
+    for start in range(0, len(rows), 5000):
+        await session.exec(table.insert(), params=rows[start : start + 5000])
+    accounts = LedgerAccount.__table__  # type: ignore[attr-defined]
+    statement = (
+        update(accounts)
+        .where(accounts.c.id == bindparam("account_id"))
+        .values(balance=accounts.c.balance + bindparam("delta"))
+    )
+    params = [{"account_id": k, "delta": v} for k, v in sorted(deltas.items()) if v]
+    for start in range(0, len(params), 5000):
+        await (await session.connection()).execute(statement, params[start : start + 5000])
+    negative = await session.exec(
+        select(LedgerAccount.id).where(
+            and_(
+                col(LedgerAccount.id).in_([p["account_id"] for p in params if p["delta"] < 0]),
+                col(LedgerAccount.kind).in_([kind.value for kind in NON_NEGATIVE]),
+                col(LedgerAccount.balance) < 0,
+            )
+        )
+    )
+    if negative.first() is not None:
+        raise InsufficientFunds("a bulk posting would overdraw an account")
+    return len(rows)
+
+
+async def balance_of(session: AsyncSession, settings: Settings, owner: Owner) -> int:
+    result = await session.exec(select(LedgerAccount.balance).where(LedgerAccount.key == owner.key))
+    return int(result.first() or 0)
