@@ -53,6 +53,10 @@ class InvalidHandle(InvalidDocument):
     """A WebFinger resource or fediverse handle cannot be parsed."""
 
 
+class SettlementError(InvalidDocument):
+    """A settlement, receipt, payment or peering document is malformed or inconsistent."""
+
+
 class FetchError(ActivityPubError):
     """A remote request failed or was refused before or after being sent."""
 
