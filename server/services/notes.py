@@ -14,8 +14,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from activitypub.builders import build_create
 from activitypub.errors import InvalidDocument
 from activitypub.vocab import parse_note
-from server.models import Account, Actor, Note, NoteLike, NoteShare, StatusIdempotency
+from server.models import Account, Actor, Follow, Note, NoteLike, NoteShare, StatusIdempotency
 from server.models.base import utcnow
+from server.models.federation import FOLLOW_ACCEPTED
 from server.render.activitypub import render_note
 from server.render.statuses import StatusView
 from server.services.delivery import deliver, follower_inboxes
@@ -208,3 +209,16 @@ async def local_profile(session: AsyncSession, username: str) -> tuple[Account, 
     if row is None or row[0].suspended_at is not None:
         raise NotFound("no such user")
     return row[0], row[1]
+
+
+async def home_timeline(session: AsyncSession, account_id: int, limit: int = 20) -> list[Note]:
+    """The account's own notes and those of actors it follows (accepted), newest first."""
+    me = await local_actor(session, account_id)
+    followed = select(Follow.followee_id).where(
+        Follow.follower_id == me.id, Follow.state == FOLLOW_ACCEPTED
+    )
+    query = select(Note).where(
+        col(Note.deleted_at).is_(None),
+        (col(Note.author_id) == me.id) | col(Note.author_id).in_(followed),
+    )
+    return list((await session.exec(query.order_by(col(Note.id).desc()).limit(limit))).all())

@@ -16,7 +16,14 @@ from server.render.statuses import render_remote_account, render_status
 from server.services.errors import NotFound, Unauthorized
 from server.services.favourites import SOURCE_API, favourite, unfavourite
 from server.services.interaction import follow, resolve
-from server.services.notes import NewStatus, create_status, get_note, status_view, visible_to
+from server.services.notes import (
+    NewStatus,
+    create_status,
+    get_note,
+    home_timeline,
+    status_view,
+    visible_to,
+)
 from server.services.runtime import federation
 
 
@@ -142,7 +149,21 @@ async def search(request: Request) -> Response:
     return JSONResponse(result)
 
 
+@require_scope("read:statuses")
+async def home(request: Request) -> Response:
+    account = await _account(request)
+    limit = request.query_params.get("limit", "20")
+    async with request.app.state.db.session() as session:
+        notes = await home_timeline(
+            session, account.id or 0, min(int(limit), 40) if limit.isdigit() else 20
+        )
+        views = [await status_view(session, note, account.id) for note in notes]
+    settings = request.app.state.settings
+    return JSONResponse([render_status(settings, view) for view in views])
+
+
 routes = [
+    Route("/api/v1/timelines/home", home, methods=["GET"]),
     Route("/api/v1/statuses", post_status, methods=["POST"]),
     Route("/api/v1/statuses/{status_id}", get_status, methods=["GET"]),
     Route("/api/v1/statuses/{status_id}/favourite", favourite_status, methods=["POST"]),

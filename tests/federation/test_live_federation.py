@@ -1,0 +1,113 @@
+"""Real instances on loopback ports, talking ActivityPub over HTTP as admins run them."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from tests.support.instances import LiveInstance
+
+FAST_RETRIES = {"LIKEWISE_DELIVERY_BACKOFF_SCALE": "0.001"}
+Start = Callable[..., LiveInstance]
+
+
+def _user(instance: LiveInstance, name: str) -> dict[str, str]:
+    instance.cli(
+        "users", "create", name, "--email", f"{name}@example.org", "--password", "pw-123456"
+    )
+    token = instance.cli("tokens", "create", name, "--scopes", "read write follow").stdout.strip()
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _eventually(check: Callable[[], Any], timeout: float = 20.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            result = check()
+            if result:
+                return result
+        except (httpx.HTTPError, KeyError, IndexError):
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.2)
+
+
+def _followers(instance: LiveInstance, name: str) -> int:
+    response = httpx.get(
+        f"{instance.base_url}/users/{name}/followers",
+        headers={"Accept": "application/activity+json"},
+    )
+    return int(response.json()["totalItems"])
+
+
+def _home(instance: LiveInstance, auth: dict[str, str]) -> list[dict[str, Any]]:
+    response = httpx.get(f"{instance.base_url}/api/v1/timelines/home", headers=auth)
+    result: list[dict[str, Any]] = response.json()
+    return result
+
+
+def _favourites(instance: LiveInstance, status_id: str) -> int:
+    response = httpx.get(f"{instance.base_url}/api/v1/statuses/{status_id}")
+    return int(response.json()["favourites_count"])
+
+
+def _follow(follower: LiveInstance, auth: dict[str, str], handle: str) -> None:
+    response = httpx.post(f"{follower.base_url}/api/v1/follows", data={"uri": handle}, headers=auth)
+    assert response.status_code == 200, response.text
+
+
+def _post(instance: LiveInstance, auth: dict[str, str], text: str) -> dict[str, Any]:
+    response = httpx.post(
+        f"{instance.base_url}/api/v1/statuses", json={"status": text}, headers=auth
+    )
+    assert response.status_code == 200, response.text
+    status: dict[str, Any] = response.json()
+    return status
+
+
+def test_follow_post_like_unlike_between_two_instances(instances: Start) -> None:
+    alpha, beta = instances(env=FAST_RETRIES), instances(env=FAST_RETRIES)
+    carol, dave = _user(alpha, "carol"), _user(beta, "dave")
+    _follow(beta, dave, f"carol@{alpha.domain}")
+    _eventually(lambda: _followers(alpha, "carol") == 1)
+    status = _post(alpha, carol, "a post worth a like")
+    arrived = _eventually(lambda: [s for s in _home(beta, dave) if s["uri"] == status["uri"]])[0]
+    assert arrived["account"]["acct"] == f"carol@{alpha.domain}"
+    for _ in range(2):  # a second favourite changes nothing
+        liked = httpx.post(
+            f"{beta.base_url}/api/v1/statuses/{arrived['id']}/favourite", headers=dave
+        )
+        assert liked.status_code == 200
+    _eventually(lambda: _favourites(alpha, status["id"]) == 1)
+    time.sleep(1.0)
+    assert _favourites(alpha, status["id"]) == 1
+    httpx.post(f"{beta.base_url}/api/v1/statuses/{arrived['id']}/unfavourite", headers=dave)
+    _eventually(lambda: _favourites(alpha, status["id"]) == 0)
+    assert "Traceback" not in alpha.read_log() + beta.read_log()
+
+
+def test_queued_deliveries_survive_a_killed_sender_and_a_down_receiver(
+    instances: Start,
+) -> None:
+    alpha, beta = instances(env=FAST_RETRIES), instances(env=FAST_RETRIES)
+    carol, dave = _user(alpha, "carol"), _user(beta, "dave")
+    _follow(beta, dave, f"carol@{alpha.domain}")
+    _eventually(lambda: _followers(alpha, "carol") == 1)
+    # The receiver is down when carol posts: the Create waits in alpha's queue.
+    beta.stop()
+    status = _post(alpha, carol, "posted while beta was down")
+    time.sleep(1.5)
+    beta.start()
+    arrived = _eventually(lambda: [s for s in _home(beta, dave) if s["uri"] == status["uri"]])[0]
+    # The sender queues a Like while alpha is down, then is killed before it can deliver.
+    alpha.stop()
+    liked = httpx.post(f"{beta.base_url}/api/v1/statuses/{arrived['id']}/favourite", headers=dave)
+    assert liked.status_code == 200
+    beta.kill()
+    alpha.start()
+    beta.start()
+    _eventually(lambda: _favourites(alpha, status["id"]) == 1, timeout=30)
