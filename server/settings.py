@@ -93,6 +93,18 @@ SETTINGS: tuple[Setting, ...] = (
         bool,
         "Count incoming EmojiReact activities as likes.",
     ),
+    Setting("budget_min", "LIKEWISE_BUDGET_MIN", int, "Smallest monthly budget, in minor units."),
+    Setting("budget_max", "LIKEWISE_BUDGET_MAX", int, "Largest monthly budget, in minor units."),
+    Setting(
+        "budget_default",
+        "LIKEWISE_BUDGET_DEFAULT",
+        int,
+        "New donors' monthly budget (minor units).",
+    ),
+    Setting("payout_min", "LIKEWISE_PAYOUT_MIN", int, "Smallest payout a creator may request."),
+    Setting(
+        "escrow_days", "LIKEWISE_ESCROW_DAYS", int, "Days unclaimed shares wait before returning."
+    ),
 )
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -114,6 +126,11 @@ class Settings:
     max_body_bytes: int = 1024 * 1024
     delivery_backoff_scale: float = 1.0
     emoji_reacts: bool = False
+    budget_min: int = 200
+    budget_max: int = 100_000
+    budget_default: int = 500
+    payout_min: int = 1000
+    escrow_days: int = 90
     tls: bool = False
     run_worker: bool = True
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -232,6 +249,12 @@ def validate(settings: Settings) -> None:
             "LIKEWISE_DOMAIN is a loopback address but dev mode is off; "
             "production refuses loopback domains (set LIKEWISE_DEV=1 to test locally)"
         )
+    if not 0 < settings.budget_min <= settings.budget_default <= settings.budget_max:
+        raise ConfigError(
+            "need 0 < LIKEWISE_BUDGET_MIN <= LIKEWISE_BUDGET_DEFAULT <= LIKEWISE_BUDGET_MAX"
+        )
+    if settings.payout_min <= 0 or settings.escrow_days <= 0:
+        raise ConfigError("LIKEWISE_PAYOUT_MIN and LIKEWISE_ESCROW_DAYS must be positive")
     if settings.max_body_bytes < 1024:
         raise ConfigError("LIKEWISE_MAX_BODY_BYTES must be at least 1024")
     if settings.ca_bundle and not Path(settings.ca_bundle).is_file():

@@ -4,21 +4,43 @@ from __future__ import annotations
 
 from server.models.accounts import Account, ApiToken
 from server.models.actors import Actor
+from server.models.clicks import (
+    Click,
+    DonorPeriod,
+    DonorSettings,
+    Identity,
+    Period,
+    Thing,
+)
 from server.models.federation import Follow, InboxItem, PeerInbox
 from server.models.jobs import Job, JobState
+from server.models.ledger import LedgerAccount, LedgerKind, Transfer
 from server.models.notes import Note, NoteLike, NoteShare, StatusIdempotency
+from server.models.payouts import EscrowLine, Payout, PayoutBatch
 
 __all__ = [
     "Account",
     "Actor",
     "ApiToken",
+    "Click",
+    "DonorPeriod",
+    "DonorSettings",
+    "EscrowLine",
     "Follow",
+    "Identity",
     "InboxItem",
     "Job",
     "JobState",
+    "LedgerAccount",
+    "LedgerKind",
     "Note",
     "NoteLike",
     "NoteShare",
+    "Payout",
+    "PayoutBatch",
     "PeerInbox",
+    "Period",
     "StatusIdempotency",
+    "Thing",
+    "Transfer",
 ]

@@ -1,0 +1,142 @@
+"""`likewise ledger check`: recompute every balance and test DESIGN.md's invariants."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import case, func
+from sqlalchemy import select as sa_select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from server.models import DonorPeriod, EscrowLine, LedgerAccount, Period, Transfer
+from server.models.clicks import PeriodStage
+from server.services.ledger import NON_NEGATIVE
+
+
+@dataclass
+class Audit:
+    problems: list[str] = field(default_factory=list)
+    accounts: int = 0
+    transfers: int = 0
+    periods_checked: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+async def _recomputed(session: AsyncSession) -> dict[int, int]:
+    transfer = Transfer.__table__  # type: ignore[attr-defined]
+    connection = await session.connection()
+    credits = await connection.execute(
+        sa_select(transfer.c.credit_id, func.sum(transfer.c.amount)).group_by(transfer.c.credit_id)
+    )
+    debits = await connection.execute(
+        sa_select(transfer.c.debit_id, func.sum(transfer.c.amount)).group_by(transfer.c.debit_id)
+    )
+    balances: dict[int, int] = {}
+    for account_id, total in credits.all():
+        balances[account_id] = balances.get(account_id, 0) + int(total)
+    for account_id, total in debits.all():
+        balances[account_id] = balances.get(account_id, 0) - int(total)
+    return balances
+
+
+async def _check_balances(session: AsyncSession, audit: Audit) -> None:
+    balances = await _recomputed(session)
+    table = LedgerAccount.__table__  # type: ignore[attr-defined]
+    rows = await (await session.connection()).execute(
+        sa_select(table.c.id, table.c.key, table.c.kind, table.c.currency, table.c.balance)
+    )
+    sums: dict[str, int] = {}
+    for account_id, key, kind, currency, cached in rows.all():
+        audit.accounts += 1
+        actual = balances.get(account_id, 0)
+        sums[currency] = sums.get(currency, 0) + actual
+        if actual != cached:
+            audit.problems.append(f"{key}: cached balance {cached} but transfers sum to {actual}")
+        if kind in NON_NEGATIVE and actual < 0:
+            audit.problems.append(f"{key}: negative balance {actual}")
+    for currency, total in sorted(sums.items()):
+        if total != 0:
+            audit.problems.append(f"{currency}: balances sum to {total}, not 0")
+    count = await (await session.connection()).execute(
+        sa_select(func.count()).select_from(Transfer.__table__)  # type: ignore[attr-defined]
+    )
+    audit.transfers = int(count.scalar_one())
+
+
+CLOSE_KINDS = ("close_reserve", "close_fee", "close_share")
+
+
+def _sum_of(transfer: Any, kind: str) -> Any:
+    return func.coalesce(func.sum(case((transfer.c.kind == kind, transfer.c.amount))), 0)
+
+
+async def _check_periods(session: AsyncSession, audit: Audit) -> None:
+    transfer = Transfer.__table__  # type: ignore[attr-defined]
+    connection = await session.connection()
+    closed = await connection.execute(
+        sa_select(Period.__table__.c.id).where(  # type: ignore[attr-defined]
+            Period.__table__.c.stage == PeriodStage.closed.value  # type: ignore[attr-defined]
+        )
+    )
+    for (period,) in closed.all():
+        audit.periods_checked += 1
+        sums = await connection.execute(
+            sa_select(
+                func.coalesce(
+                    func.sum(case((transfer.c.kind == "close_reserve", transfer.c.amount))), 0
+                ),
+                func.coalesce(
+                    func.sum(case((transfer.c.kind == "close_fee", transfer.c.amount))), 0
+                ),
+                func.coalesce(
+                    func.sum(case((transfer.c.kind == "close_share", transfer.c.amount))), 0
+                ),
+            ).where(transfer.c.period == period)
+        )
+        spent, fees, shares = (int(v) for v in sums.one())
+        if spent != fees + shares:
+            audit.problems.append(
+                f"period {period}: donors spent {spent} but fees {fees} + shares {shares} "
+                f"= {fees + shares}"
+            )
+        await _check_period_records(session, audit, period, spent)
+
+
+async def _check_period_records(
+    session: AsyncSession, audit: Audit, period: str, spent: int
+) -> None:
+    connection = await session.connection()
+    donor_period = DonorPeriod.__table__  # type: ignore[attr-defined]
+    budgets = await connection.execute(
+        sa_select(func.coalesce(func.sum(donor_period.c.budget), 0)).where(
+            donor_period.c.period == period
+        )
+    )
+    recorded = int(budgets.scalar_one())
+    if recorded != spent:
+        audit.problems.append(f"period {period}: donor records say {recorded}, ledger {spent}")
+    escrow = EscrowLine.__table__  # type: ignore[attr-defined]
+    transfer = Transfer.__table__  # type: ignore[attr-defined]
+    lines = await connection.execute(
+        sa_select(func.count())
+        .select_from(escrow)
+        .join(transfer, transfer.c.click_id == escrow.c.click_id)
+        .where(
+            escrow.c.period == period,
+            transfer.c.kind == "close_share",
+            transfer.c.amount != escrow.c.amount,
+        )
+    )
+    if int(lines.scalar_one()):
+        audit.problems.append(f"period {period}: escrow lines disagree with their transfers")
+
+
+async def check_ledger(session: AsyncSession) -> Audit:
+    audit = Audit()
+    await _check_balances(session, audit)
+    await _check_periods(session, audit)
+    return audit
