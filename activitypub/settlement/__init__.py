@@ -107,6 +107,8 @@ from activitypub.settlement.wire import (
     SETTLEMENT_CONTEXT,
     DocumentType,
     Envelope,
+    EnvelopeFields,
+    envelope_fields,
 )
 
 __all__ = [
@@ -120,6 +122,7 @@ __all__ = [
     "BatchRejectionReason",
     "DocumentType",
     "Envelope",
+    "EnvelopeFields",
     "LineRejection",
     "LineResult",
     "LineStatus",
@@ -149,6 +152,7 @@ __all__ = [
     "build_settlement_document",
     "check_peering_acceptance",
     "check_receipt",
+    "envelope_fields",
     "make_receipt",
     "parse_amount",
     "parse_batch_offer",
