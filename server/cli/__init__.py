@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from server.cli import accounts
+from server.cli import accounts, ledger, period, wallet
 from server.cli.common import (
     cli_settings,
     configure_logging,
@@ -168,3 +168,6 @@ def config_show(data_dir: Path | None) -> None:
 
 main.add_command(accounts.users)
 main.add_command(accounts.tokens)
+main.add_command(ledger.ledger)
+main.add_command(wallet.wallet)
+main.add_command(period.period)

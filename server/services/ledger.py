@@ -218,16 +218,16 @@ async def post_many(session: AsyncSession, specs: Iterable[TransferSpec]) -> int
     accounts = LedgerAccount.__table__  # type: ignore[attr-defined]
     statement = (
         update(accounts)
-        .where(accounts.c.id == bindparam("account_id"))
+        .where(accounts.c.id == bindparam("lid"))
         .values(balance=accounts.c.balance + bindparam("delta"))
     )
-    params = [{"account_id": k, "delta": v} for k, v in sorted(deltas.items()) if v]
+    params = [{"lid": k, "delta": v} for k, v in sorted(deltas.items()) if v]
     for start in range(0, len(params), 5000):
         await (await session.connection()).execute(statement, params[start : start + 5000])
     negative = await session.exec(
         select(LedgerAccount.id).where(
             and_(
-                col(LedgerAccount.id).in_([p["account_id"] for p in params if p["delta"] < 0]),
+                col(LedgerAccount.id).in_([p["lid"] for p in params if p["delta"] < 0]),
                 col(LedgerAccount.kind).in_([kind.value for kind in NON_NEGATIVE]),
                 col(LedgerAccount.balance) < 0,
             )

@@ -1,0 +1,60 @@
+"""`likewise period …`: close a month."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+from server.cli.common import cli_settings, console, data_option, fail, migrate_database, run_async
+from server.db import Database
+from server.services.close import CloseReport
+from server.services.errors import ServiceError
+
+
+@click.group()
+def period() -> None:
+    """Monthly periods and their close."""
+
+
+@period.command("close")
+@data_option
+@click.option("--period", "name", default=None, help="YYYY-MM; default the previous month.")
+@click.option("--force", is_flag=True, help="Close the running month early.")
+@click.option("--batch-size", default=2000, show_default=True, help="Donors per transaction.")
+def period_close(data_dir: Path | None, name: str | None, force: bool, batch_size: int) -> None:
+    """Close a period: split each donor's budget over their clicks. Safe to rerun."""
+    from server.models.base import utcnow
+    from server.services.amounts import format_amount
+    from server.services.close import close_period
+    from server.services.periods import parse_period, period_of, previous_period
+
+    settings = cli_settings(data_dir)
+    migrate_database(settings)
+    try:
+        chosen = parse_period(name) if name else previous_period(period_of(utcnow()))
+    except ServiceError as exc:
+        raise fail(exc.message) from exc
+
+    async def work(db: Database) -> CloseReport:
+        columns = (*Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn())
+        with Progress(*columns, TimeElapsedColumn(), console=console) as bar:
+            task = bar.add_task(f"closing {chosen}", total=None)
+
+            def advance(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            report = await close_period(
+                db, settings, chosen, force=force, batch_size=batch_size, progress=advance
+            )
+            bar.update(task, completed=report.donors_done, total=report.donors)
+            return report
+
+    report = run_async(settings, work)
+    money = f"{format_amount(report.spent, settings)} {settings.currency}"
+    fees = f"{format_amount(report.fees, settings)} {settings.currency}"
+    click.echo(
+        f"period {report.period}: {report.stage}; {report.donors_done}/{report.donors} donors, "
+        f"{money} shared (fees {fees})"
+    )
