@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from activitypub.errors import InvalidDocument, ProofError
+from activitypub.errors import InvalidActivity, InvalidDocument, ProofError
 from activitypub.keys import ed25519_public_to_multibase, generate_ed25519_key
 from activitypub.settlement import (
     Amount,
@@ -39,6 +39,8 @@ from activitypub.settlement import (
     sign_document,
     verify_document,
 )
+from activitypub.settlement.wire import PLAIN_HTTP_URI, require_uri
+from activitypub.vocab import parse_uri
 
 A = "https://a.example/actor"
 B = "https://b.example/actor"
@@ -222,3 +224,26 @@ def test_mutated_signed_documents_only_ever_raise_proof_error(data: st.DataObjec
         verify_document(mutated, PUBLIC, A)
     except ProofError:
         pass
+
+
+@given(st.from_regex(PLAIN_HTTP_URI, fullmatch=True))
+def test_fast_uri_path_accepts_only_what_parse_uri_accepts(value: str) -> None:
+    assert require_uri(value, "uri") == value
+    if len(value) <= 2048:
+        assert parse_uri(value, "uri") == value
+
+
+@given(st.text(max_size=40) | st.from_regex(r"https?://[^/]{0,12}/.{0,12}", fullmatch=True))
+def test_require_uri_refuses_what_parse_uri_refuses(value: str) -> None:
+    try:
+        parse_uri(value, "uri")
+    except InvalidActivity:
+        refused = True
+    else:
+        refused = False
+    try:
+        require_uri(value, "uri")
+    except InvalidDocument:
+        assert refused
+    else:
+        assert not refused
