@@ -31,6 +31,7 @@ from activitypub.settlement.wire import (
 
 PERIOD_PATTERN = re.compile(r"[0-9]{4}-(?:0[1-9]|1[0-2])")
 MAX_LINES = 100_000
+MAX_CLICKS = 1_000_000
 LINE_KEYS = frozenset({"creator", "amount", "supporters", "clicks"})
 BATCH_KEYS = frozenset({"period", "sequence", "currency", "lines", "total"})
 
@@ -87,6 +88,8 @@ def _check_unique(lines: tuple[SettlementLine, ...]) -> None:
     if len(creators) != len(lines):
         raise SettlementError("lines must name each creator once")
     clicks = [click for line in lines for click in line.clicks]
+    if len(clicks) > MAX_CLICKS:
+        raise SettlementError(f"a batch lists at most {MAX_CLICKS} clicks")
     if len(set(clicks)) != len(clicks):
         raise SettlementError("a click appears more than once in the batch")
 

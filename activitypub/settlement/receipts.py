@@ -74,6 +74,8 @@ class LineResult:
     def __post_init__(self) -> None:
         require_uri(self.creator, "line.creator")
         check_sign(self.amount, Sign.POSITIVE, "line.amount")
+        if self.rejection is not None:
+            require_reason(self.rejection, "line.reason", LineRejection)
 
     @property
     def status(self) -> LineStatus:
@@ -96,6 +98,8 @@ class BatchReceipt(Envelope):
         require_digest(self.batch_digest, "result.batchDigest")
         if not isinstance(self.lines, tuple) or not self.lines:
             raise SettlementError("result.lines must answer at least one line")
+        if len({line.creator for line in self.lines}) != len(self.lines):
+            raise SettlementError("result.lines must answer each creator once")
         unit = self.lines[0].amount
         accepted = [line.amount for line in self.lines if line.rejection is None]
         rejected = [line.amount for line in self.lines if line.rejection is not None]

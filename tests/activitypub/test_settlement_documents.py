@@ -336,6 +336,7 @@ def test_settlement_error_is_an_invalid_document() -> None:
         ("result.lines.0.reason", "unknown_creator", "exactly when the line is rejected"),
         ("result.lines.1.reason", DELETE, "exactly when the line is rejected"),
         ("result.lines.1.reason", "dislike", "must be one of"),
+        ("result.lines.2.creator", "https://b.example/users/creator0", "each creator once"),
         ("result.batchDigest", "AB" * 32, "batchDigest"),
         ("result.batchDigest", "ab", "batchDigest"),
         ("object", {"id": "https://a.example/settlements/b.example/1"}, "object"),
