@@ -14,6 +14,7 @@ import pytest
 import activitypub.settlement
 from activitypub.errors import InvalidDocument, SettlementError
 from activitypub.settlement import (
+    LIKEWISE_TERMS,
     SETTLEMENT_CONTEXT,
     Amount,
     BatchOffer,
@@ -522,3 +523,24 @@ def test_settlement_package_is_a_library() -> None:
                 else []
             )
             assert not {name.split(".")[0] for name in names} & forbidden, path.name
+
+
+def keys_of(value: object) -> set[str]:
+    if isinstance(value, dict):
+        return set(value) | {key for item in value.values() for key in keys_of(item)}
+    if isinstance(value, list):
+        return {key for item in value for key in keys_of(item)}
+    return set()
+
+
+def test_every_term_on_the_wire_is_activitystreams_or_defined_in_the_likewise_context() -> None:
+    activitystreams = {"id", "type", "actor", "to", "published", "object", "result", "summary"}
+    used: set[str] = set()
+    for make in ALL_DOCUMENTS.values():
+        wire = build_settlement_document(make())
+        used |= keys_of({key: value for key, value in wire.items() if key != "@context"})
+
+    assert used - activitystreams <= set(LIKEWISE_TERMS) - {"likewise"}
+    for term, definition in LIKEWISE_TERMS.items():
+        expanded = definition["@id"] if isinstance(definition, dict) else definition
+        assert expanded in {f"likewise:{term}", "https://likewise.social/ns#"}
