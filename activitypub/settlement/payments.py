@@ -16,6 +16,7 @@ from activitypub.settlement.amounts import Amount, Sign, check_sign, parse_amoun
 from activitypub.settlement.wire import (
     DocumentType,
     Envelope,
+    check_answers,
     envelope_fields,
     envelope_json,
     optional_text,
@@ -114,6 +115,7 @@ def answer_payment(
     envelope: Envelope, notice: PaymentNotice, open_balance: Amount
 ) -> PaymentConfirmation | PaymentRefusal:
     """Confirm a notice that pays exactly `open_balance`; otherwise refuse it, stating why."""
+    check_answers(envelope, notice, "payment notice")
     if notice.amount == open_balance:
         return PaymentConfirmation(
             **envelope_fields(envelope),

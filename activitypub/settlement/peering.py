@@ -14,6 +14,7 @@ from activitypub.settlement.amounts import CURRENCY_PATTERN, Amount, Sign, check
 from activitypub.settlement.wire import (
     DocumentType,
     Envelope,
+    check_answers,
     envelope_fields,
     envelope_json,
     optional_text,
@@ -85,6 +86,7 @@ class PeeringRejection(Envelope):
 
 def accept_peering(envelope: Envelope, proposal: PeeringProposal) -> PeeringAcceptance:
     """Accept `proposal` on exactly its terms."""
+    check_answers(envelope, proposal, "peering proposal")
     return PeeringAcceptance(
         **envelope_fields(envelope),
         proposal_id=proposal.id,
@@ -97,8 +99,7 @@ def check_peering_acceptance(proposal: PeeringProposal, acceptance: PeeringAccep
     """Refuse an acceptance that answers another proposal or changes its terms."""
     if acceptance.proposal_id != proposal.id:
         raise SettlementError("acceptance answers another proposal")
-    if acceptance.actor != proposal.recipient or acceptance.recipient != proposal.actor:
-        raise SettlementError("acceptance is not from the proposal's recipient to its proposer")
+    check_answers(acceptance, proposal, "peering proposal")
     if (acceptance.currency, acceptance.credit_limit) != (proposal.currency, proposal.credit_limit):
         raise SettlementError("acceptance changes the proposed terms")
 

@@ -12,6 +12,7 @@ from activitypub.settlement.batches import BatchOffer
 from activitypub.settlement.wire import (
     DocumentType,
     Envelope,
+    check_answers,
     envelope_fields,
     envelope_json,
     optional_text,
@@ -130,6 +131,7 @@ def make_receipt(
     rejections: Mapping[str, LineRejection],
 ) -> BatchReceipt:
     """Answer every line of `offer` in order; creators in `rejections` are rejected."""
+    check_answers(envelope, offer, "batch")
     unknown = set(rejections) - {line.creator for line in offer.lines}
     if unknown:
         raise SettlementError(f"rejections name creators not in the batch: {sorted(unknown)[:3]}")
@@ -148,8 +150,7 @@ def check_receipt(offer: BatchOffer, batch_digest: str, receipt: BatchReceipt) -
     """Refuse a receipt that does not answer exactly this signed batch, line by line."""
     if receipt.offer_id != offer.id or receipt.batch_digest != batch_digest:
         raise SettlementError("receipt does not answer this batch document")
-    if receipt.actor != offer.recipient or receipt.recipient != offer.actor:
-        raise SettlementError("receipt is not from the batch's recipient to its sender")
+    check_answers(receipt, offer, "batch")
     answered = [(line.creator, line.amount) for line in receipt.lines]
     if answered != [(line.creator, line.amount) for line in offer.lines]:
         raise SettlementError("receipt lines do not match the batch lines")

@@ -201,6 +201,12 @@ def envelope_fields(envelope: Envelope) -> EnvelopeFields:
     )
 
 
+def check_answers(answer: Envelope, question: Envelope, what: str) -> None:
+    """An answer goes from the question's recipient back to its sender."""
+    if answer.actor != question.recipient or answer.recipient != question.actor:
+        raise SettlementError(f"an answer to a {what} goes from its recipient to its sender")
+
+
 def envelope_json(envelope: Envelope, activity_type: str) -> dict[str, object]:
     return {
         "@context": copy.deepcopy(SETTLEMENT_CONTEXT),

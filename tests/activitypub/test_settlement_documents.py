@@ -363,11 +363,16 @@ def test_check_receipt_accepts_the_answer_to_this_batch_only() -> None:
         check_receipt(offer, "cd" * 32, receipt)
     with pytest.raises(SettlementError, match="lines do not match"):
         check_receipt(make_offer((450, 120, 8)), DIGEST, receipt)
-    forged = make_receipt(
-        envelope("https://c.example/receipts/1", "https://c.example/actor"), offer, DIGEST, {}
-    )
-    with pytest.raises(SettlementError, match="not from the batch's recipient"):
+    forged = dataclasses.replace(receipt, actor="https://c.example/actor")
+    with pytest.raises(SettlementError, match="from its recipient to its sender"):
         check_receipt(offer, DIGEST, forged)
+    with pytest.raises(SettlementError, match="from its recipient to its sender"):
+        make_receipt(
+            envelope("https://b.example/receipts/2", B, "https://c.example/actor"),
+            offer,
+            DIGEST,
+            {},
+        )
 
 
 def test_make_receipt_refuses_rejections_of_creators_not_in_the_batch() -> None:
@@ -467,7 +472,7 @@ def test_peering_acceptance_must_keep_the_proposed_terms() -> None:
     with pytest.raises(SettlementError, match="changes the proposed terms"):
         check_peering_acceptance(proposal, changed)
     other = accept_peering(envelope("https://b.example/peering/2"), make_proposal())
-    with pytest.raises(SettlementError, match="from the proposal's recipient"):
+    with pytest.raises(SettlementError, match="from its recipient to its sender"):
         check_peering_acceptance(
             proposal, dataclasses.replace(other, actor="https://c.example/actor")
         )
@@ -544,3 +549,12 @@ def test_every_term_on_the_wire_is_activitystreams_or_defined_in_the_likewise_co
     for term, definition in LIKEWISE_TERMS.items():
         expanded = definition["@id"] if isinstance(definition, dict) else definition
         assert expanded in {f"likewise:{term}", "https://likewise.social/ns#"}
+
+
+def test_answers_must_go_back_from_the_recipient_to_the_sender() -> None:
+    wrong_way = envelope("https://a.example/answers/1", A, B)
+
+    with pytest.raises(SettlementError, match="from its recipient to its sender"):
+        answer_payment(wrong_way, make_notice(), eur(577))
+    with pytest.raises(SettlementError, match="from its recipient to its sender"):
+        accept_peering(wrong_way, make_proposal())
