@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+from sqlmodel import select
+
+from server.db import Database
+from server.models import Actor, EscrowLine, LedgerKind
+from server.services.close import close_period
+from server.services.errors import ValidationFailed
+from server.services.ledger import Owner
+from server.settings import Settings
+from tests.ledger.support import (
+    assert_books_balance,
+    available,
+    balance,
+    donor,
+    fediverse_thing,
+    like,
+    transfers,
+    wallet,
+    web_thing,
+)
+from tests.support.databases import DatabaseFactory
+
+OCT = datetime(2026, 10, 10, tzinfo=UTC)
+FEES = Owner(LedgerKind.instance_fees)
+
+
+async def _actor(db: Database, account_id: int) -> str:
+    async with db.session() as session:
+        return (await session.exec(select(Actor.uri).where(Actor.account_id == account_id))).one()
+
+
+async def test_a_close_pays_local_creators_and_escrows_the_rest(
+    db: Database, money_settings: Settings
+) -> None:
+    settings = money_settings  # 10 % fee
+    # Given ann with 10.00 and a 5.00 budget who liked a local post, a remote note, a web page
+    ann = await donor(db, settings, "ann", funds=1000, budget=500)
+    cat = await donor(db, settings, "cat")
+    idle = await donor(db, settings, "idle", funds=300)
+    local = fediverse_thing(f"{settings.base_url}/notes/1", await _actor(db, cat))
+    remote = fediverse_thing("https://m.example/notes/9", "https://m.example/users/zoe")
+    for thing in (local, remote, web_thing("https://blog.example/a")):
+        assert await like(db, settings, ann, thing, at=OCT) == "recorded"
+    # When the month closes
+    report = await close_period(db, settings, "2026-10")
+    # Then the fee comes first, and 4.50 is split 1.50 each
+    assert (report.stage, report.donors_done, report.spent, report.fees) == ("closed", 1, 500, 50)
+    assert await balance(db, settings, wallet(ann)) == 500
+    assert await balance(db, settings, available(cat)) == 150
+    assert await balance(db, settings, FEES) == 50
+    assert (
+        await balance(db, settings, Owner(LedgerKind.escrow_peer, peer_domain="m.example")) == 150
+    )
+    assert await balance(db, settings, wallet(idle)) == 300  # no clicks: stays in the wallet
+    async with db.session() as session:
+        lines = (await session.exec(select(EscrowLine))).all()
+    assert sorted((line.peer_domain, line.creator_uri, line.amount) for line in lines) == [
+        ("", "", 150),
+        ("m.example", "https://m.example/users/zoe", 150),
+    ]
+    await assert_books_balance(db)
+
+
+async def test_budget_is_capped_by_the_wallet_and_a_rerun_posts_nothing(
+    db: Database, settings: Settings
+) -> None:
+    ann = await donor(db, settings, "ann", funds=7, budget=500)
+    for n in range(3):
+        await like(db, settings, ann, web_thing(f"https://blog.example/{n}"), at=OCT)
+    await close_period(db, settings, "2026-10")
+    first = await transfers(db)
+    await close_period(db, settings, "2026-10")
+    assert await transfers(db) == first
+    shares = [row[3] for row in first if row[4] == "close_share"]
+    assert shares == [3, 2, 2]
+    assert await balance(db, settings, wallet(ann)) == 0
+    await assert_books_balance(db)
+
+
+async def test_the_running_month_needs_force(db: Database, settings: Settings) -> None:
+    with pytest.raises(ValidationFailed, match="--force"):
+        await close_period(db, settings, "2999-01")
+
+
+@hypothesis_settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(min_value=0, max_value=3000),  # funds
+            st.integers(min_value=200, max_value=2000),  # budget
+            st.lists(st.integers(min_value=0, max_value=6), max_size=6),  # liked things
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+    st.integers(min_value=0, max_value=10_000),
+)
+async def test_any_close_balances_the_books(
+    databases: DatabaseFactory,
+    settings: Settings,
+    donors: list[tuple[int, int, list[int]]],
+    fee_bps: int,
+) -> None:
+    config = settings.replace(database_url=databases.migrated(), fee_bps=fee_bps)
+    db = Database(config.database_url)
+    try:
+        for index, (funds, budget, things) in enumerate(donors):
+            who = await donor(db, config, f"d{index}", funds=funds, budget=budget)
+            for thing in things:
+                await like(db, config, who, web_thing(f"https://blog.example/{thing}"), at=OCT)
+        report = await close_period(db, config, "2026-10")
+        assert report.stage == "closed"
+        rows = await transfers(db)
+        assert all(row[3] > 0 for row in rows)
+        spent = sum(row[3] for row in rows if row[4] == "close_reserve")
+        assert spent == sum(row[3] for row in rows if row[4] in ("close_fee", "close_share"))
+        await assert_books_balance(db)
+    finally:
+        await db.dispose()

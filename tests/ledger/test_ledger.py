@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import update
+
+from server.db import Database
+from server.models import LedgerAccount, LedgerKind
+from server.services.audit import check_ledger
+from server.services.errors import ValidationFailed
+from server.services.funding import Funding, credit_wallet
+from server.services.ledger import (
+    IdempotencyConflict,
+    InsufficientFunds,
+    Owner,
+    TransferSpec,
+    ledger_accounts,
+    post_transfer,
+)
+from server.settings import Settings
+from tests.ledger.support import assert_books_balance, balance, donor, wallet
+
+FEES = Owner(LedgerKind.instance_fees)
+
+
+async def _spec(db: Database, settings: Settings, who: int, amount: int, key: str) -> TransferSpec:
+    async with db.transaction() as session:
+        accounts = await ledger_accounts(session, settings, [wallet(who), FEES])
+    return TransferSpec(
+        key, int(accounts[wallet(who)].id or 0), int(accounts[FEES].id or 0), amount, "test"
+    )
+
+
+async def test_funding_twice_with_one_reference_credits_once(
+    db: Database, settings: Settings
+) -> None:
+    ann = await donor(db, settings, "ann")
+    for _ in range(2):
+        async with db.transaction() as session:
+            await credit_wallet(session, settings, Funding(ann, 1000, "bank-1"))
+    assert await balance(db, settings, wallet(ann)) == 1000
+    await assert_books_balance(db)
+
+
+async def test_same_key_with_other_contents_is_a_conflict(db: Database, settings: Settings) -> None:
+    ann = await donor(db, settings, "ann", funds=1000)
+    spec = await _spec(db, settings, ann, 100, "k1")
+    async with db.transaction() as session:
+        _, created = await post_transfer(session, spec)
+    async with db.transaction() as session:
+        _, again = await post_transfer(session, spec)
+    assert (created, again) == (True, False)
+    changed = TransferSpec(spec.key, spec.debit_id, spec.credit_id, 101, "test")
+    with pytest.raises(IdempotencyConflict):
+        async with db.transaction() as session:
+            await post_transfer(session, changed)
+    assert await balance(db, settings, wallet(ann)) == 900
+
+
+@pytest.mark.parametrize("amount", [0, -5, True])
+async def test_amounts_must_be_positive_integers(
+    db: Database, settings: Settings, amount: int
+) -> None:
+    ann = await donor(db, settings, "ann", funds=1000)
+    spec = await _spec(db, settings, ann, amount, "bad")
+    with pytest.raises(ValidationFailed):
+        async with db.transaction() as session:
+            await post_transfer(session, spec)
+
+
+async def test_two_racing_debits_cannot_overdraw_a_wallet(db: Database, settings: Settings) -> None:
+    # Given a wallet of 100 and two 80 debits on two connections at once
+    ann = await donor(db, settings, "ann", funds=100)
+    specs = [await _spec(db, settings, ann, 80, f"race-{i}") for i in range(2)]
+    other = Database(settings.database_url)
+
+    async def debit(database: Database, spec: TransferSpec) -> bool:
+        try:
+            async with database.transaction() as session:
+                await post_transfer(session, spec)
+                await asyncio.sleep(0.05)
+            return True
+        except InsufficientFunds:
+            return False
+
+    try:
+        results = await asyncio.gather(debit(db, specs[0]), debit(other, specs[1]))
+    finally:
+        await other.dispose()
+    # Then exactly one succeeds and the wallet never goes negative
+    assert sorted(results) == [False, True]
+    assert await balance(db, settings, wallet(ann)) == 20
+    await assert_books_balance(db)
+
+
+async def test_check_reports_a_cached_balance_that_disagrees(
+    db: Database, settings: Settings
+) -> None:
+    ann = await donor(db, settings, "ann", funds=500)
+    async with db.transaction() as session:
+        await session.exec(
+            update(LedgerAccount).where(LedgerAccount.key == wallet(ann).key).values(balance=7)  # type: ignore[arg-type]
+        )
+    async with db.session() as session:
+        audit = await check_ledger(session)
+    assert not audit.ok
+    assert any("cached balance 7" in problem for problem in audit.problems)
