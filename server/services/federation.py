@@ -30,6 +30,8 @@ from server.models.federation import (
 )
 from server.services.delivery import deliver
 from server.services.errors import ServiceError
+from server.services.inbox import enqueue_processing
+from server.services.likes_bulk import process_likes, simple_like_target
 from server.services.notes import store_remote_note
 from server.services.remote import apply_actor_document
 from server.settings import Settings
@@ -274,11 +276,35 @@ async def process_item(session: AsyncSession, settings: Settings, item: InboxIte
     session.add(item)
 
 
-async def handle_inbox_process(context: JobContext, job: ClaimedJob) -> None:
-    ids = [int(value) for value in job.payload.get("ids", [])]
+PROCESS_CHUNK = 1000
+BUCKET_FOLLOW_UP = 1.0
+
+
+async def _process(context: JobContext, ids: list[int] | None) -> int:
     async with context.db.transaction() as session:
-        query = select(InboxItem).where(
-            col(InboxItem.id).in_(ids), InboxItem.state == INBOX_PENDING
-        )
-        for item in (await session.exec(query.order_by(col(InboxItem.id)))).all():
-            await process_item(session, context.settings, item)
+        query = select(InboxItem).where(InboxItem.state == INBOX_PENDING)
+        if ids is not None:
+            query = query.where(col(InboxItem.id).in_(ids))
+        query = query.order_by(col(InboxItem.id)).limit(PROCESS_CHUNK)
+        items = (await session.exec(query)).all()
+        likes = [(item, simple_like_target(item)) for item in items]
+        plain = [(item, target) for item, target in likes if target is not None]
+        await process_likes(session, plain, context.db.is_sqlite)
+        for item, target in likes:
+            if target is None:
+                await process_item(session, context.settings, item)
+    return len(items)
+
+
+async def handle_inbox_process(context: JobContext, job: ClaimedJob) -> None:
+    """Process the job's items, or (bucketed job) every pending item, chunk by chunk."""
+    if not job.payload.get("pending"):
+        await _process(context, [int(value) for value in job.payload.get("ids", [])])
+        return
+    processed = 0
+    while (count := await _process(context, None)) > 0:
+        processed += count
+    if processed:
+        # A batch that committed while this ran is caught by the next slice's job.
+        async with context.db.transaction() as session:
+            await enqueue_processing(session, BUCKET_FOLLOW_UP)

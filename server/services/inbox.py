@@ -9,13 +9,15 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from activitypub.errors import ActivityPubError, InvalidDocument, SignatureError, SignatureFailure
 from activitypub.signatures import parse_signature_header, verify_request
@@ -30,7 +32,6 @@ log = logging.getLogger("likewise.inbox")
 
 PROCESS_JOB = "inbox.process"
 KEY_FAILURES = frozenset({SignatureFailure.BAD_SIGNATURE, SignatureFailure.INVALID_KEY})
-BATCH_WINDOW = 0.004
 BATCH_MAX = 500
 
 
@@ -116,9 +117,10 @@ class _Pending:
 class InboxBatcher:
     """Group commit: inserts collected for a few ms (or up to BATCH_MAX) share a commit."""
 
-    def __init__(self, db: Database, wake: asyncio.Event | None = None) -> None:
+    def __init__(self, db: Database, bucket_seconds: float = 0.0) -> None:
+        # The worker is not woken per batch: it polls, so its transactions stay few.
         self.db = db
-        self.wake = wake
+        self.bucket_seconds = bucket_seconds
         self.queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self.task: asyncio.Task[None] | None = None
 
@@ -144,16 +146,9 @@ class InboxBatcher:
             raise DuplicateActivity("this activity was already received")
 
     async def _collect(self) -> list[_Pending]:
+        """Everything queued now; while a commit runs, the next batch gathers."""
         batch = [await self.queue.get()]
-        deadline = asyncio.get_running_loop().time() + BATCH_WINDOW
-        while len(batch) < BATCH_MAX:
-            timeout = deadline - asyncio.get_running_loop().time()
-            if timeout <= 0:
-                break
-            try:
-                batch.append(await asyncio.wait_for(self.queue.get(), timeout))
-            except TimeoutError:
-                break
+        await asyncio.sleep(0)
         while len(batch) < BATCH_MAX and not self.queue.empty():
             batch.append(self.queue.get_nowait())
         return batch
@@ -172,41 +167,53 @@ class InboxBatcher:
             for pending in batch:
                 if not pending.future.done():
                     pending.future.set_result(pending.row["activity_id"] in inserted)
-            if self.wake is not None and inserted:
-                self.wake.set()
 
     async def _commit(self, batch: list[_Pending]) -> set[object]:
         rows: dict[object, dict[str, object]] = {}
         for pending in batch:
             rows.setdefault(pending.row["activity_id"], pending.row)
         table = InboxItem.__table__  # type: ignore[attr-defined]
-        dialect_insert = sqlite_insert if self.db.is_sqlite else pg_insert
         statement = (
-            dialect_insert(table)
+            self._insert(table)
             .on_conflict_do_nothing(index_elements=["activity_id"])
             .returning(table.c.id, table.c.activity_id)
         )
         async with self.db.engine.begin() as connection:
-            result = await connection.execute(statement, list(rows.values()))
-            stored = result.all()
+            stored = (await connection.execute(statement, list(rows.values()))).all()
             if stored:
+                job = processing_job([row[0] for row in stored], self.bucket_seconds)
+                jobs = Job.__table__  # type: ignore[attr-defined]
                 await connection.execute(
-                    insert(Job.__table__),  # type: ignore[attr-defined]
-                    [_process_job([row[0] for row in stored])],
+                    self._insert(jobs).on_conflict_do_nothing(index_elements=["dedupe_key"]), [job]
                 )
         return {row[1] for row in stored}
 
+    def _insert(self, table: Any) -> Any:
+        return sqlite_insert(table) if self.db.is_sqlite else pg_insert(table)
 
-def _process_job(ids: list[int]) -> dict[str, object]:
+
+def processing_job(ids: list[int], bucket_seconds: float) -> dict[str, object]:
+    """One job per batch, or (bucketed) one per time slice that runs once it has ended.
+
+    With SQLite and the worker in-process, fewer jobs mean fewer write transactions
+    competing with the inbox; a bucketed job processes every pending item.
+    """
     now = utcnow()
+    payload: dict[str, object]
+    if bucket_seconds > 0:
+        slot = math.floor(now.timestamp() / bucket_seconds) + 1
+        payload, key = {"pending": True}, f"{PROCESS_JOB}:{slot}"
+        run_after = datetime.fromtimestamp(slot * bucket_seconds, UTC)
+    else:
+        payload, key, run_after = {"ids": ids}, None, now
     return {
         "kind": PROCESS_JOB,
-        "payload": json.dumps({"ids": ids}),
-        "dedupe_key": None,
+        "payload": json.dumps(payload),
+        "dedupe_key": key,
         "state": "queued",
         "attempts": 0,
         "max_attempts": 5,
-        "run_after": now,
+        "run_after": run_after,
         "locked_until": None,
         "locked_by": "",
         "last_error": "",
@@ -215,4 +222,10 @@ def _process_job(ids: list[int]) -> dict[str, object]:
     }
 
 
-RETRY_STALE = timedelta(minutes=10)
+async def enqueue_processing(session: AsyncSession, bucket_seconds: float) -> None:
+    """A bucketed processing job for the coming time slice (nothing if one exists)."""
+    jobs = Job.__table__  # type: ignore[attr-defined]
+    connection = await session.connection()
+    insert = sqlite_insert if connection.dialect.name == "sqlite" else pg_insert
+    statement = insert(jobs).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    await connection.execute(statement, [processing_job([], bucket_seconds)])

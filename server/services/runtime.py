@@ -8,6 +8,9 @@ from starlette.datastructures import State
 
 from server.services.inbox import InboxBatcher
 from server.services.remote import RemoteActors, build_client
+from server.settings import Settings
+
+BUCKET_SECONDS = 1.0
 
 
 @dataclass
@@ -21,10 +24,14 @@ def federation(state: State) -> Federation:
     if isinstance(existing, Federation):
         return existing
     client = build_client(state.settings, state.http)
-    worker = getattr(state, "worker", None)
     runtime = Federation(
         remote=RemoteActors(state.db, state.settings, client),
-        batcher=InboxBatcher(state.db, worker.wakeup if worker is not None else None),
+        batcher=InboxBatcher(state.db, bucket_seconds=_bucket(state.settings)),
     )
     state.federation = runtime
     return runtime
+
+
+def _bucket(settings: Settings) -> float:
+    """SQLite with the worker in this process: one processing job per second."""
+    return BUCKET_SECONDS if settings.is_sqlite and settings.run_worker else 0.0
