@@ -31,7 +31,6 @@ ROOT = Path(__file__).resolve().parents[1]
 TARGET_RATIO = 0.30
 PROCESS_DEADLINE = 10.0
 CONCURRENCIES = (16, 64)
-EXTRA: list[str] = os.environ.get("BENCH_SERVE_ARGS", "").split()
 
 
 def free_port() -> int:
@@ -291,7 +290,6 @@ def run(requests: int, actors: int, notes_count: int) -> int:
                     str(ports["instance"]),
                     "--data",
                     str(data),
-                    *EXTRA,
                 ],
                 env,
             )

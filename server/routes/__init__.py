@@ -13,12 +13,12 @@ from server.templating import STATIC_DIR
 
 def all_routes() -> list[BaseRoute]:
     return [
+        *activitypub.routes,  # first: the inbox is the hottest path
         *health.routes,
         *web.routes,
         *api_accounts.routes,
         *api_statuses.routes,
         *wellknown.routes,
-        *activitypub.routes,
         *notes.routes,
         *interaction.routes,
         Mount("/static", app=StaticFiles(directory=str(STATIC_DIR)), name="static"),

@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from activitypub.errors import ActivityPubError, InvalidDocument, SignatureError, SignatureFailure
@@ -173,20 +175,38 @@ class InboxBatcher:
         for pending in batch:
             rows.setdefault(pending.row["activity_id"], pending.row)
         table = InboxItem.__table__  # type: ignore[attr-defined]
-        statement = (
-            self._insert(table)
-            .on_conflict_do_nothing(index_elements=["activity_id"])
-            .returning(table.c.id, table.c.activity_id)
-        )
+        jobs = Job.__table__  # type: ignore[attr-defined]
         async with self.db.engine.begin() as connection:
-            stored = (await connection.execute(statement, list(rows.values()))).all()
-            if stored:
-                job = processing_job([row[0] for row in stored], self.bucket_seconds)
-                jobs = Job.__table__  # type: ignore[attr-defined]
+            if self.bucket_seconds > 0:
+                stored_ids, ids = await self._insert_known_new(connection, table, rows)
+            else:
+                statement = (
+                    self._insert(table)
+                    .on_conflict_do_nothing(index_elements=["activity_id"])
+                    .returning(table.c.id, table.c.activity_id)
+                )
+                stored = (await connection.execute(statement, list(rows.values()))).all()
+                stored_ids, ids = {row[1] for row in stored}, [row[0] for row in stored]
+            if stored_ids:
+                job = processing_job(ids, self.bucket_seconds)
                 await connection.execute(
                     self._insert(jobs).on_conflict_do_nothing(index_elements=["dedupe_key"]), [job]
                 )
-        return {row[1] for row in stored}
+        return stored_ids
+
+    async def _insert_known_new(
+        self, connection: AsyncConnection, table: Any, rows: dict[object, dict[str, object]]
+    ) -> tuple[set[object], list[int]]:
+        """Single writer (SQLite, one process): look the ids up, insert the new ones.
+
+        Cheaper than RETURNING row by row; the write lock taken at BEGIN makes it exact.
+        """
+        query = select(table.c.activity_id).where(table.c.activity_id.in_(list(rows)))
+        known = set((await connection.execute(query)).scalars().all())
+        new = [row for key, row in rows.items() if key not in known]
+        if new:
+            await connection.execute(self._insert(table).on_conflict_do_nothing(), new)
+        return {row["activity_id"] for row in new}, []
 
     def _insert(self, table: Any) -> Any:
         return sqlite_insert(table) if self.db.is_sqlite else pg_insert(table)
