@@ -1,14 +1,11 @@
 """A local donor likes a note (API favourite, web button): recorded, delivered, and clicked.
 
-The click goes to the money engineer's `server.services.clicks` in the same transaction;
-until that module exists, the like is recorded and delivered without a click.
+The click goes through `server.services.clicks` in the caller's transaction.
 """
 
 from __future__ import annotations
 
-import importlib
 import uuid
-from typing import Any
 
 from sqlalchemy import delete
 from sqlmodel import col
@@ -16,19 +13,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from activitypub.builders import build_like, build_undo
 from server.models import Account, Actor, Note, NoteLike
+from server.services.clicks import CreatorRef, ThingRef, record_click, remove_click
 from server.services.delivery import deliver
 from server.services.notes import liked_by, local_actor
 from server.settings import Settings
 
 SOURCE_API = "client_api"
 SOURCE_WEB = "web"
-
-
-def _clicks() -> Any:
-    try:
-        return importlib.import_module("server.services.clicks")
-    except ImportError:
-        return None
 
 
 async def _record_click(
@@ -39,18 +30,18 @@ async def _record_click(
     like_id: str,
     source: str,
 ) -> None:
-    clicks, author = _clicks(), await session.get(Actor, note.author_id)
-    if clicks is None or author is None or note.account_id == account.id:
+    author = await session.get(Actor, note.author_id)
+    if author is None:
         return
-    handle = f"{author.username}@{author.domain}" if author.username else ""
-    creator = clicks.CreatorRef(
+    handle = f"@{author.username}@{author.domain}" if author.username else ""
+    creator = CreatorRef(
         network="fediverse", external_id=author.uri, handle=handle, profile_url=author.url
     )
-    thing = clicks.ThingRef(uri=note.uri, creator=creator, title=note.url)
-    await clicks.record_click(
+    thing = ThingRef(uri=note.uri, creator=creator, title=note.url)
+    await record_click(
         session,
         settings,
-        donor_account_id=account.id,
+        donor_account_id=account.id or 0,
         thing=thing,
         source=source,
         source_ref=like_id,
@@ -95,9 +86,7 @@ async def unfavourite(
             inner = build_like(like.activity_id, actor.uri, note.uri)
             undo = build_undo(f"{like.activity_id}/undo", actor.uri, inner)
             await deliver(session, actor, undo, [author.inbox])
-    clicks = _clicks()
-    if clicks is not None:
-        await clicks.remove_click(
-            session, settings, donor_account_id=account.id, source_ref=like.activity_id
-        )
+    await remove_click(
+        session, settings, donor_account_id=account.id or 0, source_ref=like.activity_id
+    )
     return True

@@ -5,7 +5,7 @@ from typing import Any
 from sqlmodel import select
 from starlette.applications import Starlette
 
-from server.models import Follow, Note
+from server.models import Click, Follow, Note
 from tests.federation.network import Network
 from tests.server.helpers import make_account, make_token
 
@@ -62,6 +62,9 @@ async def test_follow_post_like_unlike_across_two_instances(
         liked = await http.post(f"/api/v1/statuses/{local_id}/favourite", headers=dave_auth)
         await http.post(f"/api/v1/statuses/{local_id}/favourite", headers=dave_auth)
     assert liked.json()["favourited"] is True
+    async with beta.state.db.session() as session:
+        clicks = (await session.exec(select(Click))).all()
+    assert [(c.donor_id, c.source) for c in clicks] == [(dave.id, "client_api")]
     await _drain(alpha, beta)
     async with network.client("alpha.test") as http:
         counted = (await http.get(f"/api/v1/statuses/{status['id']}")).json()
@@ -77,3 +80,5 @@ async def test_follow_post_like_unlike_across_two_instances(
         )
     assert counted["favourites_count"] == 0
     assert likes.json()["totalItems"] == 0
+    async with beta.state.db.session() as session:
+        assert (await session.exec(select(Click))).all() == []
