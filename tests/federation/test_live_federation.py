@@ -113,3 +113,24 @@ def test_queued_deliveries_survive_a_killed_sender_and_a_down_receiver(
     alpha.start()
     beta.start()
     _eventually(lambda: _favourites(alpha, status["id"]) == 1, timeout=30)
+
+
+def test_three_instances_each_like_counts_once(instances: Start) -> None:
+    alpha, beta, gamma = (instances(env=FAST_RETRIES) for _ in range(3))
+    carol, dave, erin = _user(alpha, "carol"), _user(beta, "dave"), _user(gamma, "erin")
+    _follow(beta, dave, f"carol@{alpha.domain}")
+    _follow(gamma, erin, f"carol@{alpha.domain}")
+    _eventually(lambda: _followers(alpha, "carol") == 2)
+    status = _post(alpha, carol, "one post, two instances")
+    for instance, auth in ((beta, dave), (gamma, erin)):
+        arrived = _eventually(
+            lambda instance=instance, auth=auth: [
+                s for s in _home(instance, auth) if s["uri"] == status["uri"]
+            ]
+        )[0]
+        liked = httpx.post(
+            f"{instance.base_url}/api/v1/statuses/{arrived['id']}/favourite", headers=auth
+        )
+        assert liked.status_code == 200
+    _eventually(lambda: _favourites(alpha, status["id"]) == 2)
+    assert "Traceback" not in alpha.read_log() + beta.read_log() + gamma.read_log()
