@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, Index
+from sqlalchemy import BigInteger, CheckConstraint, Column
 from sqlmodel import Field, SQLModel
 
 from server.models.base import utcnow
@@ -33,10 +33,10 @@ class LedgerAccount(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(max_length=300, unique=True)
-    kind: str = Field(max_length=32, index=True)
+    kind: str = Field(max_length=32)
     currency: str = Field(max_length=3)
     account_id: int | None = Field(default=None, foreign_key="account.id", index=True)
-    identity_id: int | None = Field(default=None, foreign_key="identity.id", index=True)
+    identity_id: int | None = Field(default=None, foreign_key="identity.id")
     peer_domain: str = Field(default="", max_length=255)
     balance: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
     created_at: datetime = Field(default_factory=utcnow)
@@ -48,7 +48,6 @@ class Transfer(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint("amount > 0", name="transfer_amount_positive"),
         CheckConstraint("debit_id <> credit_id", name="transfer_distinct_accounts"),
-        Index("ix_transfer_period_kind", "period", "kind"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, Text
+from sqlalchemy import BigInteger, CheckConstraint, Column, Index, Text
 from sqlmodel import Field, SQLModel
 
 from server.models.base import utcnow
@@ -23,18 +23,21 @@ class EscrowLine(SQLModel, table=True):
     (peer_domain set; the settlement service sends those)."""
 
     __tablename__ = "escrow_line"
-    __table_args__ = (CheckConstraint("amount > 0", name="escrow_amount_positive"),)
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="escrow_amount_positive"),
+        Index("ix_escrow_line_peer_state", "peer_domain", "state"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
-    period: str = Field(max_length=7, index=True)
-    donor_id: int = Field(foreign_key="account.id", index=True)
-    click_id: int = Field(unique=True)
-    identity_id: int = Field(foreign_key="identity.id", index=True)
+    period: str = Field(max_length=7)
+    donor_id: int = Field(foreign_key="account.id")
+    click_id: int
+    identity_id: int = Field(foreign_key="identity.id")
     ledger_account_id: int = Field(foreign_key="ledger_account.id", index=True)
-    peer_domain: str = Field(default="", max_length=255, index=True)
+    peer_domain: str = Field(default="", max_length=255)
     creator_uri: str = Field(default="", max_length=2048)
     amount: int = Field(sa_column=Column(BigInteger, nullable=False))
-    state: str = Field(default=EscrowState.held, max_length=16, index=True)
+    state: str = Field(default=EscrowState.held, max_length=16)
     created_at: datetime = Field(default_factory=utcnow)
     resolved_at: datetime | None = None
 

@@ -37,7 +37,7 @@ from server.services.ledger import (
     Owner,
     TransferSpec,
     insert_ignoring_duplicates,
-    ledger_accounts,
+    ledger_account_ids,
     post_many,
 )
 from server.services.periods import lock_period, period_of
@@ -180,6 +180,7 @@ class BatchContext:
     settings: Settings
     period: str
     accounts: dict[Owner, int]
+    destinations: dict[int, Owner]
     now: datetime
 
 
@@ -188,7 +189,8 @@ def plan_donor(
 ) -> None:
     """The transfers of one donor: wallet → reserve, fee, then one share per click."""
     settings, period, ids = context.settings, context.period, context.accounts
-    prefix = f"close:{period}:{donor}"
+    # Zero-padded: keys grow in insertion order, so their index is appended to, not split.
+    prefix = f"close:{period}:{donor:010d}"
     spend = budget if lines else 0
     fee = fee_of(spend, settings.fee_bps)
     plan.donors.append({"d": donor, "budget": spend, "fee": fee, "clicks": len(lines)})
@@ -207,8 +209,8 @@ def plan_donor(
     for line, share in zip(lines, equal_split(spend - fee, len(lines)), strict=True):
         if share == 0:
             continue
-        owner = destination(settings, line)
-        key = f"{prefix}:click:{line.click_id}"
+        owner = context.destinations[line.identity_id]
+        key = f"{prefix}:click:{line.click_id:012d}"
         plan.transfers.append(
             TransferSpec(key, reserve, ids[owner], share, "close_share", period, line.click_id)
         )
@@ -231,8 +233,16 @@ def _escrow_row(context: BatchContext, line: ClickLine, owner: Owner, share: int
     }
 
 
-async def close_batch(db: Database, settings: Settings, period: str, size: int = 2000) -> int:
-    """Settle up to `size` pending donors in one transaction; returns how many."""
+async def close_batch(
+    db: Database,
+    settings: Settings,
+    period: str,
+    size: int = 2000,
+    known: dict[Owner, int] | None = None,
+) -> int:
+    """Settle up to `size` pending donors in one transaction; returns how many. `known`
+    caches ledger account ids between batches (added to only after a commit)."""
+    known = {} if known is None else known
     async with db.transaction() as session:
         donors = await _claim_donors(session, period, size)
         if not donors:
@@ -242,12 +252,16 @@ async def close_batch(db: Database, settings: Settings, period: str, size: int =
         for donor in donors:
             owners.append(Owner(LedgerKind.donor_wallet, account_id=donor))
             owners.append(Owner(LedgerKind.donor_reserve, account_id=donor))
-        owners.extend({destination(settings, line) for line in lines})
-        accounts = await ledger_accounts(session, settings, owners)
-        ids = {owner: int(account.id or 0) for owner, account in accounts.items()}
+        destinations = {
+            line.identity_id: destination(settings, line)
+            for line in {line.identity_id: line for line in lines}.values()
+        }
+        owners.extend(set(destinations.values()))
+        fetched = await ledger_account_ids(session, settings, [o for o in owners if o not in known])
+        ids = {**known, **fetched}
         wallets = {d: ids[Owner(LedgerKind.donor_wallet, account_id=d)] for d in donors}
         budgets = await _budgets(session, settings, donors, wallets)
-        context = BatchContext(settings, period, ids, utcnow())
+        context = BatchContext(settings, period, ids, destinations, utcnow())
         plan = BatchPlan()
         by_donor: dict[int, list[ClickLine]] = {d: [] for d in donors}
         for line in lines:
@@ -255,7 +269,8 @@ async def close_batch(db: Database, settings: Settings, period: str, size: int =
         for donor in donors:
             plan_donor(context, donor, budgets[donor], by_donor[donor], plan)
         await _write_plan(session, period, plan, context.now)
-        return len(donors)
+    known.update(fetched)
+    return len(donors)
 
 
 async def _write_plan(session: AsyncSession, period: str, plan: BatchPlan, now: datetime) -> None:
@@ -325,10 +340,11 @@ async def close_period(
     await start_close(db, settings, period, force=force)
     report = await close_report(db, period)
     done = report.donors_done
+    known: dict[Owner, int] = {}
     while True:
         if progress is not None:
             progress(done, report.donors)
-        count = await close_batch(db, settings, period, batch_size)
+        count = await close_batch(db, settings, period, batch_size, known)
         if count == 0:
             break
         done += count

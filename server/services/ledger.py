@@ -12,12 +12,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Insert, and_, bindparam, or_, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.models import LedgerAccount, LedgerKind, Transfer
+from server.models.base import utcnow
 from server.services.errors import Conflict, ValidationFailed
 from server.settings import Settings
 
@@ -97,40 +99,60 @@ def insert_ignoring_duplicates(session: AsyncSession, table: Any) -> Insert:
     return sqlite.insert(table).on_conflict_do_nothing()
 
 
-async def ledger_accounts(
-    session: AsyncSession, settings: Settings, owners: Sequence[Owner]
-) -> dict[Owner, LedgerAccount]:
-    """The ledger accounts of these owners, created where missing."""
+async def ledger_account_ids(
+    session: AsyncSession, settings: Settings, owners: Iterable[Owner]
+) -> dict[Owner, int]:
+    """The ids of these owners' ledger accounts, created where missing (Core, for bulk)."""
     wanted = {owner.key: owner for owner in owners}
-    if not wanted:
-        return {}
-    rows = [
-        {
-            "key": key,
-            "kind": owner.kind.value,
-            "currency": settings.currency,
-            "account_id": owner.account_id,
-            "identity_id": owner.identity_id,
-            "peer_domain": owner.peer_domain,
-            "balance": 0,
-        }
-        for key, owner in wanted.items()
-    ]
-    found = await _accounts_by_key(session, list(wanted))
-    missing = [row for row in rows if row["key"] not in found]
+    found = await _ids_by_key(session, list(wanted))
+    missing = [_new_row(settings, key, owner) for key, owner in wanted.items() if key not in found]
     if missing:
-        await session.exec(insert_ignoring_duplicates(session, LedgerAccount), params=missing)
-        found = await _accounts_by_key(session, list(wanted))
+        connection = await session.connection()
+        for start in range(0, len(missing), 2000):
+            statement = insert_ignoring_duplicates(session, LedgerAccount)
+            await connection.execute(statement, missing[start : start + 2000])
+        found = await _ids_by_key(session, list(wanted))
     return {owner: found[key] for key, owner in wanted.items()}
 
 
-async def _accounts_by_key(session: AsyncSession, keys: list[str]) -> dict[str, LedgerAccount]:
-    found: dict[str, LedgerAccount] = {}
-    for start in range(0, len(keys), 500):
-        chunk = keys[start : start + 500]
-        result = await session.exec(select(LedgerAccount).where(col(LedgerAccount.key).in_(chunk)))
-        found.update({account.key: account for account in result})
+def _new_row(settings: Settings, key: str, owner: Owner) -> dict[str, Any]:
+    return {
+        "key": key,
+        "kind": owner.kind.value,
+        "currency": settings.currency,
+        "account_id": owner.account_id,
+        "identity_id": owner.identity_id,
+        "peer_domain": owner.peer_domain,
+        "balance": 0,
+        "created_at": utcnow(),
+    }
+
+
+async def _ids_by_key(session: AsyncSession, keys: list[str]) -> dict[str, int]:
+    table = LedgerAccount.__table__  # type: ignore[attr-defined]
+    connection = await session.connection()
+    found: dict[str, int] = {}
+    for start in range(0, len(keys), 2000):
+        chunk = keys[start : start + 2000]
+        rows = await connection.execute(
+            sa_select(table.c.key, table.c.id).where(table.c.key.in_(chunk))
+        )
+        found.update({key: account_id for key, account_id in rows.all()})
     return found
+
+
+async def ledger_accounts(
+    session: AsyncSession, settings: Settings, owners: Sequence[Owner]
+) -> dict[Owner, LedgerAccount]:
+    """The ledger accounts (ORM rows) of these owners, created where missing."""
+    ids = await ledger_account_ids(session, settings, owners)
+    result = await session.exec(
+        select(LedgerAccount)
+        .where(col(LedgerAccount.id).in_(list(ids.values())))
+        .execution_options(populate_existing=True)
+    )
+    by_id = {account.id: account for account in result}
+    return {owner: by_id[account_id] for owner, account_id in ids.items()}
 
 
 async def ledger_account(session: AsyncSession, settings: Settings, owner: Owner) -> LedgerAccount:

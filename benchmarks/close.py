@@ -1,0 +1,264 @@
+"""Time and peak memory of the month close: 100k / 300k / 1M clicks (10 per donor, over
+50,000 creators) on SQLite and, with --postgres URL, on PostgreSQL.
+
+Seeding uses SQLAlchemy Core batches. Each close runs as its own process
+(`likewise period close`), so its wall time and peak RSS are its own. Baseline, measured in
+the same run: the plain-Python split of the same clicks (fee, then largest remainder), in
+memory with no database. Target: 1M clicks under 30 s and 512 MiB.
+
+    .venv/bin/python benchmarks/close.py [--sizes 100000,300000,1000000]
+        [--postgres postgresql+asyncpg://postgres@127.0.0.1:5432/postgres]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import asyncpg
+from sqlalchemy import select
+from sqlalchemy.engine import make_url
+
+from server.db import Database
+from server.migrations import upgrade
+from server.models import Account, Click, Identity, LedgerKind, Thing
+from server.models.base import utcnow
+from server.services.ledger import Owner, TransferSpec, ledger_accounts, post_many
+from server.services.split import equal_split, fee_of
+from server.settings import Settings
+
+CLICKS_PER_DONOR = 10
+CREATORS = 50_000
+BATCH = 10_000
+PERIOD = "2026-10"
+TARGET_SECONDS = 30.0
+TARGET_MIB = 512.0
+
+
+async def _insert(db: Database, table: object, rows: list[dict[str, object]]) -> None:
+    for start in range(0, len(rows), BATCH):
+        async with db.transaction() as session:
+            connection = await session.connection()
+            await connection.execute(table.insert(), rows[start : start + BATCH])  # type: ignore[attr-defined]
+
+
+async def _ids(db: Database, column: object) -> list[int]:
+    async with db.session() as session:
+        result = await (await session.connection()).execute(select(column).order_by(column))  # type: ignore[call-overload]
+        return [row[0] for row in result.all()]
+
+
+async def seed(db: Database, settings: Settings, donors: int, rng: random.Random) -> None:
+    now = utcnow()
+    account = {
+        "password_hash": "x",
+        "is_admin": False,
+        "display_name": "",
+        "summary": "",
+        "locked": False,
+        "discoverable": True,
+        "created_at": now,
+    }
+    await _insert(
+        db,
+        Account.__table__,
+        [{"username": f"d{i}", "email": f"d{i}@example.org", **account} for i in range(donors)],
+    )
+    await _insert(
+        db,
+        Identity.__table__,
+        [
+            {
+                "network": "web",
+                "external_id": f"https://site{c}.example",
+                "handle": "",
+                "profile_url": "",
+                "created_at": now,
+            }
+            for c in range(CREATORS)
+        ],
+    )
+    identities = await _ids(db, Identity.__table__.c.id)  # type: ignore[attr-defined]
+    await _insert(
+        db,
+        Thing.__table__,
+        [
+            {
+                "uri": f"https://t.example/{i}",
+                "kind": "external",
+                "identity_id": i,
+                "title": "",
+                "created_at": now,
+            }
+            for i in identities
+        ],
+    )
+    things = await _ids(db, Thing.__table__.c.id)  # type: ignore[attr-defined]
+    donor_ids = await _ids(db, Account.__table__.c.id)  # type: ignore[attr-defined]
+    clicks = [
+        {
+            "donor_id": d,
+            "thing_id": t,
+            "period": PERIOD,
+            "source": "web",
+            "source_ref": None,
+            "created_at": now,
+        }
+        for d in donor_ids
+        for t in rng.sample(things, CLICKS_PER_DONOR)
+    ]
+    await _insert(db, Click.__table__, clicks)
+    await fund(db, settings, donor_ids, rng)
+
+
+async def fund(db: Database, settings: Settings, donors: list[int], rng: random.Random) -> None:
+    for start in range(0, len(donors), BATCH):
+        chunk = donors[start : start + BATCH]
+        async with db.transaction() as session:
+            owners = [Owner(LedgerKind.outside_world)] + [
+                Owner(LedgerKind.donor_wallet, account_id=d) for d in chunk
+            ]
+            accounts = await ledger_accounts(session, settings, owners)
+            world = int(accounts[owners[0]].id or 0)
+            await post_many(
+                session,
+                [
+                    TransferSpec(
+                        f"fund:bench:{o.account_id}",
+                        world,
+                        int(accounts[o].id or 0),
+                        rng.randint(100, 2000),
+                        "funding",
+                    )
+                    for o in owners[1:]
+                ],
+            )
+
+
+def baseline(donors: int, rng: random.Random) -> float:
+    """The same arithmetic in plain Python: per donor, fee then the split of 10 clicks."""
+    budgets = [rng.randint(100, 2000) for _ in range(donors)]
+    clicks = [[rng.randrange(CREATORS) for _ in range(CLICKS_PER_DONOR)] for _ in range(donors)]
+    started = time.perf_counter()
+    credited: dict[int, int] = {}
+    for budget, liked in zip(budgets, clicks, strict=True):
+        fee = fee_of(budget, 500)
+        for creator, share in zip(liked, equal_split(budget - fee, len(liked)), strict=True):
+            credited[creator] = credited.get(creator, 0) + share
+    return time.perf_counter() - started
+
+
+def run_close(url: str, data: Path) -> tuple[float, float]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIKEWISE_")}
+    env.update(
+        LIKEWISE_DATABASE_URL=url,
+        LIKEWISE_DOMAIN="bench.test",
+        LIKEWISE_DEV="1",
+        LIKEWISE_FEE_BPS="500",
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "server.cli",
+        "period",
+        "close",
+        "--period",
+        PERIOD,
+        "--data",
+        str(data),
+    ]
+    started = time.perf_counter()
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - started
+    out = process.stdout.read().decode() if process.stdout else ""
+    err = process.stderr.read().decode() if process.stderr else ""
+    if process.stdout:
+        process.stdout.close()
+    if process.stderr:
+        process.stderr.close()
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise SystemExit(f"close failed:\n{out}\n{err}")
+    return elapsed, usage.ru_maxrss / 1024
+
+
+def fresh_database(kind: str, postgres: str | None, workdir: Path) -> str:
+    if kind == "sqlite":
+        return f"sqlite+aiosqlite:///{workdir / (uuid.uuid4().hex + '.db')}"
+    name = f"lw_bench_{uuid.uuid4().hex[:8]}"
+    server = make_url(postgres or "").set(drivername="postgresql")
+
+    async def create() -> None:
+        connection = await asyncpg.connect(server.render_as_string(hide_password=False))
+        try:
+            await connection.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await connection.close()
+
+    asyncio.run(create())
+    return make_url(postgres or "").set(database=name).render_as_string(hide_password=False)
+
+
+def measure(
+    kind: str, clicks: int, postgres: str | None, workdir: Path
+) -> tuple[float, float, float]:
+    url = fresh_database(kind, postgres, workdir)
+    upgrade(url)
+    settings = Settings(data_dir=workdir, database_url=url, domain="bench.test")
+    donors = clicks // CLICKS_PER_DONOR
+
+    async def prepare() -> float:
+        db = Database(url)
+        started = time.perf_counter()
+        try:
+            await seed(db, settings, donors, random.Random(clicks))
+        finally:
+            await db.dispose()
+        return time.perf_counter() - started
+
+    seeded = asyncio.run(prepare())
+    elapsed, mib = run_close(url, workdir / f"data-{kind}-{clicks}")
+    return seeded, elapsed, mib
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="100000,300000,1000000")
+    parser.add_argument("--postgres", default=None, help="server URL; omit to skip PostgreSQL")
+    args = parser.parse_args()
+    sizes = [int(size) for size in args.sizes.split(",")]
+    kinds = ["sqlite"] + (["postgresql"] if args.postgres else [])
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        print(
+            f"{'db':<11}{'clicks':>9}{'donors':>8}{'seed s':>8}{'close s':>9}"
+            f"{'µs/click':>10}{'peak MiB':>10}{'baseline s':>12}{'ratio':>8}"
+        )
+        for kind in kinds:
+            for clicks in sizes:
+                seeded, elapsed, mib = measure(kind, clicks, args.postgres, workdir)
+                base = baseline(clicks // CLICKS_PER_DONOR, random.Random(1))
+                ok = "" if elapsed < TARGET_SECONDS and mib < TARGET_MIB else "  (over target)"
+                print(
+                    f"{kind:<11}{clicks:>9}{clicks // CLICKS_PER_DONOR:>8}{seeded:>8.1f}"
+                    f"{elapsed:>9.2f}{elapsed / clicks * 1e6:>10.1f}{mib:>10.0f}"
+                    f"{base:>12.2f}{elapsed / base:>7.1f}x{ok}",
+                    flush=True,
+                )
+    print(
+        f"target: 1M clicks closed in < {TARGET_SECONDS:.0f} s and < {TARGET_MIB:.0f} MiB; "
+        "close time includes process start-up (~1 s)"
+    )
+
+
+if __name__ == "__main__":
+    main()
