@@ -55,6 +55,14 @@ def _favourites(instance: LiveInstance, status_id: str) -> int:
     return int(response.json()["favourites_count"])
 
 
+def _arrived(instance: LiveInstance, auth: dict[str, str], uri: str) -> dict[str, Any]:
+    def found() -> list[dict[str, Any]]:
+        return [s for s in _home(instance, auth) if s["uri"] == uri]
+
+    result: dict[str, Any] = _eventually(found)[0]
+    return result
+
+
 def _follow(follower: LiveInstance, auth: dict[str, str], handle: str) -> None:
     response = httpx.post(f"{follower.base_url}/api/v1/follows", data={"uri": handle}, headers=auth)
     assert response.status_code == 200, response.text
@@ -123,11 +131,7 @@ def test_three_instances_each_like_counts_once(instances: Start) -> None:
     _eventually(lambda: _followers(alpha, "carol") == 2)
     status = _post(alpha, carol, "one post, two instances")
     for instance, auth in ((beta, dave), (gamma, erin)):
-        arrived = _eventually(
-            lambda instance=instance, auth=auth: [
-                s for s in _home(instance, auth) if s["uri"] == status["uri"]
-            ]
-        )[0]
+        arrived = _arrived(instance, auth, status["uri"])
         liked = httpx.post(
             f"{instance.base_url}/api/v1/statuses/{arrived['id']}/favourite", headers=auth
         )
