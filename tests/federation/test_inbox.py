@@ -13,6 +13,7 @@ from starlette.applications import Starlette
 from activitypub.keys import generate_rsa_key_pair
 from activitypub.signatures import sign_request
 from server.models import Follow, InboxItem, NoteLike
+from server.services.notes import local_actor
 from tests.federation.network import FakeMastodon, Network
 from tests.server.helpers import make_account, make_token
 
@@ -190,3 +191,65 @@ async def test_follow_is_accepted_unless_locked(
         await alpha.state.worker.drain()
         creates = [item for item in mastodon.received if item["type"] == "Create"]
         assert creates[0]["object"]["content"] == "<p>to my followers</p>"
+
+
+async def test_a_rotated_key_is_refetched_once(
+    alpha: Starlette, network: Network, mastodon: FakeMastodon
+) -> None:
+    # Given alpha cached bob's first key
+    status = await _post_note(alpha, network)
+    assert (
+        await _send(network, *mastodon.signed(INBOX, _like(mastodon, status["uri"])))
+    ).status_code == 202
+    # When bob rotates his key and signs with the new one
+    rotated = generate_rsa_key_pair()
+    mastodon.public_pem, mastodon.private_pem = rotated.public_pem, rotated.private_pem
+    undo = {
+        "id": f"{mastodon.actor}#likes/1/undo",
+        "type": "Undo",
+        "actor": mastodon.actor,
+        "object": _like(mastodon, status["uri"]),
+    }
+    response = await _send(network, *mastodon.signed(INBOX, undo))
+    # Then the actor is refetched and the signature verifies
+    assert response.status_code == 202
+
+
+async def test_secure_mode_fetches_are_signed_by_the_instance_actor(
+    alpha: Starlette, beta: Starlette, network: Network
+) -> None:
+    status = await _post_note(alpha, network)
+    alpha.state.settings = alpha.state.settings.replace(secure_mode=True)
+    dave = await make_account(beta, "dave")
+    token = await make_token(beta, dave)
+    async with network.client("beta.test") as http:
+        found = await http.get(
+            "/api/v2/search",
+            params={"q": status["uri"], "resolve": "true"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    assert found.status_code == 200, found.text
+    assert found.json()["statuses"][0]["uri"] == status["uri"]
+    async with network.client("alpha.test") as http:
+        unsigned = await http.get(status["uri"], headers={"Accept": "application/activity+json"})
+    assert unsigned.status_code == 401
+
+
+async def test_likes_collection_lists_ids_only_to_the_owner(
+    alpha: Starlette, network: Network, mastodon: FakeMastodon
+) -> None:
+    status = await _post_note(alpha, network)
+    like = _like(mastodon, status["uri"])
+    await _send(network, *mastodon.signed(INBOX, like))
+    await alpha.state.worker.drain()
+
+    async with alpha.state.db.session() as session:
+        carol = await local_actor(session, 1)
+    url = status["uri"] + "/likes"
+    accept = {"Accept": "application/activity+json"}
+    signed = sign_request("GET", url, accept, None, carol.key_id, carol.private_key_pem or "")
+    async with network.client("alpha.test") as http:
+        public = (await http.get(url, headers=accept)).json()
+        owner = (await http.get(url, headers=signed)).json()
+    assert public["totalItems"] == 1 and "items" not in public
+    assert owner["items"] == [like["id"]]
