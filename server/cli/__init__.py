@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from server.cli import accounts, ledger, period, wallet
+from server.cli import accounts, ledger, payouts, period, wallet
 from server.cli.common import (
     cli_settings,
     configure_logging,
@@ -171,3 +171,5 @@ main.add_command(accounts.tokens)
 main.add_command(ledger.ledger)
 main.add_command(wallet.wallet)
 main.add_command(period.period)
+main.add_command(payouts.payouts)
+main.add_command(payouts.escrow)

@@ -1,0 +1,124 @@
+"""Escrow: shares set aside for creators who have not joined. After `escrow_days` they return
+to the donors' wallets pro rata; a claim moves them to the claimant's available balance."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from server.models import Actor, EscrowLine, Identity, LedgerAccount, LedgerKind
+from server.models.base import utcnow
+from server.models.payouts import EscrowState
+from server.services.errors import Conflict, Forbidden, NotFound
+from server.services.ledger import Owner, TransferSpec, ledger_account_ids, post_transfer
+from server.services.split import largest_remainder
+from server.settings import Settings
+
+
+async def expire_escrow(
+    session: AsyncSession, settings: Settings, now: datetime | None = None
+) -> int:
+    """Return every held line older than the escrow time; returns how much went back."""
+    cutoff = (now or utcnow()) - timedelta(days=settings.escrow_days)
+    lines = (
+        await session.exec(
+            select(EscrowLine)
+            .where(EscrowLine.state == EscrowState.held, col(EscrowLine.created_at) < cutoff)
+            .order_by(col(EscrowLine.id))
+            .with_for_update()
+        )
+    ).all()
+    by_account: dict[int, list[EscrowLine]] = defaultdict(list)
+    for line in lines:
+        by_account[line.ledger_account_id].append(line)
+    returned = 0
+    for account_id, group in sorted(by_account.items()):
+        returned += await _return_group(session, settings, account_id, group)
+    return returned
+
+
+async def _return_group(
+    session: AsyncSession, settings: Settings, account_id: int, lines: list[EscrowLine]
+) -> int:
+    escrow = await session.get(LedgerAccount, account_id, populate_existing=True)
+    owed: dict[int, int] = defaultdict(int)
+    for line in lines:
+        owed[line.donor_id] += line.amount
+    total = min(sum(owed.values()), escrow.balance if escrow else 0)
+    donors = sorted(owed)
+    shares = largest_remainder(total, [owed[d] for d in donors]) if total else [0] * len(donors)
+    wallets = await ledger_account_ids(
+        session, settings, [Owner(LedgerKind.donor_wallet, account_id=d) for d in donors]
+    )
+    first = lines[0].id
+    for donor, share in zip(donors, shares, strict=True):
+        if share:
+            wallet = wallets[Owner(LedgerKind.donor_wallet, account_id=donor)]
+            key = f"escrow-return:{account_id}:{first}:{donor}"
+            await post_transfer(
+                session, TransferSpec(key, account_id, wallet, share, "escrow_return")
+            )
+    for line in lines:
+        line.state = EscrowState.returned.value
+        line.resolved_at = utcnow()
+        session.add(line)
+    return total
+
+
+async def claim_identity(
+    session: AsyncSession,
+    settings: Settings,
+    identity_id: int,
+    account_id: int,
+    *,
+    verified: bool = False,
+) -> int:
+    """Claim an identity for a local account and move its escrow to the account's available
+    balance. Without `verified` (an admin's word), only the account's own fediverse actor
+    can be claimed. Returns the amount moved."""
+    identity = await session.get(Identity, identity_id, with_for_update=True)
+    if identity is None:
+        raise NotFound("no such identity")
+    if identity.claimed_account_id not in (None, account_id):
+        raise Conflict("this identity is already claimed by another account")
+    if not verified:
+        own = await session.exec(select(Actor.uri).where(Actor.account_id == account_id))
+        if identity.network != "fediverse" or identity.external_id != own.first():
+            raise Forbidden("only your own fediverse actor can be claimed here")
+    identity.claimed_account_id = account_id
+    identity.claimed_at = identity.claimed_at or utcnow()
+    session.add(identity)
+    return await _move_escrow(session, settings, identity_id, account_id)
+
+
+async def _move_escrow(
+    session: AsyncSession, settings: Settings, identity_id: int, account_id: int
+) -> int:
+    escrow_owner = Owner(LedgerKind.escrow_identity, identity_id=identity_id)
+    target_owner = Owner(LedgerKind.creator_available, account_id=account_id)
+    ids = await ledger_account_ids(session, settings, [escrow_owner, target_owner])
+    lines = (
+        await session.exec(
+            select(EscrowLine)
+            .where(
+                EscrowLine.ledger_account_id == ids[escrow_owner],
+                EscrowLine.state == EscrowState.held,
+            )
+            .order_by(col(EscrowLine.id))
+            .with_for_update()
+        )
+    ).all()
+    escrow = await session.get(LedgerAccount, ids[escrow_owner], populate_existing=True)
+    amount = escrow.balance if escrow else 0
+    if amount > 0:
+        key = f"escrow-claim:{identity_id}:{lines[0].id if lines else 0}:{amount}"
+        spec = TransferSpec(key, ids[escrow_owner], ids[target_owner], amount, "escrow_claim")
+        await post_transfer(session, spec)
+    for line in lines:
+        line.state = EscrowState.claimed.value
+        line.resolved_at = utcnow()
+        session.add(line)
+    return amount
