@@ -233,12 +233,13 @@ def make_notes(base: str, env: dict[str, str], data: Path, count: int) -> list[s
         ]
 
 
-def processing_state(database: Path) -> tuple[int, int]:
+def processing_state(database: Path) -> tuple[int, int, int]:
     with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
         total, pending = db.execute(
             "SELECT count(*), coalesce(sum(state = 'pending'), 0) FROM inbox_item"
         ).fetchone()
-    return int(total), int(pending)
+        (likes,) = db.execute("SELECT count(*) FROM note_like").fetchone()
+    return int(total), int(pending), int(likes)
 
 
 def report(result: Result, ceiling: Result | None = None) -> None:
@@ -269,70 +270,81 @@ def main() -> int:
     return run(args.requests, args.actors, args.notes)
 
 
-def run(requests: int, actors: int, notes_count: int) -> int:
-    here = str(Path(__file__).resolve())
-    ports = {name: free_port() for name in ("instance", "ceiling", "actors")}
-    data = Path(tempfile.mkdtemp(prefix="likewise-bench-"))
-    env = {"LIKEWISE_DOMAIN": f"127.0.0.1:{ports['instance']}", "LIKEWISE_DEV": "1"}
-    env["LIKEWISE_DATABASE_URL"] = f"sqlite+aiosqlite:///{data / 'likewise.db'}"
+@dataclass(frozen=True)
+class Setup:
+    ports: dict[str, int]
+    data: Path
+    env: dict[str, str]
+
+
+def start_servers(setup: Setup) -> list[subprocess.Popen[bytes]]:
+    here, ports = str(Path(__file__).resolve()), setup.ports
+    serve = ["-m", "server.cli", "serve", "--port", str(ports["instance"])]
     processes = [
         _spawn([here, "--serve-ceiling", str(ports["ceiling"])]),
         _spawn([here, "--serve-actors", str(ports["actors"])]),
+        _spawn([*serve, "--data", str(setup.data)], setup.env),
     ]
+    _wait_up(f"http://127.0.0.1:{ports['instance']}/healthz")
+    _wait_up(f"http://127.0.0.1:{ports['actors']}/actors/0")
+    return processes
+
+
+def measure(setup: Setup, requests: int, actors: int, notes_count: int) -> tuple[bool, int]:
+    """Both concurrencies against ceiling and instance; (target met, Likes accepted)."""
+    port, actor_port = setup.ports["instance"], setup.ports["actors"]
+    host = f"127.0.0.1:{port}"
+    notes = make_notes(f"http://{host}", setup.env, setup.data, notes_count)
+    inbox = f"http://{host}/inbox"
+    print(f"signing {actors + 2 * requests} Likes...", flush=True)
+    warm = build_requests(host, sign_likes(actor_port, notes, 0, actors, actors, inbox))
+    phases = [
+        build_requests(
+            host, sign_likes(actor_port, notes, actors + i * requests, requests, actors, inbox)
+        )
+        for i in range(len(CONCURRENCIES))
+    ]
+    asyncio.run(load("warmup", port, warm, 8))  # the instance fetches the actors' keys
+    accepted, ok = actors, True
+    for concurrency, batch in zip(CONCURRENCIES, phases, strict=True):
+        ceiling = asyncio.run(load("ceiling", setup.ports["ceiling"], batch, concurrency))
+        report(ceiling)
+        measured = asyncio.run(load("likewise", port, batch, concurrency))
+        report(measured, ceiling)
+        accepted += measured.accepted
+        ok = ok and measured.rate >= TARGET_RATIO * ceiling.rate
+    return ok, accepted
+
+
+def await_processing(database: Path, accepted: int) -> bool:
+    ended = time.monotonic()
+    while True:
+        total, pending, likes = processing_state(database)
+        if pending == 0 or time.monotonic() - ended > PROCESS_DEADLINE + 5:
+            break
+        time.sleep(0.1)
+    took = time.monotonic() - ended
+    print(
+        f"processed: {total - pending} of {total} stored ({accepted} accepted), "
+        f"{likes} distinct (actor, note) likes recorded, {took:.1f} s after the load ended",
+        flush=True,
+    )
+    return total == accepted and pending == 0 and took <= PROCESS_DEADLINE
+
+
+def run(requests: int, actors: int, notes_count: int) -> int:
+    ports = {name: free_port() for name in ("instance", "ceiling", "actors")}
+    data = Path(tempfile.mkdtemp(prefix="likewise-bench-"))
+    env = {
+        "LIKEWISE_DOMAIN": f"127.0.0.1:{ports['instance']}",
+        "LIKEWISE_DEV": "1",
+        "LIKEWISE_DATABASE_URL": f"sqlite+aiosqlite:///{data / 'likewise.db'}",
+    }
+    setup = Setup(ports, data, env)
+    processes = start_servers(setup)
     try:
-        processes.append(
-            _spawn(
-                [
-                    "-m",
-                    "server.cli",
-                    "serve",
-                    "--port",
-                    str(ports["instance"]),
-                    "--data",
-                    str(data),
-                ],
-                env,
-            )
-        )
-        base = f"http://127.0.0.1:{ports['instance']}"
-        _wait_up(base + "/healthz")
-        _wait_up(f"http://127.0.0.1:{ports['actors']}/actors/0")
-        notes = make_notes(base, env, data, notes_count)
-        inbox = base + "/inbox"
-        host = f"127.0.0.1:{ports['instance']}"
-        print(f"signing {actors + 2 * requests} Likes...", flush=True)
-        warm = build_requests(host, sign_likes(ports["actors"], notes, 0, actors, actors, inbox))
-        phases = [
-            build_requests(
-                host,
-                sign_likes(ports["actors"], notes, actors + i * requests, requests, actors, inbox),
-            )
-            for i in range(len(CONCURRENCIES))
-        ]
-        asyncio.run(load("warmup", ports["instance"], warm, 8))  # the instance fetches the keys
-        accepted = actors
-        ok = True
-        for concurrency, batch in zip(CONCURRENCIES, phases, strict=True):
-            ceiling = asyncio.run(load("ceiling", ports["ceiling"], batch, concurrency))
-            report(ceiling)
-            measured = asyncio.run(load("likewise", ports["instance"], batch, concurrency))
-            report(measured, ceiling)
-            accepted += measured.accepted
-            ok = ok and measured.rate >= TARGET_RATIO * ceiling.rate
-        ended = time.monotonic()
-        database = data / "likewise.db"
-        while True:
-            total, pending = processing_state(database)
-            if pending == 0 or time.monotonic() - ended > PROCESS_DEADLINE + 5:
-                break
-            time.sleep(0.1)
-        took = time.monotonic() - ended
-        print(
-            f"processed: {total - pending} of {total} stored ({accepted} accepted) "
-            f"{took:.1f} s after the load ended",
-            flush=True,
-        )
-        exact = total == accepted and pending == 0 and took <= PROCESS_DEADLINE
+        ok, accepted = measure(setup, requests, actors, notes_count)
+        exact = await_processing(data / "likewise.db", accepted)
         print(
             f"target >= {TARGET_RATIO:.0%} of ceiling: {'met' if ok else 'NOT met'}; "
             f"exactly-once within {PROCESS_DEADLINE:.0f} s: {'yes' if exact else 'NO'}"
