@@ -7,6 +7,7 @@ from starlette.staticfiles import StaticFiles
 
 from server.routes import activitypub, health, interaction, notes, web, wellknown
 from server.routes.api import accounts as api_accounts
+from server.routes.api import likewise as api_likewise
 from server.routes.api import statuses as api_statuses
 from server.templating import STATIC_DIR
 
@@ -21,5 +22,6 @@ def all_routes() -> list[BaseRoute]:
         *wellknown.routes,
         *notes.routes,
         *interaction.routes,
+        *api_likewise.routes,
         Mount("/static", app=StaticFiles(directory=str(STATIC_DIR)), name="static"),
     ]

@@ -1,0 +1,72 @@
+"""JSON shapes of the money API: amounts as decimal strings with currency and scale."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from server.models import Payout
+from server.services.amounts import amount_json
+from server.services.summary import ClickView, CreatorSummary, DonorSummary
+from server.settings import Settings
+
+
+def render_click(settings: Settings, click: ClickView) -> dict[str, Any]:
+    return {
+        "id": str(click.id),
+        "uri": click.uri,
+        "title": click.title,
+        "creator": click.creator,
+        "network": click.network,
+        "source": click.source,
+        "projected_share": amount_json(click.share, settings),
+    }
+
+
+def render_payout(settings: Settings, payout: Payout) -> dict[str, Any]:
+    return {
+        "id": str(payout.id),
+        "amount": amount_json(payout.amount, settings),
+        "state": payout.state,
+        "name": payout.name,
+        "iban": payout.iban[:4] + "…" + payout.iban[-4:],
+        "note": payout.note,
+        "created_at": payout.created_at.isoformat(),
+    }
+
+
+def render_budget(settings: Settings, donor: DonorSummary) -> dict[str, Any]:
+    return {
+        "monthly_budget": amount_json(donor.settings.monthly_budget, settings),
+        "paused": donor.settings.paused,
+        "anonymous": donor.settings.anonymous,
+        "limits": {
+            "min": amount_json(settings.budget_min, settings),
+            "max": amount_json(settings.budget_max, settings),
+        },
+    }
+
+
+def render_me(settings: Settings, donor: DonorSummary, creator: CreatorSummary) -> dict[str, Any]:
+    return {
+        "wallet": amount_json(donor.wallet, settings),
+        "budget": render_budget(settings, donor),
+        "period": {
+            "id": donor.period,
+            "clicks": len(donor.clicks),
+            "projected_spend": amount_json(donor.spendable, settings),
+            "projected_fee": amount_json(donor.fee, settings),
+        },
+        "creator": {
+            "available": amount_json(creator.available, settings),
+            "pending": amount_json(creator.pending, settings),
+        },
+        "history": [
+            {
+                "period": row.period,
+                "spent": amount_json(row.budget, settings),
+                "fee": amount_json(row.fee, settings),
+                "clicks": row.clicks,
+            }
+            for row in donor.history
+        ],
+    }

@@ -1,0 +1,142 @@
+"""The money API under /api/v1/likewise/ (documented in docs/api.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from server.auth import current_user, require_scope
+from server.errors import BadRequest, read_json
+from server.render.money import render_budget, render_click, render_me, render_payout
+from server.services.amounts import amount_from_json
+from server.services.budget import update_donor_settings
+from server.services.clicks import remove_click_by_id
+from server.services.errors import NotFound, Unauthorized, ValidationFailed
+from server.services.likes import like_url
+from server.services.payouts import PayoutRequest, list_payouts, request_payout
+from server.services.summary import creator_summary, donor_summary
+
+PREFIX = "/api/v1/likewise"
+
+
+def _user_id(request: Request) -> int:
+    user = current_user(request)
+    if user is None:
+        raise Unauthorized("log in first")
+    return user.id
+
+
+async def _object(request: Request) -> dict[str, Any]:
+    body = await read_json(request)
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object")
+    return body
+
+
+@require_scope("read")
+async def me(request: Request) -> Response:
+    settings, who = request.app.state.settings, _user_id(request)
+    async with request.app.state.db.session() as session:
+        donor = await donor_summary(session, settings, who)
+        creator = await creator_summary(session, settings, who)
+    return JSONResponse(render_me(settings, donor, creator))
+
+
+@require_scope("read")
+async def clicks(request: Request) -> Response:
+    settings, who = request.app.state.settings, _user_id(request)
+    async with request.app.state.db.session() as session:
+        donor = await donor_summary(session, settings, who)
+    return JSONResponse([render_click(settings, click) for click in donor.clicks])
+
+
+@require_scope("write")
+async def unclick(request: Request) -> Response:
+    who = _user_id(request)
+    async with request.app.state.db.transaction() as session:
+        removed = await remove_click_by_id(session, who, int(request.path_params["click_id"]))
+    if not removed:
+        raise NotFound("no such click of yours in a period that is still open")
+    return Response(status_code=204)
+
+
+def _flag(body: dict[str, Any], name: str) -> bool | None:
+    value = body.get(name)
+    if value is not None and not isinstance(value, bool):
+        raise ValidationFailed(f"{name} must be true or false", field=name)
+    return value
+
+
+@require_scope("read")
+async def budget(request: Request) -> Response:
+    settings, who = request.app.state.settings, _user_id(request)
+    async with request.app.state.db.session() as session:
+        donor = await donor_summary(session, settings, who)
+    return JSONResponse(render_budget(settings, donor))
+
+
+@require_scope("write")
+async def set_budget(request: Request) -> Response:
+    settings, who = request.app.state.settings, _user_id(request)
+    body = await _object(request)
+    amount = None
+    if "monthly_budget" in body:
+        amount = amount_from_json(body["monthly_budget"], settings, field="monthly_budget")
+    paused, anonymous = _flag(body, "paused"), _flag(body, "anonymous")
+    async with request.app.state.db.transaction() as session:
+        await update_donor_settings(
+            session, settings, who, monthly_budget=amount, paused=paused, anonymous=anonymous
+        )
+    async with request.app.state.db.session() as session:
+        donor = await donor_summary(session, settings, who)
+    return JSONResponse(render_budget(settings, donor))
+
+
+@require_scope("read")
+async def payouts(request: Request) -> Response:
+    settings, who = request.app.state.settings, _user_id(request)
+    async with request.app.state.db.session() as session:
+        rows = await list_payouts(session, account_id=who)
+    return JSONResponse([render_payout(settings, payout) for payout in rows])
+
+
+@require_scope("write")
+async def new_payout(request: Request) -> Response:
+    settings, who = request.app.state.settings, _user_id(request)
+    body = await _object(request)
+    texts = {name: body.get(name, "") for name in ("iban", "name", "bic")}
+    if not all(isinstance(value, str) for value in texts.values()):
+        raise ValidationFailed("iban, name and bic must be strings")
+    amount = amount_from_json(body.get("amount"), settings)
+    wanted = PayoutRequest(who, amount, texts["iban"], texts["name"], texts["bic"])
+    async with request.app.state.db.transaction() as session:
+        payout = await request_payout(session, settings, wanted)
+    return JSONResponse(render_payout(settings, payout), status_code=201)
+
+
+@require_scope("write")
+async def likes(request: Request) -> Response:
+    settings, who = request.app.state.settings, _user_id(request)
+    body = await _object(request)
+    uri = body.get("uri")
+    if not isinstance(uri, str):
+        raise ValidationFailed("uri must be a URL string", field="uri")
+    async with request.app.state.db.transaction() as session:
+        outcome, thing = await like_url(session, settings, who, uri, source="client_api")
+    status = 201 if outcome == "recorded" else 200
+    return JSONResponse({"outcome": outcome.value, "uri": thing.uri}, status_code=status)
+
+
+routes = [
+    Route(f"{PREFIX}/me", me, methods=["GET"]),
+    Route(f"{PREFIX}/clicks", clicks, methods=["GET"]),
+    Route(f"{PREFIX}/clicks/{{click_id:int}}", unclick, methods=["DELETE"]),
+    Route(f"{PREFIX}/budget", budget, methods=["GET"]),
+    Route(f"{PREFIX}/budget", set_budget, methods=["PUT", "POST"]),
+    Route(f"{PREFIX}/payouts", payouts, methods=["GET"]),
+    Route(f"{PREFIX}/payouts", new_payout, methods=["POST"]),
+    Route(f"{PREFIX}/likes", likes, methods=["POST"]),
+]

@@ -1,0 +1,85 @@
+"""Liking any URL: resolve it to a thing and its creator, then record the click.
+
+Resolvers are tried in order; the first that knows the URL wins. The federation side can
+add one (fetch an ActivityPub object, find its attributedTo) with `RESOLVERS.insert(0, …)`
+or by passing `resolvers=`; the last resort records a web thing whose creator is the
+URL's origin, unclaimed until someone proves they own it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from urllib.parse import urlsplit, urlunsplit
+
+from sqlmodel import col, or_, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from server.models import Actor, Note
+from server.services.clicks import ClickOutcome, CreatorRef, ThingRef, record_click
+from server.services.errors import ValidationFailed
+from server.settings import Settings
+
+Resolver = Callable[[AsyncSession, Settings, str], Awaitable[ThingRef | None]]
+
+
+def canonical_url(url: str) -> str:
+    text = url.strip()
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc or len(text) > 2048:
+        raise ValidationFailed("give an http(s) URL of at most 2048 characters", field="uri")
+    return urlunsplit((parts.scheme, parts.netloc.lower(), parts.path or "/", parts.query, ""))
+
+
+async def resolve_known_note(
+    session: AsyncSession, settings: Settings, url: str
+) -> ThingRef | None:
+    """A note this instance has (local, or a cached remote one), by its id or its page URL."""
+    row = (
+        await session.exec(
+            select(Note, Actor)
+            .join(Actor, col(Actor.id) == Note.author_id)
+            .where(or_(Note.uri == url, Note.url == url), col(Note.deleted_at).is_(None))
+        )
+    ).first()
+    if row is None:
+        return None
+    note, actor = row
+    creator = CreatorRef(
+        "fediverse", actor.uri, handle=f"@{actor.username}@{actor.domain}", profile_url=actor.url
+    )
+    return ThingRef(note.uri, creator, title=_title(note.content))
+
+
+def _title(html: str) -> str:
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())[:120]
+
+
+async def resolve_web_page(session: AsyncSession, settings: Settings, url: str) -> ThingRef | None:
+    parts = urlsplit(url)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    return ThingRef(url, CreatorRef("web", origin, handle=parts.netloc, profile_url=origin))
+
+
+RESOLVERS: list[Resolver] = [resolve_known_note, resolve_web_page]
+
+
+async def resolve_thing(
+    session: AsyncSession, settings: Settings, url: str, resolvers: Sequence[Resolver] = ()
+) -> ThingRef:
+    canonical = canonical_url(url)
+    for resolver in (*resolvers, *RESOLVERS):
+        found = await resolver(session, settings, canonical)
+        if found is not None:
+            return found
+    raise ValidationFailed("nothing is known about that URL", field="uri")
+
+
+async def like_url(
+    session: AsyncSession, settings: Settings, account_id: int, url: str, source: str = "web"
+) -> tuple[ClickOutcome, ThingRef]:
+    thing = await resolve_thing(session, settings, url)
+    outcome = await record_click(
+        session, settings, donor_account_id=account_id, thing=thing, source=source
+    )
+    return outcome, thing
