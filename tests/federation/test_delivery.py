@@ -41,7 +41,8 @@ async def _queue(app: Starlette) -> Actor:
 
 async def _job(app: Starlette) -> Job:
     async with app.state.db.session() as session:
-        return (await session.exec(select(Job).where(Job.kind == DELIVERY_JOB))).one()
+        job: Job = (await session.exec(select(Job).where(Job.kind == DELIVERY_JOB))).one()
+    return job
 
 
 async def _make_due(app: Starlette) -> None:
