@@ -8,15 +8,15 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlmodel import select
+from sqlmodel import col, select
 
-from activitypub.builders import build_follow, build_undo
+from activitypub.builders import build_accept, build_follow, build_reject, build_undo
 from activitypub.errors import ActivityPubError, InvalidHandle
 from activitypub.vocab import ACTOR_TYPES, parse_note
 from activitypub.webfinger import parse_acct
 from server.db import Database
 from server.models import Account, Actor, Follow, Note
-from server.models.federation import FOLLOW_PENDING
+from server.models.federation import FOLLOW_ACCEPTED, FOLLOW_PENDING
 from server.services.delivery import deliver
 from server.services.errors import NotFound, ValidationFailed
 from server.services.notes import local_actor, store_remote_note
@@ -120,3 +120,42 @@ async def unfollow(db: Database, account: Account, target: Actor) -> bool:
         undo = build_undo(f"{existing.activity_id}/undo", me.uri, inner)
         await deliver(session, me, undo, [target.inbox])
         return True
+
+
+async def follow_requests(db: Database, account: Account) -> list[Actor]:
+    async with db.session() as session:
+        me = await local_actor(session, account.id or 0)
+        query = (
+            select(Actor)
+            .join(Follow, col(Follow.follower_id) == col(Actor.id))
+            .where(Follow.followee_id == me.id, Follow.state == FOLLOW_PENDING)
+        )
+        return list((await session.exec(query)).all())
+
+
+async def answer_follow_request(
+    db: Database, account: Account, follower_id: int, accept: bool
+) -> Actor:
+    """A locked account accepts (Accept delivered) or rejects (Reject delivered) a follow."""
+    async with db.transaction() as session:
+        me = await local_actor(session, account.id or 0)
+        query = select(Follow).where(
+            Follow.follower_id == follower_id,
+            Follow.followee_id == me.id,
+            Follow.state == FOLLOW_PENDING,
+        )
+        row = (await session.exec(query)).first()
+        follower = await session.get(Actor, follower_id)
+        if row is None or follower is None:
+            raise NotFound("no such follow request")
+        inner = build_follow(row.activity_id, follower.uri, me.uri)
+        answer_id = f"{me.uri}#follow-answers/{uuid.uuid4().hex}"
+        if accept:
+            row.state = FOLLOW_ACCEPTED
+            session.add(row)
+            activity = build_accept(answer_id, me.uri, inner)
+        else:
+            await session.delete(row)
+            activity = build_reject(answer_id, me.uri, inner)
+        await deliver(session, me, activity, [follower.inbox])
+        return follower

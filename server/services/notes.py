@@ -11,8 +11,9 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from activitypub.builders import build_create
+from activitypub.builders import build_create, build_delete
 from activitypub.errors import InvalidDocument
+from activitypub.jsonld import PUBLIC_COLLECTION
 from activitypub.vocab import parse_note
 from server.models import Account, Actor, Follow, Note, NoteLike, NoteShare, StatusIdempotency
 from server.models.base import utcnow
@@ -133,7 +134,7 @@ async def store_remote_note(
     note.in_reply_to = parsed.in_reply_to or ""
     note.published_at = parsed.published or note.published_at or utcnow()
     note.updated_at = parsed.updated
-    public = "https://www.w3.org/ns/activitystreams#Public"
+    public = PUBLIC_COLLECTION
     note.visibility = (
         "public" if public in parsed.to else "unlisted" if public in parsed.cc else "private"
     )
@@ -222,3 +223,15 @@ async def home_timeline(session: AsyncSession, account_id: int, limit: int = 20)
         (col(Note.author_id) == me.id) | col(Note.author_id).in_(followed),
     )
     return list((await session.exec(query.order_by(col(Note.id).desc()).limit(limit))).all())
+
+
+async def delete_status(session: AsyncSession, account: Account, note: Note) -> None:
+    """Tombstone our note and tell the followers who received it."""
+    if not note.is_local or note.account_id != account.id:
+        raise NotFound("no such status")
+    author = await local_actor(session, account.id or 0)
+    note.deleted_at = utcnow()
+    note.content = ""
+    session.add(note)
+    activity = build_delete(f"{note.uri}#delete", author.uri, note.uri, [PUBLIC_COLLECTION])
+    await deliver(session, author, activity, await follower_inboxes(session, author))

@@ -15,10 +15,16 @@ from server.render.mastodon import render_account
 from server.render.statuses import render_remote_account, render_status
 from server.services.errors import NotFound, Unauthorized
 from server.services.favourites import SOURCE_API, favourite, unfavourite
-from server.services.interaction import follow, resolve
+from server.services.interaction import (
+    answer_follow_request,
+    follow,
+    follow_requests,
+    resolve,
+)
 from server.services.notes import (
     NewStatus,
     create_status,
+    delete_status,
     get_note,
     home_timeline,
     status_view,
@@ -149,6 +155,49 @@ async def search(request: Request) -> Response:
     return JSONResponse(result)
 
 
+@require_scope("write:statuses")
+async def delete_status_route(request: Request) -> Response:
+    account = await _account(request)
+    async with request.app.state.db.transaction() as session:
+        note = await get_note(session, _note_id(request))
+        view = render_status(request.app.state.settings, await status_view(session, note, None))
+        await delete_status(session, account, note)
+    return JSONResponse(view)
+
+
+def _remote_id(request: Request) -> int:
+    raw = str(request.path_params["account_id"]).removeprefix("r")
+    if not raw.isdigit() or len(raw) > 18:
+        raise NotFound("no such follow request")
+    return int(raw)
+
+
+@require_scope("read:follows")
+async def list_follow_requests(request: Request) -> Response:
+    account = await _account(request)
+    actors = await follow_requests(request.app.state.db, account)
+    settings = request.app.state.settings
+    return JSONResponse([render_remote_account(settings, actor) for actor in actors])
+
+
+async def _answer(request: Request, accept: bool) -> Response:
+    account = await _account(request)
+    db = request.app.state.db
+    follower = await answer_follow_request(db, account, _remote_id(request), accept)
+    relationship = {"id": f"r{follower.id}", "following": False, "followed_by": accept}
+    return JSONResponse(relationship)
+
+
+@require_scope("write:follows")
+async def authorize_follow_request(request: Request) -> Response:
+    return await _answer(request, accept=True)
+
+
+@require_scope("write:follows")
+async def reject_follow_request(request: Request) -> Response:
+    return await _answer(request, accept=False)
+
+
 @require_scope("read:statuses")
 async def home(request: Request) -> Response:
     account = await _account(request)
@@ -166,6 +215,14 @@ routes = [
     Route("/api/v1/timelines/home", home, methods=["GET"]),
     Route("/api/v1/statuses", post_status, methods=["POST"]),
     Route("/api/v1/statuses/{status_id}", get_status, methods=["GET"]),
+    Route("/api/v1/statuses/{status_id}", delete_status_route, methods=["DELETE"]),
+    Route("/api/v1/follow_requests", list_follow_requests, methods=["GET"]),
+    Route(
+        "/api/v1/follow_requests/{account_id}/authorize",
+        authorize_follow_request,
+        methods=["POST"],
+    ),
+    Route("/api/v1/follow_requests/{account_id}/reject", reject_follow_request, methods=["POST"]),
     Route("/api/v1/statuses/{status_id}/favourite", favourite_status, methods=["POST"]),
     Route("/api/v1/statuses/{status_id}/unfavourite", unfavourite_status, methods=["POST"]),
     Route("/api/v1/follows", follow_remote, methods=["POST"]),
