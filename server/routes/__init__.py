@@ -5,7 +5,17 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
-from server.routes import activitypub, health, interaction, notes, web, wellknown
+from server.routes import (
+    activitypub,
+    button,
+    dashboard,
+    health,
+    interaction,
+    money,
+    notes,
+    web,
+    wellknown,
+)
 from server.routes.api import accounts as api_accounts
 from server.routes.api import likewise as api_likewise
 from server.routes.api import statuses as api_statuses
@@ -23,5 +33,8 @@ def all_routes() -> list[BaseRoute]:
         *notes.routes,
         *interaction.routes,
         *api_likewise.routes,
+        *dashboard.routes,
+        *money.routes,
+        *button.routes,
         Mount("/static", app=StaticFiles(directory=str(STATIC_DIR)), name="static"),
     ]

@@ -12,10 +12,11 @@ import re
 from collections.abc import Awaitable, Callable, Sequence
 from urllib.parse import urlsplit, urlunsplit
 
+from sqlalchemy import func
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from server.models import Actor, Note
+from server.models import Actor, Click, Note, Thing
 from server.services.clicks import ClickOutcome, CreatorRef, ThingRef, record_click
 from server.services.errors import ValidationFailed
 from server.settings import Settings
@@ -83,3 +84,15 @@ async def like_url(
         session, settings, donor_account_id=account_id, thing=thing, source=source
     )
     return outcome, thing
+
+
+async def like_count(session: AsyncSession, settings: Settings, url: str) -> tuple[ThingRef, int]:
+    """The thing behind a URL and how many clicks it has had, all periods together."""
+    thing = await resolve_thing(session, settings, url)
+    count = await session.exec(
+        select(func.count())
+        .select_from(Click)
+        .join(Thing, col(Thing.id) == Click.thing_id)
+        .where(Thing.uri == thing.uri)
+    )
+    return thing, int(count.one())

@@ -1,0 +1,125 @@
+"""Donor and creator dashboards: wallet, budget, this month's clicks and their projected
+shares (with a pie chart), history; creator balances, supporters, payouts, the button."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from server.auth import checked_form, current_user
+from server.render.pie import pie_slices
+from server.services.amounts import format_amount, parse_amount
+from server.services.budget import update_donor_settings
+from server.services.clicks import remove_click_by_id
+from server.services.errors import ServiceError, Unauthorized
+from server.services.payouts import PayoutRequest, request_payout
+from server.services.summary import creator_summary, donor_summary
+
+
+def _user_id(request: Request) -> int:
+    user = current_user(request)
+    if user is None:
+        raise Unauthorized("log in first")
+    return user.id
+
+
+def _render(
+    request: Request, name: str, context: Mapping[str, object], status: int = 200
+) -> Response:
+    settings = request.app.state.settings
+    full: dict[str, Any] = {
+        "money": lambda value: f"{format_amount(value, settings)} {settings.currency}",
+        **context,
+    }
+    response: Response = request.app.state.templates.TemplateResponse(
+        request, name, full, status_code=status
+    )
+    return response
+
+
+async def _donor_page(request: Request, error: ServiceError | None = None) -> Response:
+    if current_user(request) is None:
+        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+    settings, who = request.app.state.settings, _user_id(request)
+    async with request.app.state.db.session() as session:
+        donor = await donor_summary(session, settings, who)
+    slices = pie_slices([(click.title or click.uri, click.share) for click in donor.clicks])
+    context = {"donor": donor, "slices": slices, "error": error}
+    return _render(request, "dashboard.html", context, error.status_code if error else 200)
+
+
+async def donor_page(request: Request) -> Response:
+    return await _donor_page(request)
+
+
+async def save_budget(request: Request) -> Response:
+    settings, who = request.app.state.settings, _user_id(request)
+    form = await checked_form(request)
+    try:
+        amount = parse_amount(str(form.get("monthly_budget", "")), settings, field="monthly_budget")
+        async with request.app.state.db.transaction() as session:
+            await update_donor_settings(
+                session,
+                settings,
+                who,
+                monthly_budget=amount,
+                paused=form.get("paused") == "on",
+                anonymous=form.get("anonymous") == "on",
+            )
+    except ServiceError as exc:
+        return await _donor_page(request, exc)
+    return RedirectResponse("/money", status_code=303)
+
+
+async def unclick(request: Request) -> Response:
+    who = _user_id(request)
+    await checked_form(request)
+    async with request.app.state.db.transaction() as session:
+        await remove_click_by_id(session, who, int(request.path_params["click_id"]))
+    return RedirectResponse("/money", status_code=303)
+
+
+async def _creator_page(request: Request, error: ServiceError | None = None) -> Response:
+    if current_user(request) is None:
+        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+    settings, who = request.app.state.settings, _user_id(request)
+    async with request.app.state.db.session() as session:
+        creator = await creator_summary(session, settings, who)
+    context = {"creator": creator, "error": error, "user": current_user(request)}
+    return _render(request, "creator.html", context, error.status_code if error else 200)
+
+
+async def creator_page(request: Request) -> Response:
+    return await _creator_page(request)
+
+
+async def ask_payout(request: Request) -> Response:
+    settings, who = request.app.state.settings, _user_id(request)
+    form = await checked_form(request)
+    try:
+        amount = parse_amount(str(form.get("amount", "")), settings)
+        wanted = PayoutRequest(
+            who,
+            amount,
+            str(form.get("iban", "")),
+            str(form.get("name", "")),
+            str(form.get("bic", "")),
+        )
+        async with request.app.state.db.transaction() as session:
+            await request_payout(session, settings, wanted)
+    except ServiceError as exc:
+        return await _creator_page(request, exc)
+    return RedirectResponse("/money/creator", status_code=303)
+
+
+routes = [
+    Route("/money", donor_page, methods=["GET"]),
+    Route("/money/budget", save_budget, methods=["POST"]),
+    Route("/money/clicks/{click_id:int}/remove", unclick, methods=["POST"]),
+    Route("/money/creator", creator_page, methods=["GET"]),
+    Route("/money/payouts", ask_payout, methods=["POST"]),
+]

@@ -1,0 +1,83 @@
+"""Admin money pages: fund a donor's wallet; approve or reject payouts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from server.auth import checked_form, require_admin
+from server.services.accounts import get_account
+from server.services.amounts import format_amount, parse_amount
+from server.services.errors import ServiceError
+from server.services.funding import Funding, credit_wallet
+from server.services.payouts import approve_payout, list_payouts, reject_payout
+
+
+def _render(request: Request, context: Mapping[str, object], status: int = 200) -> Response:
+    settings = request.app.state.settings
+    full: dict[str, Any] = {
+        "money": lambda value: f"{format_amount(value, settings)} {settings.currency}",
+        **context,
+    }
+    response: Response = request.app.state.templates.TemplateResponse(
+        request, "admin_money.html", full, status_code=status
+    )
+    return response
+
+
+async def _page(request: Request, error: ServiceError | None = None, notice: str = "") -> Response:
+    require_admin(request)
+    async with request.app.state.db.session() as session:
+        open_payouts = [
+            p for p in await list_payouts(session) if p.state in ("requested", "approved")
+        ]
+    context = {"payouts": open_payouts, "error": error, "notice": notice}
+    return _render(request, context, error.status_code if error else 200)
+
+
+async def admin_money(request: Request) -> Response:
+    return await _page(request)
+
+
+async def fund(request: Request) -> Response:
+    require_admin(request)
+    settings = request.app.state.settings
+    form = await checked_form(request)
+    try:
+        amount = parse_amount(str(form.get("amount", "")), settings)
+        async with request.app.state.db.transaction() as session:
+            account = await get_account(session, str(form.get("username", "")))
+            funding = Funding(int(account.id or 0), amount, str(form.get("reference", "")).strip())
+            _, created = await credit_wallet(session, settings, funding)
+    except ServiceError as exc:
+        return await _page(request, exc)
+    verb = "Credited" if created else "Already credited"
+    notice = f"{verb} {format_amount(amount, settings)} {settings.currency} to @{account.username}."
+    return await _page(request, notice=notice)
+
+
+async def decide(request: Request) -> Response:
+    require_admin(request)
+    form = await checked_form(request)
+    payout_id = int(request.path_params["payout_id"])
+    try:
+        async with request.app.state.db.transaction() as session:
+            if request.path_params["decision"] == "approve":
+                await approve_payout(session, payout_id)
+            else:
+                note = str(form.get("note", ""))
+                await reject_payout(session, request.app.state.settings, payout_id, note)
+    except ServiceError as exc:
+        return await _page(request, exc)
+    return RedirectResponse("/admin/money", status_code=303)
+
+
+routes = [
+    Route("/admin/money", admin_money, methods=["GET"]),
+    Route("/admin/money/fund", fund, methods=["POST"]),
+    Route("/admin/payouts/{payout_id:int}/{decision:str}", decide, methods=["POST"]),
+]
