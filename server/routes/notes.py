@@ -35,6 +35,15 @@ async def profile_page(request: Request) -> Response:
     return _render(request, "profile.html", {"account": account, "actor": actor, "notes": notes})
 
 
+async def support_page(request: Request) -> Response:
+    """Where the FEP-0ea0 payment link of an actor points: how to pay this creator."""
+    async with request.app.state.db.session() as session:
+        account, actor = await local_profile(session, request.path_params["username"])
+        notes = await recent_notes(session, actor.id or 0, limit=5)
+    context = {"account": account, "actor": actor, "notes": notes}
+    return _render(request, "support.html", context)
+
+
 async def note_page(request: Request) -> Response:
     user = current_user(request)
     viewer = user.id if user else None
@@ -92,6 +101,7 @@ async def compose(request: Request) -> Response:
 routes = [
     Route("/compose", compose, methods=["GET", "POST"]),
     Route("/@{username}", profile_page, methods=["GET"]),
+    Route("/@{username}/support", support_page, methods=["GET"]),
     Route("/@{username}/{note_id:int}", note_page, methods=["GET"]),
     Route("/@{username}/{note_id:int}/like", like_note, methods=["POST"]),
 ]

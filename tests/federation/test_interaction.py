@@ -77,9 +77,11 @@ async def test_the_web_like_button_records_a_web_click(alpha: Starlette, network
         )
         after = await browser.get(f"/@carol/{status['id']}")
         profile = await browser.get("/users/carol", headers={"Accept": "text/html"})
+        support = await browser.get("/@carol/support")
     assert liked.status_code == 303
     assert "1 like" in after.text and "Unlike" in after.text
     assert "hello fediverse" in profile.text
+    assert support.status_code == 200 and "EUR" in support.text
     async with alpha.state.db.session() as session:
         clicks = (await session.exec(select(Click))).all()
     assert [(c.donor_id, c.source) for c in clicks] == [(erin.id, "web")]
