@@ -57,9 +57,9 @@ class SignedRequest:
 
 def parse_body(body: bytes) -> Activity:
     try:
-        data = json.loads(body)
+        data = json.loads(body.decode("utf-8"))
     except (ValueError, RecursionError) as error:
-        raise InboxInvalid("the body is not JSON") from error
+        raise InboxInvalid("the body is not UTF-8 JSON") from error
     try:
         return parse_activity(data)
     except (InvalidDocument, RecursionError) as error:
@@ -110,6 +110,11 @@ class DuplicateActivity(ServiceError):
     code = "duplicate_activity"
 
 
+class InboxUnavailable(ServiceError):
+    status_code = 503
+    code = "inbox_unavailable"
+
+
 @dataclass
 class _Pending:
     row: dict[str, object]
@@ -117,7 +122,8 @@ class _Pending:
 
 
 class InboxBatcher:
-    """Group commit: inserts collected for a few ms (or up to BATCH_MAX) share a commit."""
+    """Group commit: whatever arrived while the previous commit ran (up to BATCH_MAX)
+    is inserted in one transaction; each request gets its answer after that commit."""
 
     def __init__(self, db: Database, bucket_seconds: float = 0.0) -> None:
         # The worker is not woken per batch: it polls, so its transactions stay few.
@@ -160,11 +166,11 @@ class InboxBatcher:
             batch = await self._collect()
             try:
                 inserted = await self._commit(batch)
-            except Exception as error:  # top level of the batcher: fail the waiting requests
+            except Exception:  # top level of the batcher: the senders will retry
                 log.exception("event=inbox_batch_failed size=%d", len(batch))
                 for pending in batch:
                     if not pending.future.done():
-                        pending.future.set_exception(error)
+                        pending.future.set_exception(InboxUnavailable("try again later"))
                 continue
             for pending in batch:
                 if not pending.future.done():

@@ -125,6 +125,7 @@ def _tampered(mastodon: FakeMastodon, note_uri: str) -> dict[str, tuple[bytes, d
         "wrong actor": (someone_else, mastodon.signed(INBOX, someone_else)[1]),
         "no signature": (body, {k: v for k, v in headers.items() if k != "Signature"}),
         "no date": (body, {k: v for k, v in headers.items() if k != "Date"}),
+        "utf-16": mastodon.signed(INBOX, json.dumps(like).encode("utf-16")),
     }
 
 

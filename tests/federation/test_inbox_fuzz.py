@@ -37,6 +37,7 @@ hostile = st.one_of(
     st.binary(max_size=200),
     st.just(b"[" * 5000 + b"]" * 5000),
     st.just(b'{"id": "' + b"\xff\xfe" + b'"}'),
+    st.just('{"id": "x", "type": "Like"}'.encode("utf-16")),
 )
 
 
