@@ -22,7 +22,7 @@ def period() -> None:
 @data_option
 @click.option("--period", "name", default=None, help="YYYY-MM; default the previous month.")
 @click.option("--force", is_flag=True, help="Close the running month early.")
-@click.option("--batch-size", default=2000, show_default=True, help="Donors per transaction.")
+@click.option("--batch-size", default=5000, show_default=True, help="Donors per transaction.")
 def period_close(data_dir: Path | None, name: str | None, force: bool, batch_size: int) -> None:
     """Close a period: split each donor's budget over their clicks. Safe to rerun."""
     from server.models.base import utcnow

@@ -24,7 +24,6 @@ from server.models import (
     Click,
     DonorPeriod,
     DonorSettings,
-    EscrowLine,
     Identity,
     LedgerAccount,
     LedgerKind,
@@ -32,6 +31,7 @@ from server.models import (
 )
 from server.models.base import utcnow
 from server.models.clicks import DonorStage, PeriodStage
+from server.services.bulk import db_time, insert_rows
 from server.services.errors import ValidationFailed
 from server.services.ledger import (
     Owner,
@@ -45,6 +45,7 @@ from server.services.split import equal_split, fee_of
 from server.settings import Settings
 
 Progress = Callable[[int, int], None]
+BATCH_SIZE = 5000  # donors per transaction
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ class CloseReport:
 @dataclass
 class BatchPlan:
     transfers: list[TransferSpec] = field(default_factory=list)
-    escrow: list[dict[str, Any]] = field(default_factory=list)
+    escrow: list[tuple[object, ...]] = field(default_factory=list)
     donors: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -182,6 +183,13 @@ class BatchContext:
     accounts: dict[Owner, int]
     destinations: dict[int, Owner]
     now: datetime
+    stamp: object  # `now` as the driver stores it
+    targets: dict[int, tuple[int, bool]] = field(default_factory=dict)  # identity → (id, escrow)
+
+    def __post_init__(self) -> None:
+        escrows = (LedgerKind.escrow_peer, LedgerKind.escrow_identity)
+        for identity, owner in self.destinations.items():
+            self.targets[identity] = (self.accounts[owner], owner.kind in escrows)
 
 
 def plan_donor(
@@ -206,38 +214,55 @@ def plan_donor(
         plan.transfers.append(
             TransferSpec(f"{prefix}:fee", reserve, fees, fee, "close_fee", period)
         )
+    targets, destinations = context.targets, context.destinations
     for line, share in zip(lines, equal_split(spend - fee, len(lines)), strict=True):
         if share == 0:
             continue
-        owner = context.destinations[line.identity_id]
+        target, escrowed = targets[line.identity_id]
         key = f"{prefix}:click:{line.click_id:012d}"
         plan.transfers.append(
-            TransferSpec(key, reserve, ids[owner], share, "close_share", period, line.click_id)
+            TransferSpec(key, reserve, target, share, "close_share", period, line.click_id)
         )
-        if owner.kind in (LedgerKind.escrow_peer, LedgerKind.escrow_identity):
-            plan.escrow.append(_escrow_row(context, line, owner, share))
+        if escrowed:
+            plan.escrow.append(_escrow_row(context, line, destinations[line.identity_id], share))
 
 
-def _escrow_row(context: BatchContext, line: ClickLine, owner: Owner, share: int) -> dict[str, Any]:
-    return {
-        "period": context.period,
-        "donor_id": line.donor_id,
-        "click_id": line.click_id,
-        "identity_id": line.identity_id,
-        "ledger_account_id": context.accounts[owner],
-        "peer_domain": owner.peer_domain,
-        "creator_uri": line.external_id if line.network == "fediverse" else "",
-        "amount": share,
-        "state": "held",
-        "created_at": context.now,
-    }
+ESCROW_COLUMNS = (
+    "period",
+    "donor_id",
+    "click_id",
+    "identity_id",
+    "ledger_account_id",
+    "peer_domain",
+    "creator_uri",
+    "amount",
+    "state",
+    "created_at",
+)
+
+
+def _escrow_row(
+    context: BatchContext, line: ClickLine, owner: Owner, share: int
+) -> tuple[object, ...]:
+    return (
+        context.period,
+        line.donor_id,
+        line.click_id,
+        line.identity_id,
+        context.accounts[owner],
+        owner.peer_domain,
+        line.external_id if line.network == "fediverse" else "",
+        share,
+        "held",
+        context.stamp,
+    )
 
 
 async def close_batch(
     db: Database,
     settings: Settings,
     period: str,
-    size: int = 2000,
+    size: int = BATCH_SIZE,
     known: dict[Owner, int] | None = None,
 ) -> int:
     """Settle up to `size` pending donors in one transaction; returns how many. `known`
@@ -261,7 +286,9 @@ async def close_batch(
         ids = {**known, **fetched}
         wallets = {d: ids[Owner(LedgerKind.donor_wallet, account_id=d)] for d in donors}
         budgets = await _budgets(session, settings, donors, wallets)
-        context = BatchContext(settings, period, ids, destinations, utcnow())
+        now = utcnow()
+        stamp = db_time(await session.connection(), now)
+        context = BatchContext(settings, period, ids, destinations, now, stamp)
         plan = BatchPlan()
         by_donor: dict[int, list[ClickLine]] = {d: [] for d in donors}
         for line in lines:
@@ -276,8 +303,7 @@ async def close_batch(
 async def _write_plan(session: AsyncSession, period: str, plan: BatchPlan, now: datetime) -> None:
     await post_many(session, plan.transfers)
     connection = await session.connection()
-    if plan.escrow:
-        await connection.execute(EscrowLine.__table__.insert(), plan.escrow)  # type: ignore[attr-defined]
+    await insert_rows(session, "escrow_line", ESCROW_COLUMNS, plan.escrow)
     table = DonorPeriod.__table__  # type: ignore[attr-defined]
     statement = (
         update(table)
@@ -333,7 +359,7 @@ async def close_period(
     period: str,
     *,
     force: bool = False,
-    batch_size: int = 2000,
+    batch_size: int = BATCH_SIZE,
     progress: Progress | None = None,
 ) -> CloseReport:
     """Run (or resume) the close of `period` to the end."""

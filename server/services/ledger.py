@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Insert, and_, bindparam, or_, update
+from sqlalchemy import Insert, or_, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
@@ -20,6 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.models import LedgerAccount, LedgerKind, Transfer
 from server.models.base import utcnow
+from server.services.bulk import add_to_balances, db_time, insert_rows
 from server.services.errors import Conflict, ValidationFailed
 from server.settings import Settings
 
@@ -224,39 +225,58 @@ async def apply_deltas(session: AsyncSession, deltas: Mapping[int, int]) -> None
             raise InsufficientFunds("not enough funds for this transfer")
 
 
-async def post_many(session: AsyncSession, specs: Iterable[TransferSpec]) -> int:
+TRANSFER_COLUMNS = (
+    "idempotency_key",
+    "debit_id",
+    "credit_id",
+    "amount",
+    "kind",
+    "period",
+    "click_id",
+    "reference",
+    "created_at",
+)
+
+
+async def post_many(session: AsyncSession, specs: Sequence[TransferSpec]) -> int:
     """Bulk post for jobs whose caller holds the locks: plain INSERTs (a duplicate key
     is a bug and fails the transaction), then one balance update per account."""
-    rows = [spec.row() for spec in specs]
-    if not rows:
+    if not specs:
         return 0
+    now = db_time(await session.connection(), utcnow())
     deltas: dict[int, int] = {}
-    for row in rows:
-        deltas[row["credit_id"]] = deltas.get(row["credit_id"], 0) + row["amount"]
-        deltas[row["debit_id"]] = deltas.get(row["debit_id"], 0) - row["amount"]
-    table = Transfer.__table__  # type: ignore[attr-defined]
-    for start in range(0, len(rows), 5000):
-        await session.exec(table.insert(), params=rows[start : start + 5000])
-    accounts = LedgerAccount.__table__  # type: ignore[attr-defined]
-    statement = (
-        update(accounts)
-        .where(accounts.c.id == bindparam("lid"))
-        .values(balance=accounts.c.balance + bindparam("delta"))
-    )
-    params = [{"lid": k, "delta": v} for k, v in sorted(deltas.items()) if v]
-    for start in range(0, len(params), 5000):
-        await (await session.connection()).execute(statement, params[start : start + 5000])
-    negative = await session.exec(
-        select(LedgerAccount.id).where(
-            and_(
-                col(LedgerAccount.id).in_([p["lid"] for p in params if p["delta"] < 0]),
+    rows = []
+    for s in specs:
+        check_amount(s.amount)
+        deltas[s.credit_id] = deltas.get(s.credit_id, 0) + s.amount
+        deltas[s.debit_id] = deltas.get(s.debit_id, 0) - s.amount
+        rows.append(
+            (
+                s.key,
+                s.debit_id,
+                s.credit_id,
+                s.amount,
+                s.kind,
+                s.period,
+                s.click_id,
+                s.reference,
+                now,
+            )
+        )
+    await insert_rows(session, "transfer", TRANSFER_COLUMNS, rows)
+    changes = [(delta, account) for account, delta in sorted(deltas.items()) if delta]
+    await add_to_balances(session, changes)
+    debited = [account for delta, account in changes if delta < 0]
+    for start in range(0, len(debited), 5000):
+        negative = await session.exec(
+            select(LedgerAccount.id).where(
+                col(LedgerAccount.id).in_(debited[start : start + 5000]),
                 col(LedgerAccount.kind).in_([kind.value for kind in NON_NEGATIVE]),
                 col(LedgerAccount.balance) < 0,
             )
         )
-    )
-    if negative.first() is not None:
-        raise InsufficientFunds("a bulk posting would overdraw an account")
+        if negative.first() is not None:
+            raise InsufficientFunds("a bulk posting would overdraw an account")
     return len(rows)
 
 

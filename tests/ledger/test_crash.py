@@ -66,7 +66,7 @@ def close_args(data: Path) -> list[str]:
         "--period",
         "2026-10",
         "--batch-size",
-        "40",
+        "10",
         "--data",
         str(data),
     ]
@@ -118,7 +118,7 @@ async def test_a_close_killed_at_random_points_ends_like_an_uninterrupted_one(
     for trial in range(3):
         url = clone(databases, seeded, tmp_path)
         kills = 0
-        for delay in (rng.uniform(0.8, 3.0), rng.uniform(0.5, 2.0)):
+        for delay in (rng.uniform(0.7, 2.0), rng.uniform(0.5, 1.5)):
             process = close_command(url, tmp_path / f"t{trial}")
             time.sleep(delay)
             if process.poll() is None:
