@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from sqlalchemy import delete
+from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -31,7 +32,7 @@ from server.models.federation import (
 from server.services.delivery import deliver
 from server.services.errors import ServiceError
 from server.services.inbox import enqueue_processing
-from server.services.likes_bulk import process_likes, simple_like_target
+from server.services.likes_bulk import StoredActivity, process_likes, simple_like_target
 from server.services.notes import store_remote_note
 from server.services.remote import apply_actor_document
 from server.settings import Settings
@@ -281,19 +282,26 @@ BUCKET_FOLLOW_UP = 1.0
 
 
 async def _process(context: JobContext, ids: list[int] | None) -> int:
+    """One chunk in one transaction: plain Likes in bulk, the rest one by one."""
+    table = InboxItem.__table__  # type: ignore[attr-defined]
+    query = sa_select(
+        table.c.id, table.c.activity_id, table.c.actor_uri, table.c.type, table.c.body
+    ).where(table.c.state == INBOX_PENDING)
+    if ids is not None:
+        query = query.where(table.c.id.in_(ids))
+    query = query.order_by(table.c.id).limit(PROCESS_CHUNK)
     async with context.db.transaction() as session:
-        query = select(InboxItem).where(InboxItem.state == INBOX_PENDING)
-        if ids is not None:
-            query = query.where(col(InboxItem.id).in_(ids))
-        query = query.order_by(col(InboxItem.id)).limit(PROCESS_CHUNK)
-        items = (await session.exec(query)).all()
-        likes = [(item, simple_like_target(item)) for item in items]
-        plain = [(item, target) for item, target in likes if target is not None]
+        connection = await session.connection()
+        rows = [StoredActivity(*row) for row in (await connection.execute(query)).all()]
+        targets = [(row, simple_like_target(row)) for row in rows]
+        plain = [(row, target) for row, target in targets if target is not None]
         await process_likes(session, plain, context.db.is_sqlite)
-        for item, target in likes:
-            if target is None:
+        others = [row.id for row, target in targets if target is None]
+        if others:
+            items = select(InboxItem).where(col(InboxItem.id).in_(others))
+            for item in (await session.exec(items.order_by(col(InboxItem.id)))).all():
                 await process_item(session, context.settings, item)
-    return len(items)
+    return len(rows)
 
 
 async def handle_inbox_process(context: JobContext, job: ClaimedJob) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -16,7 +17,18 @@ from server.models.base import utcnow
 from server.models.federation import INBOX_DONE, INBOX_IGNORED
 
 
-def simple_like_target(item: InboxItem) -> str | None:
+@dataclass(frozen=True)
+class StoredActivity:
+    """An inbox row read with Core (no ORM object on the hot path)."""
+
+    id: int
+    activity_id: str
+    actor_uri: str
+    type: str
+    body: str
+
+
+def simple_like_target(item: StoredActivity) -> str | None:
     """The liked URI of a plain Like (object given as a URI), else None."""
     if item.type != "Like":
         return None
@@ -28,7 +40,7 @@ def simple_like_target(item: InboxItem) -> str | None:
 
 
 async def process_likes(
-    session: AsyncSession, items: Sequence[tuple[InboxItem, str]], is_sqlite: bool
+    session: AsyncSession, items: Sequence[tuple[StoredActivity, str]], is_sqlite: bool
 ) -> None:
     """Record plain Likes of our notes; each item ends done (new like) or ignored."""
     if not items:
