@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from starlette.applications import Starlette
 
+from server.settings import Settings
 from tests.federation.network import FakeMastodon, Network, running, settings_for
 from tests.support.databases import DatabaseFactory
 
@@ -22,17 +23,24 @@ def mastodon(network: Network) -> FakeMastodon:
     return fake
 
 
+# Databases are made in sync fixtures, outside the test's event loop.
 @pytest.fixture
-async def alpha(
-    network: Network, tmp_path: Path, databases: DatabaseFactory
-) -> AsyncIterator[Starlette]:
-    async with running(network, settings_for(tmp_path, "alpha.test", databases)) as app:
+def alpha_settings(tmp_path: Path, databases: DatabaseFactory) -> Settings:
+    return settings_for(tmp_path, "alpha.test", databases)
+
+
+@pytest.fixture
+def beta_settings(tmp_path: Path, databases: DatabaseFactory) -> Settings:
+    return settings_for(tmp_path, "beta.test", databases)
+
+
+@pytest.fixture
+async def alpha(network: Network, alpha_settings: Settings) -> AsyncIterator[Starlette]:
+    async with running(network, alpha_settings) as app:
         yield app
 
 
 @pytest.fixture
-async def beta(
-    network: Network, tmp_path: Path, databases: DatabaseFactory
-) -> AsyncIterator[Starlette]:
-    async with running(network, settings_for(tmp_path, "beta.test", databases)) as app:
+async def beta(network: Network, beta_settings: Settings) -> AsyncIterator[Starlette]:
+    async with running(network, beta_settings) as app:
         yield app
