@@ -21,7 +21,9 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 from sqlalchemy import select
@@ -43,11 +45,11 @@ TARGET_SECONDS = 30.0
 TARGET_MIB = 512.0
 
 
-async def _insert(db: Database, table: object, rows: list[dict[str, object]]) -> None:
+async def _insert(db: Database, table: Any, rows: Sequence[Mapping[str, Any]]) -> None:
     for start in range(0, len(rows), BATCH):
         async with db.transaction() as session:
             connection = await session.connection()
-            await connection.execute(table.insert(), rows[start : start + BATCH])  # type: ignore[attr-defined]
+            await connection.execute(table.insert(), rows[start : start + BATCH])
 
 
 async def _ids(db: Database, column: object) -> list[int]:
@@ -69,12 +71,12 @@ async def seed(db: Database, settings: Settings, donors: int, rng: random.Random
     }
     await _insert(
         db,
-        Account.__table__,
+        Account.__table__,  # type: ignore[attr-defined]
         [{"username": f"d{i}", "email": f"d{i}@example.org", **account} for i in range(donors)],
     )
     await _insert(
         db,
-        Identity.__table__,
+        Identity.__table__,  # type: ignore[attr-defined]
         [
             {
                 "network": "web",
@@ -89,7 +91,7 @@ async def seed(db: Database, settings: Settings, donors: int, rng: random.Random
     identities = await _ids(db, Identity.__table__.c.id)  # type: ignore[attr-defined]
     await _insert(
         db,
-        Thing.__table__,
+        Thing.__table__,  # type: ignore[attr-defined]
         [
             {
                 "uri": f"https://t.example/{i}",
@@ -115,7 +117,7 @@ async def seed(db: Database, settings: Settings, donors: int, rng: random.Random
         for d in donor_ids
         for t in rng.sample(things, CLICKS_PER_DONOR)
     ]
-    await _insert(db, Click.__table__, clicks)
+    await _insert(db, Click.__table__, clicks)  # type: ignore[attr-defined]
     await fund(db, settings, donor_ids, rng)
 
 

@@ -12,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 CHUNK = 10_000
 
 
-def _placeholders(connection: AsyncConnection, count: int, start: int = 1) -> list[str]:
+def placeholders(connection: AsyncConnection, count: int, start: int = 1) -> list[str]:
     if connection.dialect.name == "sqlite":
         return ["?"] * count
     return [f"${index}" for index in range(start, start + count)]
@@ -32,7 +32,7 @@ async def insert_rows(
     if not rows:
         return
     connection = await session.connection()
-    marks = ", ".join(_placeholders(connection, len(columns)))
+    marks = ", ".join(placeholders(connection, len(columns)))
     sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
     for start in range(0, len(rows), CHUNK):
         await connection.exec_driver_sql(sql, list(rows[start : start + CHUNK]))
@@ -43,7 +43,7 @@ async def add_to_balances(session: AsyncSession, deltas: Sequence[tuple[int, int
     if not deltas:
         return
     connection = await session.connection()
-    delta, account = _placeholders(connection, 2)
+    delta, account = placeholders(connection, 2)
     sql = f"UPDATE ledger_account SET balance = balance + {delta} WHERE id = {account}"
     for start in range(0, len(deltas), CHUNK):
         await connection.exec_driver_sql(sql, list(deltas[start : start + CHUNK]))

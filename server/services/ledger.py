@@ -8,11 +8,9 @@ with a conditional update, so two racing debits cannot overdraw them on either d
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Insert, or_, update
-from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
@@ -20,7 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.models import LedgerAccount, LedgerKind, Transfer
 from server.models.base import utcnow
-from server.services.bulk import add_to_balances, db_time, insert_rows
+from server.services.bulk import add_to_balances, db_time, insert_rows, placeholders
 from server.services.errors import Conflict, ValidationFailed
 from server.settings import Settings
 
@@ -45,9 +43,9 @@ class IdempotencyConflict(Conflict):
     code = "idempotency_conflict"
 
 
-@dataclass(frozen=True)
-class Owner:
-    """Who a ledger account belongs to; which field matters depends on the kind."""
+class Owner(NamedTuple):
+    """Who a ledger account belongs to; which field matters depends on the kind.
+    (A NamedTuple: the close builds and hashes hundreds of thousands of them.)"""
 
     kind: LedgerKind
     account_id: int | None = None
@@ -56,21 +54,23 @@ class Owner:
 
     @property
     def key(self) -> str:
-        if self.kind in (LedgerKind.instance_fees, LedgerKind.outside_world):
-            return self.kind.value
-        if self.kind == LedgerKind.payouts_in_flight:
-            return self.kind.value
-        if self.kind == LedgerKind.escrow_identity:
-            return f"{self.kind.value}:{self.identity_id}"
-        if self.kind in (LedgerKind.escrow_peer, LedgerKind.peer_payable):
-            return f"{self.kind.value}:{self.peer_domain}"
-        if self.kind == LedgerKind.peer_receivable:
-            return f"{self.kind.value}:{self.peer_domain}"
-        return f"{self.kind.value}:{self.account_id}"
+        kind = self.kind
+        if kind in SINGLETONS:
+            return kind.value
+        if kind == LedgerKind.escrow_identity:
+            return f"{kind.value}:{self.identity_id}"
+        if kind in BY_DOMAIN:
+            return f"{kind.value}:{self.peer_domain}"
+        return f"{kind.value}:{self.account_id}"
 
 
-@dataclass(frozen=True)
-class TransferSpec:
+SINGLETONS = frozenset(
+    {LedgerKind.instance_fees, LedgerKind.outside_world, LedgerKind.payouts_in_flight}
+)
+BY_DOMAIN = frozenset({LedgerKind.escrow_peer, LedgerKind.peer_payable, LedgerKind.peer_receivable})
+
+
+class TransferSpec(NamedTuple):
     key: str
     debit_id: int
     credit_id: int
@@ -130,15 +130,15 @@ def _new_row(settings: Settings, key: str, owner: Owner) -> dict[str, Any]:
 
 
 async def _ids_by_key(session: AsyncSession, keys: list[str]) -> dict[str, int]:
-    table = LedgerAccount.__table__  # type: ignore[attr-defined]
     connection = await session.connection()
     found: dict[str, int] = {}
     for start in range(0, len(keys), 2000):
         chunk = keys[start : start + 2000]
-        rows = await connection.execute(
-            sa_select(table.c.key, table.c.id).where(table.c.key.in_(chunk))
+        marks = ", ".join(placeholders(connection, len(chunk)))
+        rows = await connection.exec_driver_sql(
+            f"SELECT key, id FROM ledger_account WHERE key IN ({marks})", tuple(chunk)
         )
-        found.update({key: account_id for key, account_id in rows.all()})
+        found.update(cast("list[tuple[str, int]]", rows.all()))
     return found
 
 
