@@ -31,7 +31,7 @@ from server.models.federation import (
 )
 from server.services.delivery import deliver
 from server.services.errors import ServiceError
-from server.services.inbox import enqueue_processing, sqlite_writer
+from server.services.inbox import enqueue_processing
 from server.services.likes_bulk import StoredActivity, process_likes, simple_like_target
 from server.services.notes import store_remote_note
 from server.services.remote import apply_actor_document
@@ -277,7 +277,7 @@ async def process_item(session: AsyncSession, settings: Settings, item: InboxIte
     session.add(item)
 
 
-PROCESS_CHUNK = 250
+PROCESS_CHUNK = 1000
 BUCKET_FOLLOW_UP = 1.0
 
 
@@ -290,7 +290,7 @@ async def _process(context: JobContext, ids: list[int] | None) -> int:
     if ids is not None:
         query = query.where(table.c.id.in_(ids))
     query = query.order_by(table.c.id).limit(PROCESS_CHUNK)
-    async with sqlite_writer(context.db), context.db.transaction() as session:
+    async with context.db.transaction() as session:
         connection = await session.connection()
         rows = [StoredActivity(*row) for row in (await connection.execute(query)).all()]
         targets = [(row, simple_like_target(row)) for row in rows]

@@ -7,11 +7,9 @@ which group-commits concurrent requests: each caller awaits the commit of its ba
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import math
-import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -123,23 +121,6 @@ class _Pending:
     future: asyncio.Future[bool]
 
 
-_WRITE_LOCKS: weakref.WeakKeyDictionary[Database, asyncio.Lock] = weakref.WeakKeyDictionary()
-
-
-def sqlite_writer(db: Database) -> contextlib.AbstractAsyncContextManager[object]:
-    """One in-process turn at SQLite's single write lock for the inbox and its processing.
-
-    Waiting on an asyncio lock is exact; SQLite's busy handler sleeps in growing steps,
-    which showed up as 100-250 ms tail latencies on the inbox.
-    """
-    if not db.is_sqlite:
-        return contextlib.nullcontext()
-    lock = _WRITE_LOCKS.get(db)
-    if lock is None:
-        lock = _WRITE_LOCKS[db] = asyncio.Lock()
-    return lock
-
-
 class InboxBatcher:
     """Group commit: whatever arrived while the previous commit ran (up to BATCH_MAX)
     is inserted in one transaction; each request gets its answer after that commit."""
@@ -201,7 +182,7 @@ class InboxBatcher:
             rows.setdefault(pending.row["activity_id"], pending.row)
         table = InboxItem.__table__  # type: ignore[attr-defined]
         jobs = Job.__table__  # type: ignore[attr-defined]
-        async with sqlite_writer(self.db), self.db.engine.begin() as connection:
+        async with self.db.engine.begin() as connection:
             if self.bucket_seconds > 0:
                 stored_ids, ids = await self._insert_known_new(connection, table, rows)
             else:
