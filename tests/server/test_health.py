@@ -17,7 +17,10 @@ async def test_healthz_checks_the_database(app: Starlette, client: httpx.AsyncCl
     from server.db import Database
 
     app.state.db = Database(broken_url)
-    down = await client.get("/healthz")
+    try:
+        down = await client.get("/healthz")
+    finally:
+        await app.state.db.dispose()
     assert down.status_code == 503
     assert down.json()["status"] == "unavailable"
 
