@@ -75,6 +75,10 @@ async def instance_actor(request: Request) -> Response:
 
 
 async def inbox(request: Request) -> Response:
+    username = request.path_params.get("username")
+    if username is not None:
+        async with request.app.state.db.session() as session:
+            await _local(session, username)
     body = await request.body()
     runtime = federation(request.app.state)
     activity = await verify_inbox_post(runtime.remote, _signed(request, body))

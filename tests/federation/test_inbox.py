@@ -254,3 +254,15 @@ async def test_likes_collection_lists_ids_only_to_the_owner(
         owner = (await http.get(url, headers=signed)).json()
     assert public["totalItems"] == 1 and "items" not in public
     assert owner["items"] == [like["id"]]
+
+
+async def test_an_unknown_users_inbox_is_a_404_and_stores_nothing(
+    alpha: Starlette, network: Network, mastodon: FakeMastodon
+) -> None:
+    status = await _post_note(alpha, network)
+    nobody = "http://alpha.test/users/nobody/inbox"
+    response = await _send(
+        network, *mastodon.signed(nobody, _like(mastodon, status["uri"])), url=nobody
+    )
+    assert response.status_code == 404
+    assert await _count(alpha, InboxItem) == 0

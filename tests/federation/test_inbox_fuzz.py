@@ -18,6 +18,7 @@ from sqlmodel import select
 from server.app import create_app
 from server.models import InboxItem
 from tests.federation.network import FakeMastodon, Network, join, settings_for
+from tests.server.helpers import make_account
 from tests.support.databases import DatabaseFactory
 
 T = TypeVar("T")
@@ -55,6 +56,7 @@ def test_hostile_bodies_never_cause_a_500(tmp_path: Path, databases: DatabaseFac
         async with LifespanManager(app):
             join(app, network)
             network.apps["alpha.test"] = app
+            await make_account(app, "carol")  # the personal inbox belongs to a real user
             started.set()
             await stop.wait()
 
