@@ -158,6 +158,19 @@ def baseline(donors: int, rng: random.Random) -> float:
     return time.perf_counter() - started
 
 
+def _peak_mib(pid: int) -> float:
+    """VmHWM of a live process: its own peak RSS (ru_maxrss would include the parent's,
+    inherited across fork and exec)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def run_close(url: str, data: Path) -> tuple[float, float]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LIKEWISE_")}
     env.update(
@@ -166,31 +179,20 @@ def run_close(url: str, data: Path) -> tuple[float, float]:
         LIKEWISE_DEV="1",
         LIKEWISE_FEE_BPS="500",
     )
-    command = [
-        sys.executable,
-        "-m",
-        "server.cli",
-        "period",
-        "close",
-        "--period",
-        PERIOD,
-        "--data",
-        str(data),
-    ]
+    command = [sys.executable, "-m", "server.cli", "period", "close", "--period", PERIOD]
+    command += ["--data", str(data)]
     started = time.perf_counter()
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
-    elapsed = time.perf_counter() - started
-    out = process.stdout.read().decode() if process.stdout else ""
-    err = process.stderr.read().decode() if process.stderr else ""
-    if process.stdout:
-        process.stdout.close()
-    if process.stderr:
-        process.stderr.close()
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        raise SystemExit(f"close failed:\n{out}\n{err}")
-    return elapsed, usage.ru_maxrss / 1024
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=log)
+        peak = 0.0
+        while process.poll() is None:
+            peak = max(peak, _peak_mib(process.pid))
+            time.sleep(0.05)
+        elapsed = time.perf_counter() - started
+        if process.returncode != 0:
+            log.seek(0)
+            raise SystemExit(f"close failed:\n{log.read().decode()}")
+    return elapsed, peak
 
 
 def fresh_database(kind: str, postgres: str | None, workdir: Path) -> str:

@@ -27,13 +27,30 @@ def db_time(connection: AsyncConnection, moment: datetime) -> object:
 
 
 async def insert_rows(
-    session: AsyncSession, table: str, columns: Sequence[str], rows: Sequence[tuple[object, ...]]
+    session: AsyncSession,
+    table: str,
+    columns: Sequence[str],
+    rows: Sequence[tuple[object, ...]],
+    pg_types: Sequence[str] = (),
+    *,
+    ignore_conflicts: bool = False,
 ) -> None:
+    """INSERT many rows; on PostgreSQL (given the columns' types) as one statement over
+    unnest()ed arrays, which is several times faster than executemany there."""
     if not rows:
         return
     connection = await session.connection()
+    if connection.dialect.name == "postgresql" and pg_types:
+        arrays = ", ".join(f"${i}::{kind}[]" for i, kind in enumerate(pg_types, start=1))
+        sql = f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({arrays})"
+        sql += " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
+        for start in range(0, len(rows), CHUNK * 5):
+            chunk = rows[start : start + CHUNK * 5]
+            await connection.exec_driver_sql(sql, tuple(list(c) for c in zip(*chunk, strict=True)))
+        return
     marks = ", ".join(placeholders(connection, len(columns)))
     sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
+    sql += " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
     for start in range(0, len(rows), CHUNK):
         await connection.exec_driver_sql(sql, list(rows[start : start + CHUNK]))
 
@@ -43,6 +60,13 @@ async def add_to_balances(session: AsyncSession, deltas: Sequence[tuple[int, int
     if not deltas:
         return
     connection = await session.connection()
+    if connection.dialect.name == "postgresql":
+        sql = (
+            "UPDATE ledger_account SET balance = balance + d.delta "
+            "FROM unnest($1::bigint[], $2::bigint[]) AS d(delta, id) WHERE ledger_account.id = d.id"
+        )
+        await connection.exec_driver_sql(sql, tuple(list(c) for c in zip(*deltas, strict=True)))
+        return
     delta, account = placeholders(connection, 2)
     sql = f"UPDATE ledger_account SET balance = balance + {delta} WHERE id = {account}"
     for start in range(0, len(deltas), CHUNK):

@@ -233,6 +233,20 @@ ESCROW_COLUMNS = (
 )
 
 
+ESCROW_PG_TYPES = (
+    "varchar",
+    "bigint",
+    "bigint",
+    "bigint",
+    "bigint",
+    "varchar",
+    "varchar",
+    "bigint",
+    "varchar",
+    "timestamptz",
+)
+
+
 def _escrow_row(
     context: BatchContext, line: ClickLine, owner: Owner, share: int
 ) -> tuple[object, ...]:
@@ -300,7 +314,7 @@ async def close_batch(
 async def _write_plan(session: AsyncSession, period: str, plan: BatchPlan, now: datetime) -> None:
     await post_many(session, plan.transfers)
     connection = await session.connection()
-    await insert_rows(session, "escrow_line", ESCROW_COLUMNS, plan.escrow)
+    await insert_rows(session, "escrow_line", ESCROW_COLUMNS, plan.escrow, ESCROW_PG_TYPES)
     table = DonorPeriod.__table__  # type: ignore[attr-defined]
     statement = (
         update(table)

@@ -100,33 +100,63 @@ def insert_ignoring_duplicates(session: AsyncSession, table: Any) -> Insert:
     return sqlite.insert(table).on_conflict_do_nothing()
 
 
+ACCOUNT_COLUMNS = (
+    "key",
+    "kind",
+    "currency",
+    "account_id",
+    "identity_id",
+    "peer_domain",
+    "balance",
+    "created_at",
+)
+ACCOUNT_PG_TYPES = (
+    "varchar",
+    "varchar",
+    "varchar",
+    "bigint",
+    "bigint",
+    "varchar",
+    "bigint",
+    "timestamptz",
+)
+
+
 async def ledger_account_ids(
     session: AsyncSession, settings: Settings, owners: Iterable[Owner]
 ) -> dict[Owner, int]:
-    """The ids of these owners' ledger accounts, created where missing (Core, for bulk)."""
+    """The ids of these owners' ledger accounts, created where missing (driver-level, for
+    bulk; a concurrent creator of the same account is ignored, not an error)."""
     wanted = {owner.key: owner for owner in owners}
     found = await _ids_by_key(session, list(wanted))
-    missing = [_new_row(settings, key, owner) for key, owner in wanted.items() if key not in found]
+    missing = [key for key in wanted if key not in found]
     if missing:
-        connection = await session.connection()
-        for start in range(0, len(missing), 2000):
-            statement = insert_ignoring_duplicates(session, LedgerAccount)
-            await connection.execute(statement, missing[start : start + 2000])
-        found = await _ids_by_key(session, list(wanted))
+        now = db_time(await session.connection(), utcnow())
+        rows = [_new_row(settings, key, wanted[key], now) for key in missing]
+        await insert_rows(
+            session,
+            "ledger_account",
+            ACCOUNT_COLUMNS,
+            rows,
+            ACCOUNT_PG_TYPES,
+            ignore_conflicts=True,
+        )
+        found.update(await _ids_by_key(session, missing))
     return {owner: found[key] for key, owner in wanted.items()}
 
 
-def _new_row(settings: Settings, key: str, owner: Owner) -> dict[str, Any]:
-    return {
-        "key": key,
-        "kind": owner.kind.value,
-        "currency": settings.currency,
-        "account_id": owner.account_id,
-        "identity_id": owner.identity_id,
-        "peer_domain": owner.peer_domain,
-        "balance": 0,
-        "created_at": utcnow(),
-    }
+def _new_row(settings: Settings, key: str, owner: Owner, now: object) -> tuple[object, ...]:
+    kind = owner.kind.value
+    return (
+        key,
+        kind,
+        settings.currency,
+        owner.account_id,
+        owner.identity_id,
+        owner.peer_domain,
+        0,
+        now,
+    )
 
 
 async def _ids_by_key(session: AsyncSession, keys: list[str]) -> dict[str, int]:
@@ -238,6 +268,19 @@ TRANSFER_COLUMNS = (
 )
 
 
+TRANSFER_PG_TYPES = (
+    "varchar",
+    "bigint",
+    "bigint",
+    "bigint",
+    "varchar",
+    "varchar",
+    "bigint",
+    "varchar",
+    "timestamptz",
+)
+
+
 async def post_many(session: AsyncSession, specs: Sequence[TransferSpec]) -> int:
     """Bulk post for jobs whose caller holds the locks: plain INSERTs (a duplicate key
     is a bug and fails the transaction), then one balance update per account."""
@@ -263,9 +306,11 @@ async def post_many(session: AsyncSession, specs: Sequence[TransferSpec]) -> int
                 now,
             )
         )
-    await insert_rows(session, "transfer", TRANSFER_COLUMNS, rows)
+    # Balances first: on PostgreSQL the transfers' foreign-key checks then find the rows
+    # already locked by this transaction instead of building multixacts on them.
     changes = [(delta, account) for account, delta in sorted(deltas.items()) if delta]
     await add_to_balances(session, changes)
+    await insert_rows(session, "transfer", TRANSFER_COLUMNS, rows, TRANSFER_PG_TYPES)
     debited = [account for delta, account in changes if delta < 0]
     for start in range(0, len(debited), 5000):
         negative = await session.exec(
