@@ -10,6 +10,7 @@ import asyncio
 import json
 import logging
 import math
+import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,7 +25,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from activitypub.errors import ActivityPubError, InvalidDocument, SignatureError, SignatureFailure
 from activitypub.signatures import parse_signature_header, verify_request
 from activitypub.vocab import Activity, parse_activity
-from server.db import Database
+from server.db import Database, insert_or_ignore
 from server.models import InboxItem, Job
 from server.models.base import utcnow
 from server.services.errors import ServiceError
@@ -35,6 +36,7 @@ log = logging.getLogger("likewise.inbox")
 PROCESS_JOB = "inbox.process"
 KEY_FAILURES = frozenset({SignatureFailure.BAD_SIGNATURE, SignatureFailure.INVALID_KEY})
 BATCH_MAX = 500
+LOOKUP_CHUNK = 500  # below SQLite's bound-parameter limit
 
 
 class InboxRejected(ServiceError):
@@ -182,6 +184,11 @@ class InboxBatcher:
             rows.setdefault(pending.row["activity_id"], pending.row)
         table = InboxItem.__table__  # type: ignore[attr-defined]
         jobs = Job.__table__  # type: ignore[attr-defined]
+        if self.db.is_sqlite and self.bucket_seconds > 0:
+            bucket = self.bucket_seconds
+            return await self.db.sqlite_writer().transaction(
+                lambda connection: _store_known_new(connection, table, jobs, rows, bucket)
+            )
         async with self.db.engine.begin() as connection:
             if self.bucket_seconds > 0:
                 stored_ids, ids = await self._insert_known_new(connection, table, rows)
@@ -216,6 +223,29 @@ class InboxBatcher:
 
     def _insert(self, table: Any) -> Any:
         return sqlite_insert(table) if self.db.is_sqlite else pg_insert(table)
+
+
+def _store_known_new(
+    connection: sqlite3.Connection,
+    table: Any,
+    jobs: Any,
+    rows: dict[object, dict[str, object]],
+    bucket_seconds: float,
+) -> set[object]:
+    """The SQLite group commit on the writer thread: the write lock is held from BEGIN, so
+    looking the ids up and inserting the new ones is exact."""
+    keys = list(rows)
+    known: set[object] = set()
+    for start in range(0, len(keys), LOOKUP_CHUNK):
+        chunk = keys[start : start + LOOKUP_CHUNK]
+        marks = ", ".join("?" for _ in chunk)
+        query = f"SELECT activity_id FROM {table.name} WHERE activity_id IN ({marks})"
+        known.update(row[0] for row in connection.execute(query, chunk))
+    new = [row for key, row in rows.items() if key not in known]
+    if new:
+        insert_or_ignore(connection, table, new)
+        insert_or_ignore(connection, jobs, [processing_job([], bucket_seconds)])
+    return {row["activity_id"] for row in new}
 
 
 def processing_job(ids: list[int], bucket_seconds: float) -> dict[str, object]:
