@@ -230,8 +230,26 @@ def measure(
         return time.perf_counter() - started
 
     seeded = asyncio.run(prepare())
-    elapsed, mib = run_close(url, workdir / f"data-{kind}-{clicks}")
+    try:
+        elapsed, mib = run_close(url, workdir / f"data-{kind}-{clicks}")
+    finally:
+        if kind == "postgresql":
+            drop_database(postgres or "", url)
     return seeded, elapsed, mib
+
+
+def drop_database(server_url: str, url: str) -> None:
+    server = make_url(server_url).set(drivername="postgresql")
+    name = make_url(url).database
+
+    async def drop() -> None:
+        connection = await asyncpg.connect(server.render_as_string(hide_password=False))
+        try:
+            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await connection.close()
+
+    asyncio.run(drop())
 
 
 def main() -> None:
