@@ -10,10 +10,14 @@ from activitypub.errors import InvalidActivity
 from activitypub.jsonld import PUBLIC_COLLECTION
 from activitypub.vocab import (
     MAX_DEPTH,
+    PLAIN_HTTP_URI,
+    UNSAFE_URI_CHARACTER,
     EmbeddedObject,
+    check_uri_parts,
     parse_activity,
     parse_actor,
     parse_note,
+    parse_uri,
 )
 from tests.activitypub.payloads import load_json
 
@@ -243,3 +247,30 @@ def test_fuzz_objects_only_invalid_activity_escapes(data: dict[str, object]) -> 
             parse({**LIKE, **data})
         except InvalidActivity:
             pass
+
+
+@given(st.text())
+def test_unsafe_uri_characters_are_whitespace_and_controls(value: str) -> None:
+    expected = any(ch.isspace() or ord(ch) < 32 for ch in value)
+    assert bool(UNSAFE_URI_CHARACTER.search(value)) == expected
+
+
+@given(st.from_regex(PLAIN_HTTP_URI, fullmatch=True))
+def test_the_uri_fast_path_accepts_only_what_the_full_check_accepts(value: str) -> None:
+    assert check_uri_parts(value, "uri") == value
+
+
+@pytest.mark.parametrize(
+    "uri",
+    ["http://127.0.0.1:65535/a", "https://example.org:1/", "http://h:54839/users/x#main-key"],
+)
+def test_plain_uris_with_any_valid_port_take_the_fast_path(uri: str) -> None:
+    assert PLAIN_HTTP_URI.fullmatch(uri)
+    assert parse_uri(uri, "uri") == uri
+
+
+@pytest.mark.parametrize("uri", ["http://h:65536/a", "http://h:0/a", "http://h:99999/"])
+def test_out_of_range_ports_are_refused(uri: str) -> None:
+    assert not PLAIN_HTTP_URI.fullmatch(uri)
+    with pytest.raises(InvalidActivity):
+        parse_uri(uri, "uri")
