@@ -88,6 +88,18 @@ def current_user(request: HTTPConnection) -> AccountUser | None:
     return user if isinstance(user, AccountUser) else None
 
 
+async def current_account(request: HTTPConnection, message: str = "log in first") -> Account:
+    """The logged-in user's Account row, or Unauthorized with `message`."""
+    user = current_user(request)
+    if user is not None:
+        db: Database = request.app.state.db
+        async with db.session() as session:
+            account = await session.get(Account, user.id)
+        if account is not None:
+            return account
+    raise Unauthorized(message)
+
+
 def csrf_token(request: HTTPConnection) -> str:
     token = request.session.get("csrf")
     if not isinstance(token, str):

@@ -9,24 +9,12 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from activitypub.errors import ActivityPubError
-from server.auth import checked_form, current_user
-from server.models import Account
-from server.services.errors import NotFound, Unauthorized, ValidationFailed
+from server.auth import checked_form, current_account, current_user
+from server.services.errors import NotFound, ValidationFailed
 from server.services.favourites import SOURCE_WEB, favourite
 from server.services.interaction import follow, resolve
 from server.services.notes import status_view
 from server.services.runtime import federation
-
-
-async def _account(request: Request) -> Account:
-    user = current_user(request)
-    if user is None:
-        raise Unauthorized("log in first, then open this link again")
-    async with request.app.state.db.session() as session:
-        account: Account | None = await session.get(Account, user.id)
-    if account is None:
-        raise Unauthorized("log in first")
-    return account
 
 
 async def authorize_interaction(request: Request) -> Response:
@@ -46,7 +34,7 @@ async def authorize_interaction(request: Request) -> Response:
 
 async def act(request: Request) -> Response:
     form = await checked_form(request)
-    account = await _account(request)
+    account = await current_account(request, "log in first, then open this link again")
     runtime = federation(request.app.state)
     found = await resolve(runtime.remote, str(form.get("uri", "")))
     action = form.get("action")

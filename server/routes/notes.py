@@ -8,9 +8,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from server.auth import checked_form, current_user
-from server.models import Account
-from server.services.errors import NotFound, Unauthorized
+from server.auth import checked_form, current_account, current_user
+from server.services.errors import NotFound
 from server.services.favourites import SOURCE_WEB, favourite, unfavourite
 from server.services.notes import (
     NewStatus,
@@ -56,20 +55,9 @@ async def note_page(request: Request) -> Response:
     return _render(request, "note.html", {"account": account, "view": view})
 
 
-async def _viewer(request: Request) -> Account:
-    user = current_user(request)
-    if user is None:
-        raise Unauthorized("log in to like posts")
-    async with request.app.state.db.session() as session:
-        account: Account | None = await session.get(Account, user.id)
-    if account is None:
-        raise Unauthorized("log in to like posts")
-    return account
-
-
 async def like_note(request: Request) -> Response:
     form = await checked_form(request)
-    account = await _viewer(request)
+    account = await current_account(request, "log in to like posts")
     settings = request.app.state.settings
     async with request.app.state.db.transaction() as session:
         note = await get_note(session, request.path_params["note_id"])
@@ -85,7 +73,7 @@ async def like_note(request: Request) -> Response:
 
 
 async def compose(request: Request) -> Response:
-    account = await _viewer(request)
+    account = await current_account(request, "log in to like posts")
     if request.method == "GET":
         return _render(request, "compose.html", {"error": None})
     form = await checked_form(request)

@@ -8,12 +8,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from server.auth import current_user, require_scope
+from server.auth import current_account, current_user, require_scope
 from server.errors import BadRequest, read_json
 from server.models import Account
 from server.render.mastodon import render_account
 from server.render.statuses import render_remote_account, render_status
-from server.services.errors import NotFound, Unauthorized
+from server.services.errors import NotFound
 from server.services.favourites import SOURCE_API, favourite, unfavourite
 from server.services.interaction import (
     answer_follow_request,
@@ -44,17 +44,6 @@ async def _params(request: Request) -> dict[str, Any]:
     return {key: value for key, value in form.items() if isinstance(value, str)}
 
 
-async def _account(request: Request) -> Account:
-    user = current_user(request)
-    if user is None:
-        raise Unauthorized("log in first")
-    async with request.app.state.db.session() as session:
-        account: Account | None = await session.get(Account, user.id)
-    if account is None:
-        raise Unauthorized("the account is gone")
-    return account
-
-
 async def _render(request: Request, note_id: int, viewer_id: int | None) -> Response:
     async with request.app.state.db.session() as session:
         note = await get_note(session, note_id)
@@ -73,7 +62,7 @@ def _note_id(request: Request) -> int:
 
 @require_scope("write:statuses")
 async def post_status(request: Request) -> Response:
-    account = await _account(request)
+    account = await current_account(request)
     params = await _params(request)
     status = NewStatus(
         text=str(params.get("status") or ""),
@@ -94,7 +83,7 @@ async def get_status(request: Request) -> Response:
 
 
 async def _favourite(request: Request, add: bool) -> Response:
-    account = await _account(request)
+    account = await current_account(request)
     settings = request.app.state.settings
     async with request.app.state.db.transaction() as session:
         note = await get_note(session, _note_id(request))
@@ -120,7 +109,7 @@ async def unfavourite_status(request: Request) -> Response:
 
 @require_scope("write:follows")
 async def follow_remote(request: Request) -> Response:
-    account = await _account(request)
+    account = await current_account(request)
     params = await _params(request)
     runtime = federation(request.app.state)
     found = await resolve(runtime.remote, str(params.get("uri") or ""))
@@ -157,7 +146,7 @@ async def search(request: Request) -> Response:
 
 @require_scope("write:statuses")
 async def delete_status_route(request: Request) -> Response:
-    account = await _account(request)
+    account = await current_account(request)
     async with request.app.state.db.transaction() as session:
         note = await get_note(session, _note_id(request))
         view = render_status(request.app.state.settings, await status_view(session, note, None))
@@ -174,14 +163,14 @@ def _remote_id(request: Request) -> int:
 
 @require_scope("read:follows")
 async def list_follow_requests(request: Request) -> Response:
-    account = await _account(request)
+    account = await current_account(request)
     actors = await follow_requests(request.app.state.db, account)
     settings = request.app.state.settings
     return JSONResponse([render_remote_account(settings, actor) for actor in actors])
 
 
 async def _answer(request: Request, accept: bool) -> Response:
-    account = await _account(request)
+    account = await current_account(request)
     db = request.app.state.db
     follower = await answer_follow_request(db, account, _remote_id(request), accept)
     relationship = {"id": f"r{follower.id}", "following": False, "followed_by": accept}
@@ -200,7 +189,7 @@ async def reject_follow_request(request: Request) -> Response:
 
 @require_scope("read:statuses")
 async def home(request: Request) -> Response:
-    account = await _account(request)
+    account = await current_account(request)
     limit = request.query_params.get("limit", "20")
     async with request.app.state.db.session() as session:
         notes = await home_timeline(
