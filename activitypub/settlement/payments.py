@@ -21,6 +21,7 @@ from activitypub.settlement.wire import (
     envelope_json,
     optional_text,
     parse_envelope,
+    rejection_json,
     require_key,
     require_list,
     require_reason,
@@ -160,23 +161,20 @@ def build_payment_confirmation(confirmation: PaymentConfirmation) -> dict[str, o
 
 
 def build_payment_refusal(refusal: PaymentRefusal) -> dict[str, object]:
-    document = envelope_json(refusal, "Reject")
-    document["object"] = refusal.notice_id
-    result: dict[str, object] = {
-        "type": DocumentType.PAYMENT_REFUSAL.value,
-        "reason": refusal.reason.value,
+    amounts = {
+        "expected": refusal.expected,
+        "notified": refusal.notified,
+        "difference": refusal.difference,
     }
-    for key, amount in (
-        ("expected", refusal.expected),
-        ("notified", refusal.notified),
-        ("difference", refusal.difference),
-    ):
-        if amount is not None:
-            result[key] = amount.to_json()
-    if refusal.summary is not None:
-        result["summary"] = refusal.summary
-    document["result"] = result
-    return document
+    details = {key: amount.to_json() for key, amount in amounts.items() if amount is not None}
+    return rejection_json(
+        refusal,
+        refusal.notice_id,
+        DocumentType.PAYMENT_REFUSAL,
+        refusal.reason,
+        refusal.summary,
+        details,
+    )
 
 
 def _settles(value: object) -> tuple[str, ...]:

@@ -19,6 +19,7 @@ from activitypub.settlement.wire import (
     envelope_json,
     optional_text,
     parse_envelope,
+    rejection_json,
     require_key,
     require_reason,
     require_reference,
@@ -126,16 +127,13 @@ def build_peering_acceptance(acceptance: PeeringAcceptance) -> dict[str, object]
 
 
 def build_peering_rejection(rejection: PeeringRejection) -> dict[str, object]:
-    document = envelope_json(rejection, "Reject")
-    document["object"] = rejection.proposal_id
-    result: dict[str, object] = {
-        "type": DocumentType.PEERING_REFUSAL.value,
-        "reason": rejection.reason.value,
-    }
-    if rejection.summary is not None:
-        result["summary"] = rejection.summary
-    document["result"] = result
-    return document
+    return rejection_json(
+        rejection,
+        rejection.proposal_id,
+        DocumentType.PEERING_REFUSAL,
+        rejection.reason,
+        rejection.summary,
+    )
 
 
 def _terms(agreement: Mapping[str, object], name: str) -> tuple[str, Amount]:

@@ -17,6 +17,7 @@ from activitypub.settlement.wire import (
     envelope_json,
     optional_text,
     parse_envelope,
+    rejection_json,
     require_digest,
     require_key,
     require_list,
@@ -181,16 +182,13 @@ def build_receipt(receipt: BatchReceipt) -> dict[str, object]:
 
 
 def build_batch_rejection(rejection: BatchRejection) -> dict[str, object]:
-    document = envelope_json(rejection, "Reject")
-    document["object"] = rejection.offer_id
-    result: dict[str, object] = {
-        "type": DocumentType.SETTLEMENT_REFUSAL.value,
-        "reason": rejection.reason.value,
-    }
-    if rejection.summary is not None:
-        result["summary"] = rejection.summary
-    document["result"] = result
-    return document
+    return rejection_json(
+        rejection,
+        rejection.offer_id,
+        DocumentType.SETTLEMENT_REFUSAL,
+        rejection.reason,
+        rejection.summary,
+    )
 
 
 def _parse_result_line(value: object, index: int) -> LineResult:

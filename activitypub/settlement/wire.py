@@ -199,6 +199,24 @@ def check_answers(answer: Envelope, question: Envelope, what: str) -> None:
         raise SettlementError(f"an answer to a {what} goes from its recipient to its sender")
 
 
+def rejection_json(
+    envelope: Envelope,
+    object_id: str,
+    kind: DocumentType,
+    reason: StrEnum,
+    summary: str | None,
+    details: Mapping[str, object] | None = None,
+) -> dict[str, object]:
+    """A `Reject` of `object_id` whose result states the reason (and, optionally, more)."""
+    document = envelope_json(envelope, "Reject")
+    document["object"] = object_id
+    result: dict[str, object] = {"type": kind.value, "reason": reason.value, **(details or {})}
+    if summary is not None:
+        result["summary"] = summary
+    document["result"] = result
+    return document
+
+
 def envelope_json(envelope: Envelope, activity_type: str) -> dict[str, object]:
     return {
         "@context": copy.deepcopy(SETTLEMENT_CONTEXT),
