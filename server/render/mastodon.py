@@ -11,8 +11,24 @@ DEFAULT_AVATAR = "/static/avatar.png"
 DEFAULT_HEADER = "/static/header.png"
 
 
-def _iso(value: Any) -> str:
+def iso_datetime(value: Any) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%S.000Z") if value else ""
+
+
+def account_media_and_counts(avatar: str, header: str) -> dict[str, Any]:
+    """The Account fields a local and a remote account fill alike (Tusky needs the images)."""
+    return {
+        "avatar": avatar,
+        "avatar_static": avatar,
+        "header": header,
+        "header_static": header,
+        "followers_count": 0,
+        "following_count": 0,
+        "statuses_count": 0,
+        "last_status_at": None,
+        "emojis": [],
+        "fields": [],
+    }
 
 
 def render_account(settings: Settings, account: Account, *, source: bool = False) -> dict[str, Any]:
@@ -27,20 +43,11 @@ def render_account(settings: Settings, account: Account, *, source: bool = False
         "bot": False,
         "discoverable": account.discoverable,
         "group": False,
-        "created_at": _iso(account.created_at),
+        "created_at": iso_datetime(account.created_at),
         "note": account.summary,
         "url": f"{settings.base_url}/@{account.username}",
         "uri": f"{settings.base_url}/users/{account.username}",
-        "avatar": avatar,
-        "avatar_static": avatar,
-        "header": header,
-        "header_static": header,
-        "followers_count": 0,
-        "following_count": 0,
-        "statuses_count": 0,
-        "last_status_at": None,
-        "emojis": [],
-        "fields": [],
+        **account_media_and_counts(avatar, header),
     }
     if source:
         data["source"] = {

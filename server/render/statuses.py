@@ -6,7 +6,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from server.models import Account, Actor, Note
-from server.render.mastodon import DEFAULT_AVATAR, DEFAULT_HEADER, render_account
+from server.render.mastodon import (
+    DEFAULT_AVATAR,
+    DEFAULT_HEADER,
+    account_media_and_counts,
+    iso_datetime,
+    render_account,
+)
 from server.settings import Settings
 
 
@@ -18,10 +24,6 @@ class StatusView:
     favourites: int
     reblogs: int
     favourited: bool
-
-
-def _iso(value: Any) -> str:
-    return value.strftime("%Y-%m-%dT%H:%M:%S.000Z") if value else ""
 
 
 def render_remote_account(settings: Settings, actor: Actor) -> dict[str, Any]:
@@ -36,20 +38,11 @@ def render_remote_account(settings: Settings, actor: Actor) -> dict[str, Any]:
         "bot": actor.type in ("Service", "Application"),
         "discoverable": None,
         "group": actor.type == "Group",
-        "created_at": _iso(actor.created_at),
+        "created_at": iso_datetime(actor.created_at),
         "note": actor.summary,
         "url": actor.url or actor.uri,
         "uri": actor.uri,
-        "avatar": avatar,
-        "avatar_static": avatar,
-        "header": header,
-        "header_static": header,
-        "followers_count": 0,
-        "following_count": 0,
-        "statuses_count": 0,
-        "last_status_at": None,
-        "emojis": [],
-        "fields": [],
+        **account_media_and_counts(avatar, header),
     }
 
 
@@ -64,8 +57,8 @@ def render_status(settings: Settings, view: StatusView) -> dict[str, Any]:
         "id": str(note.id),
         "uri": note.uri,
         "url": note.url or note.uri,
-        "created_at": _iso(note.published_at),
-        "edited_at": _iso(note.updated_at) or None,
+        "created_at": iso_datetime(note.published_at),
+        "edited_at": iso_datetime(note.updated_at) or None,
         "account": account,
         "content": note.content,
         "visibility": note.visibility,
