@@ -16,6 +16,7 @@ from server.models.federation import FOLLOW_ACCEPTED
 from server.render.activitypub import render_instance_actor, render_note, render_person
 from server.routes.notes import profile_page
 from server.services.actors import INSTANCE_ACTOR_PATH
+from server.services.actors import instance_actor as find_instance_actor
 from server.services.errors import NotFound
 from server.services.inbox import SignedRequest, verify_inbox_post, verify_signature
 from server.services.notes import like_count, like_ids, share_count
@@ -67,8 +68,7 @@ async def actor(request: Request) -> Response:
 async def instance_actor(request: Request) -> Response:
     settings: Settings = request.app.state.settings
     async with request.app.state.db.session() as session:
-        uri = settings.base_url + INSTANCE_ACTOR_PATH
-        row = (await session.exec(select(Actor).where(Actor.uri == uri))).first()
+        row = await find_instance_actor(session, settings)
     if row is None:
         raise NotFound("no instance actor")
     return ActivityResponse(render_instance_actor(settings, row))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -27,26 +29,43 @@ def actor_uri(settings: Settings, username: str) -> str:
     return f"{settings.base_url}/users/{username}"
 
 
-def build_local_actor(settings: Settings, account: Account) -> Actor:
-    uri = actor_uri(settings, account.username)
+@dataclass(frozen=True)
+class ActorIdentity:
+    type: str
+    username: str
+    name: str
+    url: str
+
+
+def _keyed_actor(settings: Settings, uri: str, who: ActorIdentity) -> Actor:
+    """A local actor at `uri` with its endpoints and a fresh RSA key pair."""
     private, public = generate_rsa_pem()
     return Actor(
         uri=uri,
-        account_id=account.id,
         is_local=True,
-        type="Person",
-        username=account.username,
+        type=who.type,
+        username=who.username,
+        name=who.name,
+        url=who.url,
         domain=settings.domain,
         inbox=f"{uri}/inbox",
         outbox=f"{uri}/outbox",
         shared_inbox=f"{settings.base_url}/inbox",
-        followers_url=f"{uri}/followers",
-        name=account.display_name,
-        url=f"{settings.base_url}/@{account.username}",
         key_id=f"{uri}#main-key",
         public_key_pem=public,
         private_key_pem=private,
     )
+
+
+def build_local_actor(settings: Settings, account: Account) -> Actor:
+    uri = actor_uri(settings, account.username)
+    profile = f"{settings.base_url}/@{account.username}"
+    actor = _keyed_actor(
+        settings, uri, ActorIdentity("Person", account.username, account.display_name, profile)
+    )
+    actor.account_id = account.id
+    actor.followers_url = f"{uri}/followers"
+    return actor
 
 
 async def instance_actor(session: AsyncSession, settings: Settings) -> Actor | None:
@@ -60,23 +79,8 @@ async def ensure_instance_actor(session: AsyncSession, settings: Settings) -> Ac
     existing = await instance_actor(session, settings)
     if existing is not None:
         return existing
-    uri = settings.base_url + INSTANCE_ACTOR_PATH
-    private, public = generate_rsa_pem()
-    actor = Actor(
-        uri=uri,
-        is_local=True,
-        type="Application",
-        username=settings.host,
-        domain=settings.domain,
-        inbox=f"{uri}/inbox",
-        outbox=f"{uri}/outbox",
-        shared_inbox=f"{settings.base_url}/inbox",
-        name=settings.name,
-        url=settings.base_url + "/about",
-        key_id=f"{uri}#main-key",
-        public_key_pem=public,
-        private_key_pem=private,
-    )
+    who = ActorIdentity("Application", settings.host, settings.name, settings.base_url + "/about")
+    actor = _keyed_actor(settings, settings.base_url + INSTANCE_ACTOR_PATH, who)
     # Ed25519 (FEP-521a assertionMethod) signs settlement proofs that outlive delivery.
     signing_key = generate_ed25519_key()
     actor.ed25519_private_pem = ed25519_private_to_pem(signing_key)

@@ -19,7 +19,7 @@ from activitypub.vocab import ActorDocument, parse_actor
 from server.db import Database
 from server.models import Actor
 from server.models.base import utcnow
-from server.services.actors import INSTANCE_ACTOR_PATH
+from server.services.actors import instance_actor
 from server.services.errors import ServiceError
 from server.settings import Settings
 
@@ -51,8 +51,7 @@ def build_client(settings: Settings, http: httpx.AsyncClient) -> ActivityPubClie
 
 async def instance_signer(db: Database, settings: Settings) -> Signer:
     async with db.session() as session:
-        uri = settings.base_url + INSTANCE_ACTOR_PATH
-        actor = (await session.exec(select(Actor).where(Actor.uri == uri))).first()
+        actor = await instance_actor(session, settings)
     if actor is None or not actor.private_key_pem:
         raise RemoteError("the instance actor has no key")
     return Signer(actor.key_id, actor.private_key_pem)
