@@ -17,6 +17,17 @@ from server.models.jobs import Job, JobState
 from server.models.ledger import LedgerAccount, LedgerKind, Transfer
 from server.models.notes import Note, NoteLike, NoteShare, StatusIdempotency
 from server.models.payouts import EscrowLine, Payout, PayoutBatch
+from server.models.settlement import (
+    Direction,
+    LineState,
+    PaymentState,
+    Peer,
+    PeerState,
+    Settlement,
+    SettlementLineRow,
+    SettlementPayment,
+    SettlementState,
+)
 
 __all__ = [
     "Account",
@@ -24,6 +35,7 @@ __all__ = [
     "ApiToken",
     "Click",
     "DonorPeriod",
+    "Direction",
     "DonorSettings",
     "EscrowLine",
     "Follow",
@@ -33,13 +45,21 @@ __all__ = [
     "JobState",
     "LedgerAccount",
     "LedgerKind",
+    "LineState",
     "Note",
     "NoteLike",
     "NoteShare",
     "Payout",
+    "PaymentState",
     "PayoutBatch",
+    "Peer",
     "PeerInbox",
+    "PeerState",
     "Period",
+    "Settlement",
+    "SettlementLineRow",
+    "SettlementPayment",
+    "SettlementState",
     "StatusIdempotency",
     "Thing",
     "Transfer",

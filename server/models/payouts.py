@@ -13,6 +13,7 @@ from server.models.base import utcnow
 
 class EscrowState(enum.StrEnum):
     held = "held"
+    offered = "offered"  # in a settlement batch awaiting the peer's receipt
     claimed = "claimed"
     returned = "returned"
     settled = "settled"
@@ -36,6 +37,7 @@ class EscrowLine(SQLModel, table=True):
     ledger_account_id: int = Field(foreign_key="ledger_account.id", index=True)
     peer_domain: str = Field(default="", max_length=255)
     creator_uri: str = Field(default="", max_length=2048)
+    settlement_id: int | None = Field(default=None, foreign_key="settlement.id", index=True)
     amount: int = Field(sa_column=Column(BigInteger, nullable=False))
     state: str = Field(default=EscrowState.held, max_length=16)
     created_at: datetime = Field(default_factory=utcnow)
