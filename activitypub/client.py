@@ -59,6 +59,7 @@ class Signer:
 class PostResult:
     status: int
     headers: Mapping[str, str]
+    body: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -232,8 +233,11 @@ class ActivityPubClient:
             raise IdMismatch(f"{final_url} served a document with id {document.get('id')!r}")
         return document
 
-    async def post(self, inbox_url: str, body: bytes, signer: Signer) -> PostResult:
-        """Deliver a signed POST; the status is returned, never raised (see delivery.py)."""
+    async def post(
+        self, inbox_url: str, body: bytes, signer: Signer, *, read_body: bool = False
+    ) -> PostResult:
+        """Deliver a signed POST; the status is returned, never raised (see delivery.py).
+        With `read_body`, the answer's body (size-limited) is returned too."""
         await self.check_url(inbox_url)
         headers = self._headers(ACTIVITY_JSON)
         headers["Content-Type"] = ACTIVITY_JSON
@@ -246,8 +250,11 @@ class ActivityPubClient:
 
         async def send() -> PostResult:
             response = await self.http.send(request, stream=True, follow_redirects=False)
-            await response.aclose()
-            return PostResult(response.status_code, dict(response.headers))
+            try:
+                answer = await self._read_limited(response) if read_body else b""
+            finally:
+                await response.aclose()
+            return PostResult(response.status_code, dict(response.headers), answer)
 
         try:
             async with asyncio.timeout(self.total_timeout):
@@ -256,6 +263,11 @@ class ActivityPubClient:
             raise FetchTimeout(f"POST {inbox_url} timed out") from error
         except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as error:
             raise FetchError(f"POST {inbox_url} failed: {error}") from error
+
+    async def fetch_json(self, url: str) -> dict[str, object]:
+        """GET a plain JSON document (NodeInfo, say), unsigned, with the same guards."""
+        fetched = await self._guarded(self._get(url, "application/json", None))
+        return _parse_json(fetched.body, fetched.url)
 
     async def webfinger_lookup(self, handle: str, scheme: str = "https") -> WebFingerResult:
         """Resolve `user@domain` to its actor URL. The caller checks the subject if it cares."""

@@ -46,9 +46,13 @@ class Usage:
     local_posts: int
 
 
-def settlement_metadata(currency: str) -> dict[str, object]:
-    """The `metadata` entry that advertises settlement in `currency`."""
-    return {"likewise": {"settlement": {"currency": currency, "protocol": SETTLEMENT_PROTOCOL}}}
+def settlement_metadata(currency: str, actor: str | None = None) -> dict[str, object]:
+    """The `metadata` entry that advertises settlement in `currency`, and the instance
+    actor that sends and receives settlement documents."""
+    offer: dict[str, object] = {"currency": currency, "protocol": SETTLEMENT_PROTOCOL}
+    if actor is not None:
+        offer["actor"] = actor
+    return {"likewise": {"settlement": offer}}
 
 
 def build_nodeinfo(
@@ -101,6 +105,7 @@ def parse_nodeinfo_links(data: object) -> str:
 class Settlement:
     currency: str
     protocol: str
+    actor: str | None = None
 
 
 @dataclass(frozen=True)
@@ -128,7 +133,10 @@ def _settlement(metadata: Mapping[str, object]) -> Settlement | None:
         return None
     if len(currency) != 3 or not currency.isascii() or not currency.isupper():
         return None
-    return Settlement(currency=currency, protocol=protocol)
+    actor = offer.get("actor")
+    return Settlement(
+        currency=currency, protocol=protocol, actor=actor if isinstance(actor, str) else None
+    )
 
 
 def parse_nodeinfo(data: object) -> NodeInfo:

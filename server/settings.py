@@ -105,6 +105,30 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "escrow_days", "LIKEWISE_ESCROW_DAYS", int, "Days unclaimed shares wait before returning."
     ),
+    Setting(
+        "peer_credit_limit",
+        "LIKEWISE_PEER_CREDIT_LIMIT",
+        int,
+        "Credit limit proposed to new settlement peers (minor units).",
+    ),
+    Setting(
+        "peer_auto_accept",
+        "LIKEWISE_PEER_AUTO_ACCEPT",
+        bool,
+        "Accept settlement peering proposals without an admin.",
+    ),
+    Setting(
+        "payment_auto_confirm",
+        "LIKEWISE_PAYMENT_AUTO_CONFIRM",
+        bool,
+        "Confirm peers' payment notices that match the open balance without an admin.",
+    ),
+    Setting(
+        "receipt_hours",
+        "LIKEWISE_SETTLEMENT_RECEIPT_HOURS",
+        float,
+        "Hours a sent settlement batch may wait for its receipt before it is flagged.",
+    ),
 )
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -131,6 +155,10 @@ class Settings:
     budget_default: int = 500
     payout_min: int = 1000
     escrow_days: int = 90
+    peer_credit_limit: int = 100_000
+    peer_auto_accept: bool = False
+    payment_auto_confirm: bool = False
+    receipt_hours: float = 24.0
     tls: bool = False
     run_worker: bool = True
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -252,6 +280,10 @@ def validate(settings: Settings) -> None:
     if not 0 < settings.budget_min <= settings.budget_default <= settings.budget_max:
         raise ConfigError(
             "need 0 < LIKEWISE_BUDGET_MIN <= LIKEWISE_BUDGET_DEFAULT <= LIKEWISE_BUDGET_MAX"
+        )
+    if settings.peer_credit_limit < 0 or settings.receipt_hours <= 0:
+        raise ConfigError(
+            "LIKEWISE_PEER_CREDIT_LIMIT must be >= 0 and LIKEWISE_SETTLEMENT_RECEIPT_HOURS > 0"
         )
     if settings.payout_min <= 0 or settings.escrow_days <= 0:
         raise ConfigError("LIKEWISE_PAYOUT_MIN and LIKEWISE_ESCROW_DAYS must be positive")

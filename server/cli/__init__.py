@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from server.cli import accounts, ledger, payouts, period, wallet
+from server.cli import accounts, ledger, payouts, peers, period, wallet
 from server.cli.common import (
     cli_settings,
     configure_logging,
@@ -173,3 +173,5 @@ main.add_command(wallet.wallet)
 main.add_command(period.period)
 main.add_command(payouts.payouts)
 main.add_command(payouts.escrow)
+main.add_command(peers.peers)
+main.add_command(peers.settlements)

@@ -6,11 +6,16 @@ from server.jobs.worker import Handler
 from server.services.delivery import DELIVERY_JOB, handle_delivery
 from server.services.federation import handle_inbox_process
 from server.services.inbox import PROCESS_JOB
+from server.services.peers import PREPARE_JOB
+from server.services.settlement import handle_prepare, handle_send
+from server.services.settlement_docs import SEND_JOB
 
 
 def job_handlers() -> dict[str, Handler]:
     handlers: dict[str, Handler] = {
         PROCESS_JOB: handle_inbox_process,
         DELIVERY_JOB: handle_delivery,
+        SEND_JOB: handle_send,
+        PREPARE_JOB: handle_prepare,
     }
     return handlers

@@ -13,6 +13,7 @@ from server.routes import (
     interaction,
     money,
     notes,
+    settlement,
     web,
     wellknown,
 )
@@ -24,7 +25,8 @@ from server.templating import STATIC_DIR
 
 def all_routes() -> list[BaseRoute]:
     return [
-        *activitypub.routes,  # first: the inbox is the hottest path
+        *settlement.routes,  # the instance inbox: settlement documents, else as below
+        *activitypub.routes,  # the inbox is the hottest path
         *health.routes,
         *web.routes,
         *api_accounts.routes,

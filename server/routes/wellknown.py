@@ -13,7 +13,7 @@ from activitypub.jsonld import JRD_JSON
 from activitypub.nodeinfo import Usage, build_nodeinfo, build_nodeinfo_links, settlement_metadata
 from activitypub.webfinger import build_jrd, parse_acct
 from server.models import Account, Note
-from server.services.actors import actor_uri
+from server.services.actors import INSTANCE_ACTOR_PATH, actor_uri
 from server.settings import Settings
 
 SOFTWARE_VERSION = "0.1.0"
@@ -80,7 +80,9 @@ async def nodeinfo(request: Request) -> Response:
         posts_query = select(func.count()).select_from(Note).where(col(Note.is_local).is_(True))
         posts = (await session.exec(posts_query)).one()
     usage = Usage(int(users), int(users), int(users), int(posts))
-    likewise = dict(settlement_metadata(settings.currency)["likewise"])  # type: ignore[call-overload]
+    actor = settings.base_url + INSTANCE_ACTOR_PATH
+    offer = settlement_metadata(settings.currency, actor)["likewise"]
+    likewise = dict(offer)  # type: ignore[call-overload]
     likewise["microdonations"] = True
     metadata = {"nodeName": settings.name, "likewise": likewise}
     document = build_nodeinfo(version, SOFTWARE_VERSION, usage, settings.registrations, metadata)

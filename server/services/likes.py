@@ -86,6 +86,17 @@ async def like_url(
     return outcome, thing
 
 
+async def clicks_on(session: AsyncSession, donor_id: int, uri: str) -> int:
+    """How many clicks (all periods) this donor has on the thing at `uri`."""
+    query = (
+        select(func.count())
+        .select_from(Click)
+        .join(Thing, col(Thing.id) == col(Click.thing_id))
+        .where(Click.donor_id == donor_id, Thing.uri == uri)
+    )
+    return int((await session.exec(query)).one())
+
+
 async def like_count(session: AsyncSession, settings: Settings, url: str) -> tuple[ThingRef, int]:
     """The thing behind a URL and how many clicks it has had, all periods together."""
     thing = await resolve_thing(session, settings, url)

@@ -8,15 +8,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from server.auth import current_user, require_scope
+from server.auth import current_account, current_user, require_scope
 from server.errors import BadRequest, read_json
+from server.models import Note
 from server.render.money import render_budget, render_click, render_me, render_payout
 from server.services.amounts import amount_from_json
 from server.services.budget import update_donor_settings
 from server.services.clicks import remove_click_by_id
-from server.services.errors import NotFound, Unauthorized, ValidationFailed
-from server.services.likes import like_url
+from server.services.errors import NotFound, ServiceError, Unauthorized, ValidationFailed
+from server.services.favourites import SOURCE_API, favourite
+from server.services.interaction import resolve
+from server.services.likes import clicks_on, like_url
 from server.services.payouts import PayoutRequest, list_payouts, request_payout
+from server.services.runtime import federation
 from server.services.summary import creator_summary, donor_summary
 
 PREFIX = "/api/v1/likewise"
@@ -124,10 +128,31 @@ async def likes(request: Request) -> Response:
     uri = body.get("uri")
     if not isinstance(uri, str):
         raise ValidationFailed("uri must be a URL string", field="uri")
+    note = await _fediverse_note(request, uri)
     async with request.app.state.db.transaction() as session:
+        if note is not None:
+            account = await current_account(request)
+            before = await clicks_on(session, who, note.uri)
+            await favourite(session, settings, account, note, SOURCE_API)
+            recorded = await clicks_on(session, who, note.uri) > before
+            status = 201 if recorded else 200
+            outcome = "recorded" if recorded else "already_liked"
+            return JSONResponse({"outcome": outcome, "uri": note.uri}, status_code=status)
         outcome, thing = await like_url(session, settings, who, uri, source="client_api")
     status = 201 if outcome == "recorded" else 200
     return JSONResponse({"outcome": outcome.value, "uri": thing.uri}, status_code=status)
+
+
+async def _fediverse_note(request: Request, uri: str) -> Note | None:
+    """A post on the fediverse behind `uri`, fetched and cached (its author is the creator,
+    and liking it delivers a Like); None for anything else, which is liked as a web URL."""
+    if not uri.startswith(("https://", "http://")):
+        return None
+    try:
+        found = await resolve(federation(request.app.state).remote, uri)
+    except ServiceError:
+        return None
+    return found.note
 
 
 routes = [

@@ -1,0 +1,328 @@
+"""`likewise peers …` and `likewise settlements …`: settling with other instances."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.table import Column, Table
+
+from server.cli.common import cli_settings, console, data_option, fail, migrate_database, run_async
+from server.db import Database
+from server.settings import Settings
+
+
+def _money(value: int, settings: Settings) -> str:
+    from server.services.amounts import format_amount
+
+    return f"{format_amount(value, settings)} {settings.currency}"
+
+
+def _prepared(data_dir: Path | None) -> Settings:
+    settings = cli_settings(data_dir)
+    migrate_database(settings)
+    return settings
+
+
+@click.group()
+def peers() -> None:
+    """Instances this one settles microdonations with."""
+
+
+@peers.command("add")
+@data_option
+@click.argument("domain")
+@click.option("--credit-limit", default=None, help="Most either side may owe, e.g. 1000.00.")
+def peers_add(data_dir: Path | None, domain: str, credit_limit: str | None) -> None:
+    """Propose settling with DOMAIN (it must run Likewise in the same currency)."""
+    from server.http import build_http_client
+    from server.services.amounts import parse_amount
+    from server.services.peers import discover, normalize_domain, propose
+    from server.services.remote import RemoteActors, build_client
+
+    settings = _prepared(data_dir)
+    domain = normalize_domain(settings, domain)
+    limit = settings.peer_credit_limit
+    if credit_limit is not None:
+        limit = parse_amount(credit_limit, settings, field="credit limit")
+
+    async def work(db: Database) -> str:
+        async with build_http_client(settings) as http:
+            client = build_client(settings, http)
+            profile = await discover(RemoteActors(db, settings, client), client, settings, domain)
+        peer = await propose(db, settings, profile, limit)
+        return peer.state
+
+    state = run_async(settings, work)
+    click.echo(
+        f"proposed settling with {domain} (credit limit {_money(limit, settings)}); "
+        f"state {state}: the proposal is on its way, and {domain}'s admin accepts or rejects it"
+    )
+
+
+def _answer(data_dir: Path | None, domain: str, accept: bool) -> None:
+    from server.services.peers import answer_proposal
+
+    settings = _prepared(data_dir)
+
+    async def work(db: Database) -> str:
+        return (await answer_proposal(db, settings, domain.lower(), accept=accept)).state
+
+    click.echo(f"{domain}: {run_async(settings, work)}")
+
+
+@peers.command("accept")
+@data_option
+@click.argument("domain")
+def peers_accept(data_dir: Path | None, domain: str) -> None:
+    """Accept DOMAIN's proposal: settlement batches start flowing."""
+    _answer(data_dir, domain, True)
+
+
+@peers.command("reject")
+@data_option
+@click.argument("domain")
+def peers_reject(data_dir: Path | None, domain: str) -> None:
+    """Reject DOMAIN's proposal; shares for its creators stay in escrow."""
+    _answer(data_dir, domain, False)
+
+
+def _set_state(data_dir: Path | None, domain: str, state: str) -> None:
+    from server.models import PeerState
+    from server.services.peers import set_state
+
+    settings = _prepared(data_dir)
+
+    async def work(db: Database) -> str:
+        return (await set_state(db, domain.lower(), PeerState(state))).state
+
+    click.echo(f"{domain}: {run_async(settings, work)}")
+
+
+@peers.command("suspend")
+@data_option
+@click.argument("domain")
+def peers_suspend(data_dir: Path | None, domain: str) -> None:
+    """Stop sending and accepting batches with DOMAIN (payments still settle)."""
+    _set_state(data_dir, domain, "suspended")
+
+
+@peers.command("resume")
+@data_option
+@click.argument("domain")
+def peers_resume(data_dir: Path | None, domain: str) -> None:
+    """Resume a suspended peer."""
+    _set_state(data_dir, domain, "active")
+
+
+@peers.command("end")
+@data_option
+@click.argument("domain")
+def peers_end(data_dir: Path | None, domain: str) -> None:
+    """End the agreement with DOMAIN."""
+    _set_state(data_dir, domain, "ended")
+
+
+@peers.command("list")
+@data_option
+def peers_list(data_dir: Path | None) -> None:
+    """Every peer with its state, credit limit and open balance."""
+    from server.services.peers import list_peers
+
+    settings = _prepared(data_dir)
+    rows = run_async(settings, lambda db: list_peers(db, settings))
+    table = Table("state", "proposed by", "credit limit", "we owe", "they owe", "net")
+    widest = max((len(row.peer.domain) for row in rows), default=6)
+    table.columns.insert(0, Column("domain", no_wrap=True, min_width=widest))
+    for row in rows:
+        net = row.net
+        shown = (
+            f"we pay {_money(net, settings)}" if net > 0 else f"they pay {_money(-net, settings)}"
+        )
+        table.add_row(
+            row.peer.domain,
+            row.peer.state,
+            row.peer.proposed_by,
+            _money(row.peer.credit_limit, settings),
+            _money(row.we_owe, settings),
+            _money(row.they_owe, settings),
+            shown if net else "settled",
+        )
+    console.print(table)
+
+
+@peers.command("statement")
+@data_option
+@click.argument("domain")
+def peers_statement(data_dir: Path | None, domain: str) -> None:
+    """An account statement with DOMAIN: every batch and payment, with the running balance."""
+    from server.services.statements import statement
+
+    settings = _prepared(data_dir)
+    result = run_async(settings, lambda db: statement(db, settings, domain.lower()))
+    table = Table(
+        "date", "entry", "state", "we owe them", "they owe us", "balance", title=result.title
+    )
+    for entry in result.entries:
+        table.add_row(
+            entry.when.strftime("%Y-%m-%d %H:%M"),
+            entry.text,
+            entry.state,
+            _money(entry.we_owe, settings) if entry.we_owe else "",
+            _money(entry.they_owe, settings) if entry.they_owe else "",
+            _money(entry.balance, settings),
+        )
+    console.print(table)
+    net = result.balance
+    if net > 0:
+        click.echo(f"open balance: this instance owes {domain} {_money(net, settings)}")
+    elif net < 0:
+        click.echo(f"open balance: {domain} owes this instance {_money(-net, settings)}")
+    else:
+        click.echo("open balance: settled")
+
+
+@click.group()
+def settlements() -> None:
+    """Signed settlement batches and payments between peers."""
+
+
+@settlements.command("list")
+@data_option
+@click.option("--peer", "domain", default=None, help="Only this peer.")
+def settlements_list(data_dir: Path | None, domain: str | None) -> None:
+    """Batches sent and received, newest first; overdue ones are flagged."""
+    from server.services.settlement import list_payments, list_settlements, overdue
+
+    settings = _prepared(data_dir)
+    rows = run_async(settings, lambda db: list_settlements(db, domain))
+    table = Table("id", "dir", "period", "seq", "total", "accepted", "state", "note")
+    widest = max((len(peer.domain) for _, peer in rows), default=4)
+    table.columns.insert(1, Column("peer", no_wrap=True, min_width=widest))
+    for s, peer in rows:
+        note = "no receipt yet: check the peer" if overdue(settings, s) else s.last_error[:60]
+        table.add_row(
+            str(s.id),
+            peer.domain,
+            s.direction,
+            s.period,
+            str(s.sequence),
+            _money(s.total, settings),
+            _money(s.accepted_total, settings),
+            s.state,
+            note,
+        )
+    console.print(table)
+    payments = run_async(settings, lambda db: list_payments(db, domain))
+    if payments:
+        table = Table("payment", "dir", "amount", "reference", "state")
+        widest = max(len(peer.domain) for _, peer in payments)
+        table.columns.insert(1, Column("peer", no_wrap=True, min_width=widest))
+        for p, peer in payments:
+            table.add_row(
+                str(p.id),
+                peer.domain,
+                p.direction,
+                _money(p.amount, settings),
+                p.reference,
+                p.state,
+            )
+        console.print(table)
+
+
+@settlements.command("send")
+@data_option
+@click.option("--peer", "domain", default=None, help="Only this peer.")
+def settlements_send(data_dir: Path | None, domain: str | None) -> None:
+    """Offer active peers what is held for their creators now (the worker delivers)."""
+    from server.http import build_http_client
+    from server.services.peers import find_peer
+    from server.services.remote import RemoteActors, build_client
+    from server.services.settlement_batches import prepare_batches
+
+    settings = _prepared(data_dir)
+
+    async def work(db: Database) -> list[tuple[str, int, int]]:
+        peer_id = None
+        if domain:
+            async with db.session() as session:
+                peer_id = (await find_peer(session, domain.lower())).id
+        async with build_http_client(settings) as http:
+            remote = RemoteActors(db, settings, build_client(settings, http))
+            made = await prepare_batches(db, settings, remote, peer_id)
+        return [(s.uri, s.sequence, s.total) for s in made]
+
+    made = run_async(settings, work)
+    for uri, sequence, total in made:
+        click.echo(f"batch {sequence}: {_money(total, settings)} queued ({uri})")
+    if not made:
+        click.echo("nothing to send: no held shares for payable creators of an active peer")
+
+
+@settlements.command("verify")
+@data_option
+@click.argument("settlement_id", type=int)
+def settlements_verify(data_dir: Path | None, settlement_id: int) -> None:
+    """Re-check the stored batch and answer: proofs, digest and receipt lines."""
+    from server.services.settlement import verify_settlement
+
+    settings = _prepared(data_dir)
+    result = run_async(settings, lambda db: verify_settlement(db, settings, settlement_id))
+    for name, ok, detail in result.checks:
+        click.echo(f"{'ok  ' if ok else 'FAIL'} {name}{': ' + detail if detail else ''}")
+    if not result.ok:
+        raise fail(f"settlement {settlement_id} does not verify")
+    click.echo(f"settlement {settlement_id} verifies ({len(result.checks)} checks)")
+
+
+@settlements.command("mark-paid")
+@data_option
+@click.argument("domain")
+@click.argument("amount")
+@click.option("--reference", required=True, help="The bank transfer's reference.")
+def settlements_mark_paid(data_dir: Path | None, domain: str, amount: str, reference: str) -> None:
+    """Tell DOMAIN that AMOUNT (the open balance) was transferred; it confirms."""
+    from server.services.amounts import parse_amount
+    from server.services.settlement_payments import mark_paid
+
+    settings = _prepared(data_dir)
+    value = parse_amount(amount, settings)
+
+    async def work(db: Database) -> int:
+        return (await mark_paid(db, settings, domain.lower(), value, reference)).id or 0
+
+    payment = run_async(settings, work)
+    click.echo(f"payment {payment}: notice of {_money(value, settings)} sent to {domain}")
+
+
+@settlements.command("confirm")
+@data_option
+@click.argument("payment_id", type=int)
+def settlements_confirm(data_dir: Path | None, payment_id: int) -> None:
+    """Confirm a peer's payment notice: creators' pending funds become available."""
+    from server.services.settlement_payments import confirm_payment
+
+    settings = _prepared(data_dir)
+
+    async def work(db: Database) -> tuple[int, str]:
+        payment = await confirm_payment(db, settings, payment_id)
+        return payment.amount, payment.reference
+
+    value, reference = run_async(settings, work)
+    click.echo(f"payment {payment_id} confirmed: {_money(value, settings)} ({reference})")
+
+
+@settlements.command("refuse")
+@data_option
+@click.argument("payment_id", type=int)
+@click.option("--reason", default="the transfer has not arrived", help="Told to the peer.")
+def settlements_refuse(data_dir: Path | None, payment_id: int, reason: str) -> None:
+    """Refuse a peer's payment notice (the money did not arrive)."""
+    from server.services.settlement_payments import refuse_payment
+
+    settings = _prepared(data_dir)
+
+    async def work(db: Database) -> str:
+        return (await refuse_payment(db, settings, payment_id, reason)).state
+
+    click.echo(f"payment {payment_id}: {run_async(settings, work)}")

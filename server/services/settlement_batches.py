@@ -1,0 +1,576 @@
+"""Settlement batches: what one instance's donors owe another instance's creators.
+
+Sender: held escrow lines for a peer's creators become one signed batch per peer and
+period (only for payable creators, within the credit limit); the lines wait as
+"offered" until the receipt comes. The receipt moves the accepted total from the peer's
+escrow to what we owe the peer; rejected lines go back to escrow (held again for the
+peer when the credit limit was the reason, else to the creator's identity escrow).
+
+Receiver: a batch from an active peer in our currency and with the next sequence number
+credits each accepted line to the local creator's *pending* balance against what the
+peer owes us, and is answered with a signed receipt, stored with the batch. A duplicate
+gets the stored receipt again; nothing is booked twice.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from activitypub.errors import ActivityPubError
+from activitypub.settlement import (
+    Amount,
+    BatchOffer,
+    BatchReceipt,
+    BatchRejection,
+    BatchRejectionReason,
+    LineRejection,
+    SettlementLine,
+    batch_digest,
+    build_batch_offer,
+    build_batch_rejection,
+    build_receipt,
+    check_receipt,
+    envelope_fields,
+    make_receipt,
+    parse_batch_offer,
+)
+from server.db import Database
+from server.models import (
+    Account,
+    Actor,
+    Click,
+    Direction,
+    EscrowLine,
+    LedgerKind,
+    LineState,
+    Peer,
+    PeerState,
+    Settlement,
+    SettlementLineRow,
+    SettlementState,
+)
+from server.models.base import utcnow
+from server.models.payouts import EscrowState
+from server.services.bulk import insert_rows
+from server.services.ledger import Owner, TransferSpec, ledger_account_ids, post_many, post_transfer
+from server.services.peers import peer_balance
+from server.services.remote import RemoteActors, RemoteError, domain_of
+from server.services.settlement_docs import (
+    LocalSigner,
+    SettlementRefused,
+    check_proof,
+    dumps,
+    loads,
+    local_signer,
+    queue_send,
+)
+from server.settings import Settings
+
+CHUNK = 500
+LINE_COLUMNS = (
+    "settlement_id",
+    "position",
+    "creator_uri",
+    "account_id",
+    "identity_id",
+    "amount",
+    "supporters",
+    "state",
+    "reason",
+)
+LINE_PG_TYPES = (
+    "bigint",
+    "int",
+    "varchar",
+    "bigint",
+    "bigint",
+    "bigint",
+    "int",
+    "varchar",
+    "varchar",
+)
+
+
+def _chunks(items: Sequence[str]) -> list[Sequence[str]]:
+    return [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
+
+
+# --- sending ------------------------------------------------------------------------------
+
+
+def payment_link_is_own(actor: Actor) -> bool:
+    """A payment link counts only on the actor's own domain (never trust another)."""
+    return bool(actor.payment_link) and domain_of(actor.payment_link) == domain_of(actor.uri)
+
+
+async def payable_creators(
+    remote: RemoteActors, creators: Sequence[str]
+) -> tuple[set[str], set[str]]:
+    """(payable, not payable) among these actor URIs; raises RemoteError when the peer
+    cannot be asked (it is down), so nothing is decided on missing information."""
+    payable: set[str] = set()
+    refused: set[str] = set()
+    for uri in creators:
+        try:
+            actor = await remote.get_actor(uri)
+        except RemoteError as error:
+            if "404" in str(error) or "410" in str(error):
+                refused.add(uri)
+                continue
+            raise
+        (payable if payment_link_is_own(actor) and actor.tombstoned_at is None else refused).add(
+            uri
+        )
+    return payable, refused
+
+
+async def _held_creators(db: Database, domain: str) -> list[str]:
+    async with db.session() as session:
+        rows = await session.exec(
+            select(EscrowLine.creator_uri)
+            .where(EscrowLine.peer_domain == domain, EscrowLine.state == EscrowState.held)
+            .distinct()
+        )
+        return sorted(rows.all())
+
+
+async def rehome_to_identity(
+    session: AsyncSession, settings: Settings, domain: str, lines: Sequence[EscrowLine], why: str
+) -> None:
+    """Move held or offered lines from the peer's escrow to their creators' identity escrow
+    (claimable, and returned to the donors when it expires)."""
+    by_identity: dict[int, list[EscrowLine]] = defaultdict(list)
+    for line in lines:
+        by_identity[line.identity_id].append(line)
+    source = Owner(LedgerKind.escrow_peer, peer_domain=domain)
+    owners = [source] + [Owner(LedgerKind.escrow_identity, identity_id=i) for i in by_identity]
+    ids = await ledger_account_ids(session, settings, owners)
+    for identity, group in sorted(by_identity.items()):
+        target = ids[Owner(LedgerKind.escrow_identity, identity_id=identity)]
+        first = min(line.id or 0 for line in group)
+        amount = sum(line.amount for line in group)
+        key = f"escrow-rehome:{identity}:{first}"
+        await post_transfer(session, TransferSpec(key, ids[source], target, amount, why))
+        for line in group:
+            line.ledger_account_id, line.peer_domain = target, ""
+            line.settlement_id, line.state = None, EscrowState.held.value
+            session.add(line)
+
+
+@dataclass
+class _Draft:
+    period: str
+    lines: list[SettlementLine]
+    escrow_ids: list[int]
+
+
+def _click_uri(settings: Settings, click_id: int, source_ref: str | None) -> str:
+    if source_ref and source_ref.startswith(("https://", "http://")):
+        return source_ref
+    return f"{settings.base_url}/clicks/{click_id}"
+
+
+async def _open_exposure(session: AsyncSession, settings: Settings, peer: Peer) -> int:
+    """What we owe the peer or have offered it and not yet had answered."""
+    balance = await peer_balance(session, settings, peer)
+    offered = await session.exec(
+        select(func.coalesce(func.sum(Settlement.total), 0)).where(
+            Settlement.peer_id == peer.id,
+            Settlement.direction == Direction.outgoing,
+            Settlement.state == SettlementState.offered,
+        )
+    )
+    return balance.we_owe + int(offered.one())
+
+
+async def _drafts(
+    session: AsyncSession, settings: Settings, peer: Peer, payable: set[str]
+) -> list[_Draft]:
+    rows = (
+        await session.exec(
+            select(EscrowLine, Click.source_ref)
+            .join(Click, col(Click.id) == col(EscrowLine.click_id), isouter=True)
+            .where(EscrowLine.peer_domain == peer.domain, EscrowLine.state == EscrowState.held)
+            .order_by(col(EscrowLine.period), col(EscrowLine.creator_uri), col(EscrowLine.id))
+            .with_for_update()
+        )
+    ).all()
+    room = peer.credit_limit - await _open_exposure(session, settings, peer)
+    grouped: dict[str, dict[str, list[tuple[EscrowLine, str | None]]]] = defaultdict(dict)
+    for line, ref in rows:
+        if line.creator_uri in payable:
+            grouped[line.period].setdefault(line.creator_uri, []).append((line, ref))
+    drafts = []
+    for period in sorted(grouped):
+        draft = _Draft(period, [], [])
+        for creator, items in grouped[period].items():
+            amount = sum(line.amount for line, _ in items)
+            if amount > room:
+                continue  # waits for the next batch, after a payment makes room
+            room -= amount
+            clicks = tuple(dict.fromkeys(_click_uri(settings, e.click_id, r) for e, r in items))
+            supporters = len({line.donor_id for line, _ in items})
+            unit = Amount(amount, settings.currency, settings.currency_scale)
+            draft.lines.append(SettlementLine(creator, unit, supporters, clicks))
+            draft.escrow_ids.extend(line.id or 0 for line, _ in items)
+        if draft.lines:
+            drafts.append(draft)
+    return drafts
+
+
+async def _next_sequence(session: AsyncSession, peer: Peer, direction: Direction) -> int:
+    result = await session.exec(
+        select(func.coalesce(func.max(Settlement.sequence), 0)).where(
+            Settlement.peer_id == peer.id,
+            Settlement.direction == direction,
+            Settlement.state != SettlementState.refused,
+        )
+    )
+    return int(result.one()) + 1
+
+
+async def _offer(
+    session: AsyncSession, settings: Settings, signer: LocalSigner, peer: Peer, draft: _Draft
+) -> Settlement:
+    offer = BatchOffer(
+        **envelope_fields(signer.envelope(settings, peer.actor_uri)),
+        period=draft.period,
+        sequence=await _next_sequence(session, peer, Direction.outgoing),
+        currency=settings.currency,
+        lines=tuple(draft.lines),
+    )
+    document = signer.sign(build_batch_offer(offer))
+    settlement = Settlement(
+        uri=offer.id,
+        peer_id=peer.id or 0,
+        direction=Direction.outgoing.value,
+        period=offer.period,
+        sequence=offer.sequence,
+        currency=offer.currency,
+        total=offer.total.value,
+        document=dumps(document),
+        digest=batch_digest(document),
+    )
+    session.add(settlement)
+    await session.flush()
+    sid = settlement.id or 0
+    rows = [
+        (sid, i, line.creator, None, None, line.amount.value, line.supporters, "offered", "")
+        for i, line in enumerate(offer.lines)
+    ]
+    await insert_rows(session, "settlement_line", LINE_COLUMNS, rows, LINE_PG_TYPES)
+    table = EscrowLine.__table__  # type: ignore[attr-defined]
+    for start in range(0, len(draft.escrow_ids), CHUNK):
+        await session.exec(
+            update(table)
+            .where(table.c.id.in_(draft.escrow_ids[start : start + CHUNK]))
+            .values(state=EscrowState.offered.value, settlement_id=sid)
+        )
+    await queue_send(session, peer, document)
+    return settlement
+
+
+async def prepare_batches(
+    db: Database, settings: Settings, remote: RemoteActors, peer_id: int | None = None
+) -> list[Settlement]:
+    """Offer every active peer what is held for its payable creators; returns the batches."""
+    async with db.session() as session:
+        query = select(Peer).where(Peer.state == PeerState.active)
+        if peer_id is not None:
+            query = query.where(Peer.id == peer_id)
+        peers = (await session.exec(query.order_by(col(Peer.domain)))).all()
+    made: list[Settlement] = []
+    for peer in peers:
+        creators = await _held_creators(db, peer.domain)
+        if not creators:
+            continue
+        payable, refused = await payable_creators(remote, creators)
+        async with db.transaction() as session:
+            locked = await session.get(Peer, peer.id, with_for_update=True)
+            if locked is None or locked.state != PeerState.active:
+                continue
+            if refused:
+                stray = await session.exec(
+                    select(EscrowLine).where(
+                        EscrowLine.peer_domain == peer.domain,
+                        EscrowLine.state == EscrowState.held,
+                        col(EscrowLine.creator_uri).in_(sorted(refused)),
+                    )
+                )
+                await rehome_to_identity(session, settings, peer.domain, stray.all(), "not_payable")
+            signer = await local_signer(session, settings)
+            for draft in await _drafts(session, settings, locked, payable):
+                made.append(await _offer(session, settings, signer, locked, draft))
+    return made
+
+
+async def apply_batch_answer(
+    session: AsyncSession,
+    settings: Settings,
+    peer: Peer,
+    answer: BatchReceipt | BatchRejection,
+    data: dict[str, object],
+) -> None:
+    """The peer's receipt (or refusal) of one of our batches; a repeat changes nothing."""
+    settlement = (
+        await session.exec(
+            select(Settlement)
+            .where(Settlement.uri == answer.offer_id, Settlement.peer_id == peer.id)
+            .where(Settlement.direction == Direction.outgoing)
+            .with_for_update()
+        )
+    ).first()
+    if settlement is None:
+        raise SettlementRefused(404, "unknown_batch", "this answers no batch we sent you")
+    if settlement.state != SettlementState.offered:
+        return
+    escrow = (
+        await session.exec(
+            select(EscrowLine)
+            .where(EscrowLine.settlement_id == settlement.id)
+            .order_by(col(EscrowLine.id))
+        )
+    ).all()
+    settlement.answer, settlement.answered_at = dumps(data), utcnow()
+    if isinstance(answer, BatchRejection):
+        for line in escrow:
+            line.state, line.settlement_id = EscrowState.held.value, None
+            session.add(line)
+        settlement.state = SettlementState.refused.value
+        settlement.last_error = f"{answer.reason.value}: {answer.summary or ''}".strip(": ")
+        session.add(settlement)
+        return
+    try:
+        check_receipt(parse_batch_offer(loads(settlement.document)), settlement.digest, answer)
+    except ActivityPubError as error:
+        raise SettlementRefused(422, "malformed", f"receipt does not match: {error}") from error
+    await _book_receipt(session, settings, peer, settlement, answer, escrow)
+
+
+async def _book_receipt(
+    session: AsyncSession,
+    settings: Settings,
+    peer: Peer,
+    settlement: Settlement,
+    receipt: BatchReceipt,
+    escrow: Sequence[EscrowLine],
+) -> None:
+    rejected = {line.creator: line.rejection for line in receipt.lines if line.rejection}
+    states = {line.creator: line for line in receipt.lines}
+    rows = (
+        await session.exec(
+            select(SettlementLineRow).where(SettlementLineRow.settlement_id == settlement.id)
+        )
+    ).all()
+    for row in rows:
+        result = states[row.creator_uri]
+        row.state = (LineState.rejected if result.rejection else LineState.accepted).value
+        row.reason = result.rejection.value if result.rejection else ""
+        session.add(row)
+    waiting = [
+        line
+        for line in escrow
+        if rejected.get(line.creator_uri) is LineRejection.CREDIT_LIMIT_EXCEEDED
+    ]
+    returned = [line for line in escrow if line.creator_uri in rejected and line not in waiting]
+    for line in waiting:
+        line.state, line.settlement_id = EscrowState.held.value, None
+        session.add(line)
+    if returned:
+        await rehome_to_identity(session, settings, peer.domain, returned, "settlement_rejected")
+    now = utcnow()
+    for line in escrow:
+        if line.creator_uri not in rejected:
+            line.state, line.resolved_at = EscrowState.settled.value, now
+            session.add(line)
+    accepted = receipt.accepted_total.value
+    settlement.accepted_total, settlement.rejected_total = accepted, receipt.rejected_total.value
+    settlement.state = SettlementState.accepted.value
+    session.add(settlement)
+    if accepted:
+        source = Owner(LedgerKind.escrow_peer, peer_domain=peer.domain)
+        target = Owner(LedgerKind.peer_payable, peer_domain=peer.domain)
+        ids = await ledger_account_ids(session, settings, [source, target])
+        spec = TransferSpec(
+            f"settle:out:{settlement.id}",
+            ids[source],
+            ids[target],
+            accepted,
+            "settlement_accepted",
+            settlement.period,
+        )
+        await post_transfer(session, spec)
+
+
+# --- receiving ----------------------------------------------------------------------------
+
+
+def _refuse(
+    settings: Settings,
+    signer: LocalSigner,
+    offer: BatchOffer,
+    status: int,
+    reason: BatchRejectionReason,
+    summary: str,
+) -> SettlementRefused:
+    rejection = BatchRejection(
+        **envelope_fields(signer.envelope(settings, offer.actor)),
+        offer_id=offer.id,
+        reason=reason,
+        summary=summary,
+    )
+    document = signer.sign(build_batch_rejection(rejection))
+    return SettlementRefused(status, reason.value, summary, document)
+
+
+async def _creators(
+    session: AsyncSession, uris: Sequence[str]
+) -> dict[str, tuple[int, bool, bool]]:
+    """creator URI → (account id, suspended, deleted) for local accounts."""
+    found: dict[str, tuple[int, bool, bool]] = {}
+    for part in _chunks(sorted(set(uris))):
+        rows = await session.exec(
+            select(Actor.uri, Account.id, Account.suspended_at, Actor.tombstoned_at)
+            .join(Account, col(Account.id) == col(Actor.account_id))
+            .where(col(Actor.uri).in_(part), col(Actor.is_local).is_(True))
+        )
+        for uri, account_id, suspended_at, tombstoned_at in rows.all():
+            found[uri] = (int(account_id or 0), suspended_at is not None, tombstoned_at is not None)
+    return found
+
+
+async def receive_batch(
+    session: AsyncSession,
+    settings: Settings,
+    peer: Peer | None,
+    offer: BatchOffer,
+    data: dict[str, object],
+) -> tuple[int, dict[str, object]]:
+    """Check, credit and answer a peer's batch; refusals raise with a signed Reject."""
+    signer = await local_signer(session, settings)
+    if peer is None or peer.state != PeerState.active:
+        state = "not a peer" if peer is None else f"a {peer.state} peer"
+        summary = f"{domain_of(offer.actor)} is {state} of {settings.domain}"
+        raise _refuse(settings, signer, offer, 403, BatchRejectionReason.NOT_A_PEER, summary)
+    try:
+        check_proof(data, peer)
+    except SettlementRefused as refused:
+        raise _refuse(
+            settings, signer, offer, 401, BatchRejectionReason.BAD_PROOF, refused.message
+        ) from refused
+    digest = batch_digest(data)
+    existing = (await session.exec(select(Settlement).where(Settlement.uri == offer.id))).first()
+    if existing is not None:
+        if (
+            existing.digest == digest
+            and existing.direction == Direction.incoming
+            and existing.answer
+        ):
+            return 200, loads(existing.answer)
+        summary = f"batch {offer.id} was received before with other contents"
+        raise _refuse(settings, signer, offer, 409, BatchRejectionReason.SEQUENCE_CONFLICT, summary)
+    if offer.currency != settings.currency or offer.currency != peer.currency:
+        summary = f"this instance settles in {settings.currency}, the batch is in {offer.currency}"
+        raise _refuse(settings, signer, offer, 422, BatchRejectionReason.WRONG_CURRENCY, summary)
+    expected = await _next_sequence(session, peer, Direction.incoming)
+    if offer.sequence != expected:
+        reason = (
+            BatchRejectionReason.SEQUENCE_GAP
+            if offer.sequence > expected
+            else BatchRejectionReason.SEQUENCE_CONFLICT
+        )
+        summary = f"expected sequence {expected}, got {offer.sequence}"
+        raise _refuse(settings, signer, offer, 409, reason, summary)
+    return 200, await _credit(session, settings, signer, peer, offer, data, digest)
+
+
+async def _credit(
+    session: AsyncSession,
+    settings: Settings,
+    signer: LocalSigner,
+    peer: Peer,
+    offer: BatchOffer,
+    data: dict[str, object],
+    digest: str,
+) -> dict[str, object]:
+    creators = await _creators(session, [line.creator for line in offer.lines])
+    room = peer.credit_limit - (await peer_balance(session, settings, peer)).they_owe
+    rejections: dict[str, LineRejection] = {}
+    for line in offer.lines:
+        found = creators.get(line.creator)
+        if found is None:
+            rejections[line.creator] = LineRejection.UNKNOWN_CREATOR
+        elif found[2]:
+            rejections[line.creator] = LineRejection.DELETED_CREATOR
+        elif found[1]:
+            rejections[line.creator] = LineRejection.SUSPENDED_CREATOR
+        elif line.amount.value > room:
+            rejections[line.creator] = LineRejection.CREDIT_LIMIT_EXCEEDED
+        else:
+            room -= line.amount.value
+    receipt = make_receipt(signer.envelope(settings, offer.actor), offer, digest, rejections)
+    answer = signer.sign(build_receipt(receipt))
+    settlement = Settlement(
+        uri=offer.id,
+        peer_id=peer.id or 0,
+        direction=Direction.incoming.value,
+        period=offer.period,
+        sequence=offer.sequence,
+        currency=offer.currency,
+        total=offer.total.value,
+        accepted_total=receipt.accepted_total.value,
+        rejected_total=receipt.rejected_total.value,
+        state=SettlementState.accepted.value,
+        document=dumps(data),
+        digest=digest,
+        answer=dumps(answer),
+        answered_at=utcnow(),
+    )
+    session.add(settlement)
+    await session.flush()
+    sid = settlement.id or 0
+    rows = []
+    for i, line in enumerate(offer.lines):
+        reason = rejections.get(line.creator)
+        account = creators[line.creator][0] if line.creator in creators else None
+        state = LineState.rejected if reason else LineState.accepted
+        rows.append(
+            (
+                sid,
+                i,
+                line.creator,
+                account,
+                None,
+                line.amount.value,
+                line.supporters,
+                state.value,
+                reason.value if reason else "",
+            )
+        )
+    await insert_rows(session, "settlement_line", LINE_COLUMNS, rows, LINE_PG_TYPES)
+    accepted = [(i, line) for i, line in enumerate(offer.lines) if line.creator not in rejections]
+    source = Owner(LedgerKind.peer_receivable, peer_domain=peer.domain)
+    owners = [source] + [
+        Owner(LedgerKind.creator_pending, account_id=creators[line.creator][0])
+        for _, line in accepted
+    ]
+    ids = await ledger_account_ids(session, settings, owners)
+    specs = [
+        TransferSpec(
+            f"settle:in:{sid}:{i}",
+            ids[source],
+            ids[Owner(LedgerKind.creator_pending, account_id=creators[line.creator][0])],
+            line.amount.value,
+            "settlement_credit",
+            offer.period,
+        )
+        for i, line in accepted
+    ]
+    await post_many(session, specs)
+    return answer
