@@ -3,13 +3,24 @@ users drive them)."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
-from datetime import UTC, datetime
+import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+from cryptography.hazmat.primitives.asymmetric import ed25519
+from sqlmodel import select
 
+from activitypub.keys import ed25519_private_from_pem
+from activitypub.settlement import Amount, Envelope, sign_document
+from activitypub.signatures import sign_request
+from server.db import Database
+from server.models import Actor
 from tests.support.instances import LiveInstance
 
 FAST = {"LIKEWISE_DELIVERY_BACKOFF_SCALE": "0.001", "COLUMNS": "240"}
@@ -39,7 +50,9 @@ def user(instance: LiveInstance, name: str) -> dict[str, str]:
 
 
 def post(instance: LiveInstance, auth: dict[str, str], text: str) -> dict[str, Any]:
-    response = httpx.post(f"{instance.base_url}/api/v1/statuses", json={"status": text}, headers=auth)
+    response = httpx.post(
+        f"{instance.base_url}/api/v1/statuses", json={"status": text}, headers=auth
+    )
     assert response.status_code == 200, response.text
     status: dict[str, Any] = response.json()
     return status
@@ -96,3 +109,83 @@ def peer(a: LiveInstance, b: LiveInstance) -> None:
 def ledger_ok(instance: LiveInstance) -> None:
     result = instance.cli("ledger", "check", check=False)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@dataclass(frozen=True)
+class InstanceKeys:
+    """An instance actor's identity and keys, read from its own database, so a test can
+    speak for it (or tamper with what it says)."""
+
+    uri: str
+    key_id: str
+    rsa_pem: str
+    ed25519: ed25519.Ed25519PrivateKey
+
+    def envelope(self, recipient: str) -> Envelope:
+        return Envelope(
+            id=f"{self.uri.rsplit('/', 1)[0]}/settlements/{uuid.uuid4()}",
+            actor=self.uri,
+            recipient=recipient,
+            published=datetime.now(UTC),
+        )
+
+    def sign(self, document: dict[str, object]) -> dict[str, object]:
+        return sign_document(document, self.ed25519, f"{self.uri}#ed25519-key")
+
+
+def instance_keys(instance: LiveInstance) -> InstanceKeys:
+    async def read() -> InstanceKeys:
+        db = Database(instance.database_url)
+        try:
+            async with db.session() as session:
+                uri = f"{instance.base_url}/actor"
+                actor = (await session.exec(select(Actor).where(Actor.uri == uri))).one()
+        finally:
+            await db.dispose()
+        assert actor.private_key_pem and actor.ed25519_private_pem
+        return InstanceKeys(
+            actor.uri,
+            actor.key_id,
+            actor.private_key_pem,
+            ed25519_private_from_pem(actor.ed25519_private_pem),
+        )
+
+    return asyncio.run(read())
+
+
+def post_signed(
+    target: LiveInstance, document: object, signer: InstanceKeys, *, raw: bytes | None = None
+) -> httpx.Response:
+    """POST a document to the target's instance inbox, HTTP-signed by `signer`."""
+    body = raw if raw is not None else json.dumps(document).encode()
+    url = f"{target.base_url}/actor/inbox"
+    headers = sign_request(
+        "POST",
+        url,
+        {"Content-Type": "application/activity+json"},
+        body,
+        signer.key_id,
+        signer.rsa_pem,
+    )
+    return httpx.post(url, content=body, headers=headers, timeout=30)
+
+
+def money(value: int) -> Amount:
+    return Amount(value, "EUR", 2)
+
+
+def is_down(instance: LiveInstance) -> bool:
+    try:
+        httpx.get(f"{instance.base_url}/healthz", timeout=1)
+    except httpx.HTTPError:
+        return True
+    return False
+
+
+def incoming_notice(instance: LiveInstance) -> str:
+    """The id of a payment notice from a peer that waits for this admin, or ""."""
+    for line in instance.cli("settlements", "list").stdout.splitlines():
+        cells = [c.strip() for c in line.split("│") if c.strip()]
+        if len(cells) >= 6 and cells[0].isdigit() and cells[2] == "in" and cells[5] == "notified":
+            return cells[0]
+    return ""

@@ -8,6 +8,7 @@ from tests.federation.settlement_support import (
     close,
     creator_balances,
     eventually,
+    incoming_notice,
     ledger_ok,
     like,
     peer,
@@ -30,7 +31,7 @@ def test_donors_on_a_pay_creators_on_b_through_settlement(instances: Start) -> N
     listed = alpha.cli("settlements", "list").stdout
     assert "accepted" in listed
     alpha.cli("settlements", "mark-paid", beta.domain, "5.00", "--reference", "SEPA-1")
-    payment = eventually(lambda: _payment_id(beta))
+    payment = eventually(lambda: incoming_notice(beta))
     beta.cli("settlements", "confirm", payment)
     eventually(lambda: creator_balances(beta, bob) == (0, 500))
     eventually(lambda: "confirmed" in alpha.cli("settlements", "list").stdout)
@@ -39,14 +40,3 @@ def test_donors_on_a_pay_creators_on_b_through_settlement(instances: Start) -> N
         assert "verifies" in instance.cli("settlements", "verify", "1").stdout
     assert "settled" in alpha.cli("peers", "list").stdout
     assert "Traceback" not in alpha.read_log() + beta.read_log()
-
-
-def _payment_id(instance: object) -> str:
-    from tests.support.instances import LiveInstance
-
-    assert isinstance(instance, LiveInstance)
-    for line in instance.cli("settlements", "list").stdout.splitlines():
-        parts = line.replace("│", " ").split()
-        if parts and parts[0].isdigit() and "notified" in line and " in " in f" {line} ":
-            return parts[0]
-    return ""
