@@ -73,6 +73,36 @@ def users_list(data_dir: Path | None) -> None:
     console.print(table)
 
 
+def _suspend(data_dir: Path | None, username: str, suspended: bool) -> None:
+    from server.services.accounts import set_suspended
+
+    settings = cli_settings(data_dir)
+    migrate_database(settings)
+
+    async def work(db: Database) -> str:
+        async with db.transaction() as session:
+            return (await set_suspended(session, username, suspended)).username
+
+    name = run_async(settings, work)
+    click.echo(f"@{name} is {'suspended' if suspended else 'reinstated'}")
+
+
+@users.command("suspend")
+@data_option
+@click.argument("username")
+def users_suspend(data_dir: Path | None, username: str) -> None:
+    """Suspend an account (no log-in; peers' payments for it are refused)."""
+    _suspend(data_dir, username, True)
+
+
+@users.command("unsuspend")
+@data_option
+@click.argument("username")
+def users_unsuspend(data_dir: Path | None, username: str) -> None:
+    """Reinstate a suspended account."""
+    _suspend(data_dir, username, False)
+
+
 @click.group()
 def tokens() -> None:
     """Personal access tokens for scripts and the API."""

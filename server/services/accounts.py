@@ -12,6 +12,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.models import Account
+from server.models.base import utcnow
 from server.services.actors import build_local_actor
 from server.services.errors import Conflict, NotFound, ValidationFailed
 from server.services.passwords import (
@@ -93,6 +94,15 @@ async def get_account(session: AsyncSession, username: str) -> Account:
     account = result.first()
     if account is None:
         raise NotFound(f"no account named {username!r}")
+    return account
+
+
+async def set_suspended(session: AsyncSession, username: str, suspended: bool) -> Account:
+    """Suspend (or reinstate) an account: it cannot log in, and peers' settlement lines for
+    it are refused (the money stays with the donors' instance)."""
+    account = await get_account(session, username)
+    account.suspended_at = (account.suspended_at or utcnow()) if suspended else None
+    session.add(account)
     return account
 
 

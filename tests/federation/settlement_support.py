@@ -97,9 +97,10 @@ def peer_state(instance: LiveInstance, domain: str) -> str:
     return ""
 
 
-def peer(a: LiveInstance, b: LiveInstance) -> None:
-    """A proposes, B's admin accepts; both see an active peer."""
-    a.cli("peers", "add", b.domain)
+def peer(a: LiveInstance, b: LiveInstance, *options: str) -> None:
+    """A proposes (with `options`, e.g. a credit limit), B's admin accepts; both see an
+    active peer."""
+    a.cli("peers", "add", b.domain, *options)
     eventually(lambda: peer_state(b, a.domain) == "proposed")
     b.cli("peers", "accept", a.domain)
     eventually(lambda: peer_state(a, b.domain) == "active")
