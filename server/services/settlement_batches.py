@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC
 
 from sqlalchemy import func, update
 from sqlmodel import col, select
@@ -60,7 +61,7 @@ from server.models.payouts import EscrowState
 from server.services.bulk import insert_rows
 from server.services.ledger import Owner, TransferSpec, ledger_account_ids, post_many, post_transfer
 from server.services.peers import peer_balance
-from server.services.remote import RemoteActors, RemoteError, domain_of
+from server.services.remote import ACTOR_TTL_SECONDS, RemoteActors, RemoteError, domain_of
 from server.services.settlement_docs import (
     LocalSigner,
     SettlementRefused,
@@ -109,24 +110,42 @@ def payment_link_is_own(actor: Actor) -> bool:
     return bool(actor.payment_link) and domain_of(actor.payment_link) == domain_of(actor.uri)
 
 
+def _fresh(actor: Actor) -> bool:
+    if actor.is_local:
+        return True
+    if actor.fetched_at is None:
+        return False
+    fetched = actor.fetched_at
+    if fetched.tzinfo is None:
+        fetched = fetched.replace(tzinfo=UTC)
+    return (utcnow() - fetched).total_seconds() < ACTOR_TTL_SECONDS
+
+
 async def payable_creators(
-    remote: RemoteActors, creators: Sequence[str]
+    db: Database, remote: RemoteActors, creators: Sequence[str]
 ) -> tuple[set[str], set[str]]:
-    """(payable, not payable) among these actor URIs; raises RemoteError when the peer
-    cannot be asked (it is down), so nothing is decided on missing information."""
+    """(payable, not payable) among these actor URIs. Fresh cached actors are read in bulk;
+    unknown or stale ones are fetched. Raises RemoteError when the peer cannot be asked
+    (it is down), so nothing is decided on missing information."""
+    cached: dict[str, Actor] = {}
+    async with db.session() as session:
+        for part in _chunks(sorted(set(creators))):
+            rows = await session.exec(select(Actor).where(col(Actor.uri).in_(part)))
+            cached.update((actor.uri, actor) for actor in rows.all())
     payable: set[str] = set()
     refused: set[str] = set()
     for uri in creators:
-        try:
-            actor = await remote.get_actor(uri)
-        except RemoteError as error:
-            if "404" in str(error) or "410" in str(error):
-                refused.add(uri)
-                continue
-            raise
-        (payable if payment_link_is_own(actor) and actor.tombstoned_at is None else refused).add(
-            uri
-        )
+        actor = cached.get(uri)
+        if actor is None or not _fresh(actor):
+            try:
+                actor = await remote.get_actor(uri, refresh=actor is not None)
+            except RemoteError as error:
+                if "404" in str(error) or "410" in str(error):
+                    refused.add(uri)
+                    continue
+                raise
+        good = payment_link_is_own(actor) and actor.tombstoned_at is None
+        (payable if good else refused).add(uri)
     return payable, refused
 
 
@@ -290,7 +309,7 @@ async def prepare_batches(
         creators = await _held_creators(db, peer.domain)
         if not creators:
             continue
-        payable, refused = await payable_creators(remote, creators)
+        payable, refused = await payable_creators(db, remote, creators)
         async with db.transaction() as session:
             locked = await session.get(Peer, peer.id, with_for_update=True)
             if locked is None or locked.state != PeerState.active:
