@@ -349,18 +349,14 @@ async def apply_batch_answer(
         raise SettlementRefused(404, "unknown_batch", "this answers no batch we sent you")
     if settlement.state != SettlementState.offered:
         return
-    escrow = (
-        await session.exec(
-            select(EscrowLine)
-            .where(EscrowLine.settlement_id == settlement.id)
-            .order_by(col(EscrowLine.id))
-        )
-    ).all()
     settlement.answer, settlement.answered_at = dumps(data), utcnow()
+    escrow_table = EscrowLine.__table__  # type: ignore[attr-defined]
     if isinstance(answer, BatchRejection):
-        for line in escrow:
-            line.state, line.settlement_id = EscrowState.held.value, None
-            session.add(line)
+        await session.exec(
+            update(escrow_table)
+            .where(escrow_table.c.settlement_id == settlement.id)
+            .values(state=EscrowState.held.value, settlement_id=None)
+        )
         settlement.state = SettlementState.refused.value
         settlement.last_error = f"{answer.reason.value}: {answer.summary or ''}".strip(": ")
         session.add(settlement)
@@ -369,7 +365,7 @@ async def apply_batch_answer(
         check_receipt(parse_batch_offer(loads(settlement.document)), settlement.digest, answer)
     except ActivityPubError as error:
         raise SettlementRefused(422, "malformed", f"receipt does not match: {error}") from error
-    await _book_receipt(session, settings, peer, settlement, answer, escrow)
+    await _book_receipt(session, settings, peer, settlement, answer)
 
 
 async def _book_receipt(
@@ -378,36 +374,52 @@ async def _book_receipt(
     peer: Peer,
     settlement: Settlement,
     receipt: BatchReceipt,
-    escrow: Sequence[EscrowLine],
 ) -> None:
+    """Lines are updated in bulk; only rejected lines (few) are touched one by one."""
     rejected = {line.creator: line.rejection for line in receipt.lines if line.rejection}
-    states = {line.creator: line for line in receipt.lines}
-    rows = (
-        await session.exec(
-            select(SettlementLineRow).where(SettlementLineRow.settlement_id == settlement.id)
+    lines_table = SettlementLineRow.__table__  # type: ignore[attr-defined]
+    await session.exec(
+        update(lines_table)
+        .where(lines_table.c.settlement_id == settlement.id)
+        .values(state=LineState.accepted.value)
+    )
+    escrow_table = EscrowLine.__table__  # type: ignore[attr-defined]
+    if rejected:
+        rows = await session.exec(
+            select(SettlementLineRow).where(
+                SettlementLineRow.settlement_id == settlement.id,
+                col(SettlementLineRow.creator_uri).in_(sorted(rejected)),
+            )
         )
-    ).all()
-    for row in rows:
-        result = states[row.creator_uri]
-        row.state = (LineState.rejected if result.rejection else LineState.accepted).value
-        row.reason = result.rejection.value if result.rejection else ""
-        session.add(row)
-    waiting = [
-        line
-        for line in escrow
-        if rejected.get(line.creator_uri) is LineRejection.CREDIT_LIMIT_EXCEEDED
-    ]
-    returned = [line for line in escrow if line.creator_uri in rejected and line not in waiting]
-    for line in waiting:
-        line.state, line.settlement_id = EscrowState.held.value, None
-        session.add(line)
-    if returned:
-        await rehome_to_identity(session, settings, peer.domain, returned, "settlement_rejected")
-    now = utcnow()
-    for line in escrow:
-        if line.creator_uri not in rejected:
-            line.state, line.resolved_at = EscrowState.settled.value, now
+        for row in rows.all():
+            reason = rejected[row.creator_uri]
+            row.state, row.reason = LineState.rejected.value, reason.value if reason else ""
+            session.add(row)
+        escrow = (
+            await session.exec(
+                select(EscrowLine)
+                .where(EscrowLine.settlement_id == settlement.id)
+                .where(col(EscrowLine.creator_uri).in_(sorted(rejected)))
+                .order_by(col(EscrowLine.id))
+            )
+        ).all()
+        limit = LineRejection.CREDIT_LIMIT_EXCEEDED
+        waiting = [line for line in escrow if rejected[line.creator_uri] is limit]
+        returned = [line for line in escrow if rejected[line.creator_uri] is not limit]
+        for line in waiting:
+            line.state, line.settlement_id = EscrowState.held.value, None
             session.add(line)
+        if returned:
+            await rehome_to_identity(
+                session, settings, peer.domain, returned, "settlement_rejected"
+            )
+        await session.flush()
+    await session.exec(
+        update(escrow_table)
+        .where(escrow_table.c.settlement_id == settlement.id)
+        .where(escrow_table.c.state == EscrowState.offered.value)
+        .values(state=EscrowState.settled.value, resolved_at=utcnow())
+    )
     accepted = receipt.accepted_total.value
     settlement.accepted_total, settlement.rejected_total = accepted, receipt.rejected_total.value
     settlement.state = SettlementState.accepted.value
