@@ -11,10 +11,12 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from cryptography.exceptions import InvalidSignature
@@ -114,8 +116,23 @@ def sign_request(
     return result
 
 
+# Every parameter quoted, as Mastodon and most servers send them: what `_split_params_slowly`
+# reads, found by one regex.
+QUOTED_PARAMS = re.compile(r'(?:[ \t,]*[A-Za-z]+="[^"]*")*[ \t,]*')
+QUOTED_PARAM = re.compile(r'([A-Za-z]+)="([^"]*)"')
+
+
 def _split_params(value: str) -> dict[str, str]:
     """Split `k="v",k2=123` into a dict; commas inside quotes do not split."""
+    if QUOTED_PARAMS.fullmatch(value):
+        pairs = QUOTED_PARAM.findall(value)
+        params = dict(pairs)
+        if len(params) == len(pairs):
+            return params
+    return _split_params_slowly(value)
+
+
+def _split_params_slowly(value: str) -> dict[str, str]:
     params: dict[str, str] = {}
     index, length = 0, len(value)
     while index < length:
@@ -175,11 +192,19 @@ def parse_signature_header(value: str) -> SignatureParams:
     )
 
 
-def _check_algorithm(params: SignatureParams) -> str:
-    algorithm = (params.algorithm or "rsa-sha256").lower()
+# Senders sign the same few header lists: the checks of a passing list are kept.
+@lru_cache(maxsize=256)
+def _check_params(method: str, algorithm: str | None, signed: tuple[str, ...]) -> str:
+    checked = _check_algorithm(algorithm, signed)
+    _check_signed_headers(method, signed)
+    return checked
+
+
+def _check_algorithm(given: str | None, signed: tuple[str, ...]) -> str:
+    algorithm = (given or "rsa-sha256").lower()
     if algorithm not in ACCEPTED_ALGORITHMS:
-        raise SignatureError(_F.UNSUPPORTED_ALGORITHM, f"algorithm {params.algorithm!r}")
-    pseudo = {"(created)", "(expires)"} & set(params.headers)
+        raise SignatureError(_F.UNSUPPORTED_ALGORITHM, f"algorithm {given!r}")
+    pseudo = {"(created)", "(expires)"} & set(signed)
     if pseudo and algorithm != "hs2019":
         raise SignatureError(_F.MALFORMED, f"{sorted(pseudo)} only allowed with hs2019")
     return algorithm
@@ -223,6 +248,12 @@ def _signed_at(params: SignatureParams, headers: Mapping[str, str]) -> datetime:
     date = headers.get("date")
     if date is None:
         raise SignatureError(_F.MISSING_HEADER, "Date header is missing")
+    return _parse_date(date)
+
+
+# Concurrent senders sign within the same few seconds: their Date values repeat.
+@lru_cache(maxsize=256)
+def _parse_date(date: str) -> datetime:
     try:
         parsed = parsedate_to_datetime(date)
     except (TypeError, ValueError, IndexError) as error:
@@ -277,18 +308,39 @@ def verify_request(
 ) -> VerifiedSignature:
     """Verify a draft-cavage signature by Mastodon's rules, or raise `SignatureError`."""
     lowered = {name.lower(): value for name, value in headers.items()}
-    method = method.upper()
     header = lowered.get("signature")
     if header is None:
         raise SignatureError(_F.MISSING_HEADER, "Signature header is missing")
-    params = parse_signature_header(header)
-    algorithm = _check_algorithm(params)
-    _check_signed_headers(method, params.headers)
+    request = SignedMessage(method, path_with_query, lowered, body)
+    return verify_parsed(request, parse_signature_header(header), public_key_pem, now, max_skew)
+
+
+@dataclass(frozen=True)
+class SignedMessage:
+    """What a signature covers. `headers` has lower-case names; `target` is path?query."""
+
+    method: str
+    target: str
+    headers: Mapping[str, str]
+    body: bytes | None
+
+
+def verify_parsed(
+    request: SignedMessage,
+    params: SignatureParams,
+    public_key_pem: str,
+    now: datetime | None = None,
+    max_skew: int = DEFAULT_MAX_SKEW,
+) -> VerifiedSignature:
+    """`verify_request` for a caller that already parsed the Signature header (to find
+    the key) and holds the headers with lower-case names."""
+    method = request.method.upper()
+    algorithm = _check_params(method, params.algorithm, params.headers)
     if "digest" in params.headers or method == "POST":
-        _check_digest(lowered.get("digest"), body or b"")
-    signed_at = _signed_at(params, lowered)
+        _check_digest(request.headers.get("digest"), request.body or b"")
+    signed_at = _signed_at(params, request.headers)
     _check_window(params, signed_at, now or datetime.now(UTC), max_skew)
-    message = _signing_string(method, path_with_query, params, lowered)
+    message = _signing_string(method, request.target, params, request.headers)
     try:
         signature = base64.b64decode(params.signature, validate=True)
     except (binascii.Error, ValueError) as error:

@@ -5,10 +5,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from activitypub.errors import SignatureError, SignatureFailure
 from activitypub.keys import RsaKeyPair, generate_rsa_key_pair, load_private_key
 from activitypub.signatures import (
+    QUOTED_PARAMS,
+    _split_params,
+    _split_params_slowly,
     digest_header,
     http_date,
     parse_signature_header,
@@ -185,6 +190,26 @@ def test_parse_signature_header_refuses_malformed(value: str) -> None:
     with pytest.raises(SignatureError) as caught:
         parse_signature_header(value)
     assert caught.value.reason == SignatureFailure.MALFORMED
+
+
+def _split_outcome(split: Callable[[str], dict[str, str]], value: str) -> object:
+    try:
+        return split(value)
+    except SignatureError as error:
+        return error.reason
+
+
+PARAM_PIECES = st.sampled_from(["keyId", "a", "B", "=", '"', ",", " ", "\t", "\n", "x", "1"])
+
+
+@given(st.lists(PARAM_PIECES, max_size=16).map("".join))
+def test_the_quoted_params_fast_path_reads_what_the_full_parser_reads(value: str) -> None:
+    assert _split_outcome(_split_params, value) == _split_outcome(_split_params_slowly, value)
+
+
+@given(st.from_regex(QUOTED_PARAMS, fullmatch=True))
+def test_every_quoted_params_header_parses_the_same_both_ways(value: str) -> None:
+    assert _split_outcome(_split_params, value) == _split_outcome(_split_params_slowly, value)
 
 
 Tamper = Callable[[Headers], Headers]
