@@ -26,6 +26,9 @@ PUBLIC_ALIASES = frozenset({PUBLIC_COLLECTION, "as:Public", "Public"})
 JsonObject = Mapping[str, object]
 
 
+PLAIN_SCALARS = frozenset({str, int, bool, type(None)})
+
+
 def check_shape(data: object) -> Mapping[str, object]:
     """Require a JSON object within the nesting and size limits (checked iteratively)."""
     if not isinstance(data, Mapping):
@@ -39,6 +42,8 @@ def check_shape(data: object) -> Mapping[str, object]:
             raise InvalidActivity(f"document has more than {MAX_NODES} values")
         if depth > MAX_DEPTH:
             raise InvalidActivity(f"document nests deeper than {MAX_DEPTH} levels")
+        if type(value) in PLAIN_SCALARS:  # most values; skips the slower ABC checks
+            continue
         if isinstance(value, Mapping):
             stack.extend((item, depth + 1) for item in value.values())
         elif isinstance(value, list | tuple):
