@@ -17,8 +17,9 @@ from server.errors import EXCEPTION_HANDLERS
 from server.http import build_http_client
 from server.jobs.registry import job_handlers
 from server.jobs.worker import Handler, JobContext, Worker
-from server.middleware import AccessLogMiddleware, BodyLimitMiddleware, Metrics
+from server.middleware import AccessLogMiddleware, BodyLimitMiddleware, DirectRoutes, Metrics
 from server.routes import all_routes
+from server.routes.activitypub import inbox_routes
 from server.services.actors import ensure_instance_actor
 from server.settings import Settings
 from server.templating import build_templates
@@ -57,6 +58,7 @@ def create_app(settings: Settings, *, handlers: Mapping[str, Handler] | None = N
         middleware=[
             Middleware(AccessLogMiddleware, metrics=metrics),
             Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
+            Middleware(DirectRoutes, routes=inbox_routes),
             Middleware(
                 SessionMiddleware,
                 secret_key=settings.secret_key,

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server.errors import BodyTooLarge
@@ -69,6 +71,18 @@ class Metrics:
             ["method", "route"],
             registry=self.registry,
         )
+        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+
+    def record(self, method: str, route: str, status: int, seconds: float) -> None:
+        children = self._children.get((method, route, status))
+        if children is None:
+            children = (
+                self.requests.labels(method, route, str(status)),
+                self.duration.labels(method, route),
+            )
+            self._children[(method, route, status)] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
 
 class AccessLogMiddleware:
@@ -93,9 +107,7 @@ class AccessLogMiddleware:
             await self.app(scope, receive, recording_send)
         finally:
             elapsed = time.perf_counter() - start
-            route = _route_template(scope)
-            self.metrics.requests.labels(scope["method"], route, str(status)).inc()
-            self.metrics.duration.labels(scope["method"], route).observe(elapsed)
+            self.metrics.record(scope["method"], _route_template(scope), status, elapsed)
             client = scope.get("client") or ("-", 0)
             access_log.info(
                 "method=%s path=%s status=%d duration_ms=%.1f client=%s",
@@ -111,3 +123,24 @@ def _route_template(scope: Scope) -> str:
     route = scope.get("route")
     path = getattr(route, "path", None)
     return str(path) if path else "(unmatched)"
+
+
+class DirectRoutes:
+    """Serve the given routes right here, skipping the layers below (session, authentication,
+    exception handlers, router): for hot endpoints that need none of them and answer their
+    own errors. Anything else goes on down the stack."""
+
+    def __init__(self, app: ASGIApp, routes: Sequence[BaseRoute]) -> None:
+        self.app = app
+        self.routes = routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            for route in self.routes:
+                match, child = route.matches(scope)
+                if match is Match.FULL:
+                    scope.update(child)
+                    scope["route"] = route
+                    await route.handle(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)

@@ -5,19 +5,22 @@ from __future__ import annotations
 from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from starlette.requests import Request
+from starlette.datastructures import State
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from activitypub.builders import Json, build_collection, build_create, build_ordered_collection
 from activitypub.jsonld import ACTIVITY_JSON, accepts_activity_json
+from server.errors import handle_service_error
 from server.models import Account, Actor, Follow, Note
 from server.models.federation import FOLLOW_ACCEPTED
 from server.render.activitypub import render_instance_actor, render_note, render_person
 from server.routes.notes import profile_page
 from server.services.actors import INSTANCE_ACTOR_PATH
 from server.services.actors import instance_actor as find_instance_actor
-from server.services.errors import NotFound
+from server.services.errors import NotFound, ServiceError
 from server.services.inbox import SignedRequest, verify_inbox_post, verify_signature
 from server.services.notes import like_count, like_ids, share_count
 from server.services.runtime import federation
@@ -30,13 +33,18 @@ class ActivityResponse(JSONResponse):
     media_type = ACTIVITY_JSON
 
 
-def _target(request: Request) -> str:
-    query = request.url.query
-    return request.url.path + (f"?{query}" if query else "")
+def _target(scope: Scope) -> str:
+    """The request target as `request.url` spells it (path escaped, then the query)."""
+    path = scope["path"].replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
+    query = scope.get("query_string", b"")
+    return f"{path}?{query.decode()}" if query else path
 
 
-def _signed(request: Request, body: bytes) -> SignedRequest:
-    return SignedRequest(request.method, _target(request), request.headers, body)
+def _signed(scope: Scope, body: bytes) -> SignedRequest:
+    headers = {
+        name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]
+    }
+    return SignedRequest(scope["method"], _target(scope), headers, body)
 
 
 async def _signer(request: Request) -> str | None:
@@ -44,7 +52,7 @@ async def _signer(request: Request) -> str | None:
     settings: Settings = request.app.state.settings
     if "signature" not in request.headers and not settings.secure_mode:
         return None
-    return await verify_signature(federation(request.app.state).remote, _signed(request, b""))
+    return await verify_signature(federation(request.app.state).remote, _signed(request.scope, b""))
 
 
 async def _local(session: AsyncSession, username: str) -> tuple[Account, Actor]:
@@ -75,15 +83,51 @@ async def instance_actor(request: Request) -> Response:
 
 
 async def inbox(request: Request) -> Response:
-    username = request.path_params.get("username")
-    if username is not None:
-        async with request.app.state.db.session() as session:
-            await _local(session, username)
-    body = await request.body()
-    runtime = federation(request.app.state)
-    activity = await verify_inbox_post(runtime.remote, _signed(request, body))
-    await runtime.batcher.store(activity, body)
+    await _accept(
+        request.app.state, request.path_params.get("username"), await request.body(), request.scope
+    )
     return Response(status_code=202)
+
+
+async def _accept(state: State, username: str | None, body: bytes, scope: Scope) -> None:
+    if username is not None:
+        async with state.db.session() as session:
+            await _local(session, username)
+    runtime = federation(state)
+    post = await verify_inbox_post(runtime.remote, _signed(scope, body))
+    await runtime.batcher.store(post)
+
+
+class InboxEndpoint:
+    """POST to an inbox as a bare ASGI app, served by `DirectRoutes` ahead of the session,
+    authentication and router layers it never uses; so it answers its own errors."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            body = await _read_body(receive)
+            await _accept(scope["app"].state, scope["path_params"].get("username"), body, scope)
+        except ServiceError as error:
+            request = Request(scope, receive)
+            response = await handle_service_error(request, error)
+            await response(scope, receive, send)
+            return
+        await send({"type": "http.response.start", "status": 202, "headers": _ACCEPTED})
+        await send({"type": "http.response.body", "body": b""})
+
+
+async def _read_body(receive: Receive) -> bytes:
+    """`Request.body()` without the stream machinery: an inbox body comes in one piece."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+_ACCEPTED = [(b"content-length", b"0")]
 
 
 async def outbox(request: Request) -> Response:
@@ -157,12 +201,17 @@ async def note_shares(request: Request) -> Response:
     return ActivityResponse(build_collection(f"{found.uri}/shares", total))
 
 
+# Served directly by `DirectRoutes`, and by the router like any other route.
+inbox_routes = [
+    Route("/inbox", InboxEndpoint(), methods=["POST"]),
+    Route("/users/{username}/inbox", InboxEndpoint(), methods=["POST"]),
+]
+
 routes = [
     Route(INSTANCE_ACTOR_PATH, instance_actor, methods=["GET"]),
     Route(INSTANCE_ACTOR_PATH + "/inbox", inbox, methods=["POST"]),
-    Route("/inbox", inbox, methods=["POST"]),
+    *inbox_routes,
     Route("/users/{username}", actor, methods=["GET"]),
-    Route("/users/{username}/inbox", inbox, methods=["POST"]),
     Route("/users/{username}/outbox", outbox, methods=["GET"]),
     Route("/users/{username}/followers", followers, methods=["GET"]),
     Route("/users/{username}/following", following, methods=["GET"]),
