@@ -217,7 +217,7 @@ async def _drafts(
             .join(Click, col(Click.id) == col(EscrowLine.click_id), isouter=True)
             .where(EscrowLine.peer_domain == peer.domain, EscrowLine.state == EscrowState.held)
             .order_by(col(EscrowLine.period), col(EscrowLine.creator_uri), col(EscrowLine.id))
-            .with_for_update()
+            .with_for_update(of=EscrowLine)
         )
     ).all()
     room = peer.credit_limit - await _open_exposure(session, settings, peer)
