@@ -127,7 +127,7 @@ def peers_end(data_dir: Path | None, domain: str) -> None:
 @data_option
 def peers_list(data_dir: Path | None) -> None:
     """Every peer with its state, credit limit and open balance."""
-    from server.services.peers import list_peers
+    from server.services.peers import list_peers, waiting_instances
 
     settings = _prepared(data_dir)
     rows = run_async(settings, lambda db: list_peers(db, settings))
@@ -149,6 +149,18 @@ def peers_list(data_dir: Path | None) -> None:
             shown if net else "settled",
         )
     console.print(table)
+    waiting = run_async(settings, waiting_instances)
+    if waiting:
+        table = Table("money waiting", "creators", "held", "agreement", title="No active peering")
+        for item in waiting:
+            table.add_row(
+                item.domain, str(item.creators), _money(item.amount, settings), item.state or "none"
+            )
+        console.print(table)
+        click.echo(
+            "Shares for creators on these instances wait in escrow (and return to the donors "
+            "when it expires): propose peering with `likewise peers add DOMAIN`."
+        )
 
 
 @peers.command("statement")

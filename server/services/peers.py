@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -33,8 +34,9 @@ from activitypub.settlement import (
 from activitypub.vocab import parse_actor
 from server.db import Database
 from server.jobs.queue import enqueue
-from server.models import LedgerKind, Peer, PeerState
+from server.models import EscrowLine, LedgerKind, Peer, PeerState
 from server.models.base import utcnow
+from server.models.payouts import EscrowState
 from server.services.errors import Conflict, NotFound, ValidationFailed
 from server.services.ledger import Owner, balance_of
 from server.services.remote import RemoteActors, RemoteError, domain_of
@@ -313,6 +315,37 @@ async def peer_balance(session: AsyncSession, settings: Settings, peer: Peer) ->
         session, settings, Owner(LedgerKind.peer_receivable, peer_domain=peer.domain)
     )
     return PeerBalance(peer, payable, -receivable)
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """Shares held for creators on an instance we do not (yet) settle with."""
+
+    domain: str
+    amount: int
+    creators: int
+    state: str  # the peer's state, or "" when there is no agreement at all
+
+
+async def waiting_instances(db: Database) -> list[Waiting]:
+    async with db.session() as session:
+        rows = await session.exec(
+            select(
+                EscrowLine.peer_domain,
+                func.sum(EscrowLine.amount),
+                func.count(func.distinct(EscrowLine.creator_uri)),
+            )
+            .where(EscrowLine.state == EscrowState.held, EscrowLine.peer_domain != "")
+            .group_by(col(EscrowLine.peer_domain))
+            .order_by(col(EscrowLine.peer_domain))
+        )
+        held = rows.all()
+        states = dict((await session.exec(select(Peer.domain, Peer.state))).all())
+    return [
+        Waiting(domain, int(amount), int(creators), states.get(domain, ""))
+        for domain, amount, creators in held
+        if states.get(domain) != PeerState.active
+    ]
 
 
 async def list_peers(db: Database, settings: Settings) -> list[PeerBalance]:

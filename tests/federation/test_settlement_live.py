@@ -21,12 +21,15 @@ def test_donors_on_a_pay_creators_on_b_through_settlement(instances: Start) -> N
     alpha, beta = instances(env=FAST), instances(env=FAST)
     ann, bob = user(alpha, "ann"), user(beta, "bob")
     alpha.cli("wallet", "credit", "ann", "10.00", "--reference", "bank-1")
-    peer(alpha, beta)
     status = post(beta, bob, "a post worth supporting")
     like(alpha, ann, status["uri"])
     close(alpha)
-    sent = alpha.cli("settlements", "send").stdout
-    assert "batch 1: 5.00 EUR queued" in sent
+    # No agreement yet: the share waits in escrow for beta, and alpha's admin sees it.
+    waiting = alpha.cli("peers", "list").stdout
+    assert "No active peering" in waiting and beta.domain in waiting and "5.00 EUR" in waiting
+    assert "nothing to send" in alpha.cli("settlements", "send").stdout
+    # Once the admins agree, the held share is offered at once (no command needed).
+    peer(alpha, beta)
     eventually(lambda: creator_balances(beta, bob) == (500, 0))
     listed = alpha.cli("settlements", "list").stdout
     assert "accepted" in listed
