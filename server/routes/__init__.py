@@ -14,6 +14,7 @@ from server.routes import (
     money,
     notes,
     settlement,
+    settlement_pages,
     web,
     wellknown,
 )
@@ -37,6 +38,7 @@ def all_routes() -> list[BaseRoute]:
         *api_likewise.routes,
         *dashboard.routes,
         *money.routes,
+        *settlement_pages.routes,
         *button.routes,
         Mount("/static", app=StaticFiles(directory=str(STATIC_DIR)), name="static"),
     ]

@@ -11,10 +11,12 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from server.auth import checked_form, current_user
+from server.render.bars import stacked_bars
 from server.render.pie import pie_slices
 from server.services.amounts import format_amount, parse_amount
 from server.services.budget import update_donor_settings
 from server.services.clicks import remove_click_by_id
+from server.services.creator_settlement import funds_by_peer
 from server.services.errors import ServiceError, Unauthorized
 from server.services.payouts import PayoutRequest, request_payout
 from server.services.summary import creator_summary, donor_summary
@@ -89,7 +91,17 @@ async def _creator_page(request: Request, error: ServiceError | None = None) -> 
     settings, who = request.app.state.settings, _user_id(request)
     async with request.app.state.db.session() as session:
         creator = await creator_summary(session, settings, who)
-    context = {"creator": creator, "error": error, "user": current_user(request)}
+        by_peer = await funds_by_peer(session, who)
+    peer_chart = stacked_bars(
+        [(row.domain, [("available", row.available), ("pending", row.pending)]) for row in by_peer]
+    )
+    context = {
+        "creator": creator,
+        "by_peer": by_peer,
+        "peer_chart": peer_chart,
+        "error": error,
+        "user": current_user(request),
+    }
     return _render(request, "creator.html", context, error.status_code if error else 200)
 
 

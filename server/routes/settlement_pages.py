@@ -1,0 +1,248 @@
+"""Admin pages for settling with peer instances: peers and their open balances (with a bar
+chart), proposals and their answers, batches both ways, payment notices, a statement per
+peer. Every action calls the service the `likewise peers` / `settlements` commands call."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from server.auth import checked_form, require_admin
+from server.db import Database
+from server.models import Direction, PaymentState, PeerState
+from server.render.bars import balance_bars
+from server.services.amounts import format_amount, parse_amount
+from server.services.errors import NotFound, ServiceError, ValidationFailed
+from server.services.peers import (
+    answer_proposal,
+    discover,
+    find_peer,
+    list_peers,
+    normalize_domain,
+    propose,
+    set_state,
+)
+from server.services.runtime import federation
+from server.services.settlement import (
+    list_payments,
+    list_settlements,
+    overdue,
+    verify_settlement,
+)
+from server.services.settlement_batches import prepare_batches
+from server.services.settlement_payments import confirm_payment, mark_paid, refuse_payment
+from server.services.statements import statement
+from server.settings import Settings
+
+PAGE = "/admin/peers"
+NOTICE_KEY = "peers_notice"
+STATES = {"suspend": PeerState.suspended, "resume": PeerState.active, "end": PeerState.ended}
+
+
+def _money(settings: Settings) -> Callable[[int], str]:
+    return lambda value: f"{format_amount(value, settings)} {settings.currency}"
+
+
+def _render(
+    request: Request, name: str, context: Mapping[str, object], status: int = 200
+) -> Response:
+    settings = request.app.state.settings
+    full: dict[str, Any] = {
+        "money": _money(settings),
+        "plain": lambda value: format_amount(value, settings),
+        **context,
+    }
+    response: Response = request.app.state.templates.TemplateResponse(
+        request, name, full, status_code=status
+    )
+    return response
+
+
+async def _page(
+    request: Request, error: ServiceError | None = None, entered: Mapping[str, str] | None = None
+) -> Response:
+    require_admin(request)
+    settings: Settings = request.app.state.settings
+    db: Database = request.app.state.db
+    balances = await list_peers(db, settings)
+    batches = await list_settlements(db)
+    payments = await list_payments(db)
+    awaiting = {
+        peer.domain
+        for payment, peer in payments
+        if payment.direction == Direction.outgoing and payment.state == PaymentState.notified
+    }
+    context = {
+        "balances": balances,
+        "chart": balance_bars([(row.peer.domain, row.net) for row in balances]),
+        "batches": [(batch, peer, overdue(settings, batch)) for batch, peer in batches],
+        "payments": payments,
+        "awaiting": awaiting,
+        "error": error,
+        "notice": request.session.pop(NOTICE_KEY, ""),
+        "entered": entered or {},
+        "default_limit": format_amount(settings.peer_credit_limit, settings),
+    }
+    return _render(request, "admin_peers.html", context, error.status_code if error else 200)
+
+
+async def peers_page(request: Request) -> Response:
+    return await _page(request)
+
+
+async def _act(request: Request, work: Callable[[Mapping[str, str]], Awaitable[str]]) -> Response:
+    """Check the admin and the form, do the work, then back to the page with its notice (or
+    the same page showing the service's refusal)."""
+    require_admin(request)
+    form = await checked_form(request)
+    fields = {key: value for key, value in form.items() if isinstance(value, str)}
+    try:
+        request.session[NOTICE_KEY] = await work(fields)
+    except ServiceError as error:
+        return await _page(request, error, fields)
+    return RedirectResponse(PAGE, status_code=303)
+
+
+async def add_peer(request: Request) -> Response:
+    settings: Settings = request.app.state.settings
+    db: Database = request.app.state.db
+
+    async def work(form: Mapping[str, str]) -> str:
+        domain = normalize_domain(settings, form.get("domain", ""))
+        limit = settings.peer_credit_limit
+        if form.get("credit_limit", "").strip():
+            limit = parse_amount(form["credit_limit"], settings, field="credit_limit")
+        remote = federation(request.app.state).remote
+        # Discovery reads the peer's NodeInfo and actor: network I/O, outside any transaction.
+        profile = await discover(remote, remote.client, settings, domain)
+        peer = await propose(db, settings, profile, limit)
+        return (
+            f"Proposed settling with {peer.domain} (credit limit {_money(settings)(limit)}); "
+            f"its admin accepts or rejects the proposal."
+        )
+
+    return await _act(request, work)
+
+
+async def peer_action(request: Request) -> Response:
+    """Accept or reject a peer's proposal; suspend, resume or end an agreement."""
+    require_admin(request)
+    db: Database = request.app.state.db
+    domain, action = request.path_params["domain"].lower(), request.path_params["action"]
+    if action not in ("accept", "reject", *STATES):
+        raise NotFound(f"no action {action!r} on a peer")
+
+    async def work(_: Mapping[str, str]) -> str:
+        if action in STATES:
+            peer = await set_state(db, domain, STATES[action])
+            return f"{domain} is now {peer.state}."
+        settings = request.app.state.settings
+        peer = await answer_proposal(db, settings, domain, accept=action == "accept")
+        verb = "Accepted" if action == "accept" else "Rejected"
+        return f"{verb} the proposal of {domain}; the peer is {peer.state}."
+
+    return await _act(request, work)
+
+
+async def send_batches(request: Request) -> Response:
+    settings: Settings = request.app.state.settings
+    db: Database = request.app.state.db
+    domain = request.path_params["domain"].lower()
+
+    async def work(_: Mapping[str, str]) -> str:
+        async with db.session() as session:
+            peer_id = (await find_peer(session, domain)).id
+        made = await prepare_batches(db, settings, federation(request.app.state).remote, peer_id)
+        if not made:
+            return f"Nothing to send to {domain}: no held shares for its payable creators."
+        total = _money(settings)(sum(batch.total for batch in made))
+        return f"Queued {len(made)} batch(es) to {domain}, {total} in all."
+
+    return await _act(request, work)
+
+
+async def pay(request: Request) -> Response:
+    settings: Settings = request.app.state.settings
+    domain = request.path_params["domain"].lower()
+
+    async def work(form: Mapping[str, str]) -> str:
+        amount = parse_amount(form.get("amount", ""), settings)
+        payment = await mark_paid(
+            request.app.state.db, settings, domain, amount, form.get("reference", "")
+        )
+        return (
+            f"Payment notice {payment.id} of {_money(settings)(amount)} sent to {domain}; "
+            f"it becomes final when {domain} confirms."
+        )
+
+    return await _act(request, work)
+
+
+async def answer_payment(request: Request) -> Response:
+    settings: Settings = request.app.state.settings
+    require_admin(request)
+    payment_id, decision = int(request.path_params["payment_id"]), request.path_params["decision"]
+    if decision not in ("confirm", "refuse"):
+        raise NotFound(f"no action {decision!r} on a payment notice")
+
+    async def work(form: Mapping[str, str]) -> str:
+        db = request.app.state.db
+        if decision == "confirm":
+            payment = await confirm_payment(db, settings, payment_id)
+            return (
+                f"Payment {payment_id} confirmed ({_money(settings)(payment.amount)}, "
+                f"{payment.reference}): creators' promised funds are available."
+            )
+        reason = form.get("reason", "").strip() or "the transfer has not arrived"
+        await refuse_payment(db, settings, payment_id, reason)
+        return f"Payment {payment_id} refused; its batches are open again."
+
+    return await _act(request, work)
+
+
+async def verify(request: Request) -> Response:
+    settings: Settings = request.app.state.settings
+    settlement_id = int(request.path_params["settlement_id"])
+
+    async def work(_: Mapping[str, str]) -> str:
+        result = await verify_settlement(request.app.state.db, settings, settlement_id)
+        if not result.ok:
+            failed = "; ".join(f"{name}: {detail}" for name, ok, detail in result.checks if not ok)
+            raise ValidationFailed(f"Batch {settlement_id} does not verify: {failed}")
+        names = ", ".join(name for name, _, _ in result.checks)
+        return f"Batch {settlement_id} verifies ({names})."
+
+    return await _act(request, work)
+
+
+def _short(text: str) -> str:
+    """A chart label: "batch 3 (2025-01) sent to …" → "batch 3", "payment to …" → "payment"."""
+    words = text.split()
+    return " ".join(words[:2] if words[:1] == ["batch"] else words[:1])
+
+
+async def statement_page(request: Request) -> Response:
+    require_admin(request)
+    settings: Settings = request.app.state.settings
+    domain = request.path_params["domain"].lower()
+    result = await statement(request.app.state.db, settings, domain)
+    chart = balance_bars([(_short(entry.text), entry.balance) for entry in result.entries])
+    rows = list(zip(chart.bars, result.entries, strict=True))
+    context = {"domain": domain, "result": result, "chart": chart, "rows": rows}
+    return _render(request, "peer_statement.html", context)
+
+
+routes = [
+    Route(PAGE, peers_page, methods=["GET"]),
+    Route(f"{PAGE}/propose", add_peer, methods=["POST"]),
+    Route(PAGE + "/{domain:str}/statement", statement_page, methods=["GET"]),
+    Route(PAGE + "/{domain:str}/send", send_batches, methods=["POST"]),
+    Route(PAGE + "/{domain:str}/paid", pay, methods=["POST"]),
+    Route(PAGE + "/{domain:str}/{action:str}", peer_action, methods=["POST"]),
+    Route("/admin/settlements/{settlement_id:int}/verify", verify, methods=["POST"]),
+    Route("/admin/payments/{payment_id:int}/{decision:str}", answer_payment, methods=["POST"]),
+]
