@@ -24,6 +24,7 @@ from tests.federation.settlement_support import (
     like,
     me,
     peer,
+    peer_state,
     post,
     post_signed,
     user,
@@ -45,10 +46,13 @@ def _sent_batches(instance: LiveInstance) -> list[Settlement]:
 
 
 def test_receiver_down_sender_killed_and_batch_delivered_three_times(instances: Start) -> None:
-    alpha, beta = instances(env=FAST), instances(env=FAST)
+    automatic = {"LIKEWISE_PEER_AUTO_ACCEPT": "true", "LIKEWISE_PAYMENT_AUTO_CONFIRM": "true"}
+    alpha, beta = instances(env=FAST), instances(env={**FAST, **automatic})
     ann, bob = user(alpha, "ann"), user(beta, "bob")
     alpha.cli("wallet", "credit", "ann", "10.00", "--reference", "bank-1")
-    peer(alpha, beta)
+    # beta accepts proposals in its currency without an admin.
+    alpha.cli("peers", "add", beta.domain)
+    eventually(lambda: peer_state(alpha, beta.domain) == "active")
     like(alpha, ann, post(beta, bob, "first post")["uri"])
     close(alpha)
     # The sender is killed after signing and queueing the batch, before any delivery;
@@ -77,6 +81,14 @@ def test_receiver_down_sender_killed_and_batch_delivered_three_times(instances: 
         ledger_ok(instance)
     statement = alpha.cli("peers", "statement", beta.domain).stdout
     assert "this instance owes" in statement and "5.00 EUR" in statement
+    # beta confirms a matching payment notice without an admin.
+    alpha.cli("settlements", "mark-paid", beta.domain, "5.00", "--reference", "SEPA-1")
+    eventually(lambda: creator_balances(beta, bob) == (0, 500))
+    eventually(
+        lambda: "open balance: settled" in alpha.cli("peers", "statement", beta.domain).stdout
+    )
+    for instance in (alpha, beta):
+        ledger_ok(instance)
 
 
 def test_three_instances_both_directions_net_per_pair(instances: Start) -> None:
