@@ -25,6 +25,7 @@ from server.services.peers import (
     normalize_domain,
     propose,
     set_state,
+    waiting_instances,
 )
 from server.services.runtime import federation
 from server.services.settlement import (
@@ -71,6 +72,7 @@ async def _page(
     balances = await list_peers(db, settings)
     batches = await list_settlements(db)
     payments = await list_payments(db)
+    waiting = await waiting_instances(db)
     awaiting = {
         peer.domain
         for payment, peer in payments
@@ -81,6 +83,7 @@ async def _page(
         "chart": balance_bars([(row.peer.domain, row.net) for row in balances]),
         "batches": [(batch, peer, overdue(settings, batch)) for batch, peer in batches],
         "payments": payments,
+        "waiting": waiting,
         "awaiting": awaiting,
         "error": error,
         "notice": request.session.pop(NOTICE_KEY, ""),

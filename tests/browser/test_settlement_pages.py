@@ -73,32 +73,36 @@ async def test_admins_settle_on_their_pages_and_the_creator_sees_it(
     admin(beta)
     ann, bob = user(alpha, "ann"), user(beta, "bob")
     alpha.cli("wallet", "credit", "ann", "10.00", "--reference", "bank-1")
-    # Given alpha's admin proposes beta on the peers page, reached from the money page
+    # Given a share for bob held at alpha, with no agreement with beta yet
+    status = post(beta, bob, "a post worth supporting")
+    like(alpha, ann, status["uri"])
+    close(alpha)
     await log_in(page, alpha, "operator")
     await page.goto(alpha.base_url + "/admin/money")
     await page.get_by_role("link", name="Peer instances").click()
+    waiting = page.locator("tr.waiting td")
+    await expect(waiting).to_have_text([beta.domain, "1", "5.00 EUR", "none", "Propose"])
+    await page.screenshot(path=str(tmp_path / "alpha-waiting.png"), full_page=True)
+    # When alpha's admin proposes beta with the form
     await page.get_by_label("Instance domain").fill(beta.domain)
     await page.get_by_label("Credit limit").fill("200.00")
-    await page.get_by_role("button", name="Propose").click()
+    await page.get_by_role("button", name="Propose", exact=True).click()
     await notice(page).to_contain_text(f"Proposed settling with {beta.domain}")
-    # When beta's admin accepts it on its page
+    await expect(waiting.nth(3)).to_have_text("proposed")
+    # And beta's admin accepts it on its page
     await wait_for(lambda: peer_state(beta, alpha.domain) == "proposed")
     await log_in(other_page, beta, "operator")
     await other_page.goto(beta.base_url + "/admin/peers")
     await expect(other_page.locator("tr.peer td.state")).to_have_text(["proposed"])
     await other_page.get_by_role("button", name=f"Accept {alpha.domain}").click()
     await expect(other_page.get_by_role("status")).to_contain_text("the peer is active")
-    await wait_for(lambda: peer_state(alpha, beta.domain) == "active")
-    # And after a like and the month's close, alpha sends the batch from its page
-    status = post(beta, bob, "a post worth supporting")
-    like(alpha, ann, status["uri"])
-    close(alpha)
+    # Then the held share is offered at once, and beta accepts the batch
+    await wait_for(lambda: creator_balances(beta, bob) == (500, 0))
     await page.reload()
     await page.get_by_role("button", name=f"Send held shares to {beta.domain} now").click()
-    await notice(page).to_contain_text(f"Queued 1 batch(es) to {beta.domain}, 5.00 EUR in all.")
-    await wait_for(lambda: creator_balances(beta, bob) == (500, 0))
-    # Then alpha's page shows the accepted batch and what it owes, as a chart and a table
-    await page.reload()
+    await notice(page).to_contain_text(f"Nothing to send to {beta.domain}")
+    await expect(page.locator("tr.waiting")).to_have_count(0)
+    # And alpha's page shows the accepted batch and what it owes, as a chart and a table
     await expect(page.locator("tr.batch td.state")).to_have_text(["accepted"])
     await expect(page.locator("tr.peer td.net")).to_have_text(["we owe them 5.00 EUR"])
     chart = page.get_by_role("img", name="Open balance with each peer")
