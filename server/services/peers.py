@@ -95,13 +95,16 @@ async def discover(
         href = parse_nodeinfo_links(await client.fetch_json(f"{base}/.well-known/nodeinfo"))
         info = parse_nodeinfo(await client.fetch_json(href))
     except ActivityPubError as error:
-        raise RemoteError(f"cannot read the NodeInfo of {domain}: {error}") from error
+        raise ValidationFailed(f"cannot read the NodeInfo of {domain}: {error}") from error
     if not info.settles or info.settlement is None:
         raise ValidationFailed(f"{domain} does not settle microdonations (its NodeInfo says so)")
     actor_uri = info.settlement.actor or f"{base}/actor"
     if domain_of(actor_uri) != domain:
         raise ValidationFailed(f"{domain} names a settlement actor on another host: {actor_uri}")
-    profile = await actor_profile(remote, actor_uri, info.settlement.currency)
+    try:
+        profile = await actor_profile(remote, actor_uri, info.settlement.currency)
+    except RemoteError as error:
+        raise ValidationFailed(f"{domain}'s settlement actor: {error.message}") from error
     if profile.domain != domain:
         raise ValidationFailed(f"{actor_uri} is served from another host")
     return profile

@@ -79,7 +79,7 @@ async def test_a_bad_domain_or_limit_is_a_clear_message(alpha: Starlette, networ
         cases = {
             "not a/domain": (422, "is not an instance domain"),
             "alpha.test": (422, "cannot peer with itself"),
-            "gamma.test": (502, "cannot read the NodeInfo of gamma.test"),
+            "gamma.test": (422, "cannot read the NodeInfo of gamma.test"),
         }
         for domain, (status, message) in cases.items():
             response = await http.post(
