@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Mapping
+import gc
+from collections.abc import AsyncIterator, Iterator, Mapping
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -23,6 +24,26 @@ from server.routes.activitypub import inbox_routes
 from server.services.actors import ensure_instance_actor
 from server.settings import Settings
 from server.templating import build_templates
+
+YOUNG_GENERATION_THRESHOLD = 10_000
+
+
+@contextlib.contextmanager
+def _collector_tuned() -> Iterator[None]:
+    """Under load the cyclic collector cost ~30 µs a request and paused up to ~0.2 s.
+
+    What startup built lives as long as the app, so it is frozen out of the collector's
+    walks; and young objects are collected less often, so the objects of requests in flight
+    are rarely promoted (every promotion brings the next full collection closer).
+    """
+    threshold = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(YOUNG_GENERATION_THRESHOLD, *threshold[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+        gc.unfreeze()
 
 
 def create_app(settings: Settings, *, handlers: Mapping[str, Handler] | None = None) -> Starlette:
@@ -45,7 +66,8 @@ def create_app(settings: Settings, *, handlers: Mapping[str, Handler] | None = N
         stop = asyncio.Event()
         task = asyncio.create_task(worker.run_forever(stop)) if settings.run_worker else None
         try:
-            yield
+            with _collector_tuned():
+                yield
         finally:
             stop.set()
             if task is not None:
