@@ -21,7 +21,7 @@ from server.jobs.worker import Handler, JobContext, Worker
 from server.middleware import AccessLogMiddleware, BodyLimitMiddleware, DirectRoutes, Metrics
 from server.routes import all_routes
 from server.routes.activitypub import inbox_routes
-from server.services.actors import ensure_instance_actor
+from server.services.actors import INSTANCE_ACTOR_PATH, ensure_instance_actor
 from server.settings import Settings
 from server.templating import build_templates
 
@@ -79,7 +79,12 @@ def create_app(settings: Settings, *, handlers: Mapping[str, Handler] | None = N
         routes=all_routes(),
         middleware=[
             Middleware(AccessLogMiddleware, metrics=metrics),
-            Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
+            Middleware(
+                BodyLimitMiddleware,
+                max_bytes=settings.max_body_bytes,
+                # Settlement batches to the instance inbox run to megabytes.
+                larger={INSTANCE_ACTOR_PATH + "/inbox": settings.settlement_max_body_bytes},
+            ),
             Middleware(DirectRoutes, routes=inbox_routes),
             Middleware(
                 SessionMiddleware,

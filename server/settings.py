@@ -82,6 +82,12 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("max_body_bytes", "LIKEWISE_MAX_BODY_BYTES", int, "Largest request body accepted."),
     Setting(
+        "settlement_max_body_bytes",
+        "LIKEWISE_SETTLEMENT_MAX_BODY_BYTES",
+        int,
+        "Largest body the instance inbox accepts (settlement batches).",
+    ),
+    Setting(
         "delivery_backoff_scale",
         "LIKEWISE_DELIVERY_BACKOFF_SCALE",
         float,
@@ -148,6 +154,7 @@ class Settings:
     metrics_token: str = ""
     secure_mode: bool = False
     max_body_bytes: int = 1024 * 1024
+    settlement_max_body_bytes: int = 32 * 1024 * 1024
     delivery_backoff_scale: float = 1.0
     emoji_reacts: bool = False
     budget_min: int = 200

@@ -73,3 +73,15 @@ async def test_oversize_body_gets_413(app: Starlette, client: httpx.AsyncClient)
         "/login", content=stream(), headers={"content-type": "application/x-www-form-urlencoded"}
     )
     assert streamed.status_code == 413
+
+
+async def test_the_instance_inbox_takes_settlement_sized_bodies(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    settings = app.state.settings
+    body = b"x" * (settings.max_body_bytes * 2)
+    assert (await client.post("/inbox", content=body)).status_code == 413
+    # Not refused for its size: refused for its missing signature.
+    assert (await client.post("/actor/inbox", content=body)).status_code == 401
+    huge = b"x" * (settings.settlement_max_body_bytes + 1)
+    assert (await client.post("/actor/inbox", content=huge)).status_code == 413
