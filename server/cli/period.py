@@ -23,7 +23,15 @@ def period() -> None:
 @click.option("--period", "name", default=None, help="YYYY-MM; default the previous month.")
 @click.option("--force", is_flag=True, help="Close the running month early.")
 @click.option("--batch-size", default=5000, show_default=True, help="Donors per transaction.")
-def period_close(data_dir: Path | None, name: str | None, force: bool, batch_size: int) -> None:
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Batches settled at once; default 1 on SQLite, 2 on PostgreSQL.",
+)
+def period_close(
+    data_dir: Path | None, name: str | None, force: bool, batch_size: int, workers: int | None
+) -> None:
     """Close a period: split each donor's budget over their clicks. Safe to rerun."""
     from server.models.base import utcnow
     from server.services.amounts import format_amount
@@ -46,7 +54,13 @@ def period_close(data_dir: Path | None, name: str | None, force: bool, batch_siz
                 bar.update(task, completed=done, total=total)
 
             report = await close_period(
-                db, settings, chosen, force=force, batch_size=batch_size, progress=advance
+                db,
+                settings,
+                chosen,
+                force=force,
+                batch_size=batch_size,
+                workers=workers,
+                progress=advance,
             )
             bar.update(task, completed=report.donors_done, total=report.donors)
             return report

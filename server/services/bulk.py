@@ -1,10 +1,11 @@
-"""Driver-level executemany for the money jobs' hot paths: rows go to the database driver
+"""Driver-level statements for the money jobs' hot paths: rows go to the database driver
 as plain tuples, without SQLAlchemy's per-row parameter processing."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -24,6 +25,33 @@ def db_time(connection: AsyncConnection, moment: datetime) -> object:
     if connection.dialect.name == "sqlite":
         return utc.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
     return utc
+
+
+async def _driver(session: AsyncSession) -> Any:
+    """The session's own driver connection (aiosqlite or asyncpg), inside its transaction."""
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    driver: Any = raw.driver_connection
+    if connection.dialect.name == "postgresql" and not driver.is_in_transaction():
+        # SQLAlchemy's asyncpg adapter sends BEGIN lazily, with its first statement.
+        await connection.exec_driver_sql("SELECT 1")
+    return driver
+
+
+async def fetch_rows(
+    session: AsyncSession, sql: str, parameters: Sequence[object] = ()
+) -> list[Sequence[Any]]:
+    """All rows of a query as the driver returns them (tuples or asyncpg records), for
+    reads of a hundred thousand rows where SQLAlchemy's Row objects would cost more than
+    the query."""
+    driver = await _driver(session)
+    if (await session.connection()).dialect.name == "postgresql":
+        return list(await driver.fetch(sql, *parameters))
+    cursor = await driver.execute(sql, tuple(parameters))
+    try:
+        return list(await cursor.fetchall())
+    finally:
+        await cursor.close()
 
 
 async def insert_rows(
@@ -55,19 +83,58 @@ async def insert_rows(
         await connection.exec_driver_sql(sql, list(rows[start : start + CHUNK]))
 
 
+async def copy_rows(
+    session: AsyncSession,
+    table: str,
+    columns: Sequence[str],
+    rows: Sequence[tuple[object, ...]],
+) -> None:
+    """INSERT many rows, none of which may conflict: COPY on PostgreSQL (each value must
+    be of its column's Python type: int, str, aware datetime), executemany on SQLite."""
+    if not rows:
+        return
+    if (await session.connection()).dialect.name == "postgresql":
+        driver = await _driver(session)
+        await driver.copy_records_to_table(table, records=rows, columns=list(columns))
+        return
+    await insert_rows(session, table, columns, rows)
+
+
 async def add_to_balances(session: AsyncSession, deltas: Sequence[tuple[int, int]]) -> None:
-    """(delta, ledger account id) pairs, applied in the given order."""
+    """(delta, ledger account id) pairs. On PostgreSQL the rows are locked first, in id
+    order: one UPDATE … FROM unnest() locks them in whatever order its join takes, which
+    deadlocks against a concurrent bulk posting."""
     if not deltas:
         return
     connection = await session.connection()
     if connection.dialect.name == "postgresql":
+        changes, ids = (list(c) for c in zip(*deltas, strict=True))
+        lock = (
+            "SELECT count(*) FROM (SELECT id FROM ledger_account WHERE id = ANY($1::bigint[]) "
+            "ORDER BY id FOR NO KEY UPDATE) AS locked"
+        )
+        await connection.exec_driver_sql(lock, (ids,))
         sql = (
             "UPDATE ledger_account SET balance = balance + d.delta "
             "FROM unnest($1::bigint[], $2::bigint[]) AS d(delta, id) WHERE ledger_account.id = d.id"
         )
-        await connection.exec_driver_sql(sql, tuple(list(c) for c in zip(*deltas, strict=True)))
+        await connection.exec_driver_sql(sql, (changes, ids))
         return
     delta, account = placeholders(connection, 2)
     sql = f"UPDATE ledger_account SET balance = balance + {delta} WHERE id = {account}"
     for start in range(0, len(deltas), CHUNK):
         await connection.exec_driver_sql(sql, list(deltas[start : start + CHUNK]))
+
+
+def id_filter(
+    connection: AsyncConnection,
+    column: str,
+    ids: Sequence[object],
+    start: int = 1,
+    kind: str = "bigint",
+) -> tuple[str, tuple[object, ...]]:
+    """`column` is one of `ids`, as SQL and its parameters (from `$start` on PostgreSQL:
+    one array of `kind`; on SQLite one placeholder per id, at most 32,766 of them)."""
+    if connection.dialect.name == "postgresql":
+        return f"{column} = ANY(${start}::{kind}[])", (list(ids),)
+    return f"{column} IN ({', '.join(['?'] * len(ids))})", tuple(ids)

@@ -4,31 +4,28 @@ Stages: the period goes open → closing (no click joins it after that) → clos
 with clicks gets a `donor_period` row; a batch of donors is settled in one transaction that
 also marks them done, so a run killed at any point and run again posts exactly the same
 transfers. Transfer keys are derived from period, donor and click, so nothing can post twice.
+On PostgreSQL several workers settle batches at once, each in its own transaction: the
+database's per-row foreign-key checks cost more than the rest of the close together.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import asyncio
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-from sqlalchemy import bindparam, func, literal, update
+from sqlalchemy import func, literal
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.db import Database
-from server.models import (
-    Click,
-    DonorPeriod,
-    DonorSettings,
-    LedgerAccount,
-    LedgerKind,
-)
+from server.models import Click, DonorPeriod, LedgerKind
 from server.models.base import utcnow
 from server.models.clicks import DonorStage, PeriodStage
-from server.services.bulk import db_time, insert_rows, placeholders
+from server.services.bulk import copy_rows, db_time, fetch_rows, id_filter, placeholders
 from server.services.errors import ValidationFailed
 from server.services.ledger import (
     Owner,
@@ -43,17 +40,31 @@ from server.settings import Settings
 
 Progress = Callable[[int, int], None]
 BATCH_SIZE = 5000  # donors per transaction
-DONOR_KINDS = frozenset({LedgerKind.donor_wallet, LedgerKind.donor_reserve})
+POSTGRES_WORKERS = 2  # batches settled at once on PostgreSQL; SQLite has one writer
 SQLITE_CACHE_KIB = 65536  # a bigger page cache keeps the growing indexes in memory
+FEES = Owner(LedgerKind.instance_fees)
+ESCROWS = frozenset({LedgerKind.escrow_peer, LedgerKind.escrow_identity})
 
 
-class ClickLine(NamedTuple):
-    click_id: int
-    donor_id: int
-    identity_id: int
-    network: str
-    external_id: str
-    claimed_account_id: int | None
+class Unclaimed(NamedTuple):
+    """Where an identity's shares go while nobody has claimed it."""
+
+    owner: Owner
+    creator_uri: str
+
+
+# A share's ledger account, and (peer domain, creator URI) when the share is escrowed.
+Target = tuple[int, tuple[str, str] | None]
+
+
+@dataclass
+class CloseCache:
+    """What one run of the close has learnt, shared by its workers and batches; only what
+    a committed batch read goes in. An identity's network and external id never change,
+    so where its shares go while unclaimed is worked out once."""
+
+    unclaimed: dict[int, Target] = field(default_factory=dict)  # by identity
+    accounts: dict[Owner, int] = field(default_factory=dict)  # creators' and fees' accounts
 
 
 @dataclass
@@ -70,7 +81,7 @@ class CloseReport:
 class BatchPlan:
     transfers: list[TransferSpec] = field(default_factory=list)
     escrow: list[tuple[object, ...]] = field(default_factory=list)
-    donors: list[dict[str, Any]] = field(default_factory=list)
+    donors: list[tuple[object, ...]] = field(default_factory=list)  # DONE_COLUMNS
 
 
 async def start_close(
@@ -116,107 +127,188 @@ async def _claim_donors(session: AsyncSession, period: str, limit: int) -> list[
 
 
 CLICK_LINES_SQL = (
-    "SELECT click.id, click.donor_id, identity.id, identity.network, identity.external_id, "
-    "identity.claimed_account_id FROM click "
-    "JOIN thing ON thing.id = click.thing_id JOIN identity ON identity.id = thing.identity_id "
-    "WHERE click.period = {period} AND click.donor_id IN ({donors}) "
+    "SELECT click.id, click.donor_id, thing.identity_id, identity.claimed_account_id "
+    "FROM click JOIN thing ON thing.id = click.thing_id "
+    "JOIN identity ON identity.id = thing.identity_id "
+    "WHERE click.period = {} AND click.donor_id BETWEEN {} AND {} "
     "ORDER BY click.donor_id, click.id"
 )
 
 
-async def _click_lines(session: AsyncSession, period: str, donors: list[int]) -> list[ClickLine]:
-    """The batch's clicks with their creators, straight from the driver (a hot path)."""
+async def _click_lines(
+    session: AsyncSession, period: str, donors: list[int]
+) -> list[Sequence[Any]]:
+    """The batch's clicks as (click, donor, identity, claimed by account), straight from
+    the driver (a hot path). The claimed donors are sorted and nearly contiguous: a range
+    keeps the query on the (period, donor) index whatever the planner knows."""
     connection = await session.connection()
-    marks = placeholders(connection, 1 + len(donors))
-    sql = CLICK_LINES_SQL.format(period=marks[0], donors=", ".join(marks[1:]))
-    result = await connection.exec_driver_sql(sql, (period, *donors))
-    return [ClickLine._make(row) for row in result.all()]
+    sql = CLICK_LINES_SQL.format(*placeholders(connection, 3))
+    rows = await fetch_rows(session, sql, (period, donors[0], donors[-1]))
+    claimed = set(donors)
+    return [row for row in rows if row[1] in claimed]
+
+
+def unclaimed_destination(
+    settings: Settings, identity: int, network: str, external_id: str
+) -> Unclaimed:
+    if network != "fediverse":
+        return Unclaimed(Owner(LedgerKind.escrow_identity, identity_id=identity), "")
+    host = urlsplit(external_id).netloc.lower()
+    if host and host != settings.domain:
+        return Unclaimed(Owner(LedgerKind.escrow_peer, peer_domain=host), external_id)
+    return Unclaimed(Owner(LedgerKind.escrow_identity, identity_id=identity), external_id)
+
+
+async def _unclaimed(
+    session: AsyncSession, settings: Settings, identities: list[int]
+) -> dict[int, Unclaimed]:
+    connection = await session.connection()
+    found: dict[int, Unclaimed] = {}
+    for start in range(0, len(identities), 2000):
+        where, values = id_filter(connection, "id", identities[start : start + 2000])
+        sql = f"SELECT id, network, external_id FROM identity WHERE {where}"
+        for identity, network, external_id in await fetch_rows(session, sql, values):
+            found[identity] = unclaimed_destination(settings, identity, network, external_id)
+    return found
+
+
+@dataclass(frozen=True)
+class BatchContext:
+    period: str
+    fee_bps: int
+    fees: int | None  # the instance fee account, when there is a fee
+    wallets: dict[int, int]
+    reserves: dict[int, int]
+    targets: dict[int, Target]  # by identity
+    stamp: object  # now, as the driver stores it
+
+
+async def _shared_accounts(
+    db: Database, session: AsyncSession, settings: Settings, owners: set[Owner], cache: CloseCache
+) -> dict[Owner, int]:
+    """The accounts batches share (creators', fees). On PostgreSQL those still missing are
+    created in a transaction of their own: a concurrent worker needing the same new account
+    would otherwise wait for this whole batch."""
+    ids = {owner: cache.accounts[owner] for owner in owners if owner in cache.accounts}
+    missing = [owner for owner in owners if owner not in ids]
+    if db.is_sqlite or not missing:
+        ids.update(await ledger_account_ids(session, settings, missing))
+        return ids
+    async with db.transaction() as own:
+        ids.update(await ledger_account_ids(own, settings, missing))
+    return ids
+
+
+async def _batch_context(
+    db: Database,
+    session: AsyncSession,
+    settings: Settings,
+    period: str,
+    batch: tuple[list[int], list[Sequence[Any]]],
+    cache: CloseCache,
+) -> tuple[BatchContext, CloseCache]:
+    """The ledger accounts of the batch's donors and creators (created where missing);
+    also returns what the cache may learn once the batch commits."""
+    donors, lines = batch
+    claims: dict[int, int | None] = {line[2]: line[3] for line in lines}
+    new = sorted(i for i, by in claims.items() if by is None and i not in cache.unclaimed)
+    unclaimed = await _unclaimed(session, settings, new)
+    claimed = {
+        identity: Owner(LedgerKind.creator_available, account_id=by)
+        for identity, by in claims.items()
+        if by is not None
+    }
+    wallets = {d: Owner(LedgerKind.donor_wallet, account_id=d) for d in donors}
+    reserves = {d: Owner(LedgerKind.donor_reserve, account_id=d) for d in donors}
+    shared = {u.owner for u in unclaimed.values()} | set(claimed.values())
+    shared |= {FEES} if settings.fee_bps else set()
+    ids = await ledger_account_ids(session, settings, [*wallets.values(), *reserves.values()])
+    ids.update(await _shared_accounts(db, session, settings, shared, cache))
+    learnt = CloseCache(
+        {
+            identity: (ids[owner], (owner.peer_domain, uri) if owner.kind in ESCROWS else None)
+            for identity, (owner, uri) in unclaimed.items()
+        },
+        {owner: ids[owner] for owner in shared},
+    )
+    targets = {**cache.unclaimed, **learnt.unclaimed}
+    targets.update((identity, (ids[owner], None)) for identity, owner in claimed.items())
+    context = BatchContext(
+        period,
+        settings.fee_bps,
+        ids.get(FEES),
+        {d: ids[owner] for d, owner in wallets.items()},
+        {d: ids[owner] for d, owner in reserves.items()},
+        targets,
+        db_time(await session.connection(), utcnow()),
+    )
+    return context, learnt
 
 
 async def _budgets(
     session: AsyncSession, settings: Settings, donors: list[int], wallets: dict[int, int]
 ) -> dict[int, int]:
     """budget = min(monthly budget, wallet balance); 0 when paused. Wallets are locked."""
-    ids = list(wallets.values())
-    balances = dict(
-        (
-            await session.exec(
-                select(LedgerAccount.id, LedgerAccount.balance)
-                .where(col(LedgerAccount.id).in_(ids))
-                .order_by(col(LedgerAccount.id))
-                .with_for_update()
-            )
-        ).all()
-    )
-    rows = await session.exec(
-        select(DonorSettings).where(col(DonorSettings.account_id).in_(donors))
-    )
-    chosen = {row.account_id: (0 if row.paused else row.monthly_budget) for row in rows}
+    connection = await session.connection()
+    where, values = id_filter(connection, "id", sorted(wallets.values()))
+    lock = "" if connection.dialect.name == "sqlite" else " ORDER BY id FOR NO KEY UPDATE"
+    sql = f"SELECT id, balance FROM ledger_account WHERE {where}{lock}"
+    balances: dict[int, int] = dict(await fetch_rows(session, sql, values))  # type: ignore[arg-type]
+    where, values = id_filter(connection, "account_id", donors)
+    sql = f"SELECT account_id, paused, monthly_budget FROM donor_settings WHERE {where}"
+    chosen = {
+        donor: (0 if paused else budget)
+        for donor, paused, budget in await fetch_rows(session, sql, values)
+    }
     return {
         donor: max(0, min(chosen.get(donor, settings.budget_default), balances[wallets[donor]]))
         for donor in donors
     }
 
 
-def destination(settings: Settings, line: ClickLine) -> Owner:
-    if line.claimed_account_id is not None:
-        return Owner(LedgerKind.creator_available, account_id=line.claimed_account_id)
-    if line.network == "fediverse":
-        host = urlsplit(line.external_id).netloc.lower()
-        if host and host != settings.domain:
-            return Owner(LedgerKind.escrow_peer, peer_domain=host)
-    return Owner(LedgerKind.escrow_identity, identity_id=line.identity_id)
-
-
-@dataclass(frozen=True)
-class BatchContext:
-    settings: Settings
-    period: str
-    accounts: dict[Owner, int]
-    destinations: dict[int, Owner]
-    now: datetime
-    stamp: object  # `now` as the driver stores it
-    targets: dict[int, tuple[int, bool]] = field(default_factory=dict)  # identity → (id, escrow)
-
-    def __post_init__(self) -> None:
-        escrows = (LedgerKind.escrow_peer, LedgerKind.escrow_identity)
-        for identity, owner in self.destinations.items():
-            self.targets[identity] = (self.accounts[owner], owner.kind in escrows)
+def plan_batch(
+    context: BatchContext, donors: list[int], budgets: dict[int, int], lines: list[Sequence[Any]]
+) -> BatchPlan:
+    by_donor: dict[int, list[Sequence[Any]]] = {donor: [] for donor in donors}
+    for line in lines:
+        by_donor[line[1]].append(line)
+    plan = BatchPlan()
+    for donor in donors:
+        plan_donor(context, donor, budgets[donor], by_donor[donor], plan)
+    return plan
 
 
 def plan_donor(
-    context: BatchContext, donor: int, budget: int, lines: Sequence[ClickLine], plan: BatchPlan
+    context: BatchContext, donor: int, budget: int, lines: Sequence[Any], plan: BatchPlan
 ) -> None:
     """The transfers of one donor: wallet → reserve, fee, then one share per click."""
-    settings, period, ids = context.settings, context.period, context.accounts
+    period = context.period
     # Zero-padded: keys grow in insertion order, so their index is appended to, not split.
     prefix = f"close:{period}:{donor:010d}"
     spend = budget if lines else 0
-    fee = fee_of(spend, settings.fee_bps)
-    plan.donors.append({"d": donor, "budget": spend, "fee": fee, "clicks": len(lines)})
+    fee = fee_of(spend, context.fee_bps)
+    plan.donors.append((spend, fee, len(lines), donor))
     if spend == 0:
         return
-    wallet = ids[Owner(LedgerKind.donor_wallet, account_id=donor)]
-    reserve = ids[Owner(LedgerKind.donor_reserve, account_id=donor)]
-    plan.transfers.append(
+    reserve, transfers, escrow = context.reserves[donor], plan.transfers, plan.escrow
+    wallet = context.wallets[donor]
+    transfers.append(
         TransferSpec(f"{prefix}:reserve", wallet, reserve, spend, "close_reserve", period)
     )
-    if fee:
-        fees = ids[Owner(LedgerKind.instance_fees)]
-        plan.transfers.append(
-            TransferSpec(f"{prefix}:fee", reserve, fees, fee, "close_fee", period)
+    if fee and context.fees is not None:
+        transfers.append(
+            TransferSpec(f"{prefix}:fee", reserve, context.fees, fee, "close_fee", period)
         )
-    targets, destinations = context.targets, context.destinations
+    targets, stamp = context.targets, context.stamp
     for line, share in zip(lines, equal_split(spend - fee, len(lines)), strict=True):
         if share == 0:
             continue
-        target, escrowed = targets[line.identity_id]
-        key = f"{prefix}:click:{line.click_id:012d}"
-        plan.transfers.append(
-            TransferSpec(key, reserve, target, share, "close_share", period, line.click_id)
-        )
-        if escrowed:
-            plan.escrow.append(_escrow_row(context, line, destinations[line.identity_id], share))
+        click, identity = line[0], line[2]
+        target, held = targets[identity]
+        key = f"{prefix}:click:{click:012d}"
+        transfers.append(TransferSpec(key, reserve, target, share, "close_share", period, click))
+        if held is not None:
+            escrow.append((period, donor, click, identity, target, *held, share, "held", stamp))
 
 
 ESCROW_COLUMNS = (
@@ -233,47 +325,16 @@ ESCROW_COLUMNS = (
 )
 
 
-ESCROW_PG_TYPES = (
-    "varchar",
-    "bigint",
-    "bigint",
-    "bigint",
-    "bigint",
-    "varchar",
-    "varchar",
-    "bigint",
-    "varchar",
-    "timestamptz",
-)
-
-
-def _escrow_row(
-    context: BatchContext, line: ClickLine, owner: Owner, share: int
-) -> tuple[object, ...]:
-    return (
-        context.period,
-        line.donor_id,
-        line.click_id,
-        line.identity_id,
-        context.accounts[owner],
-        owner.peer_domain,
-        line.external_id if line.network == "fediverse" else "",
-        share,
-        "held",
-        context.stamp,
-    )
-
-
 async def close_batch(
     db: Database,
     settings: Settings,
     period: str,
     size: int = BATCH_SIZE,
-    known: dict[Owner, int] | None = None,
+    cache: CloseCache | None = None,
 ) -> int:
-    """Settle up to `size` pending donors in one transaction; returns how many. `known`
-    caches ledger account ids between batches (added to only after a commit)."""
-    known = {} if known is None else known
+    """Settle up to `size` pending donors in one transaction; returns how many. `cache`
+    carries what earlier batches of the same run learnt."""
+    cache = CloseCache() if cache is None else cache
     async with db.transaction() as session:
         if db.is_sqlite:
             await (await session.connection()).exec_driver_sql(
@@ -283,51 +344,44 @@ async def close_batch(
         if not donors:
             return 0
         lines = await _click_lines(session, period, donors)
-        owners = [Owner(LedgerKind.instance_fees)]
-        for donor in donors:
-            owners.append(Owner(LedgerKind.donor_wallet, account_id=donor))
-            owners.append(Owner(LedgerKind.donor_reserve, account_id=donor))
-        destinations = {
-            line.identity_id: destination(settings, line)
-            for line in {line.identity_id: line for line in lines}.values()
-        }
-        owners.extend(set(destinations.values()))
-        fetched = await ledger_account_ids(session, settings, [o for o in owners if o not in known])
-        ids = {**known, **fetched}
-        wallets = {d: ids[Owner(LedgerKind.donor_wallet, account_id=d)] for d in donors}
-        budgets = await _budgets(session, settings, donors, wallets)
-        now = utcnow()
-        stamp = db_time(await session.connection(), now)
-        context = BatchContext(settings, period, ids, destinations, now, stamp)
-        plan = BatchPlan()
-        by_donor: dict[int, list[ClickLine]] = {d: [] for d in donors}
-        for line in lines:
-            by_donor[line.donor_id].append(line)
-        for donor in donors:
-            plan_donor(context, donor, budgets[donor], by_donor[donor], plan)
-        await _write_plan(session, period, plan, context.now)
-    # Cache creators' and fees' accounts only: a donor's wallet and reserve are used once.
-    known.update((o, i) for o, i in fetched.items() if o.kind not in DONOR_KINDS)
+        context, learnt = await _batch_context(
+            db, session, settings, period, (donors, lines), cache
+        )
+        budgets = await _budgets(session, settings, donors, context.wallets)
+        plan = plan_batch(context, donors, budgets, lines)
+        await copy_rows(session, "escrow_line", ESCROW_COLUMNS, plan.escrow)
+        await _mark_done(session, period, plan.donors, context.stamp)
+        # Last: it ends with the balance updates, whose row locks concurrent workers wait on.
+        await post_many(session, plan.transfers)
+    cache.unclaimed.update(learnt.unclaimed)
+    cache.accounts.update(learnt.accounts)
     return len(donors)
 
 
-async def _write_plan(session: AsyncSession, period: str, plan: BatchPlan, now: datetime) -> None:
-    await post_many(session, plan.transfers)
+async def _mark_done(
+    session: AsyncSession, period: str, donors: list[tuple[object, ...]], stamp: object
+) -> None:
+    """(budget, fee, clicks, donor) rows: what the close decided for each donor."""
     connection = await session.connection()
-    await insert_rows(session, "escrow_line", ESCROW_COLUMNS, plan.escrow, ESCROW_PG_TYPES)
-    table = DonorPeriod.__table__  # type: ignore[attr-defined]
-    statement = (
-        update(table)
-        .where(table.c.period == period, table.c.donor_id == bindparam("d"))
-        .values(
-            stage=DonorStage.done.value,
-            budget=bindparam("budget"),
-            fee=bindparam("fee"),
-            clicks=bindparam("clicks"),
-            closed_at=now,
+    done = DonorStage.done.value
+    if connection.dialect.name == "postgresql":
+        sql = (
+            "UPDATE donor_period SET stage = $1, budget = d.budget, fee = d.fee, "
+            "clicks = d.clicks, closed_at = $2 FROM unnest($3::bigint[], $4::bigint[], "
+            "$5::int[], $6::bigint[]) AS d(budget, fee, clicks, donor) "
+            "WHERE donor_period.period = $7 AND donor_period.donor_id = d.donor"
         )
+        columns = [list(c) for c in zip(*donors, strict=True)]
+        await connection.exec_driver_sql(sql, (done, stamp, *columns, period))
+        return
+    sql = (
+        "UPDATE donor_period SET stage = ?, budget = ?, fee = ?, clicks = ?, closed_at = ? "
+        "WHERE period = ? AND donor_id = ?"
     )
-    await connection.execute(statement, plan.donors)
+    rows = [
+        (done, budget, fee, clicks, stamp, period, donor) for budget, fee, clicks, donor in donors
+    ]
+    await connection.exec_driver_sql(sql, rows)
 
 
 async def finish_close(db: Database, period: str) -> str:
@@ -371,19 +425,37 @@ async def close_period(
     *,
     force: bool = False,
     batch_size: int = BATCH_SIZE,
+    workers: int | None = None,
     progress: Progress | None = None,
 ) -> CloseReport:
-    """Run (or resume) the close of `period` to the end."""
+    """Run (or resume) the close of `period` to the end; `workers` batches at once
+    (default: one on SQLite, POSTGRES_WORKERS on PostgreSQL)."""
     await start_close(db, settings, period, force=force)
     report = await close_report(db, period)
     done = report.donors_done
-    known: dict[Owner, int] = {}
-    while True:
-        if progress is not None:
-            progress(done, report.donors)
-        count = await close_batch(db, settings, period, batch_size, known)
-        if count == 0:
-            break
-        done += count
+    cache = CloseCache()
+    if progress is not None:
+        progress(done, report.donors)
+
+    async def work() -> None:
+        nonlocal done
+        while count := await close_batch(db, settings, period, batch_size, cache):
+            done += count
+            if progress is not None:
+                progress(done, report.donors)
+
+    count = workers or (1 if db.is_sqlite else POSTGRES_WORKERS)
+    await _together([work for _ in range(count)])
     await finish_close(db, period)
     return await close_report(db, period)
+
+
+async def _together(jobs: Sequence[Callable[[], Coroutine[Any, Any, None]]]) -> None:
+    """Run the jobs at once; the first failure cancels the others and is raised as is."""
+    tasks = [asyncio.create_task(job()) for job in jobs]
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -18,7 +18,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.models import LedgerAccount, LedgerKind, Transfer
 from server.models.base import utcnow
-from server.services.bulk import add_to_balances, db_time, insert_rows, placeholders
+from server.services.bulk import (
+    add_to_balances,
+    copy_rows,
+    db_time,
+    fetch_rows,
+    id_filter,
+    insert_rows,
+)
 from server.services.errors import Conflict, ValidationFailed
 from server.settings import Settings
 
@@ -129,7 +136,9 @@ async def ledger_account_ids(
     bulk; a concurrent creator of the same account is ignored, not an error)."""
     wanted = {owner.key: owner for owner in owners}
     found = await _ids_by_key(session, list(wanted))
-    missing = [key for key in wanted if key not in found]
+    # Sorted: concurrent creators of the same accounts then wait on each other in one
+    # order instead of deadlocking.
+    missing = sorted(key for key in wanted if key not in found)
     if missing:
         now = db_time(await session.connection(), utcnow())
         rows = [_new_row(settings, key, wanted[key], now) for key in missing]
@@ -161,14 +170,14 @@ def _new_row(settings: Settings, key: str, owner: Owner, now: object) -> tuple[o
 
 async def _ids_by_key(session: AsyncSession, keys: list[str]) -> dict[str, int]:
     connection = await session.connection()
+    chunk = max(1, len(keys)) if connection.dialect.name == "postgresql" else 2000
     found: dict[str, int] = {}
-    for start in range(0, len(keys), 2000):
-        chunk = keys[start : start + 2000]
-        marks = ", ".join(placeholders(connection, len(chunk)))
-        rows = await connection.exec_driver_sql(
-            f"SELECT key, id FROM ledger_account WHERE key IN ({marks})", tuple(chunk)
+    for start in range(0, len(keys), chunk):
+        where, values = id_filter(connection, "key", keys[start : start + chunk], kind="varchar")
+        rows = await fetch_rows(
+            session, f"SELECT key, id FROM ledger_account WHERE {where}", values
         )
-        found.update(cast("list[tuple[str, int]]", rows.all()))
+        found.update(cast("list[tuple[str, int]]", rows))
     return found
 
 
@@ -268,22 +277,10 @@ TRANSFER_COLUMNS = (
 )
 
 
-TRANSFER_PG_TYPES = (
-    "varchar",
-    "bigint",
-    "bigint",
-    "bigint",
-    "varchar",
-    "varchar",
-    "bigint",
-    "varchar",
-    "timestamptz",
-)
-
-
 async def post_many(session: AsyncSession, specs: Sequence[TransferSpec]) -> int:
-    """Bulk post for jobs whose caller holds the locks: plain INSERTs (a duplicate key
-    is a bug and fails the transaction), then one balance update per account."""
+    """Bulk post for jobs whose caller holds the locks: plain INSERTs (COPY on PostgreSQL;
+    a duplicate key is a bug and fails the transaction), then one balance update per
+    account, then a check that no NON_NEGATIVE account went below zero."""
     if not specs:
         return 0
     now = db_time(await session.connection(), utcnow())
@@ -293,24 +290,12 @@ async def post_many(session: AsyncSession, specs: Sequence[TransferSpec]) -> int
         check_amount(s.amount)
         deltas[s.credit_id] = deltas.get(s.credit_id, 0) + s.amount
         deltas[s.debit_id] = deltas.get(s.debit_id, 0) - s.amount
-        rows.append(
-            (
-                s.key,
-                s.debit_id,
-                s.credit_id,
-                s.amount,
-                s.kind,
-                s.period,
-                s.click_id,
-                s.reference,
-                now,
-            )
-        )
-    # Balances first: on PostgreSQL the transfers' foreign-key checks then find the rows
-    # already locked by this transaction instead of building multixacts on them.
+        rows.append((*s, now))  # TransferSpec's fields are TRANSFER_COLUMNS' order
+    await copy_rows(session, "transfer", TRANSFER_COLUMNS, rows)
+    # Balances last: their row locks are then held only from here to the commit, so bulk
+    # postings in concurrent transactions (the close's workers) overlap their inserts.
     changes = [(delta, account) for account, delta in sorted(deltas.items()) if delta]
     await add_to_balances(session, changes)
-    await insert_rows(session, "transfer", TRANSFER_COLUMNS, rows, TRANSFER_PG_TYPES)
     debited = [account for delta, account in changes if delta < 0]
     for start in range(0, len(debited), 5000):
         negative = await session.exec(
