@@ -13,7 +13,8 @@ async def test_healthz_checks_the_database(app: Starlette, client: httpx.AsyncCl
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "database": "ok"}
     await app.state.db.dispose()
-    broken_url = "sqlite+aiosqlite:////nonexistent-dir/x.db"
+    # A database server that is down (asyncpg: no driver thread outlives the test).
+    broken_url = "postgresql+asyncpg://postgres@127.0.0.1:9/unreachable"
     from server.db import Database
 
     app.state.db = Database(broken_url)
