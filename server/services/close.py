@@ -22,6 +22,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.db import Database
+from server.jobs.queue import enqueue
 from server.models import Click, DonorPeriod, LedgerKind
 from server.models.base import utcnow
 from server.models.clicks import DonorStage, PeriodStage
@@ -34,6 +35,7 @@ from server.services.ledger import (
     ledger_account_ids,
     post_many,
 )
+from server.services.peers import PREPARE_JOB
 from server.services.periods import lock_period, period_of
 from server.services.split import equal_split, fee_of
 from server.settings import Settings
@@ -399,6 +401,8 @@ async def finish_close(db: Database, period: str) -> str:
         row.stage = PeriodStage.closed.value
         row.closed_at = utcnow()
         session.add(row)
+        # Shares held for peers' creators go out as settlement batches (the worker sends).
+        await enqueue(session, PREPARE_JOB, {}, dedupe_key=f"{PREPARE_JOB}:{period}")
         return row.stage
 
 

@@ -54,10 +54,11 @@ def test_receiver_down_sender_killed_and_batch_delivered_three_times(instances: 
     alpha.cli("peers", "add", beta.domain)
     eventually(lambda: peer_state(alpha, beta.domain) == "active")
     like(alpha, ann, post(beta, bob, "first post")["uri"])
-    close(alpha)
-    # The sender is killed after signing and queueing the batch, before any delivery;
-    # the receiver is down when the sender comes back.
+    # The sender's server is killed; its admin closes the month and signs and queues the
+    # batch (the close queued the same work for the worker: it finds nothing left).
+    # The receiver is down when the sender comes back.
     alpha.kill()
+    close(alpha)
     assert "batch 1: 5.00 EUR queued" in alpha.cli("settlements", "send").stdout
     beta.stop()
     alpha.start()
