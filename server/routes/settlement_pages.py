@@ -37,6 +37,7 @@ from server.services.settlement import (
 from server.services.settlement_batches import prepare_batches
 from server.services.settlement_payments import confirm_payment, mark_paid, refuse_payment
 from server.services.statements import statement
+from server.services.waiting_notice import notices_to_instance
 from server.settings import Settings
 
 PAGE = "/admin/peers"
@@ -73,6 +74,7 @@ async def _page(
     batches = await list_settlements(db)
     payments = await list_payments(db)
     waiting = await waiting_instances(db)
+    notices = await notices_to_instance(db, settings)
     awaiting = {
         peer.domain
         for payment, peer in payments
@@ -84,6 +86,7 @@ async def _page(
         "batches": [(batch, peer, overdue(settings, batch)) for batch, peer in batches],
         "payments": payments,
         "waiting": waiting,
+        "notices": notices,
         "awaiting": awaiting,
         "error": error,
         "notice": request.session.pop(NOTICE_KEY, ""),

@@ -60,6 +60,7 @@ from server.services.settlement_docs import (
     send_document,
 )
 from server.services.settlement_payments import apply_payment_answer, receive_notice
+from server.services.waiting_notice import tell_waiting_instances
 from server.settings import Settings
 
 Reply = tuple[int, dict[str, object] | None]
@@ -146,12 +147,14 @@ def _remote(context: JobContext) -> RemoteActors:
 async def handle_prepare(context: JobContext, job: ClaimedJob) -> None:
     """Offer active peers what is held for their creators (after a close or a peering)."""
     peer_id = job.payload.get("peer_id")
+    remote = _remote(context)
     try:
         await prepare_batches(
-            context.db, context.settings, _remote(context), int(peer_id) if peer_id else None
+            context.db, context.settings, remote, int(peer_id) if peer_id else None
         )
     except RemoteError as error:
         raise RetryLater(f"a peer could not be asked about its creators: {error}") from error
+    await tell_waiting_instances(context.db, context.settings, remote, remote.client)
 
 
 # --- checks and views ---------------------------------------------------------------------

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
+from server.db import Database
+from server.services.waiting_notice import notices_to_instance
+from server.settings import Settings
 from tests.federation.settlement_support import (
     FAST,
     Start,
@@ -15,6 +20,7 @@ from tests.federation.settlement_support import (
     post,
     user,
 )
+from tests.support.instances import LiveInstance
 
 
 def test_donors_on_a_pay_creators_on_b_through_settlement(instances: Start) -> None:
@@ -28,6 +34,10 @@ def test_donors_on_a_pay_creators_on_b_through_settlement(instances: Start) -> N
     waiting = alpha.cli("peers", "list").stdout
     assert "No active peering" in waiting and beta.domain in waiting and "5.00 EUR" in waiting
     assert "nothing to send" in alpha.cli("settlements", "send").stdout
+    # beta's admin is told once that money waits for its creators.
+    told = eventually(lambda: _notices(beta))
+    assert len(told) == 1 and told[0][0] == f"{alpha.base_url}/actor"
+    assert "5.00 EUR for 1 creators" in told[0][1] and f"peers add {alpha.domain}" in told[0][1]
     # Once the admins agree, the held share is offered at once (no command needed).
     peer(alpha, beta)
     eventually(lambda: creator_balances(beta, bob) == (500, 0))
@@ -42,4 +52,19 @@ def test_donors_on_a_pay_creators_on_b_through_settlement(instances: Start) -> N
         ledger_ok(instance)
         assert "verifies" in instance.cli("settlements", "verify", "1").stdout
     assert "settled" in alpha.cli("peers", "list").stdout
+    assert len(_notices(beta)) == 1
     assert "Traceback" not in alpha.read_log() + beta.read_log()
+
+
+def _notices(instance: LiveInstance) -> list[tuple[str, str]]:
+    async def read() -> list[tuple[str, str]]:
+        settings = Settings(
+            data_dir=instance.data_dir, domain=instance.domain, database_url=instance.database_url
+        )
+        db = Database(instance.database_url)
+        try:
+            return await notices_to_instance(db, settings)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(read())
