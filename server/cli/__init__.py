@@ -98,7 +98,7 @@ def serve(
     if users == 0:
         click.echo(
             "No accounts yet. Sign up in the browser, or create the first admin with:\n"
-            f"  likewise users create admin --email you@example.org --admin "
+            f"  likewise users create YOURNAME --email you@example.org --admin "
             f"--data {settings.data_dir}"
         )
     uvicorn.Server(config).run(sockets=[sock])
