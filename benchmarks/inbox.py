@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -121,6 +121,7 @@ class Result:
     other: int
     seconds: float
     latencies: list[float]
+    cpu: tuple[float, float] | None = None  # server CPU seconds: main thread, whole process
 
     @property
     def rate(self) -> float:
@@ -163,14 +164,36 @@ async def _connection(
         writer.close()
 
 
-async def load(name: str, port: int, requests: list[bytes], concurrency: int) -> Result:
+def cpu_seconds(pid: int) -> tuple[float, float] | None:
+    """CPU time of a process's main thread and of all its threads (Linux /proc), or None."""
+    tick = os.sysconf("SC_CLK_TCK")
+    main, total = 0.0, 0.0
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            used = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+            total += used
+            main += used if task.name == str(pid) else 0.0
+    except (OSError, IndexError, ValueError):
+        return None
+    return main, total
+
+
+async def load(
+    name: str, port: int, requests: list[bytes], concurrency: int, pid: int | None = None
+) -> Result:
     queue = list(reversed(requests))
     latencies: list[float] = []
     counts = [0, 0]
+    before = cpu_seconds(pid) if pid else None
     start = time.perf_counter()
     await asyncio.gather(*(_connection(port, queue, latencies, counts) for _ in range(concurrency)))
     seconds = time.perf_counter() - start
-    return Result(name, concurrency, counts[0], counts[1], seconds, latencies)
+    after = cpu_seconds(pid) if pid else None
+    cpu = None
+    if before is not None and after is not None:
+        cpu = (after[0] - before[0], after[1] - before[1])
+    return Result(name, concurrency, counts[0], counts[1], seconds, latencies, cpu)
 
 
 # --- setup --------------------------------------------------------------------------
@@ -248,6 +271,12 @@ def report(result: Result, ceiling: Result | None = None) -> None:
         f"p50 {result.percentile(0.5):6.2f} ms  p99 {result.percentile(0.99):6.2f} ms  "
         f"(202: {result.accepted}, other: {result.other})"
     )
+    if result.cpu is not None:
+        served = result.accepted + result.other
+        line += (
+            f"  cpu/req {result.cpu[0] / served * 1e6:4.0f} µs main, "
+            f"{result.cpu[1] / served * 1e6:4.0f} µs all"
+        )
     if ceiling is not None:
         line += f"  ratio {result.rate / ceiling.rate:.2f} of ceiling"
     print(line, flush=True)
@@ -275,16 +304,19 @@ class Setup:
     ports: dict[str, int]
     data: Path
     env: dict[str, str]
+    pids: dict[str, int] = field(default_factory=dict)  # filled by start_servers
 
 
 def start_servers(setup: Setup) -> list[subprocess.Popen[bytes]]:
     here, ports = str(Path(__file__).resolve()), setup.ports
     serve = ["-m", "server.cli", "serve", "--port", str(ports["instance"])]
-    processes = [
-        _spawn([here, "--serve-ceiling", str(ports["ceiling"])]),
-        _spawn([here, "--serve-actors", str(ports["actors"])]),
-        _spawn([*serve, "--data", str(setup.data)], setup.env),
-    ]
+    named = {
+        "ceiling": _spawn([here, "--serve-ceiling", str(ports["ceiling"])]),
+        "actors": _spawn([here, "--serve-actors", str(ports["actors"])]),
+        "instance": _spawn([*serve, "--data", str(setup.data)], setup.env),
+    }
+    setup.pids.update({name: process.pid for name, process in named.items()})
+    processes = list(named.values())
     _wait_up(f"http://127.0.0.1:{ports['instance']}/healthz")
     _wait_up(f"http://127.0.0.1:{ports['actors']}/actors/0")
     return processes
@@ -307,9 +339,12 @@ def measure(setup: Setup, requests: int, actors: int, notes_count: int) -> tuple
     asyncio.run(load("warmup", port, warm, 8))  # the instance fetches the actors' keys
     accepted, ok = actors, True
     for concurrency, batch in zip(CONCURRENCIES, phases, strict=True):
-        ceiling = asyncio.run(load("ceiling", setup.ports["ceiling"], batch, concurrency))
+        ceiling_port, pids = setup.ports["ceiling"], setup.pids
+        ceiling = asyncio.run(
+            load("ceiling", ceiling_port, batch, concurrency, pids.get("ceiling"))
+        )
         report(ceiling)
-        measured = asyncio.run(load("likewise", port, batch, concurrency))
+        measured = asyncio.run(load("likewise", port, batch, concurrency, pids.get("instance")))
         report(measured, ceiling)
         accepted += measured.accepted
         ok = ok and measured.rate >= TARGET_RATIO * ceiling.rate
