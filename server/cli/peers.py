@@ -139,6 +139,8 @@ def peers_list(data_dir: Path | None) -> None:
         shown = (
             f"we pay {_money(net, settings)}" if net > 0 else f"they pay {_money(-net, settings)}"
         )
+        if row.notified:
+            shown += f" (payment of {_money(row.notified, settings)} awaiting confirmation)"
         table.add_row(
             row.peer.domain,
             row.peer.state,

@@ -8,7 +8,7 @@ are an agreement. A peer is proposed, active, suspended or ended.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import func
 from sqlmodel import col, select
@@ -34,7 +34,14 @@ from activitypub.settlement import (
 from activitypub.vocab import parse_actor
 from server.db import Database
 from server.jobs.queue import enqueue
-from server.models import EscrowLine, LedgerKind, Peer, PeerState
+from server.models import (
+    EscrowLine,
+    LedgerKind,
+    PaymentState,
+    Peer,
+    PeerState,
+    SettlementPayment,
+)
 from server.models.base import utcnow
 from server.models.payouts import EscrowState
 from server.services.errors import Conflict, NotFound, ValidationFailed
@@ -303,6 +310,7 @@ class PeerBalance:
     peer: Peer
     we_owe: int
     they_owe: int
+    notified: int = 0  # a payment notice awaiting confirmation (either way), its amount
 
     @property
     def net(self) -> int:
@@ -354,4 +362,14 @@ async def waiting_instances(db: Database) -> list[Waiting]:
 async def list_peers(db: Database, settings: Settings) -> list[PeerBalance]:
     async with db.session() as session:
         peers = (await session.exec(select(Peer).order_by(col(Peer.domain)))).all()
-        return [await peer_balance(session, settings, peer) for peer in peers]
+        notices = await session.exec(
+            select(SettlementPayment.peer_id, func.sum(SettlementPayment.amount))
+            .where(SettlementPayment.state == PaymentState.notified)
+            .group_by(col(SettlementPayment.peer_id))
+        )
+        notified = {int(peer_id): int(amount) for peer_id, amount in notices.all()}
+        balances = []
+        for peer in peers:
+            balance = await peer_balance(session, settings, peer)
+            balances.append(replace(balance, notified=notified.get(peer.id or 0, 0)))
+        return balances

@@ -45,6 +45,8 @@ def test_donors_on_a_pay_creators_on_b_through_settlement(instances: Start) -> N
     assert "accepted" in listed
     alpha.cli("settlements", "mark-paid", beta.domain, "5.00", "--reference", "SEPA-1")
     payment = eventually(lambda: incoming_notice(beta))
+    for instance in (alpha, beta):
+        assert "payment of 5.00 EUR awaiting confirmation" in instance.cli("peers", "list").stdout
     beta.cli("settlements", "confirm", payment)
     eventually(lambda: creator_balances(beta, bob) == (0, 500))
     eventually(lambda: "confirmed" in alpha.cli("settlements", "list").stdout)
