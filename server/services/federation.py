@@ -7,6 +7,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import delete
 from sqlalchemy import select as sa_select
@@ -31,7 +32,7 @@ from server.models.federation import (
 )
 from server.services.delivery import deliver
 from server.services.errors import ServiceError
-from server.services.inbox import enqueue_processing
+from server.services.inbox import deliveries_arriving, enqueue_processing
 from server.services.likes_bulk import StoredActivity, process_likes, simple_like_target
 from server.services.notes import store_remote_note
 from server.services.remote import apply_actor_document
@@ -277,8 +278,12 @@ async def process_item(session: AsyncSession, settings: Settings, item: InboxIte
     session.add(item)
 
 
-PROCESS_CHUNK = 1000
+PROCESS_CHUNK = 250
 BUCKET_FOLLOW_UP = 1.0
+# While deliveries arrive, processing waits (up to LONGEST_WAIT for the oldest pending
+# item), so the inbox's group commits do not queue behind it for SQLite's write lock.
+INBOX_QUIET = timedelta(seconds=0.25)
+LONGEST_WAIT = timedelta(seconds=5)
 
 
 async def _process(context: JobContext, ids: list[int] | None) -> int:
@@ -305,14 +310,18 @@ async def _process(context: JobContext, ids: list[int] | None) -> int:
 
 
 async def handle_inbox_process(context: JobContext, job: ClaimedJob) -> None:
-    """Process the job's items, or (bucketed job) every pending item, chunk by chunk."""
+    """Process the job's items, or (bucketed job) every pending item, chunk by chunk,
+    giving way to deliveries between chunks."""
     if not job.payload.get("pending"):
         await _process(context, [int(value) for value in job.payload.get("ids", [])])
         return
-    processed = 0
-    while (count := await _process(context, None)) > 0:
+    processed, deferred = 0, False
+    while not (deferred := await deliveries_arriving(context.db, INBOX_QUIET, LONGEST_WAIT)):
+        count = await _process(context, None)
+        if count == 0:
+            break
         processed += count
-    if processed:
-        # A batch that committed while this ran is caught by the next slice's job.
+    if processed or deferred:
+        # What committed while this ran, or waits for a quiet inbox, is the next slice's.
         async with context.db.transaction() as session:
             await enqueue_processing(session, BUCKET_FOLLOW_UP)

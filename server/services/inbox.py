@@ -13,11 +13,10 @@ import math
 import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -26,7 +25,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from activitypub.errors import ActivityPubError, InvalidDocument, SignatureError, SignatureFailure
 from activitypub.signatures import SignedMessage, parse_signature_header, verify_parsed
 from activitypub.vocab import Activity, parse_activity
-from server.db import Database
+from server.db import SQLITE_DIALECT, Database, insert_or_ignore
 from server.models import InboxItem, Job
 from server.models.base import utcnow
 from server.services.errors import ServiceError
@@ -37,7 +36,6 @@ log = logging.getLogger("likewise.inbox")
 PROCESS_JOB = "inbox.process"
 KEY_FAILURES = frozenset({SignatureFailure.BAD_SIGNATURE, SignatureFailure.INVALID_KEY})
 BATCH_MAX = 500
-LOOKUP_CHUNK = 500  # below SQLite's bound-parameter limit
 
 
 class InboxRejected(ServiceError):
@@ -149,6 +147,8 @@ class InboxBatcher:
         self.waiting: list[_Pending] = []
         self.arrival: asyncio.Future[None] | None = None
         self.task: asyncio.Task[None] | None = None
+        # The dedupe key of the last processing job this batcher committed (bucketed, SQLite).
+        self.queued_job: object = None
 
     def _ensure_running(self) -> None:
         if self.task is None or self.task.done():
@@ -205,10 +205,17 @@ class InboxBatcher:
         table = InboxItem.__table__  # type: ignore[attr-defined]
         jobs = Job.__table__  # type: ignore[attr-defined]
         if self.db.is_sqlite and self.bucket_seconds > 0:
-            bucket = self.bucket_seconds
-            return await self.db.sqlite_writer().transaction(
-                lambda connection: _store_known_new(connection, table, jobs, rows, bucket)
+            job = processing_job([], self.bucket_seconds)
+            # That slice's job is committed already: inserting it again would be ignored.
+            queued = job["dedupe_key"] == self.queued_job
+            new = await self.db.sqlite_writer().transaction(
+                lambda connection: _store_new(
+                    connection, table, rows, None if queued else (jobs, job)
+                )
             )
+            if new:
+                self.queued_job = job["dedupe_key"]
+            return new
         async with self.db.engine.begin() as connection:
             if self.bucket_seconds > 0:
                 stored_ids, ids = await self._insert_known_new(connection, table, rows)
@@ -245,52 +252,48 @@ class InboxBatcher:
         return sqlite_insert(table) if self.db.is_sqlite else pg_insert(table)
 
 
-def _store_known_new(
+def _store_new(
     connection: sqlite3.Connection,
     table: Any,
-    jobs: Any,
     rows: dict[object, dict[str, object]],
-    bucket_seconds: float,
+    job: tuple[Any, dict[str, object]] | None,
 ) -> set[object]:
-    """The SQLite group commit on the writer thread: the write lock is held from BEGIN, so
-    looking the ids up and inserting the new ones is exact."""
-    keys = list(rows)
-    known: set[object] = set()
-    for start in range(0, len(keys), LOOKUP_CHUNK):
-        chunk = keys[start : start + LOOKUP_CHUNK]
-        marks = ", ".join("?" for _ in chunk)
-        query = f"SELECT activity_id FROM {table.name} WHERE activity_id IN ({marks})"
-        known.update(row[0] for row in connection.execute(query, chunk))
-    new = [row for key, row in rows.items() if key not in known]
-    if new:
-        _insert_or_ignore(connection, table, new)
-        _insert_or_ignore(connection, jobs, [processing_job([], bucket_seconds)])
-    return {row["activity_id"] for row in new}
+    """The SQLite group commit on the writer thread: INSERT OR IGNORE, then (only if some
+    were there already) the ids of the rows it inserted. The write lock is held from BEGIN
+    and SQLite gives a new row the largest rowid + 1, so those are the last `inserted` rows."""
+    inserted = insert_or_ignore(connection, table, list(rows.values()))
+    if inserted == len(rows):
+        new = set(rows)
+    else:
+        query = f"SELECT activity_id FROM {table.name} ORDER BY id DESC LIMIT ?"
+        new = {row[0] for row in connection.execute(query, (inserted,))}
+    if new and job is not None:
+        insert_or_ignore(connection, job[0], [job[1]])
+    return new
 
 
-_SQLITE = sqlite_dialect.dialect()
+def _arriving(
+    connection: sqlite3.Connection, table: Any, since: object, pending_since: object
+) -> bool:
+    received = table.c.received_at.type._cached_bind_processor(SQLITE_DIALECT)
+    newest = f"SELECT received_at FROM {table.name} ORDER BY id DESC LIMIT 1"
+    oldest = f"SELECT received_at FROM {table.name} WHERE state = 'pending' ORDER BY id LIMIT 1"
+    query = f"SELECT ({newest}) > ?, ({oldest}) > ?"
+    row = connection.execute(query, (received(since), received(pending_since))).fetchone()
+    return bool(row[0]) and bool(row[1])
 
 
-def _insert_or_ignore(
-    connection: sqlite3.Connection, table: Any, rows: list[dict[str, object]]
-) -> None:
-    """`server.db.insert_or_ignore`, but one statement for many rows: the writer thread
-    then waits for the GIL (busy serving requests) once per chunk, not twice per row. And
-    one dialect for every batch: a column type caches its bind processor per dialect
-    instance, and looking it up afresh costs ~25 µs."""
-    columns = list(rows[0])
-    processors = [table.c[name].type._cached_bind_processor(_SQLITE) for name in columns]
-    values = [
-        processor(row[name]) if processor else row[name]
-        for row in rows
-        for name, processor in zip(columns, processors, strict=True)
-    ]
-    names, row_marks = ", ".join(columns), "(" + ", ".join("?" for _ in columns) + ")"
-    step = LOOKUP_CHUNK * len(columns)
-    for start in range(0, len(values), step):
-        chunk = values[start : start + step]
-        marks = ", ".join(row_marks for _ in range(len(chunk) // len(columns)))
-        connection.execute(f"INSERT OR IGNORE INTO {table.name} ({names}) VALUES {marks}", chunk)
+async def deliveries_arriving(db: Database, quiet: timedelta, longest_wait: timedelta) -> bool:
+    """Whether an activity was stored under `quiet` ago while none pending has waited
+    `longest_wait` yet (SQLite; elsewhere always False). Asked on the writer thread, so it
+    never waits for, nor holds up, the inbox's group commits."""
+    if not db.is_sqlite:
+        return False
+    table = InboxItem.__table__  # type: ignore[attr-defined]
+    now = utcnow()
+    return await db.sqlite_writer().transaction(
+        lambda connection: _arriving(connection, table, now - quiet, now - longest_wait)
+    )
 
 
 def processing_job(ids: list[int], bucket_seconds: float) -> dict[str, object]:

@@ -1,0 +1,119 @@
+"""Bucketed processing (SQLite, worker in the server) gives way to arriving deliveries,
+but never keeps a pending activity waiting longer than LONGEST_WAIT."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from sqlmodel import col, select
+
+from activitypub.vocab import parse_activity
+from server.db import Database
+from server.jobs.queue import ClaimedJob
+from server.jobs.worker import JobContext
+from server.models import InboxItem, Job
+from server.models.base import utcnow
+from server.services.federation import LONGEST_WAIT, handle_inbox_process
+from server.services.inbox import PROCESS_JOB, DuplicateActivity, InboxBatcher, InboxPost
+from server.settings import Settings
+
+FAN = "https://remote.test/users/fan"
+NOTE = "https://elsewhere.test/notes/1"
+BUCKETED = ClaimedJob(id=0, kind=PROCESS_JOB, payload={"pending": True}, attempts=1, max_attempts=5)
+
+
+@pytest.fixture
+async def context(settings: Settings) -> AsyncIterator[JobContext]:
+    if not settings.is_sqlite:
+        pytest.skip("bucketed processing runs on SQLite only")
+    db = Database(settings.database_url)
+    yield JobContext(db=db, settings=settings, services={})
+    await db.dispose()
+
+
+async def _receive(context: JobContext, n: int, age: timedelta) -> None:
+    """A Like of a note that is not ours: processing marks it ignored."""
+    like = {
+        "id": f"https://remote.test/likes/{n}",
+        "type": "Like",
+        "actor": FAN,
+        "object": NOTE,
+    }
+    async with context.db.transaction() as session:
+        session.add(
+            InboxItem(
+                activity_id=like["id"],
+                actor_uri=FAN,
+                type="Like",
+                body=json.dumps(like),
+                received_at=utcnow() - age,
+            )
+        )
+
+
+async def _states(context: JobContext) -> list[str]:
+    async with context.db.session() as session:
+        items = await session.exec(select(InboxItem).order_by(col(InboxItem.id)))
+        return [item.state for item in items.all()]
+
+
+async def _follow_ups(context: JobContext) -> int:
+    async with context.db.session() as session:
+        jobs = await session.exec(select(Job).where(Job.kind == PROCESS_JOB))
+        return len(jobs.all())
+
+
+async def test_processing_waits_while_deliveries_arrive(context: JobContext) -> None:
+    # Given a Like stored a moment ago
+    await _receive(context, 1, timedelta(0))
+    # When the bucketed job runs
+    await handle_inbox_process(context, BUCKETED)
+    # Then it is left for the next slice, which is queued
+    assert await _states(context) == ["pending"]
+    assert await _follow_ups(context) == 1
+
+
+async def test_processing_runs_once_the_inbox_is_quiet(context: JobContext) -> None:
+    await _receive(context, 1, timedelta(seconds=2))
+    await handle_inbox_process(context, BUCKETED)
+    assert await _states(context) == ["ignored"]
+
+
+async def test_nothing_pending_waits_longer_than_the_limit(context: JobContext) -> None:
+    # Given a Like waiting for longer than the limit, while deliveries keep arriving
+    await _receive(context, 1, LONGEST_WAIT + timedelta(seconds=1))
+    await _receive(context, 2, timedelta(0))
+    # When the bucketed job runs
+    await handle_inbox_process(context, BUCKETED)
+    # Then the old one is processed (and, in the same chunk, the new one)
+    assert await _states(context) == ["ignored", "ignored"]
+
+
+def _post(n: int) -> InboxPost:
+    data = {"id": f"https://remote.test/likes/{n}", "type": "Like", "actor": FAN, "object": NOTE}
+    return InboxPost(parse_activity(data), json.dumps(data))
+
+
+async def test_the_group_commit_tells_new_activities_from_repeats(context: JobContext) -> None:
+    # Given one Like stored already
+    batcher = InboxBatcher(context.db, bucket_seconds=1.0)
+    await batcher.store(_post(1))
+    # When a batch repeats it among new ones
+    results = await asyncio.gather(
+        *(batcher.store(_post(n)) for n in (2, 1, 3, 4)), return_exceptions=True
+    )
+    # Then only the repeat is refused, and one processing job covers the slice
+    assert [isinstance(result, DuplicateActivity) for result in results] == [
+        False,
+        True,
+        False,
+        False,
+    ]
+    assert len(await _states(context)) == 4
+    assert await _follow_ups(context) == 1
+    if batcher.task is not None:
+        batcher.task.cancel()
