@@ -4,9 +4,11 @@ but never keeps a pending activity waiting longer than LONGEST_WAIT."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlmodel import col, select
@@ -20,6 +22,7 @@ from server.models.base import utcnow
 from server.services.federation import LONGEST_WAIT, handle_inbox_process
 from server.services.inbox import PROCESS_JOB, DuplicateActivity, InboxBatcher, InboxPost
 from server.settings import Settings
+from tests.support.databases import DatabaseFactory
 
 FAN = "https://remote.test/users/fan"
 NOTE = "https://elsewhere.test/notes/1"
@@ -27,11 +30,14 @@ BUCKETED = ClaimedJob(id=0, kind=PROCESS_JOB, payload={"pending": True}, attempt
 
 
 @pytest.fixture
-async def context(settings: Settings) -> AsyncIterator[JobContext]:
-    if not settings.is_sqlite:
-        pytest.skip("bucketed processing runs on SQLite only")
-    db = Database(settings.database_url)
-    yield JobContext(db=db, settings=settings, services={})
+async def context(settings: Settings, tmp_path: Path) -> AsyncIterator[JobContext]:
+    """Bucketed processing is SQLite's: these tests run on a migrated SQLite database of
+    their own, also when the suite runs against PostgreSQL."""
+    url = DatabaseFactory(tmp_path, base_url=None).migrated()
+    sqlite = dataclasses.replace(settings, database_url=url)
+    assert sqlite.is_sqlite
+    db = Database(url)
+    yield JobContext(db=db, settings=sqlite, services={})
     await db.dispose()
 
 
