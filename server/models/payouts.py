@@ -27,6 +27,7 @@ class EscrowLine(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint("amount > 0", name="escrow_amount_positive"),
         Index("ix_escrow_line_peer_state", "peer_domain", "state"),
+        Index("ix_escrow_line_state_created", "state", "created_at"),  # the hourly expiry
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
+from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -13,36 +15,60 @@ from server.models import Actor, EscrowLine, Identity, LedgerAccount, LedgerKind
 from server.models.base import utcnow
 from server.models.payouts import EscrowState
 from server.services.errors import Conflict, Forbidden, NotFound
-from server.services.ledger import Owner, TransferSpec, ledger_account_ids, post_transfer
+from server.services.ledger import (
+    Owner,
+    TransferSpec,
+    ledger_account_ids,
+    post_many,
+    post_transfer,
+)
 from server.services.split import largest_remainder
 from server.settings import Settings
+
+
+class HeldLine(NamedTuple):
+    id: int
+    ledger_account_id: int
+    donor_id: int
+    amount: int
 
 
 async def expire_escrow(
     session: AsyncSession, settings: Settings, now: datetime | None = None
 ) -> int:
-    """Return every held line older than the escrow time; returns how much went back."""
+    """Return every held line older than the escrow time; returns how much went back.
+
+    The lines are locked first (in id order), so a second run at the same time waits and
+    then finds them returned; balances move in one bulk posting, in account order."""
     cutoff = (now or utcnow()) - timedelta(days=settings.escrow_days)
-    lines = (
-        await session.exec(
-            select(EscrowLine)
-            .where(EscrowLine.state == EscrowState.held, col(EscrowLine.created_at) < cutoff)
-            .order_by(col(EscrowLine.id))
-            .with_for_update()
-        )
-    ).all()
-    by_account: dict[int, list[EscrowLine]] = defaultdict(list)
-    for line in lines:
+    rows = await session.exec(
+        select(EscrowLine.id, EscrowLine.ledger_account_id, EscrowLine.donor_id, EscrowLine.amount)
+        .where(EscrowLine.state == EscrowState.held, col(EscrowLine.created_at) < cutoff)
+        .order_by(col(EscrowLine.id))
+        .with_for_update()
+    )
+    by_account: dict[int, list[HeldLine]] = defaultdict(list)
+    for row in rows.all():
+        line = HeldLine(*row)
         by_account[line.ledger_account_id].append(line)
-    returned = 0
+    returns: list[TransferSpec] = []
     for account_id, group in sorted(by_account.items()):
-        returned += await _return_group(session, settings, account_id, group)
-    return returned
+        returns += await _returns(session, settings, account_id, group)
+    await post_many(session, returns)
+    ids = sorted(line.id for group in by_account.values() for line in group)
+    for start in range(0, len(ids), 5000):
+        await session.exec(
+            update(EscrowLine)
+            .where(col(EscrowLine.id).in_(ids[start : start + 5000]))
+            .values(state=EscrowState.returned.value, resolved_at=utcnow())
+        )
+    return sum(spec.amount for spec in returns)
 
 
-async def _return_group(
-    session: AsyncSession, settings: Settings, account_id: int, lines: list[EscrowLine]
-) -> int:
+async def _returns(
+    session: AsyncSession, settings: Settings, account_id: int, lines: list[HeldLine]
+) -> list[TransferSpec]:
+    """The transfers giving one escrow account's expired lines back, pro rata per donor."""
     escrow = await session.get(LedgerAccount, account_id, populate_existing=True)
     owed: dict[int, int] = defaultdict(int)
     for line in lines:
@@ -54,18 +80,17 @@ async def _return_group(
         session, settings, [Owner(LedgerKind.donor_wallet, account_id=d) for d in donors]
     )
     first = lines[0].id
-    for donor, share in zip(donors, shares, strict=True):
-        if share:
-            wallet = wallets[Owner(LedgerKind.donor_wallet, account_id=donor)]
-            key = f"escrow-return:{account_id}:{first}:{donor}"
-            await post_transfer(
-                session, TransferSpec(key, account_id, wallet, share, "escrow_return")
-            )
-    for line in lines:
-        line.state = EscrowState.returned.value
-        line.resolved_at = utcnow()
-        session.add(line)
-    return total
+    return [
+        TransferSpec(
+            f"escrow-return:{account_id}:{first}:{donor}",
+            account_id,
+            wallets[Owner(LedgerKind.donor_wallet, account_id=donor)],
+            share,
+            "escrow_return",
+        )
+        for donor, share in zip(donors, shares, strict=True)
+        if share
+    ]
 
 
 async def claim_identity(
