@@ -112,6 +112,18 @@ SETTINGS: tuple[Setting, ...] = (
         "escrow_days", "LIKEWISE_ESCROW_DAYS", int, "Days unclaimed shares wait before returning."
     ),
     Setting(
+        "housekeeping_minutes",
+        "LIKEWISE_HOUSEKEEPING_MINUTES",
+        int,
+        "Minutes between the worker's housekeeping runs (escrow expiry, month close).",
+    ),
+    Setting(
+        "auto_close",
+        "LIKEWISE_AUTO_CLOSE",
+        bool,
+        "Housekeeping closes every ended month (never the running one).",
+    ),
+    Setting(
         "peer_credit_limit",
         "LIKEWISE_PEER_CREDIT_LIMIT",
         int,
@@ -162,6 +174,8 @@ class Settings:
     budget_default: int = 500
     payout_min: int = 1000
     escrow_days: int = 90
+    housekeeping_minutes: int = 60
+    auto_close: bool = True
     peer_credit_limit: int = 100_000
     peer_auto_accept: bool = False
     payment_auto_confirm: bool = False
@@ -294,6 +308,8 @@ def validate(settings: Settings) -> None:
         )
     if settings.payout_min <= 0 or settings.escrow_days <= 0:
         raise ConfigError("LIKEWISE_PAYOUT_MIN and LIKEWISE_ESCROW_DAYS must be positive")
+    if settings.housekeeping_minutes <= 0:
+        raise ConfigError("LIKEWISE_HOUSEKEEPING_MINUTES must be positive")
     if settings.max_body_bytes < 1024:
         raise ConfigError("LIKEWISE_MAX_BODY_BYTES must be at least 1024")
     if settings.ca_bundle and not Path(settings.ca_bundle).is_file():

@@ -155,3 +155,20 @@ async def fail(
             .where(col(Job.id) == job.id, col(Job.locked_by) == worker_id)
             .values(**values)
         )
+
+
+async def renew(
+    db: Database, job_id: int, worker_id: str, lease: timedelta = DEFAULT_LEASE
+) -> bool:
+    """Extend a running job's lease; False if the job is no longer this worker's."""
+    async with db.transaction() as session:
+        result = await session.exec(
+            update(Job)
+            .where(
+                col(Job.id) == job_id,
+                col(Job.locked_by) == worker_id,
+                col(Job.state) == JobState.running,
+            )
+            .values(locked_until=utcnow() + lease)
+        )
+    return bool(result.rowcount == 1)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from server.jobs.worker import Handler
+from server.jobs.worker import Handler, Scheduled
 from server.services.delivery import DELIVERY_JOB, handle_delivery
 from server.services.federation import handle_inbox_process
+from server.services.housekeeping import (
+    HOUSEKEEPING_JOB,
+    handle_housekeeping,
+    housekeeping_interval,
+)
 from server.services.inbox import PROCESS_JOB
 from server.services.peers import PREPARE_JOB
 from server.services.settlement import handle_prepare, handle_send
@@ -17,5 +22,6 @@ def job_handlers() -> dict[str, Handler]:
         DELIVERY_JOB: handle_delivery,
         SEND_JOB: handle_send,
         PREPARE_JOB: handle_prepare,
+        HOUSEKEEPING_JOB: Scheduled(handle_housekeeping, housekeeping_interval),
     }
     return handlers

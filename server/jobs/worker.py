@@ -10,11 +10,13 @@ import traceback
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from server.db import Database
-from server.jobs.queue import ClaimedJob, claim, complete, fail
+from server.jobs.queue import DEFAULT_LEASE, ClaimedJob, claim, complete, fail
+from server.jobs.schedule import another_running, enqueue_slot, lease_kept, slot_key
+from server.models.base import utcnow
 from server.settings import Settings
 
 log = logging.getLogger("likewise.worker")
@@ -40,6 +42,21 @@ class JobContext:
 
 
 Handler = Callable[[JobContext, ClaimedJob], Awaitable[None]]
+BUSY_RETRY = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class Scheduled:
+    """A handler whose job the worker enqueues itself, once every `every(settings)`.
+
+    Its job is skipped once its slot has passed (the current slot's job does the same
+    work), waits while another job of its kind runs, and keeps its lease while it runs."""
+
+    handler: Handler
+    every: Callable[[Settings], timedelta]
+
+    async def __call__(self, context: JobContext, job: ClaimedJob) -> None:
+        await self.handler(context, job)
 
 
 class Worker:
@@ -50,11 +67,15 @@ class Worker:
         *,
         batch: int = 20,
         poll_interval: float = 1.0,
+        lease: timedelta = DEFAULT_LEASE,
     ) -> None:
         self.context = context
         self.handlers = dict(handlers)
+        self.scheduled = {k: h for k, h in self.handlers.items() if isinstance(h, Scheduled)}
         self.batch = batch
         self.poll_interval = poll_interval
+        self.lease = lease
+        self.slots: dict[str, str] = {}  # the last slot each scheduled kind was enqueued for
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.wakeup = asyncio.Event()
 
@@ -62,7 +83,9 @@ class Worker:
         """Claim and run one batch; returns how many jobs ran."""
         if not self.handlers:
             return 0
-        jobs = await claim(self.context.db, self.worker_id, self.handlers, limit=self.batch)
+        jobs = await claim(
+            self.context.db, self.worker_id, self.handlers, limit=self.batch, lease=self.lease
+        )
         for job in jobs:
             await self._run(job)
         return len(jobs)
@@ -77,10 +100,23 @@ class Worker:
             total += ran
         raise RuntimeError(f"queue still busy after {max_rounds} rounds")
 
+    async def schedule_due(self, now: datetime | None = None) -> int:
+        """Enqueue the current slot's job of each scheduled kind, unless this worker
+        already did (or another did: the dedupe key); returns how many this call added."""
+        added = 0
+        for kind, scheduled in self.scheduled.items():
+            key = slot_key(kind, scheduled.every(self.context.settings), now or utcnow())
+            if self.slots.get(kind) != key:
+                added += await enqueue_slot(self.context.db, kind, key)
+                self.slots[kind] = key
+        return added
+
     async def run_forever(self, stop: asyncio.Event) -> None:
         log.info("event=worker_start worker=%s kinds=%s", self.worker_id, ",".join(self.handlers))
         while not stop.is_set():
             try:
+                if self.scheduled:
+                    await self.schedule_due()
                 ran = await self.run_once()
             except Exception:  # the loop must outlive a database hiccup
                 log.exception("event=worker_claim_failed worker=%s", self.worker_id)
@@ -100,7 +136,10 @@ class Worker:
         handler = self.handlers[job.kind]
         db = self.context.db
         try:
-            await handler(self.context, job)
+            if isinstance(handler, Scheduled):
+                await self._run_scheduled(handler, job)
+            else:
+                await handler(self.context, job)
         except RetryLater as exc:
             await fail(db, job, self.worker_id, str(exc), retry_in=exc.delay)
         except GiveUp as exc:
@@ -110,3 +149,13 @@ class Worker:
             await fail(db, job, self.worker_id, traceback.format_exc())
         else:
             await complete(db, job, self.worker_id)
+
+    async def _run_scheduled(self, scheduled: Scheduled, job: ClaimedJob) -> None:
+        db, settings = self.context.db, self.context.settings
+        if job.payload.get("slot") != slot_key(job.kind, scheduled.every(settings), utcnow()):
+            log.info("event=job_skipped id=%s kind=%s reason=slot_passed", job.id, job.kind)
+            return
+        if await another_running(db, job.id, job.kind):
+            raise RetryLater(f"another {job.kind} job is still running", BUSY_RETRY)
+        async with lease_kept(db, job.id, self.worker_id, self.lease):
+            await scheduled(self.context, job)
