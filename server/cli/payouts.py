@@ -174,9 +174,10 @@ def escrow_claim(data_dir: Path | None, identity_id: int, username: str) -> None
     async def work(db: Database) -> int:
         async with db.transaction() as session:
             account = await get_account(session, username)
-            return await claim_identity(
+            claim = await claim_identity(
                 session, settings, identity_id, int(account.id or 0), verified=True
             )
+            return claim.moved
 
     moved = run_async(settings, work)
     click.echo(

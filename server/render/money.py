@@ -6,6 +6,7 @@ from typing import Any
 
 from server.models import Payout
 from server.services.amounts import amount_json
+from server.services.escrow import Claim, Waiting
 from server.services.summary import ClickView, CreatorSummary, DonorSummary
 from server.settings import Settings
 
@@ -69,4 +70,27 @@ def render_me(settings: Settings, donor: DonorSummary, creator: CreatorSummary) 
             }
             for row in donor.history
         ],
+    }
+
+
+def render_waiting(settings: Settings, waiting: Waiting) -> dict[str, Any]:
+    identity = waiting.identity
+    return {
+        "identity_id": str(identity.id),
+        "network": identity.network,
+        "external_id": identity.external_id,
+        "handle": identity.handle,
+        "profile_url": identity.profile_url,
+        "claimed": identity.claimed_account_id is not None,
+        "waiting": amount_json(waiting.amount, settings),
+        "supporters": waiting.supporters,
+    }
+
+
+def render_claim(settings: Settings, claim: Claim, available: int) -> dict[str, Any]:
+    return {
+        "outcome": "already_claimed" if claim.already_claimed and not claim.moved else "claimed",
+        "identity_id": str(claim.identity.id),
+        "moved": amount_json(claim.moved, settings),
+        "available": amount_json(available, settings),
     }

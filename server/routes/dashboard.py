@@ -1,5 +1,6 @@
 """Donor and creator dashboards: wallet, budget, this month's clicks and their projected
-shares (with a pie chart), history; creator balances, supporters, payouts, the button."""
+shares (with a pie chart), history; creator balances, money waiting to be claimed,
+supporters, payouts, the button."""
 
 from __future__ import annotations
 
@@ -18,8 +19,12 @@ from server.services.budget import update_donor_settings
 from server.services.clicks import remove_click_by_id
 from server.services.creator_settlement import funds_by_peer
 from server.services.errors import ServiceError, Unauthorized
+from server.services.escrow import Claim, claim_identity, waiting_for
 from server.services.payouts import PayoutRequest, request_payout
 from server.services.summary import creator_summary, donor_summary
+from server.settings import Settings
+
+CREATOR_NOTICE = "creator_notice"
 
 
 def _user_id(request: Request) -> int:
@@ -92,6 +97,7 @@ async def _creator_page(request: Request, error: ServiceError | None = None) -> 
     async with request.app.state.db.session() as session:
         creator = await creator_summary(session, settings, who)
         by_peer = await funds_by_peer(session, who)
+        waiting = await waiting_for(session, who)
     peer_chart = stacked_bars(
         [(row.domain, [("available", row.available), ("pending", row.pending)]) for row in by_peer]
     )
@@ -99,6 +105,8 @@ async def _creator_page(request: Request, error: ServiceError | None = None) -> 
         "creator": creator,
         "by_peer": by_peer,
         "peer_chart": peer_chart,
+        "waiting": waiting,
+        "notice": request.session.pop(CREATOR_NOTICE, ""),
         "error": error,
         "user": current_user(request),
     }
@@ -128,10 +136,30 @@ async def ask_payout(request: Request) -> Response:
     return RedirectResponse("/money/creator", status_code=303)
 
 
+async def claim(request: Request) -> Response:
+    settings, who = request.app.state.settings, _user_id(request)
+    await checked_form(request)
+    try:
+        async with request.app.state.db.transaction() as session:
+            done = await claim_identity(session, settings, request.path_params["identity_id"], who)
+    except ServiceError as exc:
+        return await _creator_page(request, exc)
+    request.session[CREATOR_NOTICE] = _claim_notice(done, settings)
+    return RedirectResponse("/money/creator", status_code=303)
+
+
+def _claim_notice(done: Claim, settings: Settings) -> str:
+    if done.already_claimed and not done.moved:
+        return "Already claimed: nothing more was waiting."
+    money = f"{format_amount(done.moved, settings)} {settings.currency}"
+    return f"Claimed {money}; it is now in your available balance."
+
+
 routes = [
     Route("/money", donor_page, methods=["GET"]),
     Route("/money/budget", save_budget, methods=["POST"]),
     Route("/money/clicks/{click_id:int}/remove", unclick, methods=["POST"]),
     Route("/money/creator", creator_page, methods=["GET"]),
     Route("/money/payouts", ask_payout, methods=["POST"]),
+    Route("/money/claims/{identity_id:int}", claim, methods=["POST"]),
 ]

@@ -4,10 +4,11 @@ to the donors' wallets pro rata; a claim moves them to the claimant's available 
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import update
+from sqlalchemy import ColumnElement, and_, func, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -93,6 +94,32 @@ async def _returns(
     ]
 
 
+LOCAL_NETWORK = "fediverse"  # the one network whose identities this instance verifies itself
+
+
+def claimable_by(account_id: int) -> ColumnElement[bool]:
+    """Which identities an account may claim without an admin: its own fediverse actor
+    (other networks arrive with the bridges, each with its own proof)."""
+    own = select(Actor.uri).where(Actor.account_id == account_id)
+    return and_(col(Identity.network) == LOCAL_NETWORK, col(Identity.external_id).in_(own))
+
+
+@dataclass(frozen=True)
+class Claim:
+    identity: Identity
+    moved: int
+    already_claimed: bool  # by this account, before this claim
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """Escrow an account can claim: the identity, the amount held and from how many donors."""
+
+    identity: Identity
+    amount: int
+    supporters: int
+
+
 async def claim_identity(
     session: AsyncSession,
     settings: Settings,
@@ -100,23 +127,57 @@ async def claim_identity(
     account_id: int,
     *,
     verified: bool = False,
-) -> int:
+) -> Claim:
     """Claim an identity for a local account and move its escrow to the account's available
-    balance. Without `verified` (an admin's word), only the account's own fediverse actor
-    can be claimed. Returns the amount moved."""
+    balance. Without `verified` (an admin's word), only what `claimable_by` allows. Claiming
+    again moves only what arrived since (usually nothing)."""
     identity = await session.get(Identity, identity_id, with_for_update=True)
     if identity is None:
         raise NotFound("no such identity")
+    if not verified:
+        allowed = await session.exec(
+            select(Identity.id).where(Identity.id == identity_id, claimable_by(account_id))
+        )
+        if allowed.first() is None:
+            raise Forbidden("only your own fediverse actor can be claimed here")
     if identity.claimed_account_id not in (None, account_id):
         raise Conflict("this identity is already claimed by another account")
-    if not verified:
-        own = await session.exec(select(Actor.uri).where(Actor.account_id == account_id))
-        if identity.network != "fediverse" or identity.external_id != own.first():
-            raise Forbidden("only your own fediverse actor can be claimed here")
+    already = identity.claimed_account_id == account_id
     identity.claimed_account_id = account_id
     identity.claimed_at = identity.claimed_at or utcnow()
     session.add(identity)
-    return await _move_escrow(session, settings, identity_id, account_id)
+    moved = await _move_escrow(session, settings, identity_id, account_id)
+    return Claim(identity, moved, already)
+
+
+async def waiting_for(session: AsyncSession, account_id: int) -> list[Waiting]:
+    """What this account may claim itself: identities not claimed yet, and its own that
+    still hold escrow (shares a close set aside before the claim)."""
+    identities = await session.exec(
+        select(Identity)
+        .where(
+            claimable_by(account_id),
+            or_(
+                col(Identity.claimed_account_id).is_(None),
+                col(Identity.claimed_account_id) == account_id,
+            ),
+        )
+        .order_by(col(Identity.id))
+    )
+    found = []
+    for identity in identities.all():
+        key = Owner(LedgerKind.escrow_identity, identity_id=identity.id).key
+        amount = (
+            await session.exec(select(LedgerAccount.balance).where(LedgerAccount.key == key))
+        ).first() or 0
+        donors = await session.exec(
+            select(func.count(func.distinct(EscrowLine.donor_id))).where(
+                EscrowLine.identity_id == identity.id, EscrowLine.state == EscrowState.held
+            )
+        )
+        if identity.claimed_account_id is None or amount > 0:
+            found.append(Waiting(identity, int(amount), int(donors.one())))
+    return found
 
 
 async def _move_escrow(

@@ -1,13 +1,24 @@
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote
 
 import httpx
 import pytest
 from playwright.async_api import Page, expect
+from sqlmodel import select
 
+from server.db import Database
+from server.models import Period
+from server.models.base import utcnow
+from server.services.actors import actor_uri
+from server.services.budget import update_donor_settings
+from server.services.periods import period_of, period_start, previous_period
+from server.settings import Settings
+from tests.ledger.support import fediverse_thing, like
 from tests.support.instances import LiveInstance
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
@@ -58,3 +69,69 @@ async def test_a_donor_sets_a_budget_likes_with_the_button_and_sees_the_share(
     await expect(chart.locator("path title")).to_contain_text(["6.00 EUR (100.0%)"])
     await page.get_by_role("link", name="Show the shares as a table").click()
     await page.screenshot(path=str(tmp_path / "money-dashboard.png"), full_page=True)
+
+
+async def _liked_before_cat_joined(instance: LiveInstance) -> None:
+    """Dora liked a post by cat's actor last month, before cat had an account."""
+    settings = Settings(
+        data_dir=instance.data_dir, domain=instance.domain, database_url=instance.database_url
+    )
+    db = Database(instance.database_url)
+    try:
+        async with db.transaction() as session:
+            await update_donor_settings(session, settings, 1, monthly_budget=600)
+        actor = actor_uri(settings, "cat")
+        at = period_start(previous_period(period_of(utcnow()))) + timedelta(days=5)
+        await like(db, settings, 1, fediverse_thing(f"{actor}/statuses/1", actor), at=at)
+    finally:
+        await db.dispose()
+
+
+async def _last_month_closed(instance: LiveInstance) -> None:
+    db = Database(instance.database_url)
+    try:
+        for _ in range(120):
+            async with db.session() as session:
+                last = previous_period(period_of(utcnow()))
+                stage = (await session.exec(select(Period.stage).where(Period.id == last))).first()
+            if stage == "closed":
+                return
+            await asyncio.sleep(0.5)
+        raise AssertionError(f"last month was not closed:\n{instance.read_log()}")
+    finally:
+        await db.dispose()
+
+
+async def test_a_creator_claims_what_supporters_set_aside_before_she_joined(
+    instances: Callable[..., LiveInstance], page: Page, tmp_path: Path
+) -> None:
+    # Given a like last month for cat's actor before she joined, closed by the worker
+    instance = instances(autostart=False)
+    instance.cli(
+        "users", "create", "dora", "--email", "d@example.org", "--password", "correct horse"
+    )
+    instance.cli("wallet", "credit", "dora", "20.00", "--reference", "bank-1")
+    await _liked_before_cat_joined(instance)
+    instance.start()
+    await _last_month_closed(instance)
+    instance.cli(
+        "users", "create", "cat", "--email", "c@example.org", "--password", "correct horse"
+    )
+    # When cat logs in and opens what she received
+    await page.goto(instance.base_url + "/login")
+    await page.get_by_label("Username or e-mail").fill("cat")
+    await page.get_by_label("Password").fill("correct horse")
+    await page.get_by_role("button", name="Log in").click()
+    await page.goto(instance.base_url + "/money/creator")
+    # Then she sees the money waiting for her, and from how many supporters
+    waiting = page.locator("tr.waiting")
+    await expect(waiting.locator(".amount")).to_have_text("6.00 EUR")
+    await expect(waiting.locator(".supporters")).to_have_text("1")
+    await page.screenshot(path=str(tmp_path / "creator-waiting.png"), full_page=True)
+    # When she claims it
+    await page.get_by_role("button", name="Claim 6.00 EUR").click()
+    # Then it is in her available balance and no longer waiting
+    await expect(page.get_by_role("status")).to_contain_text("Claimed 6.00 EUR")
+    await expect(page.locator("dd.available")).to_have_text("6.00 EUR")
+    await expect(page.locator("tr.waiting")).to_have_count(0)
+    assert "ledger OK" in instance.cli("ledger", "check").stdout

@@ -81,8 +81,8 @@ async def test_claiming_an_identity_moves_its_escrow(db: Database, settings: Set
         async with db.transaction() as session:
             await claim_identity(session, settings, int(identity.id or 0), cat)
     async with db.transaction() as session:
-        moved = await claim_identity(session, settings, int(identity.id or 0), cat, verified=True)
-    assert moved == 400
+        claim = await claim_identity(session, settings, int(identity.id or 0), cat, verified=True)
+    assert claim.moved == 400 and not claim.already_claimed
     assert await balance(db, settings, available(cat)) == 400
     async with db.session() as session:
         assert {line.state for line in (await session.exec(select(EscrowLine))).all()} == {
@@ -101,7 +101,8 @@ async def test_own_fediverse_actor_can_be_claimed_without_an_admin(
         session.add(Identity(network="fediverse", external_id=uri))
     async with db.transaction() as session:
         identity = (await session.exec(select(Identity))).one()
-        assert await claim_identity(session, settings, int(identity.id or 0), cat) == 0
+        claim = await claim_identity(session, settings, int(identity.id or 0), cat)
+    assert claim.moved == 0 and not claim.already_claimed
 
 
 async def test_a_payout_goes_from_request_to_paid(db: Database, settings: Settings) -> None:

@@ -10,14 +10,23 @@ from starlette.routing import Route
 
 from server.auth import current_account, current_user, require_scope
 from server.errors import BadRequest, read_json
-from server.models import Note
-from server.render.money import render_budget, render_click, render_me, render_payout
+from server.models import LedgerKind, Note
+from server.render.money import (
+    render_budget,
+    render_claim,
+    render_click,
+    render_me,
+    render_payout,
+    render_waiting,
+)
 from server.services.amounts import amount_from_json
 from server.services.budget import update_donor_settings
 from server.services.clicks import remove_click_by_id
 from server.services.errors import NotFound, ServiceError, Unauthorized, ValidationFailed
+from server.services.escrow import claim_identity, waiting_for
 from server.services.favourites import SOURCE_API, favourite
 from server.services.interaction import resolve
+from server.services.ledger import Owner, balance_of
 from server.services.likes import clicks_on, like_url
 from server.services.payouts import PayoutRequest, list_payouts, request_payout
 from server.services.runtime import federation
@@ -143,6 +152,26 @@ async def likes(request: Request) -> Response:
     return JSONResponse({"outcome": outcome.value, "uri": thing.uri}, status_code=status)
 
 
+@require_scope("read")
+async def claims(request: Request) -> Response:
+    settings, who = request.app.state.settings, _user_id(request)
+    async with request.app.state.db.session() as session:
+        waiting = await waiting_for(session, who)
+    return JSONResponse([render_waiting(settings, row) for row in waiting])
+
+
+@require_scope("write")
+async def claim(request: Request) -> Response:
+    settings, who = request.app.state.settings, _user_id(request)
+    identity_id = int(request.path_params["identity_id"])
+    async with request.app.state.db.transaction() as session:
+        done = await claim_identity(session, settings, identity_id, who)
+        available = await balance_of(
+            session, settings, Owner(LedgerKind.creator_available, account_id=who)
+        )
+    return JSONResponse(render_claim(settings, done, available))
+
+
 async def _fediverse_note(request: Request, uri: str) -> Note | None:
     """A post on the fediverse behind `uri`, fetched and cached (its author is the creator,
     and liking it delivers a Like); None for anything else, which is liked as a web URL."""
@@ -164,4 +193,6 @@ routes = [
     Route(f"{PREFIX}/payouts", payouts, methods=["GET"]),
     Route(f"{PREFIX}/payouts", new_payout, methods=["POST"]),
     Route(f"{PREFIX}/likes", likes, methods=["POST"]),
+    Route(f"{PREFIX}/claims", claims, methods=["GET"]),
+    Route(f"{PREFIX}/claims/{{identity_id:int}}", claim, methods=["POST"]),
 ]
