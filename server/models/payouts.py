@@ -21,7 +21,14 @@ class EscrowState(enum.StrEnum):
 
 class EscrowLine(SQLModel, table=True):
     """One click's share set aside: for an unclaimed identity, or for a peer's creator
-    (peer_domain set; the settlement service sends those)."""
+    (peer_domain set; the settlement service sends those).
+
+    A line is the detail of its click's `close_share` transfer, written in the same
+    transaction. Its account, identity and ledger-account columns carry no foreign keys:
+    the transfer's own keys already guard the money, nothing deletes the rows they name,
+    and on PostgreSQL three more checks a row were a quarter of the database's work in a
+    million-click close.
+    `likewise ledger check` verifies every line against its transfer and those rows."""
 
     __tablename__ = "escrow_line"
     __table_args__ = (
@@ -32,10 +39,10 @@ class EscrowLine(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     period: str = Field(max_length=7)
-    donor_id: int = Field(foreign_key="account.id")
+    donor_id: int
     click_id: int
-    identity_id: int = Field(foreign_key="identity.id")
-    ledger_account_id: int = Field(foreign_key="ledger_account.id", index=True)
+    identity_id: int
+    ledger_account_id: int = Field(index=True)
     peer_domain: str = Field(default="", max_length=255)
     creator_uri: str = Field(default="", max_length=2048)
     settlement_id: int | None = Field(default=None, foreign_key="settlement.id", index=True)

@@ -9,9 +9,19 @@ from sqlalchemy import case, func
 from sqlalchemy import select as sa_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from server.models import DonorPeriod, EscrowLine, LedgerAccount, Period, Transfer
+from server.models import (
+    DonorPeriod,
+    EscrowLine,
+    Identity,
+    LedgerAccount,
+    LedgerKind,
+    Period,
+    Transfer,
+)
 from server.models.clicks import PeriodStage
 from server.services.ledger import NON_NEGATIVE
+
+ESCROW_KINDS = (LedgerKind.escrow_identity.value, LedgerKind.escrow_peer.value)
 
 
 @dataclass
@@ -119,20 +129,50 @@ async def _check_period_records(
     recorded = int(budgets.scalar_one())
     if recorded != spent:
         audit.problems.append(f"period {period}: donor records say {recorded}, ledger {spent}")
+    bad = await _escrow_lines_astray(session, period)
+    if bad:
+        audit.problems.append(
+            f"period {period}: {bad} escrow lines disagree with their transfers or name "
+            "rows that do not exist"
+        )
+
+
+async def _escrow_lines_astray(session: AsyncSession, period: str) -> int:
+    """Lines of the period without their click's close_share transfer (same amount, from
+    the line's donor's reserve), or naming an identity or escrow account that does not
+    exist. The table has no foreign keys of its own for these: this is their check."""
     escrow = EscrowLine.__table__  # type: ignore[attr-defined]
     transfer = Transfer.__table__  # type: ignore[attr-defined]
-    lines = await connection.execute(
+    identity = Identity.__table__  # type: ignore[attr-defined]
+    reserve = LedgerAccount.__table__.alias("reserve")  # type: ignore[attr-defined]
+    held_in = LedgerAccount.__table__.alias("held_in")  # type: ignore[attr-defined]
+    share = transfer.join(reserve, reserve.c.id == transfer.c.debit_id)
+    lines = (
+        escrow.outerjoin(
+            share,
+            (transfer.c.click_id == escrow.c.click_id)
+            & (transfer.c.kind == "close_share")
+            & (transfer.c.period == escrow.c.period),
+        )
+        .outerjoin(held_in, held_in.c.id == escrow.c.ledger_account_id)
+        .outerjoin(identity, identity.c.id == escrow.c.identity_id)
+    )
+    connection = await session.connection()
+    count = await connection.execute(
         sa_select(func.count())
-        .select_from(escrow)
-        .join(transfer, transfer.c.click_id == escrow.c.click_id)
+        .select_from(lines)
         .where(
             escrow.c.period == period,
-            transfer.c.kind == "close_share",
-            transfer.c.amount != escrow.c.amount,
+            transfer.c.id.is_(None)
+            | (transfer.c.amount != escrow.c.amount)
+            | (reserve.c.kind != LedgerKind.donor_reserve.value)
+            | reserve.c.account_id.is_distinct_from(escrow.c.donor_id)
+            | held_in.c.id.is_(None)
+            | held_in.c.kind.not_in(list(ESCROW_KINDS))
+            | identity.c.id.is_(None),
         )
     )
-    if int(lines.scalar_one()):
-        audit.problems.append(f"period {period}: escrow lines disagree with their transfers")
+    return int(count.scalar_one())
 
 
 async def check_ledger(session: AsyncSession) -> Audit:

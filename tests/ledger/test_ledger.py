@@ -1,13 +1,15 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import update
 
 from server.db import Database
-from server.models import LedgerAccount, LedgerKind
+from server.models import EscrowLine, LedgerAccount, LedgerKind
 from server.services.audit import check_ledger
+from server.services.close import close_period
 from server.services.errors import ValidationFailed
 from server.services.funding import Funding, credit_wallet
 from server.services.ledger import (
@@ -19,9 +21,10 @@ from server.services.ledger import (
     post_transfer,
 )
 from server.settings import Settings
-from tests.ledger.support import assert_books_balance, balance, donor, wallet
+from tests.ledger.support import assert_books_balance, balance, donor, like, wallet, web_thing
 
 FEES = Owner(LedgerKind.instance_fees)
+OCT = datetime(2026, 10, 10, tzinfo=UTC)
 
 
 async def _spec(db: Database, settings: Settings, who: int, amount: int, key: str) -> TransferSpec:
@@ -106,3 +109,27 @@ async def test_check_reports_a_cached_balance_that_disagrees(
         audit = await check_ledger(session)
     assert not audit.ok
     assert any("cached balance 7" in problem for problem in audit.problems)
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [("identity_id", 987654), ("donor_id", None), ("ledger_account_id", 987654), ("amount", 1)],
+)
+async def test_check_reports_an_escrow_line_astray(
+    db: Database, settings: Settings, column: str, value: int | None
+) -> None:
+    # Given a closed month whose only share waits in escrow for a web page
+    ann = await donor(db, settings, "ann", funds=1000, budget=500)
+    bob = await donor(db, settings, "bob")
+    await like(db, settings, ann, web_thing("https://blog.example/a"), at=OCT)
+    await close_period(db, settings, "2026-10")
+    await assert_books_balance(db)
+    # When one column of its escrow line is changed behind the ledger's back
+    async with db.transaction() as session:
+        await session.exec(
+            update(EscrowLine).values({column: bob if value is None else value})  # type: ignore[arg-type]
+        )
+    # Then the check finds it
+    async with db.session() as session:
+        audit = await check_ledger(session)
+    assert any("1 escrow lines disagree" in problem for problem in audit.problems), audit.problems
