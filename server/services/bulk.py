@@ -103,15 +103,18 @@ async def copy_rows(
 async def add_to_balances(session: AsyncSession, deltas: Sequence[tuple[int, int]]) -> None:
     """(delta, ledger account id) pairs. On PostgreSQL the rows are locked first, in id
     order: one UPDATE … FROM unnest() locks them in whatever order its join takes, which
-    deadlocks against a concurrent bulk posting."""
+    deadlocks against a concurrent bulk posting. The lock joins the ids rather than
+    testing `id = ANY(array)`: a row a concurrent posting has just updated is rechecked
+    against its condition, and rechecking that one scans the whole array."""
     if not deltas:
         return
     connection = await session.connection()
     if connection.dialect.name == "postgresql":
         changes, ids = (list(c) for c in zip(*deltas, strict=True))
         lock = (
-            "SELECT count(*) FROM (SELECT id FROM ledger_account WHERE id = ANY($1::bigint[]) "
-            "ORDER BY id FOR NO KEY UPDATE) AS locked"
+            "SELECT count(*) FROM (SELECT account.id FROM ledger_account AS account "
+            "JOIN unnest($1::bigint[]) AS wanted(id) ON account.id = wanted.id "
+            "ORDER BY account.id FOR NO KEY UPDATE OF account) AS locked"
         )
         await connection.exec_driver_sql(lock, (ids,))
         sql = (
