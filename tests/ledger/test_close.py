@@ -13,6 +13,7 @@ from server.models import Actor, EscrowLine, LedgerKind
 from server.services.close import close_period
 from server.services.errors import ValidationFailed
 from server.services.ledger import Owner
+from server.services.split import equal_split, fee_of
 from server.settings import Settings
 from tests.ledger.support import (
     assert_books_balance,
@@ -113,16 +114,27 @@ async def test_any_close_balances_the_books(
     config = settings.replace(database_url=databases.migrated(), fee_bps=fee_bps)
     db = Database(config.database_url)
     try:
+        expected: dict[str, list[int]] = {}
         for index, (funds, budget, things) in enumerate(donors):
             who = await donor(db, config, f"d{index}", funds=funds, budget=budget)
             for thing in things:
                 await like(db, config, who, web_thing(f"https://blog.example/{thing}"), at=OCT)
+            # Each donor's shares, in click order: the fee first, then an equal split
+            # whose first (remainder) clicks get one unit more.
+            spend = min(funds, budget) if things else 0
+            split = equal_split(spend - fee_of(spend, fee_bps), len(set(things)))
+            expected[f"{who:010d}"] = [share for share in split if share]
         report = await close_period(db, config, "2026-10")
         assert report.stage == "closed"
         rows = await transfers(db)
         assert all(row[3] > 0 for row in rows)
         spent = sum(row[3] for row in rows if row[4] == "close_reserve")
         assert spent == sum(row[3] for row in rows if row[4] in ("close_fee", "close_share"))
+        shares = sorted(
+            (str(row[0]).split(":")[2], row[6], row[3]) for row in rows if row[4] == "close_share"
+        )
+        posted = {who: [amount for of, _, amount in shares if of == who] for who in expected}
+        assert posted == expected
         await assert_books_balance(db)
     finally:
         await db.dispose()
