@@ -5,13 +5,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from activitypub.errors import SignatureError, SignatureFailure
 from activitypub.keys import RsaKeyPair, generate_rsa_key_pair, load_private_key
 from activitypub.signatures import (
     QUOTED_PARAMS,
+    _parse_params,
     _split_params,
     _split_params_slowly,
     digest_header,
@@ -199,7 +200,8 @@ def _split_outcome(split: Callable[[str], dict[str, str]], value: str) -> object
         return error.reason
 
 
-PARAM_PIECES = st.sampled_from(["keyId", "a", "B", "=", '"', ",", " ", "\t", "\n", "x", "1"])
+PIECES = ["keyId", "a", "B", "=", '"', ",", " ", "\t", "\n", "x", "1"]
+PARAM_PIECES = st.sampled_from(PIECES)
 
 
 @given(st.lists(PARAM_PIECES, max_size=16).map("".join))
@@ -210,6 +212,46 @@ def test_the_quoted_params_fast_path_reads_what_the_full_parser_reads(value: str
 @given(st.from_regex(QUOTED_PARAMS, fullmatch=True))
 def test_every_quoted_params_header_parses_the_same_both_ways(value: str) -> None:
     assert _split_outcome(_split_params, value) == _split_outcome(_split_params_slowly, value)
+
+
+def _parse_outcome(parse: Callable[[str], object], value: str) -> object:
+    try:
+        return parse(value)
+    except SignatureError as error:
+        return error.reason
+
+
+def _parse_fully(value: str) -> object:
+    return _parse_params(_split_params_slowly(value))
+
+
+SIGNATURE_NAMES = st.sampled_from(
+    ["keyId", "signature", "Signature", "xsignature", "headers", "algorithm", "created", "a"]
+)
+SIGNATURE_VALUES = st.sampled_from(['"k"', '"c2ln"', '""', '"date digest"', "12", '"a,b"', '"x'])
+SEPARATORS = st.sampled_from(["", ",", ", ", " ", "\t", ",,"])
+SIGNATURE_PARAM = st.builds("{}{}={}".format, SEPARATORS, SIGNATURE_NAMES, SIGNATURE_VALUES)
+SIGNATURE_PARAMS = st.lists(st.one_of(SIGNATURE_PARAM, st.sampled_from([" x", "="])), max_size=6)
+
+
+@given(SIGNATURE_PARAMS.map("".join), SEPARATORS)
+@example('keyId="k",signature="a",signature="b"', "")
+@example('keyId="k",x,signature="b"', "")
+@example('keyId="k" x signature="b"', " ")
+@example('keyId="k",signature="b"x', "")
+@example('keyId="k",signature=""', "")
+@example('keyId="k",signature="b', "")
+def test_a_header_parses_the_same_with_its_head_cached(params: str, tail: str) -> None:
+    value = params + tail
+
+    assert _parse_outcome(parse_signature_header, value) == _parse_outcome(_parse_fully, value)
+
+
+@given(st.lists(st.sampled_from([*PIECES, 'signature="', "c2ln"]), max_size=16))
+def test_any_header_parses_the_same_with_its_head_cached(pieces: list[str]) -> None:
+    value = "".join(pieces)
+
+    assert _parse_outcome(parse_signature_header, value) == _parse_outcome(_parse_fully, value)
 
 
 Tamper = Callable[[Headers], Headers]
@@ -324,6 +366,33 @@ def test_date_outside_window_is_refused(rsa_keys: RsaKeyPair, offset: timedelta)
         verify_request("POST", "/users/alice/inbox", headers, BODY, rsa_keys.public_pem, now=NOW)
 
     assert caught.value.reason == SignatureFailure.EXPIRED
+
+
+@pytest.mark.parametrize(
+    ("pseudo", "moment", "reason"),
+    [
+        ("(created)", "999999999999", SignatureFailure.EXPIRED),
+        ("(created)", "0", SignatureFailure.EXPIRED),
+        ("(expires)", "0", SignatureFailure.EXPIRED),
+        # Far ahead is not expired: the made-up signature is what fails.
+        ("(expires)", "999999999999", SignatureFailure.BAD_SIGNATURE),
+    ],
+)
+def test_created_or_expires_beyond_any_date_is_refused_not_an_error(
+    rsa_keys: RsaKeyPair, pseudo: str, moment: str, reason: SignatureFailure
+) -> None:
+    now = str(int(NOW.timestamp()))
+    created, expires = (moment, now) if pseudo == "(created)" else (now, moment)
+    headers = {
+        "Digest": digest_header(BODY),
+        "Signature": f'keyId="{KEY_ID}",algorithm="hs2019",created={created},expires={expires},'
+        f'headers="(request-target) (created) (expires) digest",signature="YWJj"',
+    }
+
+    with pytest.raises(SignatureError) as caught:
+        verify_request("POST", "/inbox", headers, BODY, rsa_keys.public_pem, now=NOW)
+
+    assert caught.value.reason == reason
 
 
 @pytest.mark.parametrize("offset", [timedelta(minutes=-59), timedelta(minutes=59)])
