@@ -13,6 +13,7 @@ from starlette.types import Receive, Scope, Send
 
 from activitypub.builders import Json, build_collection, build_create, build_ordered_collection
 from activitypub.jsonld import ACTIVITY_JSON, accepts_activity_json
+from activitypub.signatures import SignedMessage
 from server.errors import handle_service_error
 from server.models import Account, Actor, Follow, Note
 from server.models.federation import FOLLOW_ACCEPTED
@@ -21,7 +22,7 @@ from server.routes.notes import profile_page
 from server.services.actors import INSTANCE_ACTOR_PATH
 from server.services.actors import instance_actor as find_instance_actor
 from server.services.errors import NotFound, ServiceError
-from server.services.inbox import SignedRequest, verify_inbox_post, verify_signature
+from server.services.inbox import verify_inbox_post, verify_signature
 from server.services.notes import like_count, like_ids, share_count
 from server.services.runtime import federation
 from server.settings import Settings
@@ -40,11 +41,11 @@ def _target(scope: Scope) -> str:
     return f"{path}?{query.decode()}" if query else path
 
 
-def _signed(scope: Scope, body: bytes) -> SignedRequest:
+def _signed(scope: Scope, body: bytes) -> SignedMessage:
     headers = {
         name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]
     }
-    return SignedRequest(scope["method"], _target(scope), headers, body)
+    return SignedMessage(scope["method"], _target(scope), headers, body)
 
 
 async def _signer(request: Request) -> str | None:

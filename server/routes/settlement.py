@@ -11,9 +11,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from activitypub.jsonld import ACTIVITY_JSON
+from activitypub.signatures import SignedMessage
 from server.routes import activitypub
 from server.services.actors import INSTANCE_ACTOR_PATH
-from server.services.inbox import SignedRequest, verify_signature
+from server.services.inbox import verify_signature
 from server.services.runtime import federation
 from server.services.settlement import is_settlement_document, receive
 from server.services.settlement_docs import SettlementRefused
@@ -34,7 +35,7 @@ async def instance_inbox(request: Request) -> Response:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     runtime = federation(request.app.state)
     signer = await verify_signature(
-        runtime.remote, SignedRequest(request.method, target, request.headers, body)
+        runtime.remote, SignedMessage(request.method, target, request.headers, body)
     )
     try:
         status, answer = await receive(

@@ -139,6 +139,10 @@ class RemoteActors:
             return actor
         return await self.fetch_actor(uri)
 
+    def known_key(self, key_id: str) -> tuple[str, str] | None:
+        """(owner actor URI, public PEM) if the key is in memory; no I/O."""
+        return self.keys.get(key_id)
+
     async def key_for(self, key_id: str, *, refresh: bool = False) -> tuple[str, str] | None:
         """(owner actor URI, public PEM) for a keyId; `refresh` refetches (throttled)."""
         if not refresh:
