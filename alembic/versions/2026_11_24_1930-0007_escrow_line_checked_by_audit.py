@@ -1,5 +1,6 @@
 """escrow lines checked by the ledger audit: drop their per-row account, identity and
-ledger-account foreign keys (the close's transfer of each line keeps its own)
+ledger-account foreign keys (the close's transfer of each line keeps its own); the
+settlement index covers only lines that have a settlement
 
 Revision ID: 0007
 Revises: 0006
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007"
@@ -38,10 +40,20 @@ def upgrade() -> None:
     with op.batch_alter_table("escrow_line", naming_convention=SQLITE_NAMES) as batch_op:
         for column, referred in KEYS:
             batch_op.drop_constraint(_name(dialect, column, referred), type_="foreignkey")
+    op.drop_index("ix_escrow_line_settlement_id", table_name="escrow_line")
+    op.create_index(
+        "ix_escrow_line_settlement_id",
+        "escrow_line",
+        ["settlement_id"],
+        postgresql_where=sa.text("settlement_id IS NOT NULL"),
+        sqlite_where=sa.text("settlement_id IS NOT NULL"),
+    )
 
 
 def downgrade() -> None:
     dialect = op.get_bind().dialect.name
+    op.drop_index("ix_escrow_line_settlement_id", table_name="escrow_line")
+    op.create_index("ix_escrow_line_settlement_id", "escrow_line", ["settlement_id"])
     with op.batch_alter_table("escrow_line", naming_convention=SQLITE_NAMES) as batch_op:
         for column, referred in KEYS:
             batch_op.create_foreign_key(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, Index, Text
+from sqlalchemy import BigInteger, CheckConstraint, Column, Index, Text, text
 from sqlmodel import Field, SQLModel
 
 from server.models.base import utcnow
@@ -34,6 +34,13 @@ class EscrowLine(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint("amount > 0", name="escrow_amount_positive"),
         Index("ix_escrow_line_peer_state", "peer_domain", "state"),
+        # Only lines offered to a peer have one: the close writes none into this index.
+        Index(
+            "ix_escrow_line_settlement_id",
+            "settlement_id",
+            postgresql_where=text("settlement_id IS NOT NULL"),
+            sqlite_where=text("settlement_id IS NOT NULL"),
+        ),
         Index("ix_escrow_line_state_created", "state", "created_at"),  # the hourly expiry
     )
 
@@ -45,7 +52,7 @@ class EscrowLine(SQLModel, table=True):
     ledger_account_id: int = Field(index=True)
     peer_domain: str = Field(default="", max_length=255)
     creator_uri: str = Field(default="", max_length=2048)
-    settlement_id: int | None = Field(default=None, foreign_key="settlement.id", index=True)
+    settlement_id: int | None = Field(default=None, foreign_key="settlement.id")
     amount: int = Field(sa_column=Column(BigInteger, nullable=False))
     state: str = Field(default=EscrowState.held, max_length=16)
     created_at: datetime = Field(default_factory=utcnow)
