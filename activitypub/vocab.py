@@ -33,6 +33,12 @@ def check_shape(data: object) -> Mapping[str, object]:
     """Require a JSON object within the nesting and size limits (checked iteratively)."""
     if not isinstance(data, Mapping):
         raise InvalidActivity(f"expected a JSON object, got {type(data).__name__}")
+    if len(data) < MAX_NODES:
+        for value in data.values():
+            if type(value) not in PLAIN_SCALARS:
+                break
+        else:
+            return data  # flat, as most activities are (a Like): within every limit
     stack: list[tuple[object, int]] = [(data, 1)]
     nodes = 0
     while stack:
@@ -56,7 +62,7 @@ def check_shape(data: object) -> Mapping[str, object]:
 # `\s` is exactly str.isspace(); with the C0 controls, what no URI may contain.
 UNSAFE_URI_CHARACTER = re.compile(r"[\s\x00-\x1f]")
 # Accepted by the full check below too: scheme, a host name, a port from 1 to 65535,
-# then printable ASCII.
+# then printable ASCII (so nothing `UNSAFE_URI_CHARACTER` finds).
 PLAIN_HTTP_URI = re.compile(
     r"https?://[A-Za-z0-9.-]+"
     r"(?::(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?"
@@ -66,13 +72,13 @@ PLAIN_HTTP_URI = re.compile(
 
 def parse_uri(value: object, name: str, *, http_only: bool = True) -> str:
     """An absolute URI (http or https with a host, unless `http_only` is false)."""
+    # Inboxes and settlement batches parse many URIs: the common shape skips the rest.
+    if type(value) is str and len(value) <= MAX_URI_LENGTH and PLAIN_HTTP_URI.fullmatch(value):
+        return value
     if not isinstance(value, str) or not value:
         raise InvalidActivity(f"{name} must be a non-empty string")
     if len(value) > MAX_URI_LENGTH or UNSAFE_URI_CHARACTER.search(value):
         raise InvalidActivity(f"{name} is not a valid URI")
-    # Inboxes and settlement batches parse many URIs: the common shape skips urlsplit.
-    if PLAIN_HTTP_URI.fullmatch(value):
-        return value
     return check_uri_parts(value, name, http_only=http_only)
 
 
@@ -122,6 +128,8 @@ def parse_type(data: Mapping[str, object], name: str = "type") -> str:
 
 def id_of(value: object, name: str) -> str:
     """The id of a reference: a URI string, an object with `id`, or a list's first item."""
+    if type(value) is str:
+        return parse_uri(value, name)
     if isinstance(value, list):
         if not value:
             raise InvalidActivity(f"{name} is an empty list")
@@ -187,6 +195,25 @@ class Activity:
     content: str | None
     data: JsonObject = field(repr=False, compare=False)
 
+    # An inbox builds one per request: filling the instance's dict at once costs a third of
+    # the generated frozen __init__, which calls object.__setattr__ field by field.
+    def __init__(
+        self,
+        id: str,
+        type: str,
+        actor_id: str,
+        object: str | EmbeddedObject | None,
+        to: tuple[str, ...],
+        cc: tuple[str, ...],
+        published: datetime | None,
+        content: str | None,
+        data: JsonObject,
+    ) -> None:
+        fields = self.__dict__
+        fields["id"], fields["type"], fields["actor_id"] = id, type, actor_id
+        fields["object"], fields["to"], fields["cc"] = object, to, cc
+        fields["published"], fields["content"], fields["data"] = published, content, data
+
     @property
     def object_id(self) -> str | None:
         if isinstance(self.object, EmbeddedObject):
@@ -226,6 +253,8 @@ def parse_embedded(data: Mapping[str, object], name: str = "object") -> Embedded
 def _parse_object(value: object) -> str | EmbeddedObject | None:
     if value is None:
         return None
+    if type(value) is str:
+        return parse_uri(value, "object", http_only=False)
     if isinstance(value, list):
         if len(value) != 1:
             raise InvalidActivity("object must be a single object or URI")

@@ -257,6 +257,7 @@ def test_unsafe_uri_characters_are_whitespace_and_controls(value: str) -> None:
 
 @given(st.from_regex(PLAIN_HTTP_URI, fullmatch=True))
 def test_the_uri_fast_path_accepts_only_what_the_full_check_accepts(value: str) -> None:
+    assert not UNSAFE_URI_CHARACTER.search(value)
     assert check_uri_parts(value, "uri") == value
 
 
