@@ -126,9 +126,7 @@ async def test_check_reports_an_escrow_line_astray(
     await assert_books_balance(db)
     # When one column of its escrow line is changed behind the ledger's back
     async with db.transaction() as session:
-        await session.exec(
-            update(EscrowLine).values({column: bob if value is None else value})  # type: ignore[arg-type]
-        )
+        await session.exec(update(EscrowLine).values({column: bob if value is None else value}))
     # Then the check finds it
     async with db.session() as session:
         audit = await check_ledger(session)
