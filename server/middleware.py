@@ -128,10 +128,7 @@ class AccessLog:
                 logger.handle(_dated(copy.copy(record), created, args))
             return
         for handler in handlers:
-            lines = [
-                handler.format(_dated(record, created, args)) + handler.terminator
-                for created, args in entries
-            ]
+            lines = _formatted(handler, record, entries)
             handler.acquire()
             try:
                 handler.stream.write("".join(lines))
@@ -157,6 +154,40 @@ def _stream_handlers(logger: logging.Logger) -> list[logging.StreamHandler[Any]]
                 found.append(handler)
         current = current.parent if current.propagate else None
     return found or None
+
+
+_FORMATTING = frozenset({"format", "formatTime"})  # set on a formatter, they replace its own
+
+
+def _formatted(
+    handler: logging.StreamHandler[Any],
+    record: logging.LogRecord,
+    entries: list[tuple[float, tuple[object, ...]]],
+) -> list[str]:
+    """Each entry's line as `handler.format` writes it. A plain `logging.Formatter` gets the
+    same steps, but its time stamp is made once a second: the converter and strftime cost
+    ~1.2 µs a line."""
+    formatter = handler.formatter
+    if type(formatter) is not logging.Formatter or vars(formatter).keys() & _FORMATTING:
+        return [handler.format(_dated(record, c, args)) + handler.terminator for c, args in entries]
+    uses_time = formatter.usesTime()
+    datefmt, msec_format = formatter.datefmt, formatter.default_msec_format
+    seconds: dict[int, str] = {}
+    lines = []
+    for created, args in entries:
+        _dated(record, created, args)
+        record.message = record.getMessage()
+        if uses_time:
+            stamp = seconds.get(int(created))
+            if stamp is None:
+                moment = formatter.converter(created)
+                stamp = time.strftime(datefmt or formatter.default_time_format, moment)
+                seconds[int(created)] = stamp
+            if not datefmt and msec_format:
+                stamp = msec_format % (stamp, record.msecs)
+            record.asctime = stamp
+        lines.append(formatter.formatMessage(record) + handler.terminator)
+    return lines
 
 
 def _dated(

@@ -4,12 +4,13 @@ import asyncio
 import io
 import logging
 import re
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
 
-from server.middleware import AccessLog
+from server.middleware import ACCESS_FORMAT, AccessLog
 
 FIELDS = ("POST", "/inbox", 202, 1.25, "127.0.0.1")
 LINE = "method=POST path=/inbox status=202 duration_ms=1.2 client=127.0.0.1"
@@ -51,6 +52,56 @@ async def test_lines_reach_a_stream_handler_formatted_as_logging_would(
     second = "method=GET path=/ status=200 duration_ms=0.0 client=-"
     assert re.fullmatch(f"{stamp} INFO likewise.test_access {second}", lines[1])
     assert len(lines) == 2
+
+
+class Stamping(logging.Formatter):
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return f"t{record.created:.3f}"
+
+
+def _an_hour_ahead(seconds: float | None) -> time.struct_time:
+    return time.gmtime(None if seconds is None else seconds + 3600)
+
+
+def _converting() -> logging.Formatter:
+    formatter = logging.Formatter("%(asctime)s %(name)s %(message)s")
+    formatter.converter = _an_hour_ahead
+    return formatter
+
+
+FORMATTERS: dict[str, Callable[[], logging.Formatter]] = {
+    "basicConfig's": lambda: logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"),
+    "with datefmt": lambda: logging.Formatter("%(asctime)s|%(msecs)03d %(message)s", "%H:%M:%S"),
+    "its own converter": _converting,
+    "without time": lambda: logging.Formatter("%(levelname)s %(message)s"),
+    "a subclass": lambda: Stamping("%(asctime)s %(message)s"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FORMATTERS))
+def test_lines_are_what_the_formatter_makes_of_each_record(name: str) -> None:
+    # Given lines across a second boundary, to a logger of its own (no capture handlers)
+    logger = logging.Logger("likewise.test_access.alone", logging.INFO)
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    formatter: logging.Formatter = FORMATTERS[name]()
+    handler.setFormatter(formatter)
+    logger.addHandler(handler)
+    log = AccessLog(logger)
+    times = [1_700_000_000.998, 1_700_000_000.9995, 1_700_000_001.0004, 1_700_000_061.5]
+    log.pending = [(created, (*FIELDS[:3], n, FIELDS[4])) for n, created in enumerate(times)]
+    # When
+    log.flush()
+    # Then
+    expected = []
+    for n, created in enumerate(times):
+        record = logging.makeLogRecord(
+            {"name": logger.name, "levelno": logging.INFO, "levelname": "INFO"}
+        )
+        record.msg, record.args = ACCESS_FORMAT, (*FIELDS[:3], n, FIELDS[4])
+        record.created, record.msecs = created, int((created - int(created)) * 1000) + 0.0
+        expected.append(formatter.format(record))
+    assert stream.getvalue().splitlines() == expected
 
 
 async def test_other_handlers_and_filters_get_one_record_per_line(
