@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
+import math
 import time
+from bisect import bisect_left
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client.metrics_core import Metric
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -65,33 +69,75 @@ async def _send_too_large(send: Send, limit: int) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+REQUESTS = "likewise_http_requests"
+DURATION = "likewise_http_request_duration_seconds"
+DURATION_BUCKETS = Histogram.DEFAULT_BUCKETS
+# Each bucket's `le` label as Prometheus writes it: "0.005", "1.0", "+Inf".
+BUCKET_LABELS = tuple("+Inf" if bound == math.inf else repr(bound) for bound in DURATION_BUCKETS)
+
+
+@dataclass
+class _Requests:
+    """What one (method, route, status) has served: a count, and durations by bucket."""
+
+    created: float
+    count: int = 0
+    seconds: float = 0.0
+    buckets: list[int] = field(default_factory=lambda: [0] * len(DURATION_BUCKETS))
+
+
 class Metrics:
+    """Requests served and their durations, as the counter and histogram
+    `likewise_http_requests` and `likewise_http_request_duration_seconds`.
+
+    A request adds to plain numbers (~0.4 µs); the Prometheus families are made when
+    scraped. Counter and Histogram children cost ~1.5 µs a request: a lock per increment,
+    the bucket searched in Python.
+    """
+
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.requests = Counter(
-            "likewise_http_requests",
-            "HTTP requests served",
-            ["method", "route", "status"],
-            registry=self.registry,
-        )
-        self.duration = Histogram(
-            "likewise_http_request_duration_seconds",
-            "Time to answer HTTP requests",
-            ["method", "route"],
-            registry=self.registry,
-        )
-        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+        self.served: dict[tuple[str, str, int], _Requests] = {}
+        self.registry.register(self)
 
     def record(self, method: str, route: str, status: int, seconds: float) -> None:
-        children = self._children.get((method, route, status))
-        if children is None:
-            children = (
-                self.requests.labels(method, route, str(status)),
-                self.duration.labels(method, route),
-            )
-            self._children[(method, route, status)] = children
-        children[0].inc()
-        children[1].observe(seconds)
+        served = self.served.get((method, route, status))
+        if served is None:
+            served = self.served[(method, route, status)] = _Requests(time.time())
+        served.count += 1
+        served.seconds += seconds
+        served.buckets[bisect_left(DURATION_BUCKETS, seconds)] += 1
+
+    def describe(self) -> list[Metric]:
+        return [Metric(REQUESTS, "HTTP requests served", "counter"), self._duration()]
+
+    def collect(self) -> list[Metric]:
+        requests = Metric(REQUESTS, "HTTP requests served", "counter")
+        by_route: dict[tuple[str, str], list[_Requests]] = {}
+        for (method, route, status), served in list(self.served.items()):
+            labels = {"method": method, "route": route, "status": str(status)}
+            requests.add_sample(REQUESTS + "_total", labels, served.count)
+            requests.add_sample(REQUESTS + "_created", labels, served.created)
+            by_route.setdefault((method, route), []).append(served)
+        duration = self._duration()
+        for (method, route), parts in by_route.items():
+            _add_histogram(duration, {"method": method, "route": route}, parts)
+        return [requests, duration]
+
+    def _duration(self) -> Metric:
+        return Metric(DURATION, "Time to answer HTTP requests", "histogram")
+
+
+def _add_histogram(family: Metric, labels: dict[str, str], parts: list[_Requests]) -> None:
+    """One route's histogram, summed over its statuses."""
+    counts = [sum(counted) for counted in zip(*(part.buckets for part in parts), strict=True)]
+    total = 0
+    for bound, count in zip(BUCKET_LABELS, counts, strict=True):
+        total += count
+        family.add_sample(DURATION + "_bucket", {**labels, "le": bound}, total)
+    family.add_sample(DURATION + "_count", labels, total)
+    family.add_sample(DURATION + "_sum", labels, sum(part.seconds for part in parts))
+    family.add_sample(DURATION + "_created", labels, min(part.created for part in parts))
 
 
 ACCESS_FORMAT = "method=%s path=%s status=%d duration_ms=%.1f client=%s"

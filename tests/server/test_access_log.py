@@ -9,8 +9,10 @@ from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 
-from server.middleware import ACCESS_FORMAT, AccessLog
+from server.middleware import ACCESS_FORMAT, AccessLog, Metrics
 
 FIELDS = ("POST", "/inbox", 202, 1.25, "127.0.0.1")
 LINE = "method=POST path=/inbox status=202 duration_ms=1.2 client=127.0.0.1"
@@ -149,3 +151,33 @@ async def test_each_request_gets_a_line(
     assert messages[0].startswith("method=GET path=/healthz status=200 duration_ms=")
     assert messages[1].startswith("method=GET path=/no-such-page status=404 duration_ms=")
     assert messages[1].endswith(" client=127.0.0.1")
+
+
+def test_metrics_count_requests_and_bucket_their_durations_per_route() -> None:
+    # Given
+    metrics = Metrics()
+    # When
+    metrics.record("POST", "/inbox", 202, 0.004)
+    metrics.record("POST", "/inbox", 202, 0.02)
+    metrics.record("POST", "/inbox", 401, 0.005)
+    metrics.record("GET", "/", 200, 30.0)
+    # Then
+    text = generate_latest(metrics.registry).decode()
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+    inbox, home = (("method", "POST"), ("route", "/inbox")), (("method", "GET"), ("route", "/"))
+    assert samples["likewise_http_requests_total", (*inbox, ("status", "202"))] == 2
+    assert samples["likewise_http_requests_total", (*inbox, ("status", "401"))] == 1
+    assert ("likewise_http_requests_created", (*inbox, ("status", "401"))) in samples
+
+    def bucket(route: tuple[tuple[str, str], ...], le: str) -> float:
+        key = tuple(sorted((*route, ("le", le))))
+        return samples["likewise_http_request_duration_seconds_bucket", key]
+
+    assert [bucket(inbox, le) for le in ("0.005", "0.01", "0.025", "+Inf")] == [2, 2, 3, 3]
+    assert samples["likewise_http_request_duration_seconds_count", inbox] == 3
+    assert samples["likewise_http_request_duration_seconds_sum", inbox] == pytest.approx(0.029)
+    assert [bucket(home, le) for le in ("10.0", "+Inf")] == [0, 1]
