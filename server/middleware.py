@@ -14,7 +14,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.metrics_core import Metric
-from starlette.routing import BaseRoute, Match
+from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server.errors import BodyTooLarge
@@ -288,14 +288,26 @@ class DirectRoutes:
     def __init__(self, app: ASGIApp, routes: Sequence[BaseRoute]) -> None:
         self.app = app
         self.routes = routes
+        # A route without parameters is found by its path at once (when no root_path applies).
+        self.fixed = {
+            route.path: route
+            for route in routes
+            if isinstance(route, Route) and not route.param_convertors and route.methods
+        }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            for route in self.routes:
-                match, child = route.matches(scope)
+            route = None if scope.get("root_path") else self.fixed.get(scope["path"])
+            if route is not None and scope["method"] in (route.methods or ()):
+                scope["endpoint"], scope["route"] = route.endpoint, route
+                scope["path_params"] = dict(scope.get("path_params", {}))
+                await route.app(scope, receive, send)
+                return
+            for other in self.routes:
+                match, child = other.matches(scope)
                 if match is Match.FULL:
                     scope.update(child)
-                    scope["route"] = route
-                    await route.handle(scope, receive, send)
+                    scope["route"] = other
+                    await other.handle(scope, receive, send)
                     return
         await self.app(scope, receive, send)
