@@ -29,9 +29,11 @@ MAX_ATTEMPTS = 1000  # a slot's job retries until its slot has passed, then it i
 
 
 def slot_key(kind: str, every: timedelta, now: datetime) -> str:
-    """The dedupe key of the slot `now` falls in: slots of length `every` from the epoch."""
+    """The dedupe key of the slot `now` falls in: slots of length `every` from the epoch.
+    The length is part of the key: slots of two lengths that start at the same moment
+    (after the interval is changed) are two slots."""
     start = EPOCH + (now - EPOCH) // every * every
-    return f"{kind}:{start:%Y-%m-%dT%H:%M:%SZ}"
+    return f"{kind}:{int(every.total_seconds())}s:{start:%Y-%m-%dT%H:%M:%SZ}"
 
 
 async def enqueue_slot(db: Database, kind: str, key: str) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -266,3 +266,10 @@ async def test_a_long_run_keeps_its_lease(db: Database, settings: Settings) -> N
     # Then it never took the job over: it ran once
     assert await task == 1
     assert stolen == 0 and len(calls) == 1
+
+
+def test_slots_of_two_lengths_that_start_together_are_two_slots() -> None:
+    hour = datetime(2026, 11, 24, 20, 3, tzinfo=UTC)  # 20:00 starts an hour and a 5-minute slot
+    assert slot_key("k", timedelta(hours=1), hour) != slot_key("k", timedelta(minutes=5), hour)
+    later = hour + timedelta(minutes=30)
+    assert slot_key("k", timedelta(hours=1), hour) == slot_key("k", timedelta(hours=1), later)
