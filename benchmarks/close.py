@@ -236,20 +236,27 @@ def run_close(url: str, data: Path) -> tuple[float, float, float, float | None]:
     return elapsed, usage.ru_utime + usage.ru_stime, peak, server
 
 
-def fresh_database(kind: str, postgres: str | None, workdir: Path) -> str:
-    if kind == "sqlite":
-        return f"sqlite+aiosqlite:///{workdir / (uuid.uuid4().hex + '.db')}"
-    name = f"lw_bench_{uuid.uuid4().hex[:8]}"
-    server = make_url(postgres or "").set(drivername="postgresql")
+def server_statement(postgres: str, sql: str) -> None:
+    """One statement on the PostgreSQL server of `postgres` (CREATE/DROP DATABASE)."""
+    server = make_url(postgres).set(drivername="postgresql")
 
-    async def create() -> None:
+    async def execute() -> None:
         connection = await asyncpg.connect(server.render_as_string(hide_password=False))
         try:
-            await connection.execute(f'CREATE DATABASE "{name}"')
+            await connection.execute(sql)
         finally:
             await connection.close()
 
-    asyncio.run(create())
+    asyncio.run(execute())
+
+
+def fresh_database(kind: str, postgres: str | None, workdir: Path, template: str = "") -> str:
+    """A new, empty database (or on PostgreSQL a copy of `template`); its URL."""
+    if kind == "sqlite":
+        return f"sqlite+aiosqlite:///{workdir / (uuid.uuid4().hex + '.db')}"
+    name = f"lw_bench_{uuid.uuid4().hex[:8]}"
+    copy = f' TEMPLATE "{template}"' if template else ""
+    server_statement(postgres or "", f'CREATE DATABASE "{name}"{copy}')
     return make_url(postgres or "").set(database=name).render_as_string(hide_password=False)
 
 
@@ -280,17 +287,7 @@ def measure(
 
 
 def drop_database(server_url: str, url: str) -> None:
-    server = make_url(server_url).set(drivername="postgresql")
-    name = make_url(url).database
-
-    async def drop() -> None:
-        connection = await asyncpg.connect(server.render_as_string(hide_password=False))
-        try:
-            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await connection.close()
-
-    asyncio.run(drop())
+    server_statement(server_url, f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
 
 
 def main() -> None:

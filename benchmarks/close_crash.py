@@ -28,7 +28,6 @@ import time
 import uuid
 from pathlib import Path
 
-import asyncpg
 from close import PERIOD, drop_database, fresh_database, seed  # type: ignore[import-not-found]
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -115,28 +114,14 @@ class Copies:
 
     def __init__(self, seeded: str, postgres: str | None, workdir: Path) -> None:
         self.seeded, self.postgres, self.workdir = seeded, postgres, workdir
-        self.made: list[str] = []
 
     def new(self) -> str:
         if self.postgres is None:
             target = self.workdir / f"{uuid.uuid4().hex}.db"
             shutil.copyfile(make_url(self.seeded).database or "", target)
             return f"sqlite+aiosqlite:///{target}"
-        name = f"lw_crash_{uuid.uuid4().hex[:8]}"
-        template = make_url(self.seeded).database
-        server = make_url(self.postgres).set(drivername="postgresql")
-
-        async def create() -> None:
-            connection = await asyncpg.connect(server.render_as_string(hide_password=False))
-            try:
-                await connection.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-            finally:
-                await connection.close()
-
-        asyncio.run(create())
-        url = make_url(self.postgres).set(database=name).render_as_string(hide_password=False)
-        self.made.append(url)
-        return url
+        template = make_url(self.seeded).database or ""
+        return fresh_database("postgresql", self.postgres, self.workdir, template)
 
     def drop(self, url: str) -> None:
         if self.postgres is not None:
