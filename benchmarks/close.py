@@ -200,9 +200,8 @@ def postgres_cpu() -> float | None:
     return total / tick
 
 
-def run_close(url: str, data: Path) -> tuple[float, float, float, float | None]:
-    """Wall seconds, CPU seconds and peak MiB of the close process, and the PostgreSQL
-    server's CPU seconds meanwhile (None on SQLite, which works inside the process)."""
+def environment(url: str) -> dict[str, str]:
+    """The environment of a `likewise` command on the benchmark's instance and database."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LIKEWISE_")}
     env.update(
         LIKEWISE_DATABASE_URL=url,
@@ -210,6 +209,13 @@ def run_close(url: str, data: Path) -> tuple[float, float, float, float | None]:
         LIKEWISE_DEV="1",
         LIKEWISE_FEE_BPS="500",
     )
+    return env
+
+
+def run_close(url: str, data: Path) -> tuple[float, float, float, float | None]:
+    """Wall seconds, CPU seconds and peak MiB of the close process, and the PostgreSQL
+    server's CPU seconds meanwhile (None on SQLite, which works inside the process)."""
+    env = environment(url)
     command = [sys.executable, "-m", "server.cli", "period", "close", "--period", PERIOD]
     command += ["--data", str(data)]
     server_before = postgres_cpu() if url.startswith("postgresql") else None

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import shutil
 import signal
@@ -28,7 +27,7 @@ import time
 import uuid
 from pathlib import Path
 
-from close import PERIOD, drop_database, fresh_database, seed  # type: ignore[import-not-found]
+from close import PERIOD, drop_database, environment, fresh_database, seed  # type: ignore[import-not-found]
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
@@ -46,17 +45,6 @@ SNAPSHOT = (
     "ORDER BY e.click_id",
     "SELECT period, donor_id, stage, budget, fee, clicks FROM donor_period ORDER BY donor_id",
 )
-
-
-def environment(url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LIKEWISE_")}
-    env.update(
-        LIKEWISE_DATABASE_URL=url,
-        LIKEWISE_DOMAIN="bench.test",
-        LIKEWISE_DEV="1",
-        LIKEWISE_FEE_BPS="500",
-    )
-    return env
 
 
 def cli(data: Path, *args: str) -> list[str]:
@@ -94,17 +82,6 @@ async def snapshot(url: str) -> tuple[list[tuple[object, ...]], ...]:
             for sql in SNAPSHOT:
                 tables.append([tuple(row) for row in (await connection.execute(text(sql))).all()])
             return tuple(tables)
-    finally:
-        await db.dispose()
-
-
-async def donors_done(url: str) -> int:
-    db = Database(url)
-    try:
-        async with db.session() as session:
-            connection = await session.connection()
-            sql = "SELECT count(*) FROM donor_period WHERE stage = 'done'"
-            return int((await connection.execute(text(sql))).scalar_one())
     finally:
         await db.dispose()
 
