@@ -89,10 +89,13 @@ def test_serve_runs_housekeeping_on_its_own(instances: Callable[..., LiveInstanc
     _with_db(instance, _old_escrow_and_last_months_like)
     # When the admin starts it, and nobody runs any command
     instance.start()
+    closed_line = f"event=period_closed period={LAST_MONTH} stage=closed donors=1 spent=300"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         stages, escrow, wallet_now = _with_db(instance, _state)
-        if stages.get(LAST_MONTH) == "closed" and escrow[MONTH_BEFORE] == "returned":
+        done = stages.get(LAST_MONTH) == "closed" and escrow[MONTH_BEFORE] == "returned"
+        # the close logs its line just after its commit: wait for the line too
+        if done and closed_line in instance.read_log():
             break
         time.sleep(0.5)
     # Then the old escrow went back, last month is closed (its share now held in escrow),
@@ -103,7 +106,7 @@ def test_serve_runs_housekeeping_on_its_own(instances: Callable[..., LiveInstanc
     assert wallet_now == 2000 - 300 + 300 - 300
     log = instance.read_log()
     assert "event=escrow_expired returned=3.00 currency=EUR" in log
-    assert f"event=period_closed period={LAST_MONTH} stage=closed donors=1 spent=300" in log
+    assert closed_line in log
     assert "ledger OK" in instance.cli("ledger", "check").stdout
 
 
