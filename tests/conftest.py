@@ -11,6 +11,7 @@ from asgi_lifespan import LifespanManager
 from starlette.applications import Starlette
 
 from server.app import create_app
+from server.db import Database
 from server.settings import Settings
 from tests.support.browser import CHROMIUM_ARGS, chromium_path
 from tests.support.databases import DatabaseFactory
@@ -46,6 +47,16 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         secret_key="test-secret-key-not-for-production",
         run_worker=False,
     )
+
+
+@pytest.fixture
+async def db(settings: Settings) -> AsyncIterator[Database]:
+    """The test database, through the app's own Database (no app around it)."""
+    database = Database(settings.database_url)
+    try:
+        yield database
+    finally:
+        await database.dispose()
 
 
 @pytest.fixture

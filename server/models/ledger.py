@@ -5,10 +5,16 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, Column
+from sqlalchemy import BigInteger, CheckConstraint, Column, String
 from sqlmodel import Field, SQLModel
 
 from server.models.base import utcnow
+
+
+def bytewise(length: int) -> String:
+    """A key compared byte by byte: PostgreSQL's "C" collation (SQLite's default), much
+    cheaper than a locale's for the million index lookups and insertions of a close."""
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
 
 
 class LedgerKind(enum.StrEnum):
@@ -27,12 +33,13 @@ class LedgerKind(enum.StrEnum):
 
 class LedgerAccount(SQLModel, table=True):
     """One ledger account; `balance` is a cache of credits minus debits, checked by
-    `likewise ledger check`."""
+    `likewise ledger check`. On PostgreSQL its pages are half filled (migration 0008), so
+    the close's balance updates stay on the page and leave the indexes alone."""
 
     __tablename__ = "ledger_account"
 
     id: int | None = Field(default=None, primary_key=True)
-    key: str = Field(max_length=300, unique=True)
+    key: str = Field(sa_column=Column(bytewise(300), unique=True, nullable=False))
     kind: str = Field(max_length=32)
     currency: str = Field(max_length=3)
     account_id: int | None = Field(default=None, foreign_key="account.id", index=True)
@@ -43,7 +50,10 @@ class LedgerAccount(SQLModel, table=True):
 
 
 class Transfer(SQLModel, table=True):
-    """An immutable movement of `amount` from `debit_id` to `credit_id`."""
+    """An immutable movement of `amount` from `debit_id` to `credit_id`. The two accounts
+    have no per-row foreign keys: every posting updates both accounts' balances in the
+    same transaction and fails if one is missing, and `likewise ledger check` reports any
+    transfer whose account does not exist."""
 
     __table_args__ = (
         CheckConstraint("amount > 0", name="transfer_amount_positive"),
@@ -51,9 +61,9 @@ class Transfer(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    idempotency_key: str = Field(max_length=200, unique=True)
-    debit_id: int = Field(foreign_key="ledger_account.id", index=True)
-    credit_id: int = Field(foreign_key="ledger_account.id", index=True)
+    idempotency_key: str = Field(sa_column=Column(bytewise(200), unique=True, nullable=False))
+    debit_id: int = Field(index=True)
+    credit_id: int = Field(index=True)
     amount: int = Field(sa_column=Column(BigInteger, nullable=False))
     kind: str = Field(max_length=32)
     period: str = Field(default="", max_length=7)

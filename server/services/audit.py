@@ -60,7 +60,8 @@ async def _check_balances(session: AsyncSession, audit: Audit) -> None:
         sa_select(table.c.id, table.c.key, table.c.kind, table.c.currency, table.c.balance)
     )
     sums: dict[str, int] = {}
-    for account_id, key, kind, currency, cached in rows.all():
+    listed = rows.all()
+    for account_id, key, kind, currency, cached in listed:
         audit.accounts += 1
         actual = balances.get(account_id, 0)
         sums[currency] = sums.get(currency, 0) + actual
@@ -68,6 +69,12 @@ async def _check_balances(session: AsyncSession, audit: Audit) -> None:
             audit.problems.append(f"{key}: cached balance {cached} but transfers sum to {actual}")
         if kind in NON_NEGATIVE and actual < 0:
             audit.problems.append(f"{key}: negative balance {actual}")
+    known = {row[0] for row in listed}
+    for account_id in sorted(set(balances) - known):
+        audit.problems.append(
+            f"transfers name ledger account {account_id}, which does not exist "
+            f"(they sum to {balances[account_id]} there)"
+        )
     for currency, total in sorted(sums.items()):
         if total != 0:
             audit.problems.append(f"{currency}: balances sum to {total}, not 0")
@@ -77,7 +84,7 @@ async def _check_balances(session: AsyncSession, audit: Audit) -> None:
     audit.transfers = int(count.scalar_one())
 
 
-CLOSE_KINDS = ("close_reserve", "close_fee", "close_share")
+CLOSE_KINDS = ("close_reserve", "close_fee", "close_share", "close_unspent")
 
 
 def _sum_of(transfer: Any, kind: str) -> Any:
@@ -105,13 +112,14 @@ async def _check_periods(session: AsyncSession, audit: Audit) -> None:
                 func.coalesce(
                     func.sum(case((transfer.c.kind == "close_share", transfer.c.amount))), 0
                 ),
+                _sum_of(transfer, "close_unspent"),
             ).where(transfer.c.period == period)
         )
-        spent, fees, shares = (int(v) for v in sums.one())
-        if spent != fees + shares:
+        spent, fees, shares, unspent = (int(v) for v in sums.one())
+        if spent != fees + shares + unspent:
             audit.problems.append(
                 f"period {period}: donors spent {spent} but fees {fees} + shares {shares} "
-                f"= {fees + shares}"
+                f"+ budgets given unspent {unspent} = {fees + shares + unspent}"
             )
         await _check_period_records(session, audit, period, spent)
 

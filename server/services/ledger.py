@@ -19,6 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from server.models import LedgerAccount, LedgerKind, Transfer
 from server.models.base import utcnow
 from server.services.bulk import (
+    MissingAccount,
     add_to_balances,
     copy_rows,
     db_time,
@@ -100,11 +101,17 @@ class TransferSpec(NamedTuple):
         }
 
 
+def dialect_insert(session: AsyncSession, table: Any) -> Any:
+    """INSERT in the session's dialect, for its ON CONFLICT clauses."""
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
 def insert_ignoring_duplicates(session: AsyncSession, table: Any) -> Insert:
     """INSERT … ON CONFLICT DO NOTHING in the session's dialect."""
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing()
-    return sqlite.insert(table).on_conflict_do_nothing()
+    insert: Insert = dialect_insert(session, table).on_conflict_do_nothing()
+    return insert
 
 
 ACCOUNT_COLUMNS = (
@@ -252,8 +259,6 @@ async def apply_deltas(session: AsyncSession, deltas: Mapping[int, int]) -> None
     kinds = [kind.value for kind in NON_NEGATIVE]
     for account_id in sorted(deltas):  # one lock order everywhere: no deadlocks
         delta = deltas[account_id]
-        if delta == 0:
-            continue
         statement = update(table).where(table.c.id == account_id)
         if delta < 0:
             statement = statement.where(
@@ -261,6 +266,8 @@ async def apply_deltas(session: AsyncSession, deltas: Mapping[int, int]) -> None
             )
         result = await session.exec(statement.values(balance=table.c.balance + delta))
         if result.rowcount != 1:
+            if await session.get(LedgerAccount, account_id) is None:
+                raise MissingAccount(f"no ledger account {account_id}")
             raise InsufficientFunds("not enough funds for this transfer")
 
 
@@ -278,25 +285,38 @@ TRANSFER_COLUMNS = (
 
 
 async def post_many(session: AsyncSession, specs: Sequence[TransferSpec]) -> int:
-    """Bulk post for jobs whose caller holds the locks: plain INSERTs (COPY on PostgreSQL;
-    a duplicate key is a bug and fails the transaction), then one balance update per
-    account, then a check that no NON_NEGATIVE account went below zero."""
+    """Bulk post for jobs whose caller holds the locks (see `post_rows`)."""
     if not specs:
         return 0
     now = db_time(await session.connection(), utcnow())
+    # TransferSpec's fields are TRANSFER_COLUMNS' order, the time last.
+    return await post_rows(session, [(*spec, now) for spec in specs])
+
+
+# TRANSFER_COLUMNS' values: key, debit, credit, amount, kind, period, click, reference, time.
+TransferRow = tuple[str, int, int, int, str, str, int | None, str, object]
+
+
+async def post_rows(session: AsyncSession, rows: Sequence[TransferRow]) -> int:
+    """Bulk post rows already in TRANSFER_COLUMNS' order: plain INSERTs (COPY on
+    PostgreSQL; a duplicate key is a bug and fails the transaction), then one balance update
+    per account, then a check that no NON_NEGATIVE account went below zero. The close
+    builds its million rows as tuples directly, which saves a TransferSpec each."""
+    if not rows:
+        return 0
     deltas: dict[int, int] = {}
-    rows = []
-    for s in specs:
-        check_amount(s.amount)
-        deltas[s.credit_id] = deltas.get(s.credit_id, 0) + s.amount
-        deltas[s.debit_id] = deltas.get(s.debit_id, 0) - s.amount
-        rows.append((*s, now))  # TransferSpec's fields are TRANSFER_COLUMNS' order
+    get = deltas.get
+    for _, debit, credit, amount, *_rest in rows:
+        if type(amount) is not int or amount <= 0:
+            check_amount(amount)
+        deltas[credit] = get(credit, 0) + amount
+        deltas[debit] = get(debit, 0) - amount
     await copy_rows(session, "transfer", TRANSFER_COLUMNS, rows)
     # Balances last: their row locks are then held only from here to the commit, so bulk
     # postings in concurrent transactions (the close's workers) overlap their inserts.
-    changes = [(delta, account) for account, delta in sorted(deltas.items()) if delta]
-    await add_to_balances(session, changes)
-    debited = [account for delta, account in changes if delta < 0]
+    # An account whose deltas cancel out is still named: it must exist.
+    await add_to_balances(session, deltas)
+    debited = sorted(account for account, delta in deltas.items() if delta < 0)
     for start in range(0, len(debited), 5000):
         negative = await session.exec(
             select(LedgerAccount.id).where(

@@ -5,10 +5,12 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import update
+from sqlmodel import select
 
 from server.db import Database
-from server.models import EscrowLine, LedgerAccount, LedgerKind
+from server.models import EscrowLine, LedgerAccount, LedgerKind, Transfer
 from server.services.audit import check_ledger
+from server.services.bulk import MissingAccount
 from server.services.close import close_period
 from server.services.errors import ValidationFailed
 from server.services.funding import Funding, credit_wallet
@@ -18,6 +20,7 @@ from server.services.ledger import (
     Owner,
     TransferSpec,
     ledger_accounts,
+    post_many,
     post_transfer,
 )
 from server.settings import Settings
@@ -131,3 +134,44 @@ async def test_check_reports_an_escrow_line_astray(
     async with db.session() as session:
         audit = await check_ledger(session)
     assert any("1 escrow lines disagree" in problem for problem in audit.problems), audit.problems
+
+
+@pytest.mark.parametrize("bulk", [False, True])
+async def test_a_posting_to_a_missing_account_fails_and_changes_nothing(
+    db: Database, settings: Settings, bulk: bool
+) -> None:
+    # Given a funded wallet and a transfer from it to an account id nobody created
+    ann = await donor(db, settings, "ann", funds=1000)
+    spec = (await _spec(db, settings, ann, 300, "astray"))._replace(credit_id=987654)
+    # When it is posted, one at a time or in bulk as the close does
+    with pytest.raises(MissingAccount):
+        async with db.transaction() as session:
+            if bulk:
+                await post_many(session, [spec])
+            else:
+                await post_transfer(session, spec)
+    # Then nothing was written: the wallet keeps its money and the books still balance
+    async with db.session() as session:
+        transfers = await session.exec(select(Transfer).where(Transfer.idempotency_key == "astray"))
+        assert transfers.first() is None
+    assert await balance(db, settings, wallet(ann)) == 1000
+    await assert_books_balance(db)
+
+
+async def test_check_reports_a_transfer_naming_a_missing_account(
+    db: Database, settings: Settings
+) -> None:
+    # Given books that balance
+    await donor(db, settings, "ann", funds=1000)
+    await assert_books_balance(db)
+    # When a transfer's credit account is changed behind the ledger's back
+    async with db.transaction() as session:
+        await session.exec(
+            update(Transfer).where(Transfer.idempotency_key != "").values(credit_id=987654)  # type: ignore[arg-type]
+        )
+    # Then the check names the missing account
+    async with db.session() as session:
+        audit = await check_ledger(session)
+    assert any("ledger account 987654, which does not exist" in p for p in audit.problems), (
+        audit.problems
+    )
