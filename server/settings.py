@@ -124,6 +124,19 @@ SETTINGS: tuple[Setting, ...] = (
         "Housekeeping closes every ended month (never the running one).",
     ),
     Setting(
+        "unspent_to",
+        "LIKEWISE_UNSPENT_TO",
+        str,
+        "Username of a local account (a charity) given the budget of donors who liked "
+        "nothing in a month; empty: those budgets stay in the wallets.",
+    ),
+    Setting(
+        "creator_notices",
+        "LIKEWISE_CREATOR_NOTICES",
+        bool,
+        "Tell unclaimed fediverse creators once a month what waits for them (opt-out kept).",
+    ),
+    Setting(
         "peer_credit_limit",
         "LIKEWISE_PEER_CREDIT_LIMIT",
         int,
@@ -176,6 +189,8 @@ class Settings:
     escrow_days: int = 90
     housekeeping_minutes: int = 60
     auto_close: bool = True
+    unspent_to: str = ""
+    creator_notices: bool = True
     peer_credit_limit: int = 100_000
     peer_auto_accept: bool = False
     payment_auto_confirm: bool = False
@@ -183,6 +198,11 @@ class Settings:
     tls: bool = False
     run_worker: bool = True
     extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def unspent_username(self) -> str:
+        """LIKEWISE_UNSPENT_TO as a username (`@charity` and `Charity` name `charity`)."""
+        return self.unspent_to.strip().removeprefix("@").lower()
 
     @property
     def scheme(self) -> str:
@@ -308,6 +328,10 @@ def validate(settings: Settings) -> None:
         )
     if settings.payout_min <= 0 or settings.escrow_days <= 0:
         raise ConfigError("LIKEWISE_PAYOUT_MIN and LIKEWISE_ESCROW_DAYS must be positive")
+    if settings.unspent_to and not re.fullmatch(r"[a-z0-9_]{1,30}", settings.unspent_username):
+        raise ConfigError(
+            f"LIKEWISE_UNSPENT_TO: {settings.unspent_to!r} is not a username of this instance"
+        )
     if settings.housekeeping_minutes <= 0:
         raise ConfigError("LIKEWISE_HOUSEKEEPING_MINUTES must be positive")
     if settings.max_body_bytes < 1024:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -14,13 +15,16 @@ from starlette.routing import Route
 from server.auth import checked_form, current_user
 from server.render.bars import stacked_bars
 from server.render.pie import pie_slices
-from server.services.amounts import format_amount, parse_amount
+from server.services.amounts import format_money, parse_amount
 from server.services.budget import update_donor_settings
+from server.services.claims import claim_fediverse_account, claims_received, linked_accounts
 from server.services.clicks import remove_click_by_id
 from server.services.creator_settlement import funds_by_peer
 from server.services.errors import ServiceError, Unauthorized
 from server.services.escrow import Claim, claim_identity, waiting_for
+from server.services.notes import local_actor
 from server.services.payouts import PayoutRequest, request_payout
+from server.services.runtime import federation
 from server.services.summary import creator_summary, donor_summary
 from server.settings import Settings
 
@@ -39,7 +43,7 @@ def _render(
 ) -> Response:
     settings = request.app.state.settings
     full: dict[str, Any] = {
-        "money": lambda value: f"{format_amount(value, settings)} {settings.currency}",
+        "money": lambda value: format_money(value, settings),
         **context,
     }
     response: Response = request.app.state.templates.TemplateResponse(
@@ -90,14 +94,19 @@ async def unclick(request: Request) -> Response:
     return RedirectResponse("/money", status_code=303)
 
 
-async def _creator_page(request: Request, error: ServiceError | None = None) -> Response:
+async def _creator_page(
+    request: Request, error: ServiceError | None = None, named: str | None = None
+) -> Response:
     if current_user(request) is None:
-        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        return RedirectResponse(f"/login?{urlencode({'next': _here(request)})}", status_code=303)
     settings, who = request.app.state.settings, _user_id(request)
     async with request.app.state.db.session() as session:
         creator = await creator_summary(session, settings, who)
         by_peer = await funds_by_peer(session, who)
         waiting = await waiting_for(session, who)
+        received = await claims_received(session, settings, who)
+        linked = await linked_accounts(session, settings, who)
+        profile = (await local_actor(session, who)).url
     peer_chart = stacked_bars(
         [(row.domain, [("available", row.available), ("pending", row.pending)]) for row in by_peer]
     )
@@ -106,11 +115,20 @@ async def _creator_page(request: Request, error: ServiceError | None = None) -> 
         "by_peer": by_peer,
         "peer_chart": peer_chart,
         "waiting": waiting,
+        "received": received,
+        "linked": linked,
+        "profile_url": profile,
+        "named": request.query_params.get("actor", "") if named is None else named,
         "notice": request.session.pop(CREATOR_NOTICE, ""),
         "error": error,
         "user": current_user(request),
     }
     return _render(request, "creator.html", context, error.status_code if error else 200)
+
+
+def _here(request: Request) -> str:
+    query = request.url.query
+    return f"{request.url.path}?{query}" if query else request.url.path
 
 
 async def creator_page(request: Request) -> Response:
@@ -148,10 +166,39 @@ async def claim(request: Request) -> Response:
     return RedirectResponse("/money/creator", status_code=303)
 
 
+async def claim_account(request: Request) -> Response:
+    settings, who = request.app.state.settings, _user_id(request)
+    form = await checked_form(request)
+    named = str(form.get("actor", ""))
+    remote = federation(request.app.state).remote
+    try:
+        done = await claim_fediverse_account(request.app.state.db, settings, remote, who, named)
+    except ServiceError as exc:
+        return await _creator_page(request, exc, named)
+    request.session[CREATOR_NOTICE] = _account_claim_notice(done, settings)
+    return RedirectResponse("/money/creator", status_code=303)
+
+
+def _account_claim_notice(done: Claim, settings: Settings) -> str:
+    if done.already_claimed:
+        return _claim_notice(done, settings)
+    handle = done.identity.handle
+    first = (
+        _claim_notice(done, settings)
+        if done.moved
+        else f"{handle} is yours here now. Nothing was waiting for it yet; what supporters "
+        "give it from now on reaches you."
+    )
+    return (
+        f'{first} Your profile here now links to {handle} with rel="me"; save your profile '
+        "there once more to have the link shown as verified."
+    )
+
+
 def _claim_notice(done: Claim, settings: Settings) -> str:
     if done.already_claimed and not done.moved:
         return "Already claimed: nothing more was waiting."
-    money = f"{format_amount(done.moved, settings)} {settings.currency}"
+    money = format_money(done.moved, settings)
     return f"Claimed {money}; it is now in your available balance."
 
 
@@ -161,5 +208,6 @@ routes = [
     Route("/money/clicks/{click_id:int}/remove", unclick, methods=["POST"]),
     Route("/money/creator", creator_page, methods=["GET"]),
     Route("/money/payouts", ask_payout, methods=["POST"]),
+    Route("/money/claims", claim_account, methods=["POST"]),
     Route("/money/claims/{identity_id:int}", claim, methods=["POST"]),
 ]

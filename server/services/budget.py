@@ -6,7 +6,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.models import DonorSettings
 from server.models.base import utcnow
-from server.services.amounts import format_amount
+from server.services.amounts import format_amount, format_money
 from server.services.errors import ValidationFailed
 from server.settings import Settings
 
@@ -23,7 +23,7 @@ def check_budget(settings: Settings, amount: int) -> int:
     if not settings.budget_min <= amount <= settings.budget_max:
         raise ValidationFailed(
             f"the monthly budget must be between {format_amount(settings.budget_min, settings)} "
-            f"and {format_amount(settings.budget_max, settings)} {settings.currency}",
+            f"and {format_money(settings.budget_max, settings)}",
             field="monthly_budget",
         )
     return amount

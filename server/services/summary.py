@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import func, union_all
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -23,6 +25,7 @@ from server.models import (
     Transfer,
 )
 from server.services.budget import donor_settings
+from server.services.close import find_unspent_account
 from server.services.ledger import Owner
 from server.services.periods import open_period_for
 from server.services.split import equal_split, fee_of
@@ -49,6 +52,7 @@ class DonorSummary:
     fee: int
     clicks: list[ClickView]
     history: list[DonorPeriod] = field(default_factory=list)
+    unspent_to: str = ""  # who gets the budget this month, no likes and LIKEWISE_UNSPENT_TO set
 
 
 @dataclass(frozen=True)
@@ -93,9 +97,11 @@ async def donor_summary(session: AsyncSession, settings: Settings, account_id: i
     wallet = (await balances(session, [wallet_owner]))[wallet_owner]
     period = await open_period_for(session, None)
     rows = await period_clicks(session, account_id, period)
-    spendable = 0 if chosen.paused or not rows else min(chosen.monthly_budget, wallet)
+    unspent_to = "" if rows else await _unspent_to(session, settings, account_id)
+    counts = rows or unspent_to
+    spendable = 0 if chosen.paused or not counts else min(chosen.monthly_budget, wallet)
     fee = fee_of(spendable, settings.fee_bps)
-    shares = equal_split(spendable - fee, len(rows))
+    shares = equal_split(spendable - fee, len(rows)) if rows else []
     clicks = [
         ClickView(
             int(click.id or 0),
@@ -114,23 +120,48 @@ async def donor_summary(session: AsyncSession, settings: Settings, account_id: i
         .order_by(col(DonorPeriod.period).desc())
         .limit(24)
     )
-    return DonorSummary(wallet, chosen, period, spendable, fee, clicks, list(history.all()))
+    return DonorSummary(
+        wallet, chosen, period, spendable, fee, clicks, list(history.all()), unspent_to
+    )
+
+
+async def _unspent_to(session: AsyncSession, settings: Settings, account_id: int) -> str:
+    """The username given this donor's budget in a month without likes, or "" (none set,
+    or the donor is that account)."""
+    receiver = await find_unspent_account(session, settings)
+    return settings.unspent_username if receiver not in (None, account_id) else ""
 
 
 async def supporters(session: AsyncSession, account_id: int, limit: int = 50) -> list[Supporter]:
-    """Donors whose shares reached this creator, largest first; anonymous ones unnamed."""
+    """Donors whose shares reached this creator, largest first; anonymous ones unnamed.
+    Budgets given in months without likes (LIKEWISE_UNSPENT_TO) count too: the donor is
+    the owner of the reserve they came from."""
     target = Owner(LedgerKind.creator_available, account_id=account_id).key
-    credited = await session.exec(
-        select(Click.donor_id, func.sum(Transfer.amount))
+    credit = aliased(LedgerAccount)
+    reserve = aliased(LedgerAccount)
+    shares: Any = (
+        select(col(Click.donor_id).label("donor"), col(Transfer.amount).label("amount"))
         .join(Click, col(Click.id) == Transfer.click_id)
-        .join(LedgerAccount, col(LedgerAccount.id) == Transfer.credit_id)
-        .where(LedgerAccount.key == target, Transfer.kind == "close_share")
-        .group_by(col(Click.donor_id))
-        .order_by(func.sum(Transfer.amount).desc())
+        .join(credit, col(credit.id) == Transfer.credit_id)
+        .where(credit.key == target, Transfer.kind == "close_share")
+    )
+    given: Any = (
+        select(col(reserve.account_id).label("donor"), col(Transfer.amount).label("amount"))
+        .join(reserve, col(reserve.id) == Transfer.debit_id)
+        .join(credit, col(credit.id) == Transfer.credit_id)
+        .where(credit.key == target, Transfer.kind == "close_unspent")
+    )
+    both = union_all(shares, given).subquery()
+    total = func.sum(both.c.amount)
+    ranked = await session.exec(
+        select(both.c.donor, total)
+        .where(both.c.donor.is_not(None))
+        .group_by(both.c.donor)
+        .order_by(total.desc(), both.c.donor)
         .limit(limit)
     )
     result = []
-    for donor_id, amount in credited.all():
+    for donor_id, amount in ranked.all():
         account = await session.get(Account, donor_id)
         chosen = await session.get(DonorSettings, donor_id)
         anonymous = account is None or (chosen is not None and chosen.anonymous)

@@ -102,7 +102,7 @@ async def _last_month_closed(instance: LiveInstance) -> None:
         await db.dispose()
 
 
-async def test_a_creator_claims_what_supporters_set_aside_before_she_joined(
+async def test_what_supporters_set_aside_before_she_joined_is_hers_when_she_joins(
     instances: Callable[..., LiveInstance], page: Page, tmp_path: Path
 ) -> None:
     # Given a like last month for cat's actor before she joined, closed by the worker
@@ -114,24 +114,22 @@ async def test_a_creator_claims_what_supporters_set_aside_before_she_joined(
     await _liked_before_cat_joined(instance)
     instance.start()
     await _last_month_closed(instance)
-    instance.cli(
+    # When the admin creates cat's account
+    created = instance.cli(
         "users", "create", "cat", "--email", "c@example.org", "--password", "correct horse"
     )
-    # When cat logs in and opens what she received
+    assert "@cat received 6.00 EUR" in created.stdout
+    # And cat logs in and opens what she received
     await page.goto(instance.base_url + "/login")
     await page.get_by_label("Username or e-mail").fill("cat")
     await page.get_by_label("Password").fill("correct horse")
     await page.get_by_role("button", name="Log in").click()
     await page.goto(instance.base_url + "/money/creator")
-    # Then she sees the money waiting for her, and from how many supporters
-    waiting = page.locator("tr.waiting")
-    await expect(waiting.locator(".amount")).to_have_text("6.00 EUR")
-    await expect(waiting.locator(".supporters")).to_have_text("1")
-    await page.screenshot(path=str(tmp_path / "creator-waiting.png"), full_page=True)
-    # When she claims it
-    await page.get_by_role("button", name="Claim 6.00 EUR").click()
-    # Then it is in her available balance and no longer waiting
-    await expect(page.get_by_role("status")).to_contain_text("Claimed 6.00 EUR")
+    # Then the money is in her available balance, shown as set aside for her, none waiting
     await expect(page.locator("dd.available")).to_have_text("6.00 EUR")
+    received = page.locator("tr.received")
+    await expect(received.locator("td").first).to_have_text(f"{instance.base_url}/users/cat")
+    await expect(received.locator(".amount")).to_have_text("6.00 EUR")
     await expect(page.locator("tr.waiting")).to_have_count(0)
+    await page.screenshot(path=str(tmp_path / "creator-received.png"), full_page=True)
     assert "ledger OK" in instance.cli("ledger", "check").stdout

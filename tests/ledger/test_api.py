@@ -84,6 +84,8 @@ async def test_set_budget_and_pause(app: Starlette, client: httpx.AsyncClient) -
         ("budget", ["not", "an", "object"], 400),
         ("likes", {"uri": "javascript:alert(1)"}, 422),
         ("likes", {"uri": 5}, 422),
+        ("likes", {"uri": "https://[::1/unclosed"}, 422),
+        ("likes", {"uri": "http://[zz]/x"}, 422),
         ("payouts", {"amount": "20.00", "iban": "DE89370400440532013000", "name": "Ann"}, 409),
         ("payouts", {"amount": "1.00", "iban": "DE89370400440532013000", "name": "Ann"}, 422),
         ("payouts", {"amount": "20.00", "iban": "XX00", "name": "Ann"}, 422),

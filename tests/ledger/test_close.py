@@ -104,37 +104,48 @@ async def test_the_running_month_needs_force(db: Database, settings: Settings) -
         max_size=4,
     ),
     st.integers(min_value=0, max_value=10_000),
+    st.booleans(),  # budgets of months without likes go to a charity's account
 )
 async def test_any_close_balances_the_books(
     databases: DatabaseFactory,
     settings: Settings,
     donors: list[tuple[int, int, list[int]]],
     fee_bps: int,
+    unspent: bool,
 ) -> None:
-    config = settings.replace(database_url=databases.migrated(), fee_bps=fee_bps)
+    config = settings.replace(
+        database_url=databases.migrated(), fee_bps=fee_bps, unspent_to="charity" if unspent else ""
+    )
     db = Database(config.database_url)
     try:
+        charity = await donor(db, config, "charity")
         expected: dict[str, list[int]] = {}
+        given = 0
         for index, (funds, budget, things) in enumerate(donors):
             who = await donor(db, config, f"d{index}", funds=funds, budget=budget)
             for thing in things:
                 await like(db, config, who, web_thing(f"https://blog.example/{thing}"), at=OCT)
             # Each donor's shares, in click order: the fee first, then an equal split
             # whose first (remainder) clicks get one unit more.
-            spend = min(funds, budget) if things else 0
-            split = equal_split(spend - fee_of(spend, fee_bps), len(set(things)))
-            expected[f"{who:010d}"] = [share for share in split if share]
+            spend = min(funds, budget) if things or unspent else 0
+            split = equal_split(spend - fee_of(spend, fee_bps), len(set(things)) or 1)
+            if things:
+                expected[f"{who:010d}"] = [share for share in split if share]
+            else:
+                given += split[0]
         report = await close_period(db, config, "2026-10")
         assert report.stage == "closed"
         rows = await transfers(db)
         assert all(row[3] > 0 for row in rows)
         spent = sum(row[3] for row in rows if row[4] == "close_reserve")
-        assert spent == sum(row[3] for row in rows if row[4] in ("close_fee", "close_share"))
+        kinds = ("close_fee", "close_share", "close_unspent")
+        assert spent == sum(row[3] for row in rows if row[4] in kinds)
         shares = sorted(
             (str(row[0]).split(":")[2], row[6], row[3]) for row in rows if row[4] == "close_share"
         )
         posted = {who: [amount for of, _, amount in shares if of == who] for who in expected}
         assert posted == expected
+        assert await balance(db, config, available(charity)) == given
         await assert_books_balance(db)
     finally:
         await db.dispose()

@@ -47,6 +47,7 @@ def test_public_domain_means_production(tmp_path: Path) -> None:
         ({"LIKEWISE_DOMAIN": "bad domain/x"}, "host[:port]"),
         ({"LIKEWISE_DOMAIN": "127.0.0.1:9000", "LIKEWISE_DEV": "0"}, "production refuses"),
         ({"LIKEWISE_CA_BUNDLE": "/no/such/file.pem"}, "not a file"),
+        ({"LIKEWISE_UNSPENT_TO": "charity@elsewhere.example"}, "not a username"),
     ],
 )
 def test_bad_settings_are_refused_with_a_clear_message(
@@ -54,6 +55,12 @@ def test_bad_settings_are_refused_with_a_clear_message(
 ) -> None:
     with pytest.raises(ConfigError, match=re.escape(message)):
         load_settings(tmp_path, environ=environ)
+
+
+@pytest.mark.parametrize("value", ["charity", "@charity", "Charity", " @Charity "])
+def test_the_unspent_budgets_account_is_named_by_username(tmp_path: Path, value: str) -> None:
+    settings = load_settings(tmp_path, environ={"LIKEWISE_UNSPENT_TO": value})
+    assert settings.unspent_username == "charity"
 
 
 def test_secret_key_is_generated_once_and_kept(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from server.auth import current_account, current_user, require_scope
 from server.errors import BadRequest, read_json
 from server.models import LedgerKind, Note
 from server.render.money import (
+    render_account_claim,
     render_budget,
     render_claim,
     render_click,
@@ -21,6 +22,7 @@ from server.render.money import (
 )
 from server.services.amounts import amount_from_json
 from server.services.budget import update_donor_settings
+from server.services.claims import claim_fediverse_account
 from server.services.clicks import remove_click_by_id
 from server.services.errors import NotFound, ServiceError, Unauthorized, ValidationFailed
 from server.services.escrow import claim_identity, waiting_for
@@ -172,6 +174,24 @@ async def claim(request: Request) -> Response:
     return JSONResponse(render_claim(settings, done, available))
 
 
+@require_scope("write")
+async def claim_account(request: Request) -> Response:
+    settings, who = request.app.state.settings, _user_id(request)
+    body = await _object(request)
+    named = body.get("actor")
+    if not isinstance(named, str) or not named.strip():
+        raise ValidationFailed(
+            "actor must name a fediverse account: @user@host or its URL", field="actor"
+        )
+    remote = federation(request.app.state).remote
+    done = await claim_fediverse_account(request.app.state.db, settings, remote, who, named)
+    async with request.app.state.db.session() as session:
+        available = await balance_of(
+            session, settings, Owner(LedgerKind.creator_available, account_id=who)
+        )
+    return JSONResponse(render_account_claim(settings, done, available))
+
+
 async def _fediverse_note(request: Request, uri: str) -> Note | None:
     """A post on the fediverse behind `uri`, fetched and cached (its author is the creator,
     and liking it delivers a Like); None for anything else, which is liked as a web URL."""
@@ -194,5 +214,6 @@ routes = [
     Route(f"{PREFIX}/payouts", new_payout, methods=["POST"]),
     Route(f"{PREFIX}/likes", likes, methods=["POST"]),
     Route(f"{PREFIX}/claims", claims, methods=["GET"]),
+    Route(f"{PREFIX}/claims", claim_account, methods=["POST"]),
     Route(f"{PREFIX}/claims/{{identity_id:int}}", claim, methods=["POST"]),
 ]
