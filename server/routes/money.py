@@ -11,7 +11,7 @@ from starlette.routing import Route
 
 from server.auth import checked_form, require_admin
 from server.services.accounts import get_account
-from server.services.amounts import format_amount, parse_amount
+from server.services.amounts import format_money, parse_amount
 from server.services.errors import ServiceError
 from server.services.funding import Funding, credit_wallet
 from server.services.payouts import approve_payout, list_payouts, reject_payout
@@ -20,7 +20,7 @@ from server.services.payouts import approve_payout, list_payouts, reject_payout
 def _render(request: Request, context: Mapping[str, object], status: int = 200) -> Response:
     settings = request.app.state.settings
     full: dict[str, Any] = {
-        "money": lambda value: f"{format_amount(value, settings)} {settings.currency}",
+        "money": lambda value: format_money(value, settings),
         **context,
     }
     response: Response = request.app.state.templates.TemplateResponse(
@@ -56,7 +56,7 @@ async def fund(request: Request) -> Response:
     except ServiceError as exc:
         return await _page(request, exc)
     verb = "Credited" if created else "Already credited"
-    notice = f"{verb} {format_amount(amount, settings)} {settings.currency} to @{account.username}."
+    notice = f"{verb} {format_money(amount, settings)} to @{account.username}."
     return await _page(request, notice=notice)
 
 

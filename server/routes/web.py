@@ -9,7 +9,10 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from server.auth import checked_form, current_user, login_session
+from server.routes.dashboard import CREATOR_NOTICE
 from server.services import accounts
+from server.services.amounts import format_money
+from server.services.claims import claim_own_identities
 from server.services.errors import Forbidden, ServiceError
 
 
@@ -45,17 +48,33 @@ async def signup(request: Request) -> Response:
     try:
         async with request.app.state.db.transaction() as session:
             account = await accounts.create_account(session, settings, new)
+            claims = await claim_own_identities(session, settings, int(account.id or 0))
     except ServiceError as exc:
         return _render(request, "signup.html", {"values": values, "error": exc}, exc.status_code)
     if account.id is not None:
         login_session(request, account.id)
-    return RedirectResponse("/", status_code=303)
+    moved = sum(claim.moved for claim in claims)
+    if not moved:
+        return RedirectResponse("/", status_code=303)
+    money = format_money(moved, settings)
+    request.session[CREATOR_NOTICE] = (
+        f"Supporters had set aside {money} for you before you signed up; "
+        "it is now in your available balance."
+    )
+    return RedirectResponse("/money/creator", status_code=303)
+
+
+def local_path(target: str) -> str:
+    """`target` when it is a path on this site, else "/". Browsers read a backslash as a
+    slash and drop tabs and newlines, so a backslash or a control character after the first
+    slash would leave the site as surely as `//evil.example`."""
+    if not target.startswith("/") or any(c == "\\" or c < " " or c == "\x7f" for c in target):
+        return "/"
+    return "/" if target.startswith("//") else target
 
 
 async def login(request: Request) -> Response:
-    next_url = request.query_params.get("next", "/")
-    if not next_url.startswith("/") or next_url.startswith("//"):
-        next_url = "/"
+    next_url = local_path(request.query_params.get("next", "/"))
     if request.method == "GET":
         return _render(request, "login.html", {"login": "", "error": None, "next": next_url})
     form = await checked_form(request)

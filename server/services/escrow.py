@@ -7,8 +7,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NamedTuple
+from urllib.parse import urlsplit
 
-from sqlalchemy import ColumnElement, and_, func, or_, update
+from sqlalchemy import ColumnElement, and_, false, func, or_, union, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -95,13 +96,29 @@ async def _returns(
 
 
 LOCAL_NETWORK = "fediverse"  # the one network whose identities this instance verifies itself
+WEB_NETWORK = "web"
+CLAIM_KIND = "escrow_claim"
 
 
 def claimable_by(account_id: int) -> ColumnElement[bool]:
-    """Which identities an account may claim without an admin: its own fediverse actor
-    (other networks arrive with the bridges, each with its own proof)."""
-    own = select(Actor.uri).where(Actor.account_id == account_id)
-    return and_(col(Identity.network) == LOCAL_NETWORK, col(Identity.external_id).in_(own))
+    """Which identities an account may claim without an admin or a remote proof: its own
+    fediverse actor, and its profile page or actor liked as web pages (web identities
+    keyed by that URL). Remote accounts are claimed by links both ways (services.claims)."""
+    mine = Actor.account_id == account_id
+    uri, page = col(Actor.uri), col(Actor.url)
+    own_urls = union(
+        select(uri).where(mine),
+        select(page).where(mine),
+        select(uri + "/").where(mine),
+        select(page + "/").where(mine),
+    )
+    return or_(
+        and_(
+            col(Identity.network) == LOCAL_NETWORK,
+            col(Identity.external_id).in_(select(Actor.uri).where(mine)),
+        ),
+        and_(col(Identity.network) == WEB_NETWORK, col(Identity.external_id).in_(own_urls)),
+    )
 
 
 @dataclass(frozen=True)
@@ -129,82 +146,143 @@ async def claim_identity(
     verified: bool = False,
 ) -> Claim:
     """Claim an identity for a local account and move its escrow to the account's available
-    balance. Without `verified` (an admin's word), only what `claimable_by` allows. Claiming
-    again moves only what arrived since (usually nothing)."""
-    identity = await session.get(Identity, identity_id, with_for_update=True)
+    balance. Without `verified` (an admin's word, or a proof checked by the caller), only
+    what `claimable_by` allows, or an identity the account claimed before. Claiming again
+    moves only what arrived since (usually nothing)."""
+    # Read again under the lock: the caller may hold a copy from before a rival's claim.
+    identity = await session.get(
+        Identity, identity_id, with_for_update=True, populate_existing=True
+    )
     if identity is None:
         raise NotFound("no such identity")
     if not verified:
         allowed = await session.exec(
-            select(Identity.id).where(Identity.id == identity_id, claimable_by(account_id))
+            select(Identity.id).where(
+                Identity.id == identity_id,
+                or_(claimable_by(account_id), col(Identity.claimed_account_id) == account_id),
+            )
         )
         if allowed.first() is None:
-            raise Forbidden("only your own fediverse actor can be claimed here")
+            raise Forbidden(
+                "this identity is not yours to claim here: only your own account's, or a "
+                "fediverse account whose profile links to yours"
+            )
     if identity.claimed_account_id not in (None, account_id):
         raise Conflict("this identity is already claimed by another account")
     already = identity.claimed_account_id == account_id
     identity.claimed_account_id = account_id
     identity.claimed_at = identity.claimed_at or utcnow()
     session.add(identity)
-    moved = await _move_escrow(session, settings, identity_id, account_id)
+    moved = await _move_escrow(session, settings, identity, account_id)
     return Claim(identity, moved, already)
 
 
+def _held_for_peer(identity: Identity) -> ColumnElement[bool]:
+    """A remote fediverse creator's lines, held in escrow for its instance: the close keys
+    them by the actor's host and URI (and has none for this instance's own actors)."""
+    host = urlsplit(identity.external_id).netloc.lower()
+    if identity.network != LOCAL_NETWORK or not host:
+        return false()
+    return and_(
+        col(EscrowLine.peer_domain) == host, col(EscrowLine.creator_uri) == identity.external_id
+    )
+
+
+def _held_lines(identity: Identity, escrow_id: int | None) -> ColumnElement[bool]:
+    """Held lines of an identity: in its identity escrow, or held for its instance."""
+    in_escrow = false() if escrow_id is None else col(EscrowLine.ledger_account_id) == escrow_id
+    held = col(EscrowLine.state) == EscrowState.held
+    return and_(held, or_(in_escrow, _held_for_peer(identity)))
+
+
 async def waiting_for(session: AsyncSession, account_id: int) -> list[Waiting]:
-    """What this account may claim itself: identities not claimed yet, and its own that
-    still hold escrow (shares a close set aside before the claim)."""
+    """What this account may claim: its own identities not claimed yet, and those it has
+    claimed that still hold escrow (shares a close set aside before or during the claim)."""
     identities = await session.exec(
         select(Identity)
         .where(
-            claimable_by(account_id),
             or_(
-                col(Identity.claimed_account_id).is_(None),
+                and_(claimable_by(account_id), col(Identity.claimed_account_id).is_(None)),
                 col(Identity.claimed_account_id) == account_id,
-            ),
+            )
         )
         .order_by(col(Identity.id))
     )
     found = []
     for identity in identities.all():
-        key = Owner(LedgerKind.escrow_identity, identity_id=identity.id).key
-        amount = (
-            await session.exec(select(LedgerAccount.balance).where(LedgerAccount.key == key))
-        ).first() or 0
-        donors = await session.exec(
-            select(func.count(func.distinct(EscrowLine.donor_id))).where(
-                EscrowLine.identity_id == identity.id, EscrowLine.state == EscrowState.held
-            )
-        )
+        amount, supporters = await held_for(session, identity)
         if identity.claimed_account_id is None or amount > 0:
-            found.append(Waiting(identity, int(amount), int(donors.one())))
+            found.append(Waiting(identity, amount, supporters))
     return found
 
 
+async def held_for(session: AsyncSession, identity: Identity) -> tuple[int, int]:
+    """(amount held, distinct donors) for an identity: its identity escrow and its lines
+    held for its instance."""
+    key = Owner(LedgerKind.escrow_identity, identity_id=identity.id).key
+    escrow = (
+        await session.exec(
+            select(LedgerAccount.id, LedgerAccount.balance).where(LedgerAccount.key == key)
+        )
+    ).first()
+    escrow_id, balance = (escrow[0], int(escrow[1])) if escrow else (None, 0)
+    lines = _held_lines(identity, escrow_id)
+    peer = await session.exec(
+        select(func.coalesce(func.sum(EscrowLine.amount), 0)).where(lines, _held_for_peer(identity))
+    )
+    donors = await session.exec(select(func.count(func.distinct(EscrowLine.donor_id))).where(lines))
+    return balance + int(peer.one()), int(donors.one())
+
+
 async def _move_escrow(
-    session: AsyncSession, settings: Settings, identity_id: int, account_id: int
+    session: AsyncSession, settings: Settings, identity: Identity, account_id: int
 ) -> int:
+    """Move the identity's escrow and its lines held for its instance to the account's
+    available balance: one transfer per escrow account, the lines locked in id order
+    (as the expiry locks them) and marked claimed."""
+    identity_id = int(identity.id or 0)
     escrow_owner = Owner(LedgerKind.escrow_identity, identity_id=identity_id)
     target_owner = Owner(LedgerKind.creator_available, account_id=account_id)
     ids = await ledger_account_ids(session, settings, [escrow_owner, target_owner])
+    escrow_id, target = ids[escrow_owner], ids[target_owner]
     lines = (
         await session.exec(
             select(EscrowLine)
-            .where(
-                EscrowLine.ledger_account_id == ids[escrow_owner],
-                EscrowLine.state == EscrowState.held,
-            )
+            .where(_held_lines(identity, escrow_id))
             .order_by(col(EscrowLine.id))
             .with_for_update()
         )
     ).all()
-    escrow = await session.get(LedgerAccount, ids[escrow_owner], populate_existing=True)
-    amount = escrow.balance if escrow else 0
-    if amount > 0:
-        key = f"escrow-claim:{identity_id}:{lines[0].id if lines else 0}:{amount}"
-        spec = TransferSpec(key, ids[escrow_owner], ids[target_owner], amount, "escrow_claim")
-        await post_transfer(session, spec)
+    own = [line for line in lines if line.ledger_account_id == escrow_id]
+    moved = await _move_identity_escrow(session, identity_id, escrow_id, target, own)
+    by_account: dict[int, list[EscrowLine]] = defaultdict(list)
+    for line in lines:
+        if line.ledger_account_id != escrow_id:
+            by_account[line.ledger_account_id].append(line)
+    for source, group in sorted(by_account.items()):
+        amount = sum(line.amount for line in group)
+        key = f"escrow-claim-peer:{identity_id}:{group[0].id}"
+        reference = f"identity:{identity_id}"
+        await post_transfer(
+            session, TransferSpec(key, source, target, amount, CLAIM_KIND, reference=reference)
+        )
+        moved += amount
     for line in lines:
         line.state = EscrowState.claimed.value
         line.resolved_at = utcnow()
         session.add(line)
+    return moved
+
+
+async def _move_identity_escrow(
+    session: AsyncSession, identity_id: int, escrow_id: int, target: int, lines: list[EscrowLine]
+) -> int:
+    escrow = await session.get(LedgerAccount, escrow_id, populate_existing=True)
+    amount = escrow.balance if escrow else 0
+    if amount > 0:
+        key = f"escrow-claim:{identity_id}:{lines[0].id if lines else 0}:{amount}"
+        spec = TransferSpec(
+            key, escrow_id, target, amount, CLAIM_KIND, reference=f"identity:{identity_id}"
+        )
+        await post_transfer(session, spec)
     return amount

@@ -17,6 +17,8 @@ from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.models import Actor, Click, Note, Thing
+from server.services.accounts import RESERVED_USERNAMES
+from server.services.actors import actor_uri
 from server.services.clicks import ClickOutcome, CreatorRef, ThingRef, record_click
 from server.services.errors import ValidationFailed
 from server.settings import Settings
@@ -26,8 +28,12 @@ Resolver = Callable[[AsyncSession, Settings, str], Awaitable[ThingRef | None]]
 
 def canonical_url(url: str) -> str:
     text = url.strip()
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.netloc or len(text) > 2048:
+    try:
+        parts = urlsplit(text)
+        usable = bool(parts.hostname)  # parses the host: "https://[::1" fails here
+    except ValueError:
+        usable = False
+    if not usable or parts.scheme not in ("http", "https") or len(text) > 2048:
         raise ValidationFailed("give an http(s) URL of at most 2048 characters", field="uri")
     return urlunsplit((parts.scheme, parts.netloc.lower(), parts.path or "/", parts.query, ""))
 
@@ -56,13 +62,41 @@ def _title(html: str) -> str:
     return " ".join(re.sub(r"<[^>]+>", " ", html).split())[:120]
 
 
+LOCAL_PROFILE = re.compile(r"/(?:@|users/)([a-z0-9_]{1,30})(?:/support)?/?", re.IGNORECASE)
+
+
+async def resolve_local_profile(
+    session: AsyncSession, settings: Settings, url: str
+) -> ThingRef | None:
+    """A profile page or actor of this instance (`/@name`, `/@name/support`, `/users/name`):
+    its creator is that account's actor, whether or not the account exists yet, so money
+    liked before sign-up waits for the account (and is claimed when it is created)."""
+    parts = urlsplit(url)
+    match = LOCAL_PROFILE.fullmatch(parts.path)
+    if parts.netloc != settings.domain.lower() or parts.query or match is None:
+        return None
+    name = match.group(1).lower()
+    if name in RESERVED_USERNAMES:
+        return None
+    profile = f"{settings.base_url}/@{name}"
+    creator = CreatorRef(
+        "fediverse",
+        actor_uri(settings, name),
+        handle=f"@{name}@{settings.domain}",
+        profile_url=profile,
+    )
+    # One thing for every spelling of the profile (/@Bob/, /users/bob, /@bob/support, http
+    # or https): one like a donor and month, as for any other thing.
+    return ThingRef(profile, creator)
+
+
 async def resolve_web_page(session: AsyncSession, settings: Settings, url: str) -> ThingRef | None:
     parts = urlsplit(url)
     origin = f"{parts.scheme}://{parts.netloc}"
     return ThingRef(url, CreatorRef("web", origin, handle=parts.netloc, profile_url=origin))
 
 
-RESOLVERS: list[Resolver] = [resolve_known_note, resolve_web_page]
+RESOLVERS: list[Resolver] = [resolve_known_note, resolve_local_profile, resolve_web_page]
 
 
 async def resolve_thing(

@@ -32,6 +32,10 @@ class RemoteError(ServiceError):
     code = "remote_error"
 
 
+class NotAnActor(RemoteError):
+    """The document fetched is there, but it is no actor."""
+
+
 def sanitize_html(html: str) -> str:
     return nh3.clean(html, link_rel="nofollow noopener noreferrer")
 
@@ -117,6 +121,12 @@ class RemoteActors:
             raise RemoteError(f"could not fetch {uri}: {error}") from error
 
     async def fetch_actor(self, uri: str) -> Actor:
+        actor, _ = await self.fetch_actor_document(uri)
+        return actor
+
+    async def fetch_actor_document(self, uri: str) -> tuple[Actor, ActorDocument]:
+        """Fetch an actor afresh: its cached row, refreshed, and the parsed document (with
+        what the row does not keep, such as profile fields)."""
         document = await self.fetch_document(uri)
         if document.get("type") not in {"Person", "Service", "Application", "Group"} and (
             isinstance(document.get("owner"), str)
@@ -125,11 +135,11 @@ class RemoteActors:
         try:
             parsed = parse_actor(document)
         except ActivityPubError as error:
-            raise RemoteError(f"{uri} is not an actor: {error}") from error
+            raise NotAnActor(f"{uri} is not an actor: {error}") from error
         actor = await store_actor(self.db, parsed)
         if actor.key_id:
             self.keys[actor.key_id] = (actor.uri, actor.public_key_pem)
-        return actor
+        return actor, parsed
 
     async def get_actor(self, uri: str, *, refresh: bool = False) -> Actor:
         """The cached actor, fetched when unknown or stale."""

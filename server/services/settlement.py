@@ -43,14 +43,11 @@ from server.models import (
 )
 from server.models.base import utcnow
 from server.services.actors import instance_actor
+from server.services.creator_notices import queue_notices
 from server.services.errors import NotFound
 from server.services.peers import actor_profile, apply_peering_answer, receive_proposal
 from server.services.remote import RemoteActors, RemoteError, build_client
-from server.services.settlement_batches import (
-    apply_batch_answer,
-    prepare_batches,
-    receive_batch,
-)
+from server.services.settlement_batches import apply_batch_answer, prepare_batches
 from server.services.settlement_docs import (
     SettlementRefused,
     check_proof,
@@ -60,6 +57,7 @@ from server.services.settlement_docs import (
     send_document,
 )
 from server.services.settlement_payments import apply_payment_answer, receive_notice
+from server.services.settlement_receiving import receive_batch
 from server.services.waiting_notice import tell_waiting_instances
 from server.settings import Settings
 
@@ -155,6 +153,9 @@ async def handle_prepare(context: JobContext, job: ClaimedJob) -> None:
     except RemoteError as error:
         raise RetryLater(f"a peer could not be asked about its creators: {error}") from error
     await tell_waiting_instances(context.db, context.settings, remote, remote.client)
+    # Creators whose shares still wait (here or in identity escrow) are told after that.
+    async with context.db.transaction() as session:
+        await queue_notices(session, f"prepare:{job.id}")
 
 
 # --- checks and views ---------------------------------------------------------------------

@@ -6,10 +6,7 @@ period (only for payable creators, within the credit limit); the lines wait as
 escrow to what we owe the peer; rejected lines go back to escrow (held again for the
 peer when the credit limit was the reason, else to the creator's identity escrow).
 
-Receiver: a batch from an active peer in our currency and with the next sequence number
-credits each accepted line to the local creator's *pending* balance against what the
-peer owes us, and is answered with a signed receipt, stored with the batch. A duplicate
-gets the stored receipt again; nothing is booked twice.
+The receiving side is settlement_receiving.py.
 """
 
 from __future__ import annotations
@@ -29,21 +26,16 @@ from activitypub.settlement import (
     BatchOffer,
     BatchReceipt,
     BatchRejection,
-    BatchRejectionReason,
     LineRejection,
     SettlementLine,
     batch_digest,
     build_batch_offer,
-    build_batch_rejection,
-    build_receipt,
     check_receipt,
     envelope_fields,
-    make_receipt,
     parse_batch_offer,
 )
 from server.db import Database
 from server.models import (
-    Account,
     Actor,
     Click,
     Direction,
@@ -59,13 +51,12 @@ from server.models import (
 from server.models.base import utcnow
 from server.models.payouts import EscrowState
 from server.services.bulk import insert_rows
-from server.services.ledger import Owner, TransferSpec, ledger_account_ids, post_many, post_transfer
+from server.services.ledger import Owner, TransferSpec, ledger_account_ids, post_transfer
 from server.services.peers import peer_balance
 from server.services.remote import ACTOR_TTL_SECONDS, RemoteActors, RemoteError, domain_of
 from server.services.settlement_docs import (
     LocalSigner,
     SettlementRefused,
-    check_proof,
     dumps,
     loads,
     local_signer,
@@ -98,7 +89,7 @@ LINE_PG_TYPES = (
 )
 
 
-def _chunks(items: Sequence[str]) -> list[Sequence[str]]:
+def chunks(items: Sequence[str]) -> list[Sequence[str]]:
     return [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
 
 
@@ -129,7 +120,7 @@ async def payable_creators(
     (it is down), so nothing is decided on missing information."""
     cached: dict[str, Actor] = {}
     async with db.session() as session:
-        for part in _chunks(sorted(set(creators))):
+        for part in chunks(sorted(set(creators))):
             rows = await session.exec(select(Actor).where(col(Actor.uri).in_(part)))
             cached.update((actor.uri, actor) for actor in rows.all())
     payable: set[str] = set()
@@ -163,10 +154,13 @@ async def rehome_to_identity(
     session: AsyncSession, settings: Settings, domain: str, lines: Sequence[EscrowLine], why: str
 ) -> None:
     """Move held or offered lines from the peer's escrow to their creators' identity escrow
-    (claimable, and returned to the donors when it expires)."""
+    (claimable, and returned to the donors when it expires). A line a claim or the expiry
+    resolved since the caller read it is left alone: its amount has left the peer's escrow."""
     by_identity: dict[int, list[EscrowLine]] = defaultdict(list)
-    for line in lines:
+    for line in await _still_as_read(session, domain, lines):
         by_identity[line.identity_id].append(line)
+    if not by_identity:
+        return
     source = Owner(LedgerKind.escrow_peer, peer_domain=domain)
     owners = [source] + [Owner(LedgerKind.escrow_identity, identity_id=i) for i in by_identity]
     ids = await ledger_account_ids(session, settings, owners)
@@ -180,6 +174,28 @@ async def rehome_to_identity(
             line.ledger_account_id, line.peer_domain = target, ""
             line.settlement_id, line.state = None, EscrowState.held.value
             session.add(line)
+
+
+async def _still_as_read(
+    session: AsyncSession, domain: str, lines: Sequence[EscrowLine]
+) -> list[EscrowLine]:
+    """These lines locked in id order and read again (a stale ORM object is not trusted):
+    those still in the peer's escrow in the held or offered state the caller saw."""
+    expected = {line.id: line.state for line in lines}
+    movable = (EscrowState.held.value, EscrowState.offered.value)
+    ids = sorted(i for i, state in expected.items() if i is not None and state in movable)
+    current: list[EscrowLine] = []
+    for start in range(0, len(ids), CHUNK):
+        rows = await session.exec(
+            select(EscrowLine)
+            .where(col(EscrowLine.id).in_(ids[start : start + CHUNK]))
+            .where(EscrowLine.peer_domain == domain)
+            .order_by(col(EscrowLine.id))
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        current += [line for line in rows.all() if line.state == expected[line.id]]
+    return current
 
 
 @dataclass
@@ -243,7 +259,7 @@ async def _drafts(
     return drafts
 
 
-async def _next_sequence(session: AsyncSession, peer: Peer, direction: Direction) -> int:
+async def next_sequence(session: AsyncSession, peer: Peer, direction: Direction) -> int:
     result = await session.exec(
         select(func.coalesce(func.max(Settlement.sequence), 0)).where(
             Settlement.peer_id == peer.id,
@@ -260,7 +276,7 @@ async def _offer(
     offer = BatchOffer(
         **envelope_fields(signer.envelope(settings, peer.actor_uri)),
         period=draft.period,
-        sequence=await _next_sequence(session, peer, Direction.outgoing),
+        sequence=await next_sequence(session, peer, Direction.outgoing),
         currency=settings.currency,
         lines=tuple(draft.lines),
     )
@@ -315,12 +331,16 @@ async def prepare_batches(
             if locked is None or locked.state != PeerState.active:
                 continue
             if refused:
+                # Locked as a claim locks them: a line claimed meanwhile is no longer held.
                 stray = await session.exec(
-                    select(EscrowLine).where(
+                    select(EscrowLine)
+                    .where(
                         EscrowLine.peer_domain == peer.domain,
                         EscrowLine.state == EscrowState.held,
                         col(EscrowLine.creator_uri).in_(sorted(refused)),
                     )
+                    .order_by(col(EscrowLine.id))
+                    .with_for_update()
                 )
                 await rehome_to_identity(session, settings, peer.domain, stray.all(), "not_payable")
             signer = await local_signer(session, settings)
@@ -437,171 +457,3 @@ async def _book_receipt(
             settlement.period,
         )
         await post_transfer(session, spec)
-
-
-# --- receiving ----------------------------------------------------------------------------
-
-
-def _refuse(
-    settings: Settings,
-    signer: LocalSigner,
-    offer: BatchOffer,
-    status: int,
-    reason: BatchRejectionReason,
-    summary: str,
-) -> SettlementRefused:
-    rejection = BatchRejection(
-        **envelope_fields(signer.envelope(settings, offer.actor)),
-        offer_id=offer.id,
-        reason=reason,
-        summary=summary,
-    )
-    document = signer.sign(build_batch_rejection(rejection))
-    return SettlementRefused(status, reason.value, summary, document)
-
-
-async def _creators(
-    session: AsyncSession, uris: Sequence[str]
-) -> dict[str, tuple[int, bool, bool]]:
-    """creator URI → (account id, suspended, deleted) for local accounts."""
-    found: dict[str, tuple[int, bool, bool]] = {}
-    for part in _chunks(sorted(set(uris))):
-        rows = await session.exec(
-            select(Actor.uri, Account.id, Account.suspended_at, Actor.tombstoned_at)
-            .join(Account, col(Account.id) == col(Actor.account_id))
-            .where(col(Actor.uri).in_(part), col(Actor.is_local).is_(True))
-        )
-        for uri, account_id, suspended_at, tombstoned_at in rows.all():
-            found[uri] = (int(account_id or 0), suspended_at is not None, tombstoned_at is not None)
-    return found
-
-
-async def receive_batch(
-    session: AsyncSession,
-    settings: Settings,
-    peer: Peer | None,
-    offer: BatchOffer,
-    data: dict[str, object],
-) -> tuple[int, dict[str, object]]:
-    """Check, credit and answer a peer's batch; refusals raise with a signed Reject."""
-    signer = await local_signer(session, settings)
-    if peer is None or peer.state != PeerState.active:
-        state = "not a peer" if peer is None else f"a {peer.state} peer"
-        summary = f"{domain_of(offer.actor)} is {state} of {settings.domain}"
-        raise _refuse(settings, signer, offer, 403, BatchRejectionReason.NOT_A_PEER, summary)
-    try:
-        check_proof(data, peer)
-    except SettlementRefused as refused:
-        raise _refuse(
-            settings, signer, offer, 401, BatchRejectionReason.BAD_PROOF, refused.message
-        ) from refused
-    digest = batch_digest(data)
-    existing = (await session.exec(select(Settlement).where(Settlement.uri == offer.id))).first()
-    if existing is not None:
-        if (
-            existing.digest == digest
-            and existing.direction == Direction.incoming
-            and existing.answer
-        ):
-            return 200, loads(existing.answer)
-        summary = f"batch {offer.id} was received before with other contents"
-        raise _refuse(settings, signer, offer, 409, BatchRejectionReason.SEQUENCE_CONFLICT, summary)
-    if offer.currency != settings.currency or offer.currency != peer.currency:
-        summary = f"this instance settles in {settings.currency}, the batch is in {offer.currency}"
-        raise _refuse(settings, signer, offer, 422, BatchRejectionReason.WRONG_CURRENCY, summary)
-    expected = await _next_sequence(session, peer, Direction.incoming)
-    if offer.sequence != expected:
-        reason = (
-            BatchRejectionReason.SEQUENCE_GAP
-            if offer.sequence > expected
-            else BatchRejectionReason.SEQUENCE_CONFLICT
-        )
-        summary = f"expected sequence {expected}, got {offer.sequence}"
-        raise _refuse(settings, signer, offer, 409, reason, summary)
-    return 200, await _credit(session, settings, signer, peer, offer, data, digest)
-
-
-async def _credit(
-    session: AsyncSession,
-    settings: Settings,
-    signer: LocalSigner,
-    peer: Peer,
-    offer: BatchOffer,
-    data: dict[str, object],
-    digest: str,
-) -> dict[str, object]:
-    creators = await _creators(session, [line.creator for line in offer.lines])
-    room = peer.credit_limit - (await peer_balance(session, settings, peer)).they_owe
-    rejections: dict[str, LineRejection] = {}
-    for line in offer.lines:
-        found = creators.get(line.creator)
-        if found is None:
-            rejections[line.creator] = LineRejection.UNKNOWN_CREATOR
-        elif found[2]:
-            rejections[line.creator] = LineRejection.DELETED_CREATOR
-        elif found[1]:
-            rejections[line.creator] = LineRejection.SUSPENDED_CREATOR
-        elif line.amount.value > room:
-            rejections[line.creator] = LineRejection.CREDIT_LIMIT_EXCEEDED
-        else:
-            room -= line.amount.value
-    receipt = make_receipt(signer.envelope(settings, offer.actor), offer, digest, rejections)
-    answer = signer.sign(build_receipt(receipt))
-    settlement = Settlement(
-        uri=offer.id,
-        peer_id=peer.id or 0,
-        direction=Direction.incoming.value,
-        period=offer.period,
-        sequence=offer.sequence,
-        currency=offer.currency,
-        total=offer.total.value,
-        accepted_total=receipt.accepted_total.value,
-        rejected_total=receipt.rejected_total.value,
-        state=SettlementState.accepted.value,
-        document=dumps(data),
-        digest=digest,
-        answer=dumps(answer),
-        answered_at=utcnow(),
-    )
-    session.add(settlement)
-    await session.flush()
-    sid = settlement.id or 0
-    rows = []
-    for i, line in enumerate(offer.lines):
-        reason = rejections.get(line.creator)
-        account = creators[line.creator][0] if line.creator in creators else None
-        state = LineState.rejected if reason else LineState.accepted
-        rows.append(
-            (
-                sid,
-                i,
-                line.creator,
-                account,
-                None,
-                line.amount.value,
-                line.supporters,
-                state.value,
-                reason.value if reason else "",
-            )
-        )
-    await insert_rows(session, "settlement_line", LINE_COLUMNS, rows, LINE_PG_TYPES)
-    accepted = [(i, line) for i, line in enumerate(offer.lines) if line.creator not in rejections]
-    source = Owner(LedgerKind.peer_receivable, peer_domain=peer.domain)
-    owners = [source] + [
-        Owner(LedgerKind.creator_pending, account_id=creators[line.creator][0])
-        for _, line in accepted
-    ]
-    ids = await ledger_account_ids(session, settings, owners)
-    specs = [
-        TransferSpec(
-            f"settle:in:{sid}:{i}",
-            ids[source],
-            ids[Owner(LedgerKind.creator_pending, account_id=creators[line.creator][0])],
-            line.amount.value,
-            "settlement_credit",
-            offer.period,
-        )
-        for i, line in accepted
-    ]
-    await post_many(session, specs)
-    return answer

@@ -48,6 +48,7 @@ from server.models import (
     SettlementState,
 )
 from server.models.base import utcnow
+from server.services.amounts import format_money
 from server.services.errors import Conflict, NotFound, ValidationFailed
 from server.services.ledger import Owner, TransferSpec, ledger_account_ids, post_many, post_transfer
 from server.services.peers import find_peer
@@ -84,12 +85,6 @@ def net_of(batches: Sequence[Settlement], payer: Direction) -> int:
     return owed - sum(b.accepted_total for b in batches if b.direction != payer)
 
 
-def _describe(settings: Settings, value: int) -> str:
-    from server.services.amounts import format_amount
-
-    return f"{format_amount(value, settings)} {settings.currency}"
-
-
 async def mark_paid(
     db: Database, settings: Settings, domain: str, amount: int, reference: str
 ) -> SettlementPayment:
@@ -105,12 +100,15 @@ async def mark_paid(
         batches = await open_batches(session, peer)
         net = net_of(batches, Direction.outgoing)
         if net <= 0:
-            owed = f"{domain} owes this instance {_describe(settings, -net)}" if net else "nothing"
+            owed = (
+                f"{domain} owes this instance {format_money(-net, settings)}" if net else "nothing"
+            )
             raise Conflict(f"this instance owes {domain} nothing to pay ({owed} is open)")
         if amount != net:
             raise ValidationFailed(
-                f"the open balance owed to {domain} is {_describe(settings, net)}; "
-                f"{_describe(settings, amount)} differs by {_describe(settings, amount - net)}",
+                f"the open balance owed to {domain} is {format_money(net, settings)}; "
+                f"{format_money(amount, settings)} differs by "
+                f"{format_money(amount - net, settings)}",
                 field="amount",
             )
         signer = await local_signer(session, settings)

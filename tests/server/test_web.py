@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 from starlette.applications import Starlette
 
 from server.settings import Settings
@@ -107,14 +108,27 @@ async def test_log_in_by_email_and_wrong_password(
     assert by_email.status_code == 303
 
 
-async def test_log_in_never_redirects_off_site(app: Starlette, client: httpx.AsyncClient) -> None:
+@pytest.mark.parametrize(
+    ("next_url", "location"),
+    [
+        ("//evil.example/", "/"),
+        ("/\\evil.example/", "/"),
+        ("/\t/evil.example/", "/"),
+        ("https://evil.example/", "/"),
+        ("/money?tab=1", "/money?tab=1"),
+    ],
+)
+async def test_log_in_never_redirects_off_site(
+    app: Starlette, client: httpx.AsyncClient, next_url: str, location: str
+) -> None:
     await make_account(app, "alice")
     page = await client.get("/login")
     response = await client.post(
-        "/login?next=//evil.example/",
+        "/login",
+        params={"next": next_url},
         data={"login": "alice", "password": "correct horse", "csrf_token": csrf_from(page.text)},
     )
-    assert response.headers["location"] == "/"
+    assert response.headers["location"] == location
 
 
 async def test_session_cookie_is_http_only_and_lax(

@@ -1,0 +1,195 @@
+"""Claims racing what else moves escrow: a settlement preparation giving a peer's
+unpayable creators' shares to their identity escrow, and another account's claim. Each
+cent is booked once; the second claimant of an identity is refused."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import text, update
+from sqlmodel import col, select
+from starlette.applications import Starlette
+
+from server.db import Database
+from server.models import EscrowLine, Identity, LedgerKind, Peer, PeerState
+from server.services.clicks import CreatorRef, ensure_identity
+from server.services.close import close_period
+from server.services.errors import Conflict
+from server.services.escrow import claim_identity
+from server.services.ledger import Owner
+from server.services.runtime import federation
+from server.services.settlement_batches import prepare_batches, rehome_to_identity
+from tests.federation.network import Network
+from tests.ledger.support import (
+    assert_books_balance,
+    available,
+    balance,
+    donor,
+    fediverse_thing,
+    like,
+    transfers,
+)
+from tests.support.mastodon import FakeMastodonServer
+
+BOB = "http://mastodon.test/users/bob"
+CAROL = "http://mastodon.test/users/carol"
+PEER = "mastodon.test"
+PEER_ESCROW = Owner(LedgerKind.escrow_peer, peer_domain=PEER)
+
+
+@pytest.fixture
+def fake(network: Network) -> FakeMastodonServer:
+    server = FakeMastodonServer(PEER)
+    server.add("bob")
+    server.add("carol")
+    network.apps[server.host] = server.app()
+    return server
+
+
+async def _held_for_bob_and_carol(app: Starlette, fake: FakeMastodonServer) -> int:
+    """ann's 4.00 EUR for bob and dan's 10.00 for carol, held for their instance after the
+    October close; returns bob's identity."""
+    db, settings = app.state.db, app.state.settings
+    at = datetime(2026, 10, 5, tzinfo=UTC)
+    ann = await donor(db, settings, "ann", funds=1000, budget=400)
+    dan = await donor(db, settings, "dan", funds=1000, budget=1000)
+    await like(db, settings, ann, fediverse_thing(fake.post("bob"), BOB), at=at)
+    await like(db, settings, dan, fediverse_thing(fake.post("carol"), CAROL), at=at)
+    await close_period(db, settings, "2026-10")
+    assert await _lines(db) == [("held", PEER, BOB, 400), ("held", PEER, CAROL, 1000)]
+    async with db.session() as session:
+        found = await session.exec(select(Identity.id).where(Identity.external_id == BOB))
+        return int(found.one() or 0)
+
+
+async def _lines(db: Database) -> list[tuple[str, str, str, int]]:
+    async with db.session() as session:
+        rows = await session.exec(
+            select(
+                EscrowLine.state, EscrowLine.peer_domain, EscrowLine.creator_uri, EscrowLine.amount
+            ).order_by(col(EscrowLine.creator_uri))
+        )
+        return [(state, domain, uri, int(amount)) for state, domain, uri, amount in rows.all()]
+
+
+async def _claimed_once_by(app: Starlette, claimant: int, identity: int, carol: str) -> None:
+    """bob's 4.00 went to the claimant once, and claiming again moves nothing."""
+    db, settings = app.state.db, app.state.settings
+    assert [row for row in await transfers(db) if row[4] == "not_payable"] == []
+    assert await balance(db, settings, available(claimant)) == 400
+    assert await balance(db, settings, PEER_ESCROW) == 1000
+    assert await _lines(db) == [("claimed", PEER, BOB, 400), (carol, PEER, CAROL, 1000)]
+    await assert_books_balance(db)
+    async with db.transaction() as session:
+        again = await claim_identity(session, settings, identity, claimant, verified=True)
+    assert (again.moved, again.already_claimed) == (0, True)
+    assert await balance(db, settings, available(claimant)) == 400
+
+
+async def test_rehoming_leaves_alone_a_line_claimed_since_it_was_read(
+    alpha: Starlette, fake: FakeMastodonServer
+) -> None:
+    # Given bob's share held for his instance, read by a preparation as held
+    db, settings = alpha.state.db, alpha.state.settings
+    bob = await _held_for_bob_and_carol(alpha, fake)
+    cat = await donor(db, settings, "cat")
+    async with db.session() as preparing:
+        read = await preparing.exec(select(EscrowLine).where(EscrowLine.creator_uri == BOB))
+        stale = list(read.all())
+        await preparing.commit()  # SQLite has one writer: let the claim in
+        # When cat claims bob's account before the preparation moves those lines
+        async with db.transaction() as claiming:
+            claim = await claim_identity(claiming, settings, bob, cat, verified=True)
+        assert claim.moved == 400
+        await rehome_to_identity(preparing, settings, PEER, stale, "not_payable")
+        await preparing.commit()
+    # Then the preparation moved nothing more, and its copy of the line is the claimed one
+    assert [line.state for line in stale] == ["claimed"]
+    await _claimed_once_by(alpha, cat, bob, "held")
+
+
+async def test_a_claim_committed_while_a_preparation_waits_is_not_paid_twice(
+    alpha: Starlette, fake: FakeMastodonServer
+) -> None:
+    # Given bob's share held for his instance, which is an active peer and does not list
+    # bob as payable; carol's share sits offered in the same peer escrow
+    db, settings = alpha.state.db, alpha.state.settings
+    bob = await _held_for_bob_and_carol(alpha, fake)
+    cat = await donor(db, settings, "cat")
+    async with db.transaction() as session:
+        peer = Peer(domain=PEER, state=PeerState.active.value, currency="EUR", credit_limit=100_000)
+        session.add(peer)
+        await session.exec(
+            update(EscrowLine).where(col(EscrowLine.creator_uri) == CAROL).values(state="offered")
+        )
+    other = Database(settings.database_url)
+    try:
+        # When cat's claim has moved bob's share but not committed yet
+        async with other.transaction() as claiming:
+            claim = await claim_identity(claiming, settings, bob, cat, verified=True)
+            # And a preparation starts and waits on the claim's locks
+            remote = federation(alpha.state).remote
+            preparing = asyncio.create_task(prepare_batches(db, settings, remote, peer.id))
+            await _until_it_waits(db, preparing)
+        # Then once the claim commits, the preparation finds nothing of bob's to move
+        assert claim.moved == 400
+        assert await asyncio.wait_for(preparing, 10) == []
+    finally:
+        await other.dispose()
+    await _claimed_once_by(alpha, cat, bob, "offered")
+
+
+async def _until_it_waits(db: Database, preparing: asyncio.Task[object]) -> None:
+    """PostgreSQL: until a session waits on a row lock. SQLite has one writer: the
+    preparation's transaction waits for the claim's to end (busy timeout); it must still be
+    waiting a moment later."""
+    if db.is_sqlite:
+        await asyncio.sleep(0.5)
+        assert not preparing.done(), "the preparation did not wait for the claim"
+        return
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    for _ in range(1000):
+        async with db.session() as session:
+            waiting = (await (await session.connection()).execute(query)).scalar_one()
+        if waiting:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the preparation never waited on the claim")
+
+
+async def test_a_claim_after_a_rival_claimed_the_identity_it_loaded_is_a_conflict(
+    alpha: Starlette, fake: FakeMastodonServer
+) -> None:
+    # Given bob's share held, and cat's claim (as claim_fediverse_account does) has loaded
+    # bob's identity, unclaimed
+    db, settings = alpha.state.db, alpha.state.settings
+    bob = await _held_for_bob_and_carol(alpha, fake)
+    cat, eve = await donor(db, settings, "cat"), await donor(db, settings, "eve")
+    other = Database(settings.database_url)
+    try:
+        async with db.session() as mine:
+            identity = await ensure_identity(mine, CreatorRef("fediverse", BOB))
+            assert identity.claimed_account_id is None
+            if settings.is_sqlite:
+                await mine.commit()  # one writer: eve's claim would wait for this one
+            # When eve claims it on another connection and commits first
+            async with other.transaction() as rival:
+                assert (await claim_identity(rival, settings, bob, eve, verified=True)).moved
+            # Then cat's claim sees eve's and is refused
+            with pytest.raises(Conflict) as refused:
+                await claim_identity(mine, settings, bob, cat, verified=True)
+            assert refused.value.status_code == 409
+    finally:
+        await other.dispose()
+    # And the identity stays eve's, and the money moved once, to her
+    async with db.session() as session:
+        assert (await session.get_one(Identity, bob)).claimed_account_id == eve
+    assert await balance(db, settings, available(cat)) == 0
+    claims = [row[1:4] for row in await transfers(db) if row[4] == "escrow_claim"]
+    assert claims == [(PEER_ESCROW.key, available(eve).key, 400)]
+    await _claimed_once_by(alpha, eve, bob, "held")
