@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from server.cli import accounts, ledger, payouts, peers, period, wallet
+from server.cli import accounts, ledger, notices, payouts, peers, period, wallet
 from server.cli.common import (
     cli_settings,
     configure_logging,
@@ -176,3 +176,4 @@ main.add_command(payouts.payouts)
 main.add_command(payouts.escrow)
 main.add_command(peers.peers)
 main.add_command(peers.settlements)
+main.add_command(notices.notices)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from server.jobs.worker import Handler, Scheduled
+from server.services.creator_notices import CREATOR_NOTICES_JOB, handle_creator_notices
 from server.services.delivery import DELIVERY_JOB, handle_delivery
 from server.services.federation import handle_inbox_process
 from server.services.housekeeping import (
@@ -22,6 +23,7 @@ def job_handlers() -> dict[str, Handler]:
         DELIVERY_JOB: handle_delivery,
         SEND_JOB: handle_send,
         PREPARE_JOB: handle_prepare,
+        CREATOR_NOTICES_JOB: handle_creator_notices,
         HOUSEKEEPING_JOB: Scheduled(handle_housekeeping, housekeeping_interval),
     }
     return handlers

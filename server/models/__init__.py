@@ -16,6 +16,7 @@ from server.models.federation import Follow, InboxItem, PeerInbox
 from server.models.jobs import Job, JobState
 from server.models.ledger import LedgerAccount, LedgerKind, Transfer
 from server.models.notes import Note, NoteLike, NoteShare, StatusIdempotency
+from server.models.notices import CreatorNotice, NoticeOptOut
 from server.models.payouts import EscrowLine, Payout, PayoutBatch
 from server.models.settlement import (
     Direction,
@@ -34,6 +35,7 @@ __all__ = [
     "Actor",
     "ApiToken",
     "Click",
+    "CreatorNotice",
     "Direction",
     "DonorPeriod",
     "DonorSettings",
@@ -49,6 +51,7 @@ __all__ = [
     "Note",
     "NoteLike",
     "NoteShare",
+    "NoticeOptOut",
     "PaymentState",
     "Payout",
     "PayoutBatch",

@@ -15,6 +15,7 @@ from server.routes import (
     notes,
     settlement,
     settlement_pages,
+    waiting,
     web,
     wellknown,
 )
@@ -40,5 +41,6 @@ def all_routes() -> list[BaseRoute]:
         *money.routes,
         *settlement_pages.routes,
         *button.routes,
+        *waiting.routes,
         Mount("/static", app=StaticFiles(directory=str(STATIC_DIR)), name="static"),
     ]

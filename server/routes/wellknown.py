@@ -34,9 +34,28 @@ def _username(settings: Settings, resource: str) -> str | None:
     return user if domain == settings.domain.lower() else None
 
 
+def _instance_actor_jrd(settings: Settings, resource: str) -> dict[str, object] | None:
+    """The instance actor's JRD (`acct:HOST@DOMAIN`, as Mastodon names its own), or None.
+    Mastodon checks an actor's WebFinger before it accepts what the actor sends, such as
+    the notices to creators."""
+    uri = settings.base_url + INSTANCE_ACTOR_PATH
+    if resource != uri:
+        try:
+            user, domain = parse_acct(resource)
+        except InvalidHandle:
+            return None
+        if (user.lower(), domain) != (settings.host.lower(), settings.domain.lower()):
+            return None
+    return build_jrd(settings.host, settings.domain, uri, f"{settings.base_url}/about")
+
+
 async def webfinger(request: Request) -> Response:
     settings: Settings = request.app.state.settings
-    username = _username(settings, request.query_params.get("resource", ""))
+    resource = request.query_params.get("resource", "")
+    instance = _instance_actor_jrd(settings, resource)
+    if instance is not None:
+        return JSONResponse(instance, media_type=JRD_JSON, headers=CORS)
+    username = _username(settings, resource)
     account = None
     if username:
         async with request.app.state.db.session() as session:

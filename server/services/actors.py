@@ -68,9 +68,12 @@ def build_local_actor(settings: Settings, account: Account) -> Actor:
     return actor
 
 
+def instance_actor_uri(settings: Settings) -> str:
+    return settings.base_url + INSTANCE_ACTOR_PATH
+
+
 async def instance_actor(session: AsyncSession, settings: Settings) -> Actor | None:
-    uri = settings.base_url + INSTANCE_ACTOR_PATH
-    result = await session.exec(select(Actor).where(Actor.uri == uri))
+    result = await session.exec(select(Actor).where(Actor.uri == instance_actor_uri(settings)))
     return result.first()
 
 
@@ -80,7 +83,7 @@ async def ensure_instance_actor(session: AsyncSession, settings: Settings) -> Ac
     if existing is not None:
         return existing
     who = ActorIdentity("Application", settings.host, settings.name, settings.base_url + "/about")
-    actor = _keyed_actor(settings, settings.base_url + INSTANCE_ACTOR_PATH, who)
+    actor = _keyed_actor(settings, instance_actor_uri(settings), who)
     # Ed25519 (FEP-521a assertionMethod) signs settlement proofs that outlive delivery.
     signing_key = generate_ed25519_key()
     actor.ed25519_private_pem = ed25519_private_to_pem(signing_key)

@@ -30,11 +30,14 @@ from server.models.federation import (
     INBOX_IGNORED,
     INBOX_PENDING,
 )
+from server.models.notices import OptOutVia
+from server.services.actors import instance_actor_uri
 from server.services.delivery import deliver
 from server.services.errors import ServiceError
 from server.services.inbox import deliveries_arriving, enqueue_processing
 from server.services.likes_bulk import StoredActivity, process_likes, simple_like_target
 from server.services.notes import store_remote_note
+from server.services.notice_opt_outs import addresses_us, lift_block, opt_out, says_stop
 from server.services.remote import apply_actor_document
 from server.settings import Settings
 
@@ -159,6 +162,14 @@ async def handle_undo(r: Received) -> None:
         raise Ignored("undo of someone else's activity")
     if kind == "Follow":
         await _undo_follow(r, inner)
+    elif kind == "Block" and inner is not None:
+        if inner.object_id != instance_actor_uri(r.settings):
+            raise Ignored("undo of a block of an actor other than the instance actor")
+        await lift_block(r.session, r.activity.actor_id)
+    elif kind is None and await lift_block(
+        r.session, r.activity.actor_id, r.activity.object_id or ""
+    ):
+        return  # the Undo named a Block of our instance actor by its id
     elif kind in ("Like", "EmojiReact", None):
         await _undo_like(r, inner)
     elif kind == "Announce":
@@ -208,7 +219,16 @@ async def handle_create(r: Received) -> None:
     if not isinstance(inner, EmbeddedObject) or inner.type not in ("Note", "Article", "Page"):
         raise Ignored("create of something other than an inline note")
     author = await _actor(r.session, r.activity.actor_id)
+    if addresses_us(r.settings, inner.data) and says_stop(inner.content or ""):
+        await opt_out(r.session, author.uri, OptOutVia.reply, r.activity.id)
     await store_remote_note(r.session, author, inner.data, create=True)
+
+
+async def handle_block(r: Received) -> None:
+    """A Block of our instance actor: no more notices to this actor (see notice_opt_outs)."""
+    if r.activity.object_id != instance_actor_uri(r.settings):
+        raise Ignored("block of an actor other than the instance actor")
+    await opt_out(r.session, r.activity.actor_id, OptOutVia.block, r.activity.id)
 
 
 async def handle_update(r: Received) -> None:
@@ -257,6 +277,7 @@ HANDLERS: dict[str, Handler] = {
     "Create": handle_create,
     "Update": handle_update,
     "Delete": handle_delete,
+    "Block": handle_block,
 }
 
 

@@ -22,7 +22,7 @@ from server.jobs.queue import enqueue
 from server.models import InboxItem, Job
 from server.models.base import utcnow
 from server.services.actors import instance_actor
-from server.services.amounts import format_amount
+from server.services.amounts import format_money
 from server.services.delivery import DELIVERY_JOB
 from server.services.errors import ServiceError
 from server.services.peers import discover, waiting_instances
@@ -55,7 +55,7 @@ async def tell_waiting_instances(
             profile = await discover(remote, client, settings, waiting.domain)
         except ServiceError:
             continue  # not a settling instance (or unreachable now: asked again next time)
-        money = f"{format_amount(waiting.amount, settings)} {settings.currency}"
+        money = format_money(waiting.amount, settings)
         text = (
             f"Supporters on {settings.domain} have set aside {money} for {waiting.creators} "
             f"creators on your instance. To receive it, agree to settle with us: "

@@ -1,0 +1,40 @@
+"""The public page a creator notice links to: what supporters set aside for a fediverse
+creator who has not joined, until when, how to claim it, how to stop the messages."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from server.services.amounts import format_money
+from server.services.creator_notices import (
+    WAITING_PATH,
+    date_text,
+    supporters_text,
+    waiting_page,
+)
+
+CLAIM_PATH = "/money/creator"  # where a signed-up account claims its fediverse identity
+
+
+async def waiting(request: Request) -> Response:
+    settings = request.app.state.settings
+    async with request.app.state.db.session() as session:
+        page = await waiting_page(session, settings, request.path_params["token"])
+    held = page.waiting
+    context = {
+        "page": page,
+        "amount": format_money(held.amount, settings) if held else "",
+        "supporters": supporters_text(held.supporters) if held else "",
+        "returns_on": date_text(held.returns_at) if held else "",
+        "claim_path": CLAIM_PATH,
+        "instance_handle": f"@{settings.host}@{settings.domain}",
+    }
+    response: Response = request.app.state.templates.TemplateResponse(
+        request, "waiting.html", context, headers={"X-Robots-Tag": "noindex"}
+    )
+    return response
+
+
+routes = [Route(WAITING_PATH + "{token:str}", waiting, methods=["GET"])]
