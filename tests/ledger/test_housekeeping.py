@@ -1,5 +1,6 @@
 """The worker's housekeeping: one job per time slot returns expired escrow pro rata and
-closes ended months (never the running one); slots, leases and races."""
+closes ended months (never the running one); a failing step stalls no other; slots, leases
+and races."""
 
 from __future__ import annotations
 
@@ -20,8 +21,9 @@ from server.jobs.worker import JobContext, Scheduled, Worker
 from server.models import EscrowLine, Job, JobState, Period
 from server.models.base import utcnow
 from server.services import close as close_service
+from server.services.creator_notices import CREATOR_NOTICES_JOB
 from server.services.escrow import expire_escrow
-from server.services.housekeeping import HOUSEKEEPING_JOB
+from server.services.housekeeping import HOUSEKEEPING_JOB, run_housekeeping
 from server.services.periods import period_of, period_start, previous_period
 from server.settings import Settings
 from tests.ledger.support import assert_books_balance, balance, donor, like, wallet, web_thing
@@ -158,7 +160,7 @@ async def test_a_close_killed_in_the_tick_is_resumed_by_the_retry(
     assert await _stage(db, LAST_MONTH) == "closing"
     [job] = await _jobs(db)
     assert job.state == JobState.queued and "mid-close" in job.last_error
-    # When the job's retry comes due and runs
+    # When the job's retry comes due and runs (sooner than the next slot)
     monkeypatch.setattr(close_service, "close_batch", real_batch)
     async with db.transaction() as session:
         await session.exec(update(Job).values(run_after=utcnow()))
@@ -167,6 +169,68 @@ async def test_a_close_killed_in_the_tick_is_resumed_by_the_retry(
     assert await _stage(db, LAST_MONTH) == "closed"
     assert await balance(db, settings, wallet(ann)) == 700
     await assert_books_balance(db)
+
+
+async def test_a_month_that_cannot_close_stalls_no_other_step(
+    db: Database, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given LIKEWISE_UNSPENT_TO naming no account, a like last month, an old finished job
+    broken = settings.replace(unspent_to="charity")
+    ann = await donor(db, settings, "ann", funds=1000, budget=300)
+    last = period_start(LAST_MONTH) + timedelta(days=10)
+    await like(db, settings, ann, web_thing("https://blog.example/old"), at=last)
+    old = utcnow() - timedelta(days=60)
+    async with db.transaction() as session:
+        session.add(
+            Job(
+                kind="test.old",
+                state=JobState.done,
+                created_at=old,
+                run_after=old,
+                finished_at=old,
+            )
+        )
+    # When the worker's housekeeping runs
+    with caplog.at_level(logging.INFO, logger="likewise.housekeeping"):
+        assert await _tick(db, broken) == 1
+    # Then the month stays open, and the failure is logged and on the job's row
+    assert await _stage(db, LAST_MONTH) == "open"
+    reason = "ValidationFailed: LIKEWISE_UNSPENT_TO names 'charity', which is no account here"
+    failed = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert [r.getMessage() for r in failed] == [
+        f"event=housekeeping_step_failed step=close period={LAST_MONTH} reason={reason}"
+    ]
+    [job] = await _jobs(db)
+    assert job.state == JobState.failed
+    assert job.last_error == f"step=close period={LAST_MONTH} reason={reason}"
+    # but the other steps ran: the old job row is gone, this slot's notices run is asked for
+    async with db.session() as session:
+        kinds = set((await session.exec(select(Job.kind))).all())
+    assert kinds == {HOUSEKEEPING_JOB, CREATOR_NOTICES_JOB}
+    # When the admin creates the account, the next slot's run closes the month
+    charity = await donor(db, settings, "charity")
+    assert await _tick(db, broken.replace(housekeeping_minutes=7)) == 1
+    assert await _stage(db, LAST_MONTH) == "closed"
+    assert await balance(db, settings, wallet(ann)) == 700
+    assert await balance(db, settings, wallet(charity)) == 0
+    await assert_books_balance(db)
+
+
+async def test_the_report_lists_a_failed_close_and_later_months_wait(
+    db: Database, settings: Settings
+) -> None:
+    # Given likes in the two months before this one, and no account for unspent budgets
+    ann = await donor(db, settings, "ann", funds=1000, budget=300)
+    for month in (MONTH_BEFORE, LAST_MONTH):
+        at = period_start(month) + timedelta(days=10)
+        await like(db, settings, ann, web_thing(f"https://blog.example/{month}"), at=at)
+    # When housekeeping runs
+    report = await run_housekeeping(db, settings.replace(unspent_to="charity"))
+    # Then the older month's close failed, and the later one was not tried before it
+    assert [(f.step, f.period) for f in report.failed] == [("close", MONTH_BEFORE)]
+    assert "which is no account here" in report.failed[0].reason
+    assert report.closed == []
+    assert [await _stage(db, m) for m in (MONTH_BEFORE, LAST_MONTH)] == ["open", "open"]
 
 
 async def test_two_workers_in_the_same_slot_run_it_once(db: Database, settings: Settings) -> None:

@@ -4,7 +4,6 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from sqlmodel import select
 from starlette.applications import Starlette
 
@@ -14,13 +13,6 @@ from server.jobs.worker import GiveUp, JobContext, RetryLater, Worker
 from server.models import Job, JobState
 from server.models.base import utcnow
 from server.settings import Settings
-
-
-@pytest.fixture
-async def db(settings: Settings) -> Any:
-    database = Database(settings.database_url)
-    yield database
-    await database.dispose()
 
 
 def _worker(db: Database, settings: Settings, handlers: dict[str, Any]) -> Worker:
