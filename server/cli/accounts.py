@@ -29,20 +29,26 @@ def users_create(
 ) -> None:
     """Create an account (with its ActivityPub actor and keys)."""
     from server.services.accounts import NewAccount, create_account
+    from server.services.amounts import format_money
+    from server.services.claims import claim_own_identities
 
     settings = cli_settings(data_dir)
     migrate_database(settings)
 
-    async def work(db: Database) -> str:
+    async def work(db: Database) -> tuple[str, int]:
         async with db.transaction() as session:
             account = await create_account(
                 session, settings, NewAccount(username, email, password, is_admin=admin)
             )
-            return account.username
+            claims = await claim_own_identities(session, settings, int(account.id or 0))
+            return account.username, sum(claim.moved for claim in claims)
 
-    name = run_async(settings, work)
+    name, moved = run_async(settings, work)
     role = "admin" if admin else "user"
     click.echo(f"created {role} @{name}; log in at {settings.base_url}/login")
+    if moved:
+        money = format_money(moved, settings)
+        click.echo(f"@{name} received {money} supporters had set aside before the account existed")
 
 
 @users.command("list")

@@ -144,7 +144,7 @@ def escrow() -> None:
 @data_option
 def escrow_expire(data_dir: Path | None) -> None:
     """Return shares older than LIKEWISE_ESCROW_DAYS to their donors' wallets."""
-    from server.services.amounts import format_amount
+    from server.services.amounts import format_money
     from server.services.escrow import expire_escrow
 
     settings = cli_settings(data_dir)
@@ -155,7 +155,7 @@ def escrow_expire(data_dir: Path | None) -> None:
             return await expire_escrow(session, settings)
 
     returned = run_async(settings, work)
-    click.echo(f"returned {format_amount(returned, settings)} {settings.currency} to donors")
+    click.echo(f"returned {format_money(returned, settings)} to donors")
 
 
 @escrow.command("claim")
@@ -165,7 +165,7 @@ def escrow_expire(data_dir: Path | None) -> None:
 def escrow_claim(data_dir: Path | None, identity_id: int, username: str) -> None:
     """Record that USERNAME proved they own IDENTITY_ID; its escrow moves to them."""
     from server.services.accounts import get_account
-    from server.services.amounts import format_amount
+    from server.services.amounts import format_money
     from server.services.escrow import claim_identity
 
     settings = cli_settings(data_dir)
@@ -180,6 +180,4 @@ def escrow_claim(data_dir: Path | None, identity_id: int, username: str) -> None
             return claim.moved
 
     moved = run_async(settings, work)
-    click.echo(
-        f"claimed; moved {format_amount(moved, settings)} {settings.currency} to @{username}"
-    )
+    click.echo(f"claimed; moved {format_money(moved, settings)} to @{username}")

@@ -13,9 +13,9 @@ from server.settings import Settings
 
 
 def _money(value: int, settings: Settings) -> str:
-    from server.services.amounts import format_amount
+    from server.services.amounts import format_money
 
-    return f"{format_amount(value, settings)} {settings.currency}"
+    return format_money(value, settings)
 
 
 def _prepared(data_dir: Path | None) -> Settings:

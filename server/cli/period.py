@@ -22,7 +22,12 @@ def period() -> None:
 @data_option
 @click.option("--period", "name", default=None, help="YYYY-MM; default the previous month.")
 @click.option("--force", is_flag=True, help="Close the running month early.")
-@click.option("--batch-size", default=5000, show_default=True, help="Donors per transaction.")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Donors per transaction; default 5000 on SQLite, 10000 on PostgreSQL.",
+)
 @click.option(
     "--workers",
     type=click.IntRange(min=1),
@@ -30,11 +35,15 @@ def period() -> None:
     help="Batches settled at once; default 1 on SQLite, 2 on PostgreSQL.",
 )
 def period_close(
-    data_dir: Path | None, name: str | None, force: bool, batch_size: int, workers: int | None
+    data_dir: Path | None,
+    name: str | None,
+    force: bool,
+    batch_size: int | None,
+    workers: int | None,
 ) -> None:
     """Close a period: split each donor's budget over their clicks. Safe to rerun."""
     from server.models.base import utcnow
-    from server.services.amounts import format_amount
+    from server.services.amounts import format_money
     from server.services.close import close_period
     from server.services.periods import parse_period, period_of, previous_period
 
@@ -66,8 +75,8 @@ def period_close(
             return report
 
     report = run_async(settings, work)
-    money = f"{format_amount(report.spent, settings)} {settings.currency}"
-    fees = f"{format_amount(report.fees, settings)} {settings.currency}"
+    money = format_money(report.spent, settings)
+    fees = format_money(report.fees, settings)
     click.echo(
         f"period {report.period}: {report.stage}; {report.donors_done}/{report.donors} donors, "
         f"{money} shared (fees {fees})"

@@ -25,7 +25,7 @@ def wallet_credit(data_dir: Path | None, username: str, amount: str, reference: 
     """Credit AMOUNT (e.g. 10.00) to USERNAME's wallet from outside money."""
     from server.models import LedgerKind
     from server.services.accounts import get_account
-    from server.services.amounts import format_amount, parse_amount
+    from server.services.amounts import format_money, parse_amount
     from server.services.funding import Funding, credit_wallet
     from server.services.ledger import Owner, balance_of
 
@@ -45,8 +45,8 @@ def wallet_credit(data_dir: Path | None, username: str, amount: str, reference: 
             return created, await balance_of(session, settings, owner)
 
     created, balance = run_async(settings, work)
-    shown = f"{format_amount(value, settings)} {settings.currency}"
-    total = f"{format_amount(balance, settings)} {settings.currency}"
+    shown = format_money(value, settings)
+    total = format_money(balance, settings)
     if created:
         click.echo(f"credited {shown} to @{username}; wallet: {total}")
     else:

@@ -56,6 +56,7 @@ def render_me(settings: Settings, donor: DonorSummary, creator: CreatorSummary) 
             "clicks": len(donor.clicks),
             "projected_spend": amount_json(donor.spendable, settings),
             "projected_fee": amount_json(donor.fee, settings),
+            "unspent_to": donor.unspent_to or None,
         },
         "creator": {
             "available": amount_json(creator.available, settings),
@@ -93,4 +94,16 @@ def render_claim(settings: Settings, claim: Claim, available: int) -> dict[str, 
         "identity_id": str(claim.identity.id),
         "moved": amount_json(claim.moved, settings),
         "available": amount_json(available, settings),
+    }
+
+
+def render_account_claim(settings: Settings, claim: Claim, available: int) -> dict[str, Any]:
+    """A claimed fediverse account: the claim, and which identity it was."""
+    identity = claim.identity
+    return {
+        **render_claim(settings, claim, available),
+        "network": identity.network,
+        "external_id": identity.external_id,
+        "handle": identity.handle,
+        "profile_url": identity.profile_url,
     }

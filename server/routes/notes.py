@@ -9,6 +9,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from server.auth import checked_form, current_account, current_user
+from server.services.claims import linked_accounts
 from server.services.errors import NotFound
 from server.services.favourites import SOURCE_WEB, favourite, unfavourite
 from server.services.notes import (
@@ -28,10 +29,13 @@ def _render(request: Request, name: str, context: Mapping[str, object]) -> Respo
 
 
 async def profile_page(request: Request) -> Response:
+    settings = request.app.state.settings
     async with request.app.state.db.session() as session:
         account, actor = await local_profile(session, request.path_params["username"])
         notes = await recent_notes(session, actor.id or 0)
-    return _render(request, "profile.html", {"account": account, "actor": actor, "notes": notes})
+        linked = await linked_accounts(session, settings, account.id or 0)
+    context = {"account": account, "actor": actor, "notes": notes, "linked": linked}
+    return _render(request, "profile.html", context)
 
 
 async def support_page(request: Request) -> Response:

@@ -15,7 +15,7 @@ from server.auth import checked_form, require_admin
 from server.db import Database
 from server.models import Direction, PaymentState, PeerState
 from server.render.bars import balance_bars
-from server.services.amounts import format_amount, parse_amount
+from server.services.amounts import format_amount, format_money, parse_amount
 from server.services.errors import NotFound, ServiceError, ValidationFailed
 from server.services.peers import (
     answer_proposal,
@@ -46,7 +46,7 @@ STATES = {"suspend": PeerState.suspended, "resume": PeerState.active, "end": Pee
 
 
 def _money(settings: Settings) -> Callable[[int], str]:
-    return lambda value: f"{format_amount(value, settings)} {settings.currency}"
+    return lambda value: format_money(value, settings)
 
 
 def _render(

@@ -35,6 +35,11 @@ def format_amount(value: int, settings: Settings) -> str:
     return f"{sign}{whole}.{fraction:0{scale}d}" if scale else f"{sign}{whole}"
 
 
+def format_money(value: int, settings: Settings) -> str:
+    """An amount as people read it: "12.50 EUR"."""
+    return f"{format_amount(value, settings)} {settings.currency}"
+
+
 def amount_json(value: int, settings: Settings) -> dict[str, Any]:
     return {"value": str(value), "currency": settings.currency, "scale": settings.currency_scale}
 

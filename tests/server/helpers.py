@@ -45,3 +45,18 @@ async def log_in(
         "/login",
         data={"login": login, "password": password, "csrf_token": csrf_from(page.text)},
     )
+
+
+async def sign_up(client: httpx.AsyncClient, name: str) -> httpx.Response:
+    """Sign up through the web form, as a browser would."""
+    page = await client.get("/signup")
+    return await client.post(
+        "/signup",
+        data={
+            "username": name,
+            "email": f"{name}@example.org",
+            "password": "correct horse",
+            "display_name": "",
+            "csrf_token": csrf_from(page.text),
+        },
+    )
