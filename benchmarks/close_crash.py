@@ -27,7 +27,7 @@ import time
 import uuid
 from pathlib import Path
 
-from close import PERIOD, drop_database, environment, fresh_database, seed  # type: ignore[import-not-found]
+from close import PERIOD, drop_database, environment, fresh_database, seed  # type: ignore[import-not-found,unused-ignore]
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 

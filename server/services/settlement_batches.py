@@ -233,7 +233,9 @@ async def _drafts(
             .join(Click, col(Click.id) == col(EscrowLine.click_id), isouter=True)
             .where(EscrowLine.peer_domain == peer.domain, EscrowLine.state == EscrowState.held)
             .order_by(col(EscrowLine.period), col(EscrowLine.creator_uri), col(EscrowLine.id))
-            .with_for_update(of=EscrowLine)
+            # prepare_batches holds these locks already; a line a close added since, which a
+            # claim holds, waits for the next batch instead of for the claim
+            .with_for_update(of=EscrowLine, skip_locked=True)
         )
     ).all()
     room = peer.credit_limit - await _open_exposure(session, settings, peer)
@@ -330,8 +332,17 @@ async def prepare_batches(
             locked = await session.get(Peer, peer.id, with_for_update=True)
             if locked is None or locked.state != PeerState.active:
                 continue
+            # Every held line of the peer is locked in id order before anything is posted,
+            # as a claim locks its lines before its accounts: neither then holds an account
+            # while waiting for a line the other holds (a deadlock on PostgreSQL). A line
+            # claimed meanwhile is no longer held.
+            await session.exec(
+                select(EscrowLine.id)
+                .where(EscrowLine.peer_domain == peer.domain, EscrowLine.state == EscrowState.held)
+                .order_by(col(EscrowLine.id))
+                .with_for_update()
+            )
             if refused:
-                # Locked as a claim locks them: a line claimed meanwhile is no longer held.
                 stray = await session.exec(
                     select(EscrowLine)
                     .where(
@@ -340,7 +351,6 @@ async def prepare_batches(
                         col(EscrowLine.creator_uri).in_(sorted(refused)),
                     )
                     .order_by(col(EscrowLine.id))
-                    .with_for_update()
                 )
                 await rehome_to_identity(session, settings, peer.domain, stray.all(), "not_payable")
             signer = await local_signer(session, settings)

@@ -13,12 +13,12 @@ from sqlmodel import col, select
 from starlette.applications import Starlette
 
 from server.db import Database
-from server.models import EscrowLine, Identity, LedgerKind, Peer, PeerState
+from server.models import Actor, EscrowLine, Identity, LedgerAccount, LedgerKind, Peer, PeerState
 from server.services.clicks import CreatorRef, ensure_identity
 from server.services.close import close_period
 from server.services.errors import Conflict
 from server.services.escrow import claim_identity
-from server.services.ledger import Owner
+from server.services.ledger import Owner, ledger_account_ids
 from server.services.runtime import federation
 from server.services.settlement_batches import prepare_batches, rehome_to_identity
 from tests.federation.network import Network
@@ -193,3 +193,64 @@ async def test_a_claim_after_a_rival_claimed_the_identity_it_loaded_is_a_conflic
     claims = [row[1:4] for row in await transfers(db) if row[4] == "escrow_claim"]
     assert claims == [(PEER_ESCROW.key, available(eve).key, 400)]
     await _claimed_once_by(alpha, eve, bob, "held")
+
+
+async def test_a_preparation_waits_for_a_claims_lines_before_it_posts_anything(
+    alpha: Starlette, fake: FakeMastodonServer
+) -> None:
+    # Given bob's share held for his instance, bob payable (a fresh cached actor with a
+    # payment link of his own domain) and carol not, the instance an active peer
+    db, settings = alpha.state.db, alpha.state.settings
+    await _held_for_bob_and_carol(alpha, fake)
+    async with db.transaction() as session:
+        active = PeerState.active.value
+        session.add(
+            Peer(
+                domain=PEER,
+                state=active,
+                currency="EUR",
+                credit_limit=100_000,
+                actor_uri=f"{fake.base}/actor",
+                inbox=f"{fake.base}/inbox",
+            )
+        )
+        session.add(
+            Actor(
+                uri=BOB,
+                username="bob",
+                domain=PEER,
+                payment_link="http://mastodon.test/pay/bob",
+                fetched_at=datetime.now(UTC),
+            )
+        )
+    async with db.session() as session:
+        peer = (await session.exec(select(Peer).where(Peer.domain == PEER))).one()
+        peer_escrow = (await ledger_account_ids(session, settings, [PEER_ESCROW]))[PEER_ESCROW]
+    other = Database(settings.database_url)
+    try:
+        async with other.transaction() as claiming:
+            # When a claim has locked bob's line, as a claim locks its lines first
+            await claiming.exec(
+                update(EscrowLine)
+                .where(col(EscrowLine.creator_uri) == BOB)
+                .values(state=EscrowLine.state)
+            )
+            # And a preparation starts and waits on it
+            remote = federation(alpha.state).remote
+            preparing = asyncio.create_task(prepare_batches(db, settings, remote, peer.id))
+            await _until_it_waits(db, preparing)
+            # Then the claim can still post to the peer's escrow: the preparation holds no
+            # account while it waits for lines (it used to, after giving carol's share to
+            # her identity escrow, and PostgreSQL cancelled one of the two as a deadlock)
+            await claiming.exec(
+                update(LedgerAccount)
+                .where(col(LedgerAccount.id) == peer_escrow)
+                .values(balance=LedgerAccount.balance)
+            )
+        # And once the claim ends, the preparation offers bob's share and rehomes carol's
+        made = await asyncio.wait_for(preparing, 10)
+    finally:
+        await other.dispose()
+    assert [batch.total for batch in made] == [400]
+    assert await _lines(db) == [("offered", PEER, BOB, 400), ("held", "", CAROL, 1000)]
+    await assert_books_balance(db)
