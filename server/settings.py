@@ -118,6 +118,18 @@ SETTINGS: tuple[Setting, ...] = (
         "Minutes between the worker's housekeeping runs (escrow expiry, month close).",
     ),
     Setting(
+        "job_days",
+        "LIKEWISE_JOB_DAYS",
+        int,
+        "Days finished job rows stay before housekeeping deletes them.",
+    ),
+    Setting(
+        "failed_job_days",
+        "LIKEWISE_FAILED_JOB_DAYS",
+        int,
+        "Days failed job rows stay (for admins to look at) before housekeeping deletes them.",
+    ),
+    Setting(
         "auto_close",
         "LIKEWISE_AUTO_CLOSE",
         bool,
@@ -188,6 +200,8 @@ class Settings:
     payout_min: int = 1000
     escrow_days: int = 90
     housekeeping_minutes: int = 60
+    job_days: int = 30
+    failed_job_days: int = 90
     auto_close: bool = True
     unspent_to: str = ""
     creator_notices: bool = True
@@ -334,6 +348,8 @@ def validate(settings: Settings) -> None:
         )
     if settings.housekeeping_minutes <= 0:
         raise ConfigError("LIKEWISE_HOUSEKEEPING_MINUTES must be positive")
+    if settings.job_days <= 0 or settings.failed_job_days <= 0:
+        raise ConfigError("LIKEWISE_JOB_DAYS and LIKEWISE_FAILED_JOB_DAYS must be positive")
     if settings.max_body_bytes < 1024:
         raise ConfigError("LIKEWISE_MAX_BODY_BYTES must be at least 1024")
     if settings.ca_bundle and not Path(settings.ca_bundle).is_file():

@@ -154,7 +154,7 @@ async def run_housekeeping(
 
 async def prune_old_jobs(db: Database, settings: Settings) -> PruneReport:
     now = utcnow()
-    retention = job_retention({HOUSEKEEPING_JOB: housekeeping_interval(settings)}, now)
+    retention = job_retention(settings, {HOUSEKEEPING_JOB: housekeeping_interval(settings)}, now)
     pruned = await prune_jobs(db, retention, now=now)
     if pruned.total:
         log.info(

@@ -33,18 +33,20 @@ from server.jobs.pruning import Retention
 from server.services.creator_notices import CREATOR_NOTICES_JOB
 from server.services.inbox import PROCESS_JOB
 from server.services.periods import period_of
+from server.settings import Settings
 
-DONE_RETENTION = timedelta(days=30)
-FAILED_RETENTION = timedelta(days=90)  # failures stay longer: admins look at them
 CREATOR_NOTICE_KEYS = "creator-notice:"  # creator_notices.delivery_key
 
 
-def job_retention(scheduled: Mapping[str, timedelta], now: datetime) -> Retention:
-    """`scheduled`: the kinds the worker enqueues once a slot, with their slot lengths."""
+def job_retention(
+    settings: Settings, scheduled: Mapping[str, timedelta], now: datetime
+) -> Retention:
+    """`scheduled`: the kinds the worker enqueues once a slot, with their slot lengths (a
+    slot's row stays at least as long as its slot, whatever the settings say)."""
     longest = max(scheduled.values(), default=timedelta(0))
     return Retention(
-        done=max(DONE_RETENTION, longest),
-        failed=max(FAILED_RETENTION, longest),
+        done=max(timedelta(days=settings.job_days), longest),
+        failed=max(timedelta(days=settings.failed_job_days), longest),
         keys=(
             *(f"{kind}:" for kind in scheduled),
             f"{PROCESS_JOB}:",

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlmodel import select
@@ -22,7 +24,7 @@ from server.services.creator_notices import CREATOR_NOTICES_JOB, delivery_key, q
 from server.services.delivery import DELIVERY_JOB
 from server.services.housekeeping import HOUSEKEEPING_JOB, run_housekeeping
 from server.services.inbox import processing_job
-from server.services.job_retention import DONE_RETENTION, job_retention
+from server.services.job_retention import job_retention
 from server.services.peers import PREPARE_JOB
 from server.services.periods import period_of, previous_period
 from server.services.waiting_notice import notice_key
@@ -30,6 +32,7 @@ from server.settings import Settings
 
 DAY = timedelta(days=1)
 HOUR = timedelta(hours=1)
+DEFAULTS = Settings(data_dir=Path())  # 30 days for done rows, 90 for failed ones
 
 
 def _job(state: JobState, age: timedelta, key: str | None = None, kind: str = DELIVERY_JOB) -> Job:
@@ -65,7 +68,7 @@ async def _keys(db: Database) -> set[str | None]:
 
 
 def _retention(now: datetime | None = None) -> Retention:
-    return job_retention({HOUSEKEEPING_JOB: HOUR}, now or utcnow())
+    return job_retention(DEFAULTS, {HOUSEKEEPING_JOB: HOUR}, now or utcnow())
 
 
 async def test_old_finished_jobs_go_and_recent_or_unfinished_ones_stay(db: Database) -> None:
@@ -157,14 +160,14 @@ async def test_the_running_slot_is_never_enqueued_again(db: Database, settings: 
     retention = {"test.tick": every}
     # When a prune runs 39 days into the slot
     late = start + 39 * DAY
-    assert job_retention(retention, late).done == every
-    await prune_jobs(db, job_retention(retention, late), now=late)
+    assert job_retention(DEFAULTS, retention, late).done == every
+    await prune_jobs(db, job_retention(DEFAULTS, retention, late), now=late)
     # Then the slot's row stays, so a worker does not enqueue the slot again
     fresh = Worker(JobContext(db, settings, {}), {"test.tick": Scheduled(tick, lambda _: every)})
     assert await fresh.schedule_due(now=late) == 0
     # And once the slot has ended, the row goes
     after = start + every + timedelta(minutes=3)
-    assert (await prune_jobs(db, job_retention(retention, after), now=after)).done == 1
+    assert (await prune_jobs(db, job_retention(DEFAULTS, retention, after), now=after)).done == 1
 
 
 async def test_many_rows_go_in_chunks(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -224,8 +227,23 @@ async def test_housekeeping_prunes_and_reports_it(
     with caplog.at_level(logging.INFO, logger="likewise.housekeeping"):
         report = await run_housekeeping(db, settings)
     # Then the rows of slots older than the retention went, the last 30 days' stayed
-    kept = {key for key, at in zip(slots, started, strict=True) if now - at < DONE_RETENTION}
+    kept = {key for key, at in zip(slots, started, strict=True) if now - at < 30 * DAY}
     assert len(kept) == 30 * 24 - 1
     assert report.pruned.done == len(slots) - len(kept)
     assert f"event=jobs_pruned done={report.pruned.done} failed=0 more=no" in caplog.text
     assert await _keys(db) == kept | {f"{CREATOR_NOTICES_JOB}:{slots[0]}"}
+
+
+async def test_the_retention_is_the_instances_setting(db: Database, settings: Settings) -> None:
+    # Given an instance keeping finished jobs 7 days and failed ones 14
+    short = replace(settings, job_days=7, failed_job_days=14)
+    done_old, failed_old = await _add(
+        db, _job(JobState.done, 8 * DAY), _job(JobState.failed, 15 * DAY)
+    )
+    stay = await _add(db, _job(JobState.done, 6 * DAY), _job(JobState.failed, 13 * DAY))
+    # When its housekeeping runs
+    report = await run_housekeeping(db, short)
+    # Then the rows past those ages went and the younger ones stayed
+    assert (report.pruned.done, report.pruned.failed) == (1, 1)
+    assert await _left(db) == set(stay)
+    assert {done_old, failed_old}.isdisjoint(await _left(db))

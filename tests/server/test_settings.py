@@ -48,6 +48,8 @@ def test_public_domain_means_production(tmp_path: Path) -> None:
         ({"LIKEWISE_DOMAIN": "127.0.0.1:9000", "LIKEWISE_DEV": "0"}, "production refuses"),
         ({"LIKEWISE_CA_BUNDLE": "/no/such/file.pem"}, "not a file"),
         ({"LIKEWISE_UNSPENT_TO": "charity@elsewhere.example"}, "not a username"),
+        ({"LIKEWISE_JOB_DAYS": "0"}, "LIKEWISE_JOB_DAYS and LIKEWISE_FAILED_JOB_DAYS"),
+        ({"LIKEWISE_FAILED_JOB_DAYS": "-1"}, "must be positive"),
     ],
 )
 def test_bad_settings_are_refused_with_a_clear_message(
