@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import html
+from collections.abc import Sequence
+
 from activitypub.builders import (
     ActorSpec,
     Json,
@@ -12,7 +15,7 @@ from activitypub.builders import (
     build_person,
 )
 from activitypub.jsonld import PUBLIC_COLLECTION
-from server.models import Account, Actor, Note
+from server.models import Account, Actor, Identity, Note
 from server.settings import Settings
 
 DEFAULT_AVATAR = "/static/avatar.png"
@@ -22,7 +25,18 @@ def payment_url(settings: Settings, username: str) -> str:
     return f"{settings.base_url}/@{username}/support"
 
 
-def render_person(settings: Settings, actor: Actor, account: Account) -> Json:
+def linked_account_field(identity: Identity) -> tuple[str, str]:
+    """A claimed fediverse account elsewhere as a profile field whose link has rel="me":
+    the account's own profile links here, so Mastodon can mark the field verified."""
+    href = identity.profile_url or identity.external_id
+    label = identity.handle or href
+    return "Fediverse", f'<a href="{html.escape(href)}" rel="me">{html.escape(label)}</a>'
+
+
+def render_person(
+    settings: Settings, actor: Actor, account: Account, linked: Sequence[Identity] = ()
+) -> Json:
+    """`linked`: the fediverse accounts elsewhere the account has claimed (profile fields)."""
     spec = ActorSpec(
         id=actor.uri,
         username=actor.username,
@@ -46,6 +60,7 @@ def render_person(settings: Settings, actor: Actor, account: Account) -> Json:
                 name=f"Support {account.username} on {settings.name} ({settings.currency})",
             ),
         ),
+        profile_fields=tuple(linked_account_field(identity) for identity in linked),
     )
     return build_person(spec)
 

@@ -21,6 +21,7 @@ from server.render.activitypub import render_instance_actor, render_note, render
 from server.routes.notes import profile_page
 from server.services.actors import INSTANCE_ACTOR_PATH
 from server.services.actors import instance_actor as find_instance_actor
+from server.services.claims import linked_accounts
 from server.services.errors import NotFound, ServiceError
 from server.services.inbox import verify_inbox_post, verify_signature
 from server.services.notes import like_count, like_ids, share_count
@@ -69,9 +70,11 @@ async def actor(request: Request) -> Response:
     if not accepts_activity_json(request.headers.get("accept")):
         return await profile_page(request)
     await _signer(request)
+    settings = request.app.state.settings
     async with request.app.state.db.session() as session:
         account, local = await _local(session, username)
-    return ActivityResponse(render_person(request.app.state.settings, local, account))
+        linked = await linked_accounts(session, settings, account.id or 0)
+    return ActivityResponse(render_person(settings, local, account, linked))
 
 
 async def instance_actor(request: Request) -> Response:

@@ -8,6 +8,8 @@ from BEGIN)."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,13 +17,17 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from activitypub.builders import build_update
 from activitypub.errors import ActivityPubError, InvalidHandle
+from activitypub.jsonld import PUBLIC_COLLECTION
 from activitypub.profile_fields import profile_links
 from activitypub.vocab import ActorDocument
 from activitypub.webfinger import parse_acct
 from server.db import Database
-from server.models import Actor, Identity, LedgerAccount, LedgerKind, Transfer
+from server.models import Account, Actor, Identity, LedgerAccount, LedgerKind, Transfer
+from server.render.activitypub import render_person
 from server.services.clicks import CreatorRef, ensure_identity
+from server.services.delivery import deliver, follower_inboxes
 from server.services.errors import (
     Conflict,
     Forbidden,
@@ -82,7 +88,30 @@ async def claim_fediverse_account(
         )
         claim.identity.handle, claim.identity.profile_url = _label(document), profile[:2048]
         session.add(claim.identity)
+        if not claim.already_claimed:
+            # The claimed account's server learns of the link back at once (Mastodon checks
+            # a rel=me link when it processes the profile), and so do the followers.
+            await announce_profile(
+                session, settings, account_id, also=[document.shared_inbox or document.inbox]
+            )
     return claim
+
+
+async def announce_profile(
+    session: AsyncSession, settings: Settings, account_id: int, also: Sequence[str] = ()
+) -> int:
+    """Queue an Update of the account's actor, as its actor document reads now, for its
+    followers' inboxes and `also`; returns the number of inboxes."""
+    account = await session.get_one(Account, account_id)
+    actor = await local_actor(session, account_id)
+    person = render_person(
+        settings, actor, account, await linked_accounts(session, settings, account_id)
+    )
+    activity = build_update(
+        f"{actor.uri}#updates/{uuid.uuid4()}", actor.uri, person, to=[PUBLIC_COLLECTION]
+    )
+    inboxes = [*await follower_inboxes(session, actor), *also]
+    return await deliver(session, actor, activity, inboxes)
 
 
 async def claim_own_identities(

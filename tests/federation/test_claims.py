@@ -176,6 +176,20 @@ async def test_a_creator_claims_her_mastodon_account_by_links_both_ways(
     # And her public profile links back to bob with rel="me"
     profile = await browser.get("/@cat")
     assert '<a rel="me" href="http://mastodon.test/@bob">@bob@mastodon.test</a>' in profile.text
+    # And so does her actor, in a profile field, which bob's server got in one Update of it
+    field = {
+        "type": "PropertyValue",
+        "name": "Fediverse",
+        "value": '<a href="http://mastodon.test/@bob" rel="me">@bob@mastodon.test</a>',
+    }
+    document = await browser.get("/users/cat", headers={"Accept": "application/activity+json"})
+    assert field in document.json()["attachment"]
+    await alpha.state.worker.drain()
+    updates = [item for item in fake.received if item["type"] == "Update"]
+    assert [(item["actor"], item["object"]["id"]) for item in updates] == [
+        (f"{ALPHA}/users/cat", f"{ALPHA}/users/cat")
+    ]
+    assert field in updates[0]["object"]["attachment"]
     # And the exact amount moved, once, from the escrow held for bob's instance
     db, settings = alpha.state.db, alpha.state.settings
     assert await balance(db, settings, available(cat)) == 900
