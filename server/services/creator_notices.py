@@ -68,7 +68,13 @@ class WaitingCreator:
     returns_at: datetime  # when the oldest share goes back to its supporter
 
 
+FEW_IDENTITIES = 50
+
+
 def _waiting_query(*conditions: ColumnElement[bool]) -> Select[str, int, int, int, datetime]:
+    """Held lines per creator, from the escrow lines alone: no join a planner could turn into
+    a loop over the escrow (after a close, PostgreSQL's statistics may still be those of an
+    empty month). A creator URI is a fediverse actor's: its lines have one identity."""
     active = select(Peer.domain).where(Peer.state == PeerState.active)
     return (
         sa_select(
@@ -78,14 +84,10 @@ def _waiting_query(*conditions: ColumnElement[bool]) -> Select[str, int, int, in
             func.count(func.distinct(EscrowLine.donor_id)),
             func.min(EscrowLine.created_at),
         )
-        .join(Identity, col(Identity.id) == col(EscrowLine.identity_id))
         .where(
             col(EscrowLine.state) == EscrowState.held.value,
             col(EscrowLine.creator_uri) != "",
             col(EscrowLine.peer_domain).not_in(active),
-            col(Identity.network) == "fediverse",
-            col(Identity.claimed_account_id).is_(None),
-            col(Identity.claimed_by_actor_uri) == "",
             *conditions,
         )
         .group_by(col(EscrowLine.creator_uri))
@@ -93,16 +95,38 @@ def _waiting_query(*conditions: ColumnElement[bool]) -> Select[str, int, int, in
     )
 
 
+async def _unclaimed_fediverse(session: AsyncSession, identity_ids: set[int]) -> set[int]:
+    """Those of these identities that are fediverse actors nobody has claimed. A few are
+    looked up by id; for more, every such identity is read once (linear whatever the plan:
+    an id list filtered row by row was 0.25 s per 500 ids on statistics from before a
+    close) and intersected here."""
+    if not identity_ids:
+        return set()
+    query = select(Identity.id).where(
+        Identity.network == "fediverse",
+        col(Identity.claimed_account_id).is_(None),
+        Identity.claimed_by_actor_uri == "",
+    )
+    if len(identity_ids) <= FEW_IDENTITIES:
+        query = query.where(col(Identity.id).in_(sorted(identity_ids)))
+    rows = await session.exec(query)
+    return identity_ids.intersection(identity for identity in rows.all() if identity is not None)
+
+
 async def _waiting(
     session: AsyncSession, settings: Settings, *conditions: ColumnElement[bool]
 ) -> list[WaitingCreator]:
+    """Per creator (in URI order): what waits for them, from how many supporters."""
     connection = await session.connection()
     rows = (await connection.execute(_waiting_query(*conditions))).all()
+    own = settings.domain.lower()
+    rows = [row for row in rows if domain_of(row[0]) != own]
+    eligible = await _unclaimed_fediverse(session, {int(row[1]) for row in rows})
     days = timedelta(days=settings.escrow_days)
     return [
         WaitingCreator(uri, int(identity), int(amount), int(donors), oldest + days)
         for uri, identity, amount, donors, oldest in rows
-        if domain_of(uri) != settings.domain.lower()
+        if int(identity) in eligible
     ]
 
 
@@ -110,14 +134,13 @@ async def creators_to_tell(
     session: AsyncSession, settings: Settings, month: str
 ) -> list[WaitingCreator]:
     """Creators money waits for who have had no notice this month and did not opt out."""
-    told = select(CreatorNotice.creator_uri).where(CreatorNotice.month == month)
-    opted_out = select(NoticeOptOut.actor_uri)
-    return await _waiting(
-        session,
-        settings,
-        col(EscrowLine.creator_uri).not_in(told),
-        col(EscrowLine.creator_uri).not_in(opted_out),
+    # NOT EXISTS, not NOT IN: an anti-join whatever the sizes (a NOT IN list too large for
+    # work_mem is probed row by row on PostgreSQL).
+    told = select(CreatorNotice.id).where(
+        CreatorNotice.creator_uri == EscrowLine.creator_uri, CreatorNotice.month == month
     )
+    opted_out = select(NoticeOptOut.id).where(NoticeOptOut.actor_uri == EscrowLine.creator_uri)
+    return await _waiting(session, settings, ~told.exists(), ~opted_out.exists())
 
 
 async def waiting_for_creator(
