@@ -150,8 +150,10 @@ async def claim_identity(
     what `claimable_by` allows, or an identity the account claimed before. Claiming again
     moves only what arrived since (usually nothing)."""
     # Read again under the lock: the caller may hold a copy from before a rival's claim.
+    # FOR NO KEY UPDATE on PostgreSQL: a row that references the identity (a new escrow
+    # account's foreign key) can still be written meanwhile.
     identity = await session.get(
-        Identity, identity_id, with_for_update=True, populate_existing=True
+        Identity, identity_id, with_for_update={"key_share": True}, populate_existing=True
     )
     if identity is None:
         raise NotFound("no such identity")

@@ -313,6 +313,28 @@ async def _offer(
     return settlement
 
 
+async def _rehoming_accounts(
+    db: Database, settings: Settings, domain: str, refused: set[str]
+) -> None:
+    """The identity escrow accounts the rehoming of these creators' lines needs, created in
+    a transaction of their own before the preparation locks any line: created inside it,
+    the insert could wait for a claim's uncommitted insert of the same account while that
+    claim waits for a line the preparation holds."""
+    async with db.transaction() as session:
+        identities: set[int] = set()
+        for part in chunks(sorted(refused)):
+            rows = await session.exec(
+                select(EscrowLine.identity_id)
+                .where(EscrowLine.peer_domain == domain, EscrowLine.state == EscrowState.held)
+                .where(col(EscrowLine.creator_uri).in_(part))
+                .distinct()
+            )
+            identities.update(rows.all())
+        owners = [Owner(LedgerKind.escrow_peer, peer_domain=domain)]
+        owners += [Owner(LedgerKind.escrow_identity, identity_id=i) for i in sorted(identities)]
+        await ledger_account_ids(session, settings, owners)
+
+
 async def prepare_batches(
     db: Database, settings: Settings, remote: RemoteActors, peer_id: int | None = None
 ) -> list[Settlement]:
@@ -328,6 +350,8 @@ async def prepare_batches(
         if not creators:
             continue
         payable, refused = await payable_creators(db, remote, creators)
+        if refused:
+            await _rehoming_accounts(db, settings, peer.domain, refused)
         async with db.transaction() as session:
             locked = await session.get(Peer, peer.id, with_for_update=True)
             if locked is None or locked.state != PeerState.active:

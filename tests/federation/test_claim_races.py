@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from sqlalchemy import text, update
@@ -14,6 +15,7 @@ from starlette.applications import Starlette
 
 from server.db import Database
 from server.models import Actor, EscrowLine, Identity, LedgerAccount, LedgerKind, Peer, PeerState
+from server.services import settlement_batches
 from server.services.clicks import CreatorRef, ensure_identity
 from server.services.close import close_period
 from server.services.errors import Conflict
@@ -141,13 +143,13 @@ async def test_a_claim_committed_while_a_preparation_waits_is_not_paid_twice(
     await _claimed_once_by(alpha, cat, bob, "offered")
 
 
-async def _until_it_waits(db: Database, preparing: asyncio.Task[object]) -> None:
-    """PostgreSQL: until a session waits on a row lock. SQLite has one writer: the
-    preparation's transaction waits for the claim's to end (busy timeout); it must still be
-    waiting a moment later."""
+async def _until_it_waits(db: Database, waiting: asyncio.Task[Any]) -> None:
+    """PostgreSQL: until a session waits on a row lock. SQLite has one writer: the task's
+    transaction waits for the other's to end (busy timeout); it must still be waiting a
+    moment later."""
     if db.is_sqlite:
         await asyncio.sleep(0.5)
-        assert not preparing.done(), "the preparation did not wait for the claim"
+        assert not waiting.done(), "it did not wait for the other transaction"
         return
     query = text(
         "SELECT count(*) FROM pg_stat_activity"
@@ -253,4 +255,56 @@ async def test_a_preparation_waits_for_a_claims_lines_before_it_posts_anything(
         await other.dispose()
     assert [batch.total for batch in made] == [400]
     assert await _lines(db) == [("offered", PEER, BOB, 400), ("held", "", CAROL, 1000)]
+    await assert_books_balance(db)
+
+
+async def test_a_claim_of_a_creator_the_preparation_rehomes_waits_and_is_paid_once(
+    alpha: Starlette, fake: FakeMastodonServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given bob's and carol's shares held for their instance, an active peer that lists
+    # neither as payable, and a preparation paused with their lines locked, just before it
+    # gives them to the creators' identity escrow
+    db, settings = alpha.state.db, alpha.state.settings
+    await _held_for_bob_and_carol(alpha, fake)
+    cat = await donor(db, settings, "cat")
+    async with db.transaction() as session:
+        session.add(
+            Peer(domain=PEER, state=PeerState.active.value, currency="EUR", credit_limit=100_000)
+        )
+    async with db.session() as session:
+        peer = (await session.exec(select(Peer).where(Peer.domain == PEER))).one()
+        carol = (await session.exec(select(Identity.id).where(Identity.external_id == CAROL))).one()
+    paused, go = asyncio.Event(), asyncio.Event()
+    real_rehome = settlement_batches.rehome_to_identity
+
+    async def rehome_later(*args: Any) -> None:
+        paused.set()
+        await go.wait()
+        await real_rehome(*args)
+
+    monkeypatch.setattr(settlement_batches, "rehome_to_identity", rehome_later)
+    remote = federation(alpha.state).remote
+    preparing = asyncio.create_task(prepare_batches(db, settings, remote, peer.id))
+    await asyncio.wait_for(paused.wait(), 10)
+    other = Database(settings.database_url)
+    try:
+        # When cat claims carol's account meanwhile, on another connection
+        async def claim() -> int:
+            async with other.transaction() as claiming:
+                done = await claim_identity(claiming, settings, carol or 0, cat, verified=True)
+                return done.moved
+
+        claiming = asyncio.create_task(claim())
+        await _until_it_waits(db, claiming)
+        go.set()
+        # Then the preparation finishes (PostgreSQL found no deadlock to cancel), and the
+        # claim then takes carol's share from her identity escrow, once
+        assert await asyncio.wait_for(preparing, 10) == []
+        assert await asyncio.wait_for(claiming, 10) == 1000
+    finally:
+        go.set()
+        await other.dispose()
+    assert await balance(db, settings, available(cat)) == 1000
+    assert await balance(db, settings, PEER_ESCROW) == 0
+    assert await _lines(db) == [("held", "", BOB, 400), ("claimed", "", CAROL, 1000)]
     await assert_books_balance(db)
