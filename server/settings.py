@@ -174,6 +174,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
 )
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
+MAX_DAYS = 36_500  # a hundred years: any more is a typo
 
 
 @dataclass(frozen=True)
@@ -348,8 +349,10 @@ def validate(settings: Settings) -> None:
         )
     if settings.housekeeping_minutes <= 0:
         raise ConfigError("LIKEWISE_HOUSEKEEPING_MINUTES must be positive")
-    if settings.job_days <= 0 or settings.failed_job_days <= 0:
-        raise ConfigError("LIKEWISE_JOB_DAYS and LIKEWISE_FAILED_JOB_DAYS must be positive")
+    if not (0 < settings.job_days <= MAX_DAYS and 0 < settings.failed_job_days <= MAX_DAYS):
+        raise ConfigError(
+            f"LIKEWISE_JOB_DAYS and LIKEWISE_FAILED_JOB_DAYS must be between 1 and {MAX_DAYS}"
+        )
     if settings.max_body_bytes < 1024:
         raise ConfigError("LIKEWISE_MAX_BODY_BYTES must be at least 1024")
     if settings.ca_bundle and not Path(settings.ca_bundle).is_file():

@@ -26,11 +26,11 @@ def payment_url(settings: Settings, username: str) -> str:
 
 
 def linked_account_field(identity: Identity) -> tuple[str, str]:
-    """A claimed fediverse account elsewhere as a profile field whose link has rel="me":
-    the account's own profile links here, so Mastodon can mark the field verified."""
-    href = identity.profile_url or identity.external_id
-    label = identity.handle or href
-    return "Fediverse", f'<a href="{html.escape(href)}" rel="me">{html.escape(label)}</a>'
+    """A claimed fediverse account elsewhere as a profile field (named by its handle) whose
+    value is one link with rel="me" and the URL as its text, the only shape Mastodon
+    verifies: that account's profile links here, so its server can mark the field verified."""
+    href = html.escape(identity.profile_url or identity.external_id)
+    return identity.handle or "Fediverse", f'<a href="{href}" rel="me">{href}</a>'
 
 
 def render_person(

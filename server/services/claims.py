@@ -89,8 +89,8 @@ async def claim_fediverse_account(
         claim.identity.handle, claim.identity.profile_url = _label(document), profile[:2048]
         session.add(claim.identity)
         if not claim.already_claimed:
-            # The claimed account's server learns of the link back at once (Mastodon checks
-            # a rel=me link when it processes the profile), and so do the followers.
+            # The followers' servers and the claimed account's own see the new field at
+            # once; the latter can verify it (its account's profile links back here).
             await announce_profile(
                 session, settings, account_id, also=[document.shared_inbox or document.inbox]
             )
@@ -107,9 +107,11 @@ async def announce_profile(
     person = render_person(
         settings, actor, account, await linked_accounts(session, settings, account_id)
     )
+    context = person.pop("@context")  # the Person's terms (PropertyValue, publicKey, …)
     activity = build_update(
         f"{actor.uri}#updates/{uuid.uuid4()}", actor.uri, person, to=[PUBLIC_COLLECTION]
     )
+    activity["@context"] = context
     inboxes = [*await follower_inboxes(session, actor), *also]
     return await deliver(session, actor, activity, inboxes)
 
@@ -141,7 +143,8 @@ async def linked_accounts(
         .where(Identity.claimed_account_id == account_id, Identity.network == LOCAL_NETWORK)
         .order_by(col(Identity.id))
     )
-    return [row for row in rows.all() if domain_of(row.external_id) != settings.domain]
+    own = settings.domain.lower()
+    return [row for row in rows.all() if domain_of(row.external_id) != own]
 
 
 async def claims_received(

@@ -179,8 +179,8 @@ async def test_a_creator_claims_her_mastodon_account_by_links_both_ways(
     # And so does her actor, in a profile field, which bob's server got in one Update of it
     field = {
         "type": "PropertyValue",
-        "name": "Fediverse",
-        "value": '<a href="http://mastodon.test/@bob" rel="me">@bob@mastodon.test</a>',
+        "name": "@bob@mastodon.test",
+        "value": '<a href="http://mastodon.test/@bob" rel="me">http://mastodon.test/@bob</a>',
     }
     document = await browser.get("/users/cat", headers={"Accept": "application/activity+json"})
     assert field in document.json()["attachment"]
@@ -190,6 +190,8 @@ async def test_a_creator_claims_her_mastodon_account_by_links_both_ways(
         (f"{ALPHA}/users/cat", f"{ALPHA}/users/cat")
     ]
     assert field in updates[0]["object"]["attachment"]
+    assert "@context" not in updates[0]["object"]
+    assert {"PropertyValue": "schema:PropertyValue"}.items() <= updates[0]["@context"][-1].items()
     # And the exact amount moved, once, from the escrow held for bob's instance
     db, settings = alpha.state.db, alpha.state.settings
     assert await balance(db, settings, available(cat)) == 900

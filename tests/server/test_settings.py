@@ -49,7 +49,8 @@ def test_public_domain_means_production(tmp_path: Path) -> None:
         ({"LIKEWISE_CA_BUNDLE": "/no/such/file.pem"}, "not a file"),
         ({"LIKEWISE_UNSPENT_TO": "charity@elsewhere.example"}, "not a username"),
         ({"LIKEWISE_JOB_DAYS": "0"}, "LIKEWISE_JOB_DAYS and LIKEWISE_FAILED_JOB_DAYS"),
-        ({"LIKEWISE_FAILED_JOB_DAYS": "-1"}, "must be positive"),
+        ({"LIKEWISE_FAILED_JOB_DAYS": "-1"}, "between 1 and 36500"),
+        ({"LIKEWISE_JOB_DAYS": "1000000"}, "between 1 and 36500"),
     ],
 )
 def test_bad_settings_are_refused_with_a_clear_message(
