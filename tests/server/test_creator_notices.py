@@ -14,19 +14,23 @@ from sqlmodel import select
 from starlette.applications import Starlette
 
 from server.app import create_app
-from server.models import Actor, CreatorNotice, EscrowLine, NoticeOptOut
+from server.db import Database
+from server.models import Actor, CreatorNotice, EscrowLine, Identity, NoticeOptOut
 from server.models.base import utcnow
 from server.models.notices import OptOutVia
+from server.services import creator_notices
 from server.services.amounts import format_money
 from server.services.clicks import CreatorRef, ThingRef
 from server.services.close import close_period
 from server.services.creator_notices import (
     WaitingCreator,
+    creators_to_tell,
     date_text,
     notice_html,
     notice_paragraphs,
     supporters_text,
 )
+from server.services.escrow import claim_identity
 from server.services.notice_opt_outs import addresses_us, says_stop
 from server.services.periods import period_of, period_start, previous_period
 from server.settings import Settings
@@ -204,3 +208,36 @@ async def test_the_button_page_never_says_a_creator_collects(
     )
     assert "supporters set the money aside, and it returns to them if it is never claimed" in text
     assert not any(never in text.lower() for never in NEVER_SAID)
+
+
+async def test_many_waiting_creators_are_found_as_a_few_are(
+    db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given 1.00 EUR closed into escrow for each of 60 fediverse creators (more than are
+    # looked up one by one), one of whom a local account has claimed since
+    ann = await donor(db, settings, "ann", funds=10_000, budget=6_000)
+    cat = await donor(db, settings, "cat")
+    at = period_start(LAST_MONTH) + timedelta(days=1)
+    actors = [f"https://social{n % 3}.example/users/c{n:02}" for n in range(60)]
+    for actor in actors:
+        await like(
+            db,
+            settings,
+            ann,
+            ThingRef(f"{actor}/statuses/1", CreatorRef("fediverse", actor)),
+            at=at,
+        )
+    await close_period(db, settings, LAST_MONTH)
+    async with db.transaction() as session:
+        claimed = await session.exec(select(Identity.id).where(Identity.external_id == actors[7]))
+        await claim_identity(session, settings, claimed.one() or 0, cat, verified=True)
+    # When the creators to tell are looked up with every identity read, and by id
+    month = period_of(utcnow())
+    async with db.session() as session:
+        read_all = await creators_to_tell(session, settings, month)
+        monkeypatch.setattr(creator_notices, "FEW_IDENTITIES", 1000)
+        by_id = await creators_to_tell(session, settings, month)
+    # Then both find every unclaimed creator, in URI order, with their 1.00 EUR
+    assert read_all == by_id
+    assert [waiting.creator_uri for waiting in read_all] == sorted(set(actors) - {actors[7]})
+    assert {(waiting.amount, waiting.supporters) for waiting in read_all} == {(100, 1)}
