@@ -18,7 +18,7 @@ from operator import itemgetter
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-from sqlalchemy import func, literal, union
+from sqlalchemy import func, literal, text, union
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -529,8 +529,20 @@ async def close_period(
 
     count = workers or (1 if db.is_sqlite else POSTGRES_WORKERS)
     await _together([work for _ in range(count)])
+    if done > report.donors_done:
+        await refresh_statistics(db)
     await finish_close(db, period)
     return await close_report(db, period)
+
+
+async def refresh_statistics(db: Database) -> None:
+    """PostgreSQL: the close wrote up to a line per click; what reads the lines next (the
+    settlement preparation it enqueues, the notices) is planned on fresh statistics, not on
+    those of before the close (autovacuum analyzes later, or after the next close)."""
+    if db.is_sqlite:
+        return
+    async with db.transaction() as session:
+        await (await session.connection()).execute(text("ANALYZE escrow_line"))
 
 
 async def _together(jobs: Sequence[Callable[[], Coroutine[Any, Any, None]]]) -> None:

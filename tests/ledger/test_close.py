@@ -6,6 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
+from sqlalchemy import text
 from sqlmodel import select
 
 from server.db import Database
@@ -83,6 +84,37 @@ async def test_budget_is_capped_by_the_wallet_and_a_rerun_posts_nothing(
     assert shares == [3, 2, 2]
     assert await balance(db, settings, wallet(ann)) == 0
     await assert_books_balance(db)
+
+
+async def test_the_close_leaves_fresh_statistics_of_the_escrow_lines(
+    db: Database, settings: Settings
+) -> None:
+    # Given likes of three web pages, never analyzed (PostgreSQL: reltuples -1; SQLite keeps
+    # no statistics unless asked)
+    ann = await donor(db, settings, "ann", funds=1000, budget=500)
+    for n in range(3):
+        await like(db, settings, ann, web_thing(f"https://blog.example/{n}"), at=OCT)
+    assert await _escrow_statistics(db) in (-1, None)
+    # When the month closes
+    await close_period(db, settings, "2026-10")
+    # Then PostgreSQL has analyzed the three lines the close wrote (the settlement
+    # preparation and the notices read them next); SQLite still keeps none
+    assert await _escrow_statistics(db) == (None if db.is_sqlite else 3)
+
+
+async def _escrow_statistics(db: Database) -> float | None:
+    """PostgreSQL: the row count its planner assumes for escrow_line. SQLite: whether
+    ANALYZE ever ran (its sqlite_stat1 table exists), as None or 1."""
+    query = (
+        "SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'"
+        if db.is_sqlite
+        else "SELECT reltuples FROM pg_class WHERE relname = 'escrow_line'"
+    )
+    async with db.session() as session:
+        value = (await (await session.connection()).execute(text(query))).scalar_one()
+    if db.is_sqlite:
+        return None if value == 0 else 1
+    return float(value)
 
 
 async def test_the_running_month_needs_force(db: Database, settings: Settings) -> None:
