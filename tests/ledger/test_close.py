@@ -70,12 +70,18 @@ async def test_a_close_pays_local_creators_and_escrows_the_rest(
     await assert_books_balance(db)
 
 
+async def _likes_three_pages(db: Database, settings: Settings, *, funds: int) -> int:
+    """ann, with `funds` and a 5.00 budget, liked three web pages in October."""
+    ann = await donor(db, settings, "ann", funds=funds, budget=500)
+    for n in range(3):
+        await like(db, settings, ann, web_thing(f"https://blog.example/{n}"), at=OCT)
+    return ann
+
+
 async def test_budget_is_capped_by_the_wallet_and_a_rerun_posts_nothing(
     db: Database, settings: Settings
 ) -> None:
-    ann = await donor(db, settings, "ann", funds=7, budget=500)
-    for n in range(3):
-        await like(db, settings, ann, web_thing(f"https://blog.example/{n}"), at=OCT)
+    ann = await _likes_three_pages(db, settings, funds=7)
     await close_period(db, settings, "2026-10")
     first = await transfers(db)
     await close_period(db, settings, "2026-10")
@@ -91,9 +97,7 @@ async def test_the_close_leaves_fresh_statistics_of_the_escrow_lines(
 ) -> None:
     # Given likes of three web pages, never analyzed (PostgreSQL: reltuples -1; SQLite keeps
     # no statistics unless asked)
-    ann = await donor(db, settings, "ann", funds=1000, budget=500)
-    for n in range(3):
-        await like(db, settings, ann, web_thing(f"https://blog.example/{n}"), at=OCT)
+    await _likes_three_pages(db, settings, funds=1000)
     assert await _escrow_statistics(db) in (-1, None)
     # When the month closes
     await close_period(db, settings, "2026-10")
