@@ -17,11 +17,11 @@ from activitypub.signatures import SignedMessage
 from server.errors import handle_service_error
 from server.models import Account, Actor, Follow, Note
 from server.models.federation import FOLLOW_ACCEPTED
-from server.render.activitypub import render_instance_actor, render_note, render_person
+from server.render.activitypub import render_instance_actor, render_note
 from server.routes.notes import profile_page
 from server.services.actors import INSTANCE_ACTOR_PATH
 from server.services.actors import instance_actor as find_instance_actor
-from server.services.claims import linked_accounts
+from server.services.claims import person_document
 from server.services.errors import NotFound, ServiceError
 from server.services.inbox import verify_inbox_post, verify_signature
 from server.services.notes import like_count, like_ids, share_count
@@ -70,11 +70,10 @@ async def actor(request: Request) -> Response:
     if not accepts_activity_json(request.headers.get("accept")):
         return await profile_page(request)
     await _signer(request)
-    settings = request.app.state.settings
     async with request.app.state.db.session() as session:
         account, local = await _local(session, username)
-        linked = await linked_accounts(session, settings, account.id or 0)
-    return ActivityResponse(render_person(settings, local, account, linked))
+        document = await person_document(session, request.app.state.settings, account, local)
+    return ActivityResponse(document)
 
 
 async def instance_actor(request: Request) -> Response:

@@ -17,7 +17,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from activitypub.builders import build_update
+from activitypub.builders import Json, build_update
 from activitypub.errors import ActivityPubError, InvalidHandle
 from activitypub.jsonld import PUBLIC_COLLECTION
 from activitypub.profile_fields import profile_links
@@ -104,9 +104,7 @@ async def announce_profile(
     followers' inboxes and `also`; returns the number of inboxes."""
     account = await session.get_one(Account, account_id)
     actor = await local_actor(session, account_id)
-    person = render_person(
-        settings, actor, account, await linked_accounts(session, settings, account_id)
-    )
+    person = await person_document(session, settings, account, actor)
     context = person.pop("@context")  # the Person's terms (PropertyValue, publicKey, …)
     activity = build_update(
         f"{actor.uri}#updates/{uuid.uuid4()}", actor.uri, person, to=[PUBLIC_COLLECTION]
@@ -114,6 +112,15 @@ async def announce_profile(
     activity["@context"] = context
     inboxes = [*await follower_inboxes(session, actor), *also]
     return await deliver(session, actor, activity, inboxes)
+
+
+async def person_document(
+    session: AsyncSession, settings: Settings, account: Account, actor: Actor
+) -> Json:
+    """The account's actor document as it reads now, with the accounts it has claimed as
+    profile fields: what `/users/{username}` serves and what an Update carries."""
+    linked = await linked_accounts(session, settings, int(account.id or 0))
+    return render_person(settings, actor, account, linked)
 
 
 async def claim_own_identities(
