@@ -14,7 +14,16 @@ from sqlmodel import col, select
 from starlette.applications import Starlette
 
 from server.db import Database
-from server.models import Actor, EscrowLine, Identity, LedgerAccount, LedgerKind, Peer, PeerState
+from server.models import (
+    Actor,
+    EscrowLine,
+    Identity,
+    LedgerAccount,
+    LedgerKind,
+    Peer,
+    PeerState,
+    Settlement,
+)
 from server.services import settlement_batches
 from server.services.clicks import CreatorRef, ensure_identity
 from server.services.close import close_period
@@ -76,6 +85,29 @@ async def _lines(db: Database) -> list[tuple[str, str, str, int]]:
         return [(state, domain, uri, int(amount)) for state, domain, uri, amount in rows.all()]
 
 
+async def _active_peer(db: Database, fake: FakeMastodonServer) -> int:
+    """bob's and carol's instance as an active settlement peer; its id."""
+    async with db.transaction() as session:
+        peer = Peer(
+            domain=PEER,
+            state=PeerState.active.value,
+            currency="EUR",
+            credit_limit=100_000,
+            actor_uri=f"{fake.base}/actor",
+            inbox=f"{fake.base}/inbox",
+        )
+        session.add(peer)
+        await session.flush()
+        return int(peer.id or 0)
+
+
+def _preparing(app: Starlette, peer_id: int) -> asyncio.Task[list[Settlement]]:
+    """A settlement preparation for the peer, started as a task."""
+    state = app.state
+    remote = federation(state).remote
+    return asyncio.create_task(prepare_batches(state.db, state.settings, remote, peer_id))
+
+
 async def _claimed_once_by(app: Starlette, claimant: int, identity: int, carol: str) -> None:
     """bob's 4.00 went to the claimant once, and claiming again moves nothing."""
     db, settings = app.state.db, app.state.settings
@@ -120,9 +152,8 @@ async def test_a_claim_committed_while_a_preparation_waits_is_not_paid_twice(
     db, settings = alpha.state.db, alpha.state.settings
     bob = await _held_for_bob_and_carol(alpha, fake)
     cat = await donor(db, settings, "cat")
+    peer = await _active_peer(db, fake)
     async with db.transaction() as session:
-        peer = Peer(domain=PEER, state=PeerState.active.value, currency="EUR", credit_limit=100_000)
-        session.add(peer)
         await session.exec(
             update(EscrowLine).where(col(EscrowLine.creator_uri) == CAROL).values(state="offered")
         )
@@ -132,8 +163,7 @@ async def test_a_claim_committed_while_a_preparation_waits_is_not_paid_twice(
         async with other.transaction() as claiming:
             claim = await claim_identity(claiming, settings, bob, cat, verified=True)
             # And a preparation starts and waits on the claim's locks
-            remote = federation(alpha.state).remote
-            preparing = asyncio.create_task(prepare_batches(db, settings, remote, peer.id))
+            preparing = _preparing(alpha, peer)
             await _until_it_waits(db, preparing)
         # Then once the claim commits, the preparation finds nothing of bob's to move
         assert claim.moved == 400
@@ -204,18 +234,8 @@ async def test_a_preparation_waits_for_a_claims_lines_before_it_posts_anything(
     # payment link of his own domain) and carol not, the instance an active peer
     db, settings = alpha.state.db, alpha.state.settings
     await _held_for_bob_and_carol(alpha, fake)
+    peer = await _active_peer(db, fake)
     async with db.transaction() as session:
-        active = PeerState.active.value
-        session.add(
-            Peer(
-                domain=PEER,
-                state=active,
-                currency="EUR",
-                credit_limit=100_000,
-                actor_uri=f"{fake.base}/actor",
-                inbox=f"{fake.base}/inbox",
-            )
-        )
         session.add(
             Actor(
                 uri=BOB,
@@ -226,7 +246,6 @@ async def test_a_preparation_waits_for_a_claims_lines_before_it_posts_anything(
             )
         )
     async with db.session() as session:
-        peer = (await session.exec(select(Peer).where(Peer.domain == PEER))).one()
         peer_escrow = (await ledger_account_ids(session, settings, [PEER_ESCROW]))[PEER_ESCROW]
     other = Database(settings.database_url)
     try:
@@ -238,8 +257,7 @@ async def test_a_preparation_waits_for_a_claims_lines_before_it_posts_anything(
                 .values(state=EscrowLine.state)
             )
             # And a preparation starts and waits on it
-            remote = federation(alpha.state).remote
-            preparing = asyncio.create_task(prepare_batches(db, settings, remote, peer.id))
+            preparing = _preparing(alpha, peer)
             await _until_it_waits(db, preparing)
             # Then the claim can still post to the peer's escrow: the preparation holds no
             # account while it waits for lines (it used to, after giving carol's share to
@@ -267,12 +285,8 @@ async def test_a_claim_of_a_creator_the_preparation_rehomes_waits_and_is_paid_on
     db, settings = alpha.state.db, alpha.state.settings
     await _held_for_bob_and_carol(alpha, fake)
     cat = await donor(db, settings, "cat")
-    async with db.transaction() as session:
-        session.add(
-            Peer(domain=PEER, state=PeerState.active.value, currency="EUR", credit_limit=100_000)
-        )
+    peer = await _active_peer(db, fake)
     async with db.session() as session:
-        peer = (await session.exec(select(Peer).where(Peer.domain == PEER))).one()
         carol = (await session.exec(select(Identity.id).where(Identity.external_id == CAROL))).one()
     paused, go = asyncio.Event(), asyncio.Event()
     real_rehome = settlement_batches.rehome_to_identity
@@ -283,8 +297,7 @@ async def test_a_claim_of_a_creator_the_preparation_rehomes_waits_and_is_paid_on
         await real_rehome(*args)
 
     monkeypatch.setattr(settlement_batches, "rehome_to_identity", rehome_later)
-    remote = federation(alpha.state).remote
-    preparing = asyncio.create_task(prepare_batches(db, settings, remote, peer.id))
+    preparing = _preparing(alpha, peer)
     await asyncio.wait_for(paused.wait(), 10)
     other = Database(settings.database_url)
     try:
