@@ -47,7 +47,8 @@ TARGET_SECONDS = 30.0
 TARGET_MIB = 512.0
 
 
-async def _insert(db: Database, table: Any, rows: Sequence[Mapping[str, Any]]) -> None:
+async def insert_in_batches(db: Database, table: Any, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Seed rows with SQLAlchemy Core, BATCH rows a transaction."""
     for start in range(0, len(rows), BATCH):
         async with db.transaction() as session:
             connection = await session.connection()
@@ -71,12 +72,12 @@ async def seed(db: Database, settings: Settings, donors: int, rng: random.Random
         "discoverable": True,
         "created_at": now,
     }
-    await _insert(
+    await insert_in_batches(
         db,
         Account.__table__,  # type: ignore[attr-defined]
         [{"username": f"d{i}", "email": f"d{i}@example.org", **account} for i in range(donors)],
     )
-    await _insert(
+    await insert_in_batches(
         db,
         Identity.__table__,  # type: ignore[attr-defined]
         [
@@ -91,7 +92,7 @@ async def seed(db: Database, settings: Settings, donors: int, rng: random.Random
         ],
     )
     identities = await _ids(db, Identity.__table__.c.id)  # type: ignore[attr-defined]
-    await _insert(
+    await insert_in_batches(
         db,
         Thing.__table__,  # type: ignore[attr-defined]
         [
@@ -119,7 +120,7 @@ async def seed(db: Database, settings: Settings, donors: int, rng: random.Random
         for d in donor_ids
         for t in rng.sample(things, CLICKS_PER_DONOR)
     ]
-    await _insert(db, Click.__table__, clicks)  # type: ignore[attr-defined]
+    await insert_in_batches(db, Click.__table__, clicks)  # type: ignore[attr-defined]
     await fund(db, settings, donor_ids, rng)
 
 

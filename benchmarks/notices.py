@@ -26,7 +26,7 @@ from collections import defaultdict
 from datetime import timedelta
 from pathlib import Path
 
-from close import _insert, drop_database, fresh_database  # type: ignore[import-not-found,unused-ignore]
+from close import drop_database, fresh_database, insert_in_batches  # type: ignore[import-not-found,unused-ignore]
 from sqlalchemy import text
 from sqlmodel import select
 
@@ -87,7 +87,7 @@ async def seed(db: Database, rows: list[Row]) -> None:
         }
         for c in range(CREATORS)
     ]
-    await _insert(db, Identity.__table__, identities)  # type: ignore[attr-defined]
+    await insert_in_batches(db, Identity.__table__, identities)  # type: ignore[attr-defined]
     period = period_of(now - timedelta(days=31))
     escrow = [
         {
@@ -104,7 +104,7 @@ async def seed(db: Database, rows: list[Row]) -> None:
         }
         for i, (uri, identity, donor, amount) in enumerate(rows)
     ]
-    await _insert(db, EscrowLine.__table__, escrow)  # type: ignore[attr-defined]
+    await insert_in_batches(db, EscrowLine.__table__, escrow)  # type: ignore[attr-defined]
 
 
 def baseline(rows: list[Row]) -> float:
@@ -118,7 +118,7 @@ def baseline(rows: list[Row]) -> float:
     return time.perf_counter() - started
 
 
-async def _tell_all(db: Database, settings: Settings, month: str) -> None:
+async def _tell_all(db: Database, month: str) -> None:
     """Every waiting creator has had this month's notice."""
     async with db.session() as session:
         connection = await session.connection()
@@ -137,7 +137,7 @@ async def _tell_all(db: Database, settings: Settings, month: str) -> None:
         }
         for identity, uri in identities
     ]
-    await _insert(db, CreatorNotice.__table__, rows)  # type: ignore[attr-defined]
+    await insert_in_batches(db, CreatorNotice.__table__, rows)  # type: ignore[attr-defined]
 
 
 async def _timed(db: Database, settings: Settings, month: str) -> tuple[float, int]:
@@ -161,7 +161,7 @@ def measure(kind: str, rows: list[Row], postgres: str | None, workdir: Path, pla
                     await freeze_statistics(db)
                 await seed(db, rows)
                 due, creators = await _timed(db, settings, month)
-                await _tell_all(db, settings, month)
+                await _tell_all(db, month)
                 quiet, none = await _timed(db, settings, month)
             finally:
                 await db.dispose()

@@ -28,11 +28,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, insert
+from sqlalchemy import func
 from sqlmodel import col, select
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from close import insert_in_batches  # type: ignore[import-not-found,unused-ignore]  # noqa: E402
 
 from activitypub.keys import ed25519_public_to_multibase, generate_ed25519_key  # noqa: E402
 from activitypub.settlement import (  # noqa: E402
@@ -72,12 +74,6 @@ FAST = {
     "COLUMNS": "200",
     "LIKEWISE_MAX_BODY_BYTES": "67108864",
 }
-
-
-async def _insert(db: Database, table: Any, rows: list[dict[str, Any]]) -> None:
-    for start in range(0, len(rows), CHUNK):
-        async with db.transaction() as session:
-            await (await session.connection()).execute(insert(table), rows[start : start + CHUNK])
 
 
 def _account(name: str, now: datetime) -> dict[str, Any]:
@@ -124,7 +120,7 @@ async def seed_creators(b: LiveInstance, creators: int) -> None:
     db, now = Database(b.database_url), utcnow()
     try:
         names = [f"c{i}" for i in range(creators)]
-        await _insert(db, Account.__table__, [_account(n, now) for n in names])  # type: ignore[attr-defined]
+        await insert_in_batches(db, Account.__table__, [_account(n, now) for n in names])  # type: ignore[attr-defined]
         async with db.session() as session:
             rows = await session.exec(select(Account.id, Account.username))
             ids = dict((name, i) for i, name in rows.all())
@@ -132,7 +128,7 @@ async def seed_creators(b: LiveInstance, creators: int) -> None:
             _actor(f"{b.base_url}/users/{n}", n, b.domain, now, is_local=True, account_id=ids[n])
             for n in names
         ]
-        await _insert(db, Actor.__table__, actors)  # type: ignore[attr-defined]
+        await insert_in_batches(db, Actor.__table__, actors)  # type: ignore[attr-defined]
     finally:
         await db.dispose()
 
@@ -144,7 +140,7 @@ async def seed_donors(a: LiveInstance, b: LiveInstance, creators: int, per_donor
     settings = Settings(data_dir=a.data_dir, domain=a.domain, database_url=a.database_url)
     try:
         donors = [f"d{i}" for i in range(creators)]
-        await _insert(db, Account.__table__, [_account(n, now) for n in donors])  # type: ignore[attr-defined]
+        await insert_in_batches(db, Account.__table__, [_account(n, now) for n in donors])  # type: ignore[attr-defined]
         uris = [f"{b.base_url}/users/c{i}" for i in range(creators)]
         remote = [
             _actor(
@@ -157,7 +153,7 @@ async def seed_donors(a: LiveInstance, b: LiveInstance, creators: int, per_donor
             )
             for i, u in enumerate(uris)
         ]
-        await _insert(db, Actor.__table__, remote)  # type: ignore[attr-defined]
+        await insert_in_batches(db, Actor.__table__, remote)  # type: ignore[attr-defined]
         identities = [
             {
                 "network": "fediverse",
@@ -168,7 +164,7 @@ async def seed_donors(a: LiveInstance, b: LiveInstance, creators: int, per_donor
             }
             for i, u in enumerate(uris)
         ]
-        await _insert(db, Identity.__table__, identities)  # type: ignore[attr-defined]
+        await insert_in_batches(db, Identity.__table__, identities)  # type: ignore[attr-defined]
         async with db.session() as session:
             ident = dict((await session.exec(select(Identity.external_id, Identity.id))).all())
             accounts = dict((await session.exec(select(Account.username, Account.id))).all())
@@ -182,7 +178,7 @@ async def seed_donors(a: LiveInstance, b: LiveInstance, creators: int, per_donor
             }
             for u in uris
         ]
-        await _insert(db, Thing.__table__, things)  # type: ignore[attr-defined]
+        await insert_in_batches(db, Thing.__table__, things)  # type: ignore[attr-defined]
         async with db.session() as session:
             query = select(Thing.id).order_by(col(Thing.id))
             thing_ids = [int(r or 0) for r in (await session.exec(query)).all()]
@@ -201,7 +197,7 @@ async def seed_donors(a: LiveInstance, b: LiveInstance, creators: int, per_donor
                         "created_at": now,
                     }
                 )
-        await _insert(db, Click.__table__, clicks)  # type: ignore[attr-defined]
+        await insert_in_batches(db, Click.__table__, clicks)  # type: ignore[attr-defined]
         donor_ids = [accounts[n] for n in donors]
         for start in range(0, len(donor_ids), CHUNK):
             chunk = donor_ids[start : start + CHUNK]
