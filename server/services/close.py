@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from operator import itemgetter
 from typing import Any, NamedTuple
-from urllib.parse import urlsplit
 
 from sqlalchemy import func, literal, text, union
 from sqlmodel import col, select
@@ -45,6 +44,7 @@ from server.services.ledger import (
 )
 from server.services.peers import PREPARE_JOB
 from server.services.periods import lock_period, period_of
+from server.services.remote import domain_of
 from server.services.split import equal_split, fee_of
 from server.settings import Settings
 
@@ -211,7 +211,7 @@ def unclaimed_destination(
 ) -> Unclaimed:
     if network != "fediverse":
         return Unclaimed(Owner(LedgerKind.escrow_identity, identity_id=identity), "")
-    host = urlsplit(external_id).netloc.lower()
+    host = domain_of(external_id)
     if host and host != settings.domain:
         return Unclaimed(Owner(LedgerKind.escrow_peer, peer_domain=host), external_id)
     return Unclaimed(Owner(LedgerKind.escrow_identity, identity_id=identity), external_id)

@@ -7,7 +7,6 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NamedTuple
-from urllib.parse import urlsplit
 
 from sqlalchemy import ColumnElement, and_, false, func, or_, union, update
 from sqlmodel import col, select
@@ -24,6 +23,7 @@ from server.services.ledger import (
     post_many,
     post_transfer,
 )
+from server.services.remote import domain_of
 from server.services.split import largest_remainder
 from server.settings import Settings
 
@@ -182,7 +182,7 @@ async def claim_identity(
 def _held_for_peer(identity: Identity) -> ColumnElement[bool]:
     """A remote fediverse creator's lines, held in escrow for its instance: the close keys
     them by the actor's host and URI (and has none for this instance's own actors)."""
-    host = urlsplit(identity.external_id).netloc.lower()
+    host = domain_of(identity.external_id)
     if identity.network != LOCAL_NETWORK or not host:
         return false()
     return and_(
