@@ -32,7 +32,6 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from activitypub.builders import NoteSpec, build_create, build_note
-from activitypub.delivery import MAX_ATTEMPTS
 from activitypub.errors import UnexpectedStatus
 from server.db import Database
 from server.jobs.queue import ClaimedJob, enqueue
@@ -43,7 +42,7 @@ from server.models.notices import NoticeState
 from server.models.payouts import EscrowState
 from server.services.actors import instance_actor
 from server.services.amounts import format_money
-from server.services.delivery import DELIVERY_JOB
+from server.services.delivery import queue_delivery
 from server.services.errors import NotFound
 from server.services.ledger import insert_ignoring_duplicates
 from server.services.notice_opt_outs import NOTICE_PATH, is_opted_out
@@ -249,19 +248,9 @@ async def _queue(
         )
     )
     activity = build_create(f"{note_id}/activity", ours.uri, note)
-    payload = {
-        "actor_id": ours.id,
-        "inbox": actor.inbox or actor.shared_inbox,
-        "body": json.dumps(activity, separators=(",", ":")),
-    }
-    job = await enqueue(
-        session,
-        DELIVERY_JOB,
-        payload,
-        dedupe_key=delivery_key(actor.uri, month),
-        max_attempts=MAX_ATTEMPTS + 1,
-    )
-    return job is not None
+    body = json.dumps(activity, separators=(",", ":"))
+    inbox = actor.inbox or actor.shared_inbox
+    return await queue_delivery(session, ours, body, inbox, delivery_key(actor.uri, month))
 
 
 def _gone(error: RemoteError) -> bool:

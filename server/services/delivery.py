@@ -36,14 +36,24 @@ async def deliver(
     body = json.dumps(activity, separators=(",", ":"))
     count = 0
     for inbox in dict.fromkeys(inbox for inbox in inboxes if inbox):
-        await enqueue(
-            session,
-            DELIVERY_JOB,
-            {"actor_id": actor.id, "inbox": inbox, "body": body},
-            max_attempts=MAX_ATTEMPTS + 1,
-        )
+        await queue_delivery(session, actor, body, inbox)
         count += 1
     return count
+
+
+async def queue_delivery(
+    session: AsyncSession, actor: Actor, body: str, inbox: str, dedupe_key: str | None = None
+) -> bool:
+    """Queue one signed POST of `body` (an activity's JSON) by `actor` to `inbox`; False if
+    `dedupe_key` was queued before."""
+    job = await enqueue(
+        session,
+        DELIVERY_JOB,
+        {"actor_id": actor.id, "inbox": inbox, "body": body},
+        dedupe_key=dedupe_key,
+        max_attempts=MAX_ATTEMPTS + 1,
+    )
+    return job is not None
 
 
 async def follower_inboxes(session: AsyncSession, actor: Actor) -> list[str]:
