@@ -175,6 +175,7 @@ async def claim_account(request: Request) -> Response:
         done = await claim_fediverse_account(request.app.state.db, settings, remote, who, named)
     except ServiceError as exc:
         return await _creator_page(request, exc, named)
+    request.app.state.worker.wakeup.set()  # the profile Update it queued
     request.session[CREATOR_NOTICE] = _account_claim_notice(done, settings)
     return RedirectResponse("/money/creator", status_code=303)
 

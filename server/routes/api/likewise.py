@@ -185,6 +185,7 @@ async def claim_account(request: Request) -> Response:
         )
     remote = federation(request.app.state).remote
     done = await claim_fediverse_account(request.app.state.db, settings, remote, who, named)
+    request.app.state.worker.wakeup.set()  # the profile Update it queued
     async with request.app.state.db.session() as session:
         available = await balance_of(
             session, settings, Owner(LedgerKind.creator_available, account_id=who)
