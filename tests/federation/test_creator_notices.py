@@ -79,6 +79,15 @@ async def _send(network: Network, bob: FediverseCreator, activity: dict[str, Any
     return response.status_code
 
 
+async def _accepted(
+    alpha: Starlette, network: Network, bob: FediverseCreator, *activities: dict[str, Any]
+) -> None:
+    """bob's activities, each signed, accepted (202) and processed by alpha's worker."""
+    for activity in activities:
+        assert await _send(network, bob, activity) == 202
+        await alpha.state.worker.drain()
+
+
 async def _instance_key(network: Network) -> tuple[str, str]:
     async with network.client("alpha.test") as http:
         response = await http.get("/actor", headers={"Accept": "application/activity+json"})
@@ -148,15 +157,13 @@ async def test_a_signed_block_stops_the_notices_and_its_undo_lifts_that(
     assert len(bob.notices()) == 1
     # When bob blocks alpha's instance actor (signed, as Mastodon sends it)
     block = bob.block(INSTANCE_ACTOR)
-    assert await _send(network, bob, block) == 202
-    await alpha.state.worker.drain()
+    await _accepted(alpha, network, bob, block)
     # Then he is recorded as opted out, and next month nothing is sent
     assert await _opt_outs(alpha) == [(bob.actor, "block")]
     assert await _notify(alpha, next_period(THIS_MONTH)) == []
     assert len(bob.notices()) == 1
     # When he unblocks, the month after brings one again
-    assert await _send(network, bob, bob.undo(block)) == 202
-    await alpha.state.worker.drain()
+    await _accepted(alpha, network, bob, bob.undo(block))
     assert await _opt_outs(alpha) == []
     assert await _notify(alpha, next_period(next_period(THIS_MONTH))) == [bob.actor]
     assert len(bob.notices()) == 2
@@ -170,16 +177,12 @@ async def test_a_stop_reply_to_the_notice_stops_them_for_good(
     notice_id = bob.notices()[0].activity["object"]["id"]
     # A friendly reply that does not say stop changes nothing
     thanks = bob.reply(INSTANCE_ACTOR, notice_id, "Thanks, how nice!", number=8)
-    assert await _send(network, bob, thanks) == 202
-    await alpha.state.worker.drain()
+    await _accepted(alpha, network, bob, thanks)
     assert await _opt_outs(alpha) == []
     # "Stop" does, and a later block and unblock does not lift it
-    assert await _send(network, bob, bob.reply(INSTANCE_ACTOR, notice_id, "STOP please")) == 202
-    await alpha.state.worker.drain()
+    await _accepted(alpha, network, bob, bob.reply(INSTANCE_ACTOR, notice_id, "STOP please"))
     block = bob.block(INSTANCE_ACTOR)
-    for activity in (block, bob.undo(block)):
-        assert await _send(network, bob, activity) == 202
-        await alpha.state.worker.drain()
+    await _accepted(alpha, network, bob, block, bob.undo(block))
     assert await _opt_outs(alpha) == [(bob.actor, "reply")]
     assert await _notify(alpha, next_period(THIS_MONTH)) == []
     assert len(bob.notices()) == 1
@@ -195,16 +198,13 @@ async def test_a_stop_reply_while_blocking_outlasts_the_unblock(
     # Given bob blocked alpha's instance actor and said "stop" while blocking it
     block = bob.block(INSTANCE_ACTOR)
     stop = bob.reply(INSTANCE_ACTOR, notice_id, "stop")
-    for activity in (block, stop):
-        assert await _send(network, bob, activity) == 202
-        await alpha.state.worker.drain()
+    await _accepted(alpha, network, bob, block, stop)
     assert await _opt_outs(alpha) == [(bob.actor, "reply")]
     # When he unblocks (the Undo embeds the Block, or names it by its id only)
     undo = bob.undo(block)
     if by_id:
         undo["object"] = block["id"]
-    assert await _send(network, bob, undo) == 202
-    await alpha.state.worker.drain()
+    await _accepted(alpha, network, bob, undo)
     # Then his "stop" stands: no notice next month
     assert await _opt_outs(alpha) == [(bob.actor, "reply")]
     assert await _notify(alpha, next_period(THIS_MONTH)) == []
@@ -243,9 +243,7 @@ async def test_a_block_of_someone_else_or_a_stop_to_someone_else_is_no_opt_out(
     await _housekeeping(alpha, "first")
     carol = f"{ALPHA}/users/carol"
     not_us = [bob.block(carol, 3), bob.reply("http://other.test/users/dan", None, "stop")]
-    for activity in not_us:
-        assert await _send(network, bob, activity) == 202
-    await alpha.state.worker.drain()
+    await _accepted(alpha, network, bob, *not_us)
     assert await _opt_outs(alpha) == []
 
 
