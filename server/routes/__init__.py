@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
+import server.convertors  # noqa: F401  (bounds {x:int} before any route module builds its routes)
 from server.routes import (
     activitypub,
     button,

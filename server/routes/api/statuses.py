@@ -9,6 +9,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from server.auth import current_account, current_user, require_scope
+from server.convertors import is_row_id
 from server.errors import BadRequest, read_json
 from server.models import Account
 from server.render.mastodon import render_account
@@ -55,7 +56,7 @@ async def _render(request: Request, note_id: int, viewer_id: int | None) -> Resp
 
 def _note_id(request: Request) -> int:
     raw = str(request.path_params["status_id"])
-    if not raw.isdigit() or len(raw) > 18:
+    if not is_row_id(raw):
         raise NotFound("no such status")
     return int(raw)
 
@@ -156,7 +157,7 @@ async def delete_status_route(request: Request) -> Response:
 
 def _remote_id(request: Request) -> int:
     raw = str(request.path_params["account_id"]).removeprefix("r")
-    if not raw.isdigit() or len(raw) > 18:
+    if not is_row_id(raw):
         raise NotFound("no such follow request")
     return int(raw)
 
@@ -187,14 +188,20 @@ async def reject_follow_request(request: Request) -> Response:
     return await _answer(request, accept=False)
 
 
+def _limit(request: Request) -> int:
+    """The `limit` query parameter: 20 when absent, at most 40, ASCII digits only."""
+    raw = request.query_params.get("limit") or "20"
+    if not is_row_id(raw):
+        raise BadRequest("limit must be a whole number from 1 to 40", field="limit")
+    return max(1, min(int(raw), 40))
+
+
 @require_scope("read:statuses")
 async def home(request: Request) -> Response:
     account = await current_account(request)
-    limit = request.query_params.get("limit", "20")
+    limit = _limit(request)
     async with request.app.state.db.session() as session:
-        notes = await home_timeline(
-            session, account.id or 0, min(int(limit), 40) if limit.isdigit() else 20
-        )
+        notes = await home_timeline(session, account.id or 0, limit)
         views = [await status_view(session, note, account.id) for note in notes]
     settings = request.app.state.settings
     return JSONResponse([render_status(settings, view) for view in views])
