@@ -1,4 +1,8 @@
-"""Who is asking: a bearer token or the browser session; scopes; CSRF for forms."""
+"""Who is asking: a bearer token or the browser session; scopes; CSRF for forms.
+
+A browser session is a row (server.services.sessions) named by a random key in the signed
+cookie, so logging out ends it for every copy of the cookie.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ from starlette.responses import Response
 from server.db import Database
 from server.models import Account
 from server.services.errors import Forbidden, Unauthorized
+from server.services.sessions import end_session, resolve_session, start_session
 from server.services.tokens import resolve_token, scope_allows
 
 SESSION_SCOPES = frozenset({"read", "write", "follow", "push", "profile"})
@@ -29,14 +34,24 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 OWN_TOKEN_PATHS = frozenset({"/metrics"})
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
+SESSION_KEY = "key"  # the cookie's entry naming its session row
+LEGACY_SESSION_KEY = "account_id"  # cookies from before sessions were rows: no longer honoured
 
 
 class AccountUser(BaseUser):
-    def __init__(self, account_id: int, username: str, is_admin: bool, via: str) -> None:
+    def __init__(
+        self,
+        account_id: int,
+        username: str,
+        is_admin: bool,
+        via: str,
+        session_id: int | None = None,
+    ) -> None:
         self.id = account_id
         self.username = username
         self.is_admin = is_admin
         self.via = via
+        self.session_id = session_id  # the web_session row, for "via" == "session"
 
     @property
     def is_authenticated(self) -> bool:
@@ -69,17 +84,20 @@ class AuthBackend(AuthenticationBackend):
             return AuthCredentials(list(grant.scopes)), AccountUser(
                 grant.account_id, account.username, account.is_admin, "token"
             )
-        account_id = conn.session.get("account_id") if "session" in conn.scope else None
-        if not isinstance(account_id, int):
+        key = conn.session.get(SESSION_KEY) if "session" in conn.scope else None
+        if not isinstance(key, str):
+            if "session" in conn.scope:
+                conn.session.pop(LEGACY_SESSION_KEY, None)
             return None
-        async with db.session() as session:
-            account = await session.get(Account, account_id)
-        if account is None or account.suspended_at is not None:
-            conn.session.clear()
+        async with db.transaction() as session:
+            live = await resolve_session(session, key)
+        if live is None:
+            conn.session.clear()  # ended, expired or suspended: the cookie is worth nothing
             return None
+        account = live.account
         scopes = SESSION_SCOPES | (ADMIN_SCOPES if account.is_admin else frozenset())
         return AuthCredentials(list(scopes)), AccountUser(
-            account_id, account.username, account.is_admin, "session"
+            live.account_id, account.username, account.is_admin, "session", live.id
         )
 
 
@@ -118,8 +136,12 @@ def _csrf_matches(request: HTTPConnection, presented: object) -> bool:
 
 
 async def checked_form(request: Request) -> FormData:
-    """The submitted form, after its CSRF token was checked against the session."""
+    """The submitted form, after its CSRF token was checked against the session. A bearer
+    token is no ambient credential (no other site can make a browser send it): no check."""
     form = await request.form()
+    user = current_user(request)
+    if user is not None and user.via == "token":
+        return form
     if not _csrf_matches(request, form.get(CSRF_FIELD)):
         raise Forbidden("the form expired or came from another site; reload the page and retry")
     return form
@@ -151,11 +173,17 @@ def require_scope(scope: str) -> Callable[[Endpoint], Endpoint]:
 
 
 def require_admin(request: HTTPConnection) -> AccountUser:
+    """Admin pages and their forms: an admin, and for a token `admin:read` to read and
+    `admin:write` to change (an admin's browser session holds both)."""
     user = current_user(request)
     if user is None:
         raise Unauthorized("log in first")
     if not user.is_admin:
         raise Forbidden("this is for instance admins")
+    method = request.scope.get("method", "GET")
+    needed = "admin:write" if method in UNSAFE_METHODS else "admin:read"
+    if not scope_allows(frozenset(request.auth.scopes), needed):
+        raise Forbidden(f"this needs the scope {needed!r}")
     return user
 
 
@@ -165,7 +193,25 @@ def on_auth_error(conn: HTTPConnection, exc: Exception) -> Response:
     return error_response(conn, 401, str(exc), code="unauthorized")
 
 
-def login_session(request: Request, account_id: int) -> None:
+async def login_session(request: Request, account_id: int) -> None:
+    """Start a session row for the account and put its key in the cookie; a session the
+    cookie held before ends (no one keeps a key from before the log-in)."""
+    db: Database = request.app.state.db
+    previous = request.session.get(SESSION_KEY)
+    async with db.transaction() as session:
+        if isinstance(previous, str):
+            await end_session(session, previous)
+        key = await start_session(session, account_id, request.headers.get("user-agent", ""))
     request.session.clear()
-    request.session["account_id"] = account_id
+    request.session[SESSION_KEY] = key
     request.session["csrf"] = secrets.token_urlsafe(32)
+
+
+async def logout_session(request: Request) -> None:
+    """End the cookie's session row (every copy of the cookie stops working) and empty it."""
+    key = request.session.get(SESSION_KEY)
+    if isinstance(key, str):
+        db: Database = request.app.state.db
+        async with db.transaction() as session:
+            await end_session(session, key)
+    request.session.clear()

@@ -79,6 +79,28 @@ def users_list(data_dir: Path | None) -> None:
     console.print(table)
 
 
+@users.command("password")
+@data_option
+@click.argument("username")
+@click.option(
+    "--password", prompt=True, hide_input=True, confirmation_prompt=True, help="Prompted if absent."
+)
+def users_password(data_dir: Path | None, username: str, password: str) -> None:
+    """Set an account's password; every browser session of the account ends."""
+    from server.services.accounts import get_account, set_password
+
+    settings = cli_settings(data_dir)
+    migrate_database(settings)
+
+    async def work(db: Database) -> tuple[str, int]:
+        async with db.transaction() as session:
+            account = await get_account(session, username)
+            return account.username, await set_password(session, account, password)
+
+    name, ended = run_async(settings, work)
+    click.echo(f"new password for @{name}; {ended} session(s) ended")
+
+
 def _suspend(data_dir: Path | None, username: str, suspended: bool) -> None:
     from server.services.accounts import set_suspended
 

@@ -18,6 +18,7 @@ from server.models.ledger import LedgerAccount, LedgerKind, Transfer
 from server.models.notes import Note, NoteLike, NoteShare, StatusIdempotency
 from server.models.notices import CreatorNotice, NoticeOptOut
 from server.models.payouts import EscrowLine, Payout, PayoutBatch
+from server.models.sessions import WebSession
 from server.models.settlement import (
     Direction,
     LineState,
@@ -66,4 +67,5 @@ __all__ = [
     "StatusIdempotency",
     "Thing",
     "Transfer",
+    "WebSession",
 ]

@@ -43,11 +43,13 @@ class Thing(SQLModel, table=True):
 
 
 class Click(SQLModel, table=True):
-    """A donor's like of a thing in one period; at most one per donor, thing and period."""
+    """A donor's like of a thing in one period; at most one per donor, thing and period.
+    Ids are never reused (AUTOINCREMENT on SQLite), so a stale id names no newer click."""
 
     __table_args__ = (
         UniqueConstraint("donor_id", "thing_id", "period"),
         Index("ix_click_period_donor", "period", "donor_id"),
+        {"sqlite_autoincrement": True},
     )
 
     id: int | None = Field(default=None, primary_key=True)

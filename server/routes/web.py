@@ -1,4 +1,4 @@
-"""People's pages: home, sign up, log in, log out."""
+"""People's pages: home, sign up, log in, log out; one's account: sessions, password."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from server.auth import checked_form, current_user, login_session
+from server.auth import checked_form, current_user, login_session, logout_session
 from server.routes.dashboard import CREATOR_NOTICE
 from server.services import accounts
 from server.services.amounts import format_money
 from server.services.claims import claim_own_identities
 from server.services.errors import Forbidden, ServiceError
+from server.services.sessions import end_sessions, live_sessions
 
 
 def _render(
@@ -52,7 +53,7 @@ async def signup(request: Request) -> Response:
     except ServiceError as exc:
         return _render(request, "signup.html", {"values": values, "error": exc}, exc.status_code)
     if account.id is not None:
-        login_session(request, account.id)
+        await login_session(request, account.id)
     moved = sum(claim.moved for claim in claims)
     if not moved:
         return RedirectResponse("/", status_code=303)
@@ -84,14 +85,60 @@ async def login(request: Request) -> Response:
     if account is None or account.id is None:
         context = {"login": login_name, "error": "Wrong username or password.", "next": next_url}
         return _render(request, "login.html", context, 401)
-    login_session(request, account.id)
+    await login_session(request, account.id)
     return RedirectResponse(next_url, status_code=303)
 
 
 async def logout(request: Request) -> Response:
     await checked_form(request)
-    request.session.clear()
+    await logout_session(request)
     return RedirectResponse("/", status_code=303)
+
+
+ACCOUNT_NOTICE = "account_notice"
+
+
+async def account_page(
+    request: Request, error: ServiceError | None = None, status: int = 200
+) -> Response:
+    user = current_user(request)
+    if user is None:
+        return RedirectResponse("/login?next=/account", status_code=303)
+    async with request.app.state.db.session() as session:
+        sessions = await live_sessions(session, user.id)
+    context = {
+        "sessions": sessions,
+        "current": user.session_id,
+        "notice": request.session.pop(ACCOUNT_NOTICE, ""),
+        "error": error,
+    }
+    return _render(request, "account.html", context, status)
+
+
+async def log_out_everywhere(request: Request) -> Response:
+    await checked_form(request)
+    user = current_user(request)
+    if user is not None:
+        async with request.app.state.db.transaction() as session:
+            await end_sessions(session, user.id)
+    request.session.clear()
+    return RedirectResponse("/login", status_code=303)
+
+
+async def change_password(request: Request) -> Response:
+    form = await checked_form(request)
+    user = current_user(request)
+    if user is None:
+        return RedirectResponse("/login?next=/account", status_code=303)
+    current, new = str(form.get("current_password", "")), str(form.get("new_password", ""))
+    try:
+        async with request.app.state.db.transaction() as session:
+            ended = await accounts.change_password(session, user.id, current, new, user.session_id)
+    except ServiceError as exc:
+        return await account_page(request, exc, exc.status_code)
+    others = f"; {ended} other session{'' if ended == 1 else 's'} ended" if ended else ""
+    request.session[ACCOUNT_NOTICE] = f"Your password is changed{others}."
+    return RedirectResponse("/account", status_code=303)
 
 
 async def about(request: Request) -> Response:
@@ -104,6 +151,9 @@ routes = [
     Route("/signup", signup, methods=["GET", "POST"], name="signup"),
     Route("/login", login, methods=["GET", "POST"], name="login"),
     Route("/logout", logout, methods=["POST"], name="logout"),
+    Route("/account", account_page, methods=["GET"], name="account"),
+    Route("/account/sessions/end", log_out_everywhere, methods=["POST"]),
+    Route("/account/password", change_password, methods=["POST"]),
 ]
 
 __all__ = ["current_user", "routes"]

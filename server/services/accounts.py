@@ -1,4 +1,4 @@
-"""Accounts: creation, lookup and log-in. Each account gets its ActivityPub actor."""
+"""Accounts: creation, lookup, log-in and passwords. Each account gets its ActivityPub actor."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from server.services.passwords import (
     hash_password,
     verify_password,
 )
+from server.services.sessions import end_sessions
 from server.settings import Settings
 
 USERNAME_PATTERN = re.compile(r"[a-z0-9_]{1,30}")
@@ -43,6 +44,13 @@ def normalize_username(username: str) -> str:
     return username.strip().lstrip("@").lower()
 
 
+def _check_password(password: str, field: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationFailed(
+            f"password must have at least {MIN_PASSWORD_LENGTH} characters", field=field
+        )
+
+
 def _validate(new: NewAccount) -> NewAccount:
     username = normalize_username(new.username)
     if not USERNAME_PATTERN.fullmatch(username):
@@ -54,10 +62,7 @@ def _validate(new: NewAccount) -> NewAccount:
     email = new.email.strip().lower()
     if len(email) > 254 or not EMAIL_PATTERN.fullmatch(email):
         raise ValidationFailed("that is not an e-mail address", field="email")
-    if len(new.password) < MIN_PASSWORD_LENGTH:
-        raise ValidationFailed(
-            f"password must have at least {MIN_PASSWORD_LENGTH} characters", field="password"
-        )
+    _check_password(new.password, "password")
     return NewAccount(username, email, new.password, new.is_admin, new.display_name.strip())
 
 
@@ -103,7 +108,32 @@ async def set_suspended(session: AsyncSession, username: str, suspended: bool) -
     account = await get_account(session, username)
     account.suspended_at = (account.suspended_at or utcnow()) if suspended else None
     session.add(account)
+    if suspended and account.id is not None:
+        await end_sessions(session, account.id)  # reinstating must not revive them
     return account
+
+
+async def set_password(
+    session: AsyncSession, account: Account, password: str, *, keep_session_id: int | None = None
+) -> int:
+    """A new password; every session of the account ends but `keep_session_id` (the one
+    that changed it, if any). Returns how many sessions ended."""
+    _check_password(password, "new_password")
+    if account.id is None:
+        raise NotFound("the account is not saved yet")
+    account.password_hash = hash_password(password)
+    session.add(account)
+    return await end_sessions(session, account.id, keep_id=keep_session_id)
+
+
+async def change_password(
+    session: AsyncSession, account_id: int, current: str, new: str, session_id: int | None
+) -> int:
+    """The account holder's own change: the current password first; the other sessions end."""
+    account = await session.get(Account, account_id)
+    if account is None or not verify_password(account.password_hash, current):
+        raise ValidationFailed("that is not your current password", field="current_password")
+    return await set_password(session, account, new, keep_session_id=session_id)
 
 
 async def authenticate(session: AsyncSession, login: str, password: str) -> Account | None:
