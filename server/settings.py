@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import math
 import os
 import re
 import secrets
@@ -15,6 +16,14 @@ from typing import Any
 
 import tomli_w
 from babel.numbers import get_currency_precision, is_currency
+
+from server.public_url import (
+    PUBLIC_URL_KEY,
+    PublicURLError,
+    adopt_public_url,
+    parse_public_url,
+    public_url_line,
+)
 
 CONFIG_FILE = "config.toml"
 DEFAULT_PORT = 8000
@@ -210,7 +219,7 @@ class Settings:
     peer_auto_accept: bool = False
     payment_auto_confirm: bool = False
     receipt_hours: float = 24.0
-    tls: bool = False
+    tls: bool = False  # https even in dev mode: `serve --ssl-certfile`, or a recorded https URL
     run_worker: bool = True
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -244,7 +253,7 @@ class Settings:
 
 
 def _has_port(domain: str) -> bool:
-    return bool(re.fullmatch(r".+:\d{1,5}", domain)) and not domain.endswith("]")
+    return bool(re.fullmatch(r".+:[0-9]{1,5}", domain)) and not domain.endswith("]")
 
 
 def is_loopback_host(host: str) -> bool:
@@ -272,12 +281,23 @@ def _coerce(setting: Setting, value: object) -> object:
         if setting.kind is bool:
             return parse_bool(value if isinstance(value, bool) else str(value))
         if setting.kind is int:
-            return int(str(value))
+            return _number(value, r"[-+]?[0-9]+", int)
         if setting.kind is float:
-            return float(str(value))
+            return _number(value, r"[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?", float)
         return str(value)
     except (ValueError, ConfigError) as exc:
         raise ConfigError(f"{setting.env}: {exc}") from exc
+
+
+def _number(value: object, pattern: str, kind: type[int] | type[float]) -> int | float:
+    """An int or float written in ASCII digits (int("١٢") and float("nan") would pass)."""
+    text = str(value).strip()
+    if not isinstance(value, int | float) and not re.fullmatch(pattern, text):
+        raise ValueError(f"{value!r} is not a number")
+    number = kind(text)
+    if not math.isfinite(number):
+        raise ValueError(f"{value!r} is not a finite number")
+    return number
 
 
 def read_config_file(data_dir: Path) -> dict[str, Any]:
@@ -301,6 +321,7 @@ def load_settings(
     root = Path(data_dir or env.get("LIKEWISE_DATA") or "data").resolve()
     values: dict[str, Any] = {}
     file_values = read_config_file(root)
+    recorded = file_values.pop(PUBLIC_URL_KEY, None)
     extra = {k: v for k, v in file_values.items() if k not in SETTINGS_BY_NAME}
     for key, value in file_values.items():
         if key in SETTINGS_BY_NAME:
@@ -310,7 +331,9 @@ def load_settings(
             values[setting.name] = _coerce(setting, env[setting.env])
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
     values.setdefault("database_url", f"sqlite+aiosqlite:///{root / 'likewise.db'}")
-    if default_domain:
+    if recorded is not None:
+        values.update(_recorded_url(root, recorded, values, default_domain))
+    elif default_domain:
         values.setdefault("domain", default_domain)
     domain = str(values.get("domain", Settings.domain))
     values.setdefault("dev", is_loopback_host(Settings(data_dir=root, domain=domain).host))
@@ -319,13 +342,25 @@ def load_settings(
     return settings
 
 
+def _recorded_url(
+    root: Path, recorded: object, values: dict[str, Any], default_domain: str | None
+) -> dict[str, Any]:
+    path = root / CONFIG_FILE
+    try:
+        url = parse_public_url(recorded, path)
+        loopback = is_loopback_host(url.host)
+        return adopt_public_url(url, values, default_domain, path, loopback)
+    except PublicURLError as exc:
+        raise ConfigError(str(exc)) from exc
+
+
 def validate(settings: Settings) -> None:
     if not re.fullmatch(r"[A-Z]{3}", settings.currency) or not is_currency(settings.currency):
         raise ConfigError(f"LIKEWISE_CURRENCY: {settings.currency!r} is not an ISO 4217 code")
     if not 0 <= settings.fee_bps <= 10_000:
         raise ConfigError("LIKEWISE_FEE_BPS must be between 0 and 10000")
     if not re.fullmatch(
-        r"[A-Za-z0-9.\-]+(:\d{1,5})?|\[[0-9a-fA-F:]+\](:\d{1,5})?", settings.domain
+        r"[A-Za-z0-9.\-]+(:[0-9]{1,5})?|\[[0-9a-fA-F:]+\](:[0-9]{1,5})?", settings.domain
     ):
         raise ConfigError(f"LIKEWISE_DOMAIN: {settings.domain!r} is not a host[:port]")
     if not settings.dev and is_loopback_host(settings.host):
@@ -377,6 +412,18 @@ def ensure_data_dir(settings: Settings) -> Settings:
     path.write_text(tomli_w.dumps(current))
     path.chmod(0o600)
     return settings.replace(secret_key=current["secret_key"])
+
+
+def record_public_url(settings: Settings) -> bool:
+    """Record the base URL in config.toml unless one is there already (load_settings then
+    made `settings` agree with it). True when this call recorded it."""
+    if PUBLIC_URL_KEY in read_config_file(settings.data_dir):
+        return False
+    path = settings.data_dir / CONFIG_FILE
+    current = path.read_text() if path.exists() else ""
+    path.write_text(public_url_line(settings.base_url) + current)
+    path.chmod(0o600)
+    return True
 
 
 def describe(settings: Settings) -> list[tuple[str, str, str]]:

@@ -26,7 +26,8 @@ from server.cli.common import (
     safe_url,
 )
 from server.db import Database
-from server.settings import describe
+from server.public_url import PUBLIC_URL_KEY
+from server.settings import describe, read_config_file, record_public_url
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -84,6 +85,7 @@ def serve(
     )
     sock = _bind(host, port)
     migrate_database(settings)
+    record_public_url(settings)  # first start: every later process mints ids from it
     users = run_async(settings, _count_accounts)
     config = uvicorn.Config(
         create_app(settings),
@@ -165,6 +167,8 @@ def config_show(data_dir: Path | None) -> None:
         table.add_row(*row)
     console.print(table)
     console.print(f"data directory: {settings.data_dir}  (config file: config.toml)")
+    recorded = read_config_file(settings.data_dir).get(PUBLIC_URL_KEY)
+    console.print(f"public URL: {recorded or settings.base_url + '  (not recorded yet)'}")
 
 
 main.add_command(accounts.users)

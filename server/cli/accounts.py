@@ -9,6 +9,7 @@ from rich.table import Table
 
 from server.cli.common import cli_settings, console, data_option, migrate_database, run_async
 from server.db import Database
+from server.settings import record_public_url
 
 
 @click.group()
@@ -44,6 +45,8 @@ def users_create(
             return account.username, sum(claim.moved for claim in claims)
 
     name, moved = run_async(settings, work)
+    # Its actor's ids are minted now: later processes must mint from the same base URL.
+    record_public_url(settings)
     role = "admin" if admin else "user"
     click.echo(f"created {role} @{name}; log in at {settings.base_url}/login")
     if moved:
