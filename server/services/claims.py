@@ -39,6 +39,7 @@ from server.services.escrow import CLAIM_KIND, LOCAL_NETWORK, Claim, claim_ident
 from server.services.ledger import Owner
 from server.services.likes import canonical_url
 from server.services.notes import local_actor
+from server.services.origins import own_url
 from server.services.remote import NotAnActor, RemoteActors, RemoteError, domain_of
 from server.settings import Settings
 
@@ -79,7 +80,7 @@ async def claim_fediverse_account(
     if owner is not None and owner != account_id:
         raise Conflict(f"{_label(document)} is already claimed by another account", field=FIELD)
     _check_link_back(settings, own, document)
-    profile = document.url or document.id
+    profile = own_url(document.url, document.id)  # our rel=me link: never a page elsewhere
     async with db.transaction() as session:
         creator = CreatorRef(LOCAL_NETWORK, document.id, _label(document), profile)
         identity = await ensure_identity(session, creator)

@@ -20,11 +20,13 @@ from server.models.base import utcnow
 from server.models.clicks import PeriodStage, ThingKind
 from server.services.errors import ValidationFailed
 from server.services.ledger import insert_ignoring_duplicates
+from server.services.origins import own_url
 from server.services.periods import lock_period, open_period_for, period_of
 from server.settings import Settings
 
 SOURCES = frozenset({"web", "activitypub", "client_api"})
 SOURCE_PREFIXES = ("bridge:", "import:")
+ORIGIN_NETWORKS = frozenset({"fediverse", "web"})  # external ids that are URLs
 
 
 @dataclass(frozen=True)
@@ -60,14 +62,18 @@ def check_source(source: str) -> str:
 
 
 async def ensure_identity(session: AsyncSession, creator: CreatorRef) -> Identity:
-    """The identity row of a creator, created if new; a local actor's is claimed at once."""
+    """The identity row of a creator, created if new; a local actor's is claimed at once.
+    A profile URL on another host than a fediverse or web creator's id is not kept."""
     if not creator.network or not creator.external_id:
         raise ValidationFailed("a creator needs a network and an external id")
+    profile_url = creator.profile_url
+    if profile_url and creator.network in ORIGIN_NETWORKS:
+        profile_url = own_url(profile_url, creator.external_id)
     values = {
         "network": creator.network,
         "external_id": creator.external_id,
         "handle": creator.handle[:255],
-        "profile_url": creator.profile_url[:2048],
+        "profile_url": profile_url[:2048],
         "created_at": utcnow(),
     }
     if creator.network == "fediverse":
@@ -88,8 +94,8 @@ async def ensure_identity(session: AsyncSession, creator: CreatorRef) -> Identit
     identity = result.one()
     if creator.handle and not identity.handle:
         identity.handle = creator.handle[:255]
-    if creator.profile_url and not identity.profile_url:
-        identity.profile_url = creator.profile_url[:2048]
+    if profile_url and not identity.profile_url:
+        identity.profile_url = profile_url[:2048]
     return identity
 
 

@@ -1,9 +1,12 @@
 """Liking any URL: resolve it to a thing and its creator, then record the click.
 
-Resolvers are tried in order; the first that knows the URL wins. The federation side can
-add one (fetch an ActivityPub object, find its attributedTo) with `RESOLVERS.insert(0, …)`
-or by passing `resolvers=`; the last resort records a web thing whose creator is the
-URL's origin, unclaimed until someone proves they own it.
+Resolvers are tried in order; the first that knows the URL wins. Who a URL belongs to is
+decided by its own origin (`server.services.origins`): a local URL names local notes and
+profiles only, a remote note is found by its page URL only on its own origin, and an answer
+whose thing or creator is on another origin than the URL is never taken, whichever
+resolver gives it. The federation side can add one (fetch an ActivityPub object, find its
+attributedTo) by passing `resolvers=`; the last resort records a web thing whose creator
+is the URL's origin, unclaimed until someone proves they own it.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from server.services.accounts import RESERVED_USERNAMES
 from server.services.actors import actor_uri
 from server.services.clicks import ClickOutcome, CreatorRef, ThingRef, record_click
 from server.services.errors import ValidationFailed
+from server.services.origins import host_of, own_url, same_host
 from server.settings import Settings
 
 Resolver = Callable[[AsyncSession, Settings, str], Awaitable[ThingRef | None]]
@@ -30,32 +34,49 @@ def canonical_url(url: str) -> str:
     text = url.strip()
     try:
         parts = urlsplit(text)
-        usable = bool(parts.hostname)  # parses the host: "https://[::1" fails here
+        usable = bool(parts.hostname) and parts.port != 0  # "https://[::1", ":x" fail here
     except ValueError:
         usable = False
     if not usable or parts.scheme not in ("http", "https") or len(text) > 2048:
         raise ValidationFailed("give an http(s) URL of at most 2048 characters", field="uri")
+    if "@" in parts.netloc:
+        raise ValidationFailed(
+            "give the URL without a user name (someone@host): its host alone says whose page it is",
+            field="uri",
+        )
     return urlunsplit((parts.scheme, parts.netloc.lower(), parts.path or "/", parts.query, ""))
+
+
+def is_local_url(settings: Settings, url: str) -> bool:
+    return host_of(url) == settings.domain.lower()
 
 
 async def resolve_known_note(
     session: AsyncSession, settings: Settings, url: str
 ) -> ThingRef | None:
-    """A note this instance has (local, or a cached remote one), by its id or its page URL."""
-    row = (
-        await session.exec(
-            select(Note, Actor)
-            .join(Actor, col(Actor.id) == Note.author_id)
-            .where(or_(Note.uri == url, Note.url == url), col(Note.deleted_at).is_(None))
+    """A note this instance has, by its id or its page URL, on the URL's own origin: a local
+    URL names only local notes; a remote one only notes its own origin published (what a
+    note says its page is elsewhere is not stored, and not believed here either)."""
+    rows = await session.exec(
+        select(Note, Actor)
+        .join(Actor, col(Actor.id) == Note.author_id)
+        .where(
+            or_(Note.uri == url, Note.url == url),
+            col(Note.is_local).is_(is_local_url(settings, url)),
+            col(Note.deleted_at).is_(None),
         )
-    ).first()
-    if row is None:
-        return None
-    note, actor = row
-    creator = CreatorRef(
-        "fediverse", actor.uri, handle=f"@{actor.username}@{actor.domain}", profile_url=actor.url
+        .order_by(col(Note.id))
     )
-    return ThingRef(note.uri, creator, title=_title(note.content))
+    for note, actor in rows.all():
+        if same_host(note.uri, url) and same_host(actor.uri, url):
+            creator = CreatorRef(
+                "fediverse",
+                actor.uri,
+                handle=f"@{actor.username}@{actor.domain}",
+                profile_url=own_url(actor.url, actor.uri),
+            )
+            return ThingRef(note.uri, creator, title=_title(note.content))
+    return None
 
 
 def _title(html: str) -> str:
@@ -99,13 +120,25 @@ async def resolve_web_page(session: AsyncSession, settings: Settings, url: str) 
 RESOLVERS: list[Resolver] = [resolve_known_note, resolve_local_profile, resolve_web_page]
 
 
+def answers_for(url: str, thing: ThingRef) -> bool:
+    """Whether the URL's own origin speaks for the thing and its creator: a fediverse or
+    web creator on the URL's host, and the thing there too. Nothing else may take the
+    money of a like of `url`."""
+    creator = thing.creator
+    return (
+        creator.network in ("fediverse", "web")
+        and same_host(thing.uri, url)
+        and same_host(creator.external_id, url)
+    )
+
+
 async def resolve_thing(
     session: AsyncSession, settings: Settings, url: str, resolvers: Sequence[Resolver] = ()
 ) -> ThingRef:
     canonical = canonical_url(url)
     for resolver in (*resolvers, *RESOLVERS):
         found = await resolver(session, settings, canonical)
-        if found is not None:
+        if found is not None and answers_for(canonical, found):
             return found
     raise ValidationFailed("nothing is known about that URL", field="uri")
 

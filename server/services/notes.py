@@ -22,6 +22,7 @@ from server.render.activitypub import render_note
 from server.render.statuses import StatusView
 from server.services.delivery import deliver, follower_inboxes
 from server.services.errors import NotFound, ServiceError
+from server.services.origins import own_url
 from server.services.remote import domain_of, sanitize_html
 from server.settings import Settings
 
@@ -116,7 +117,9 @@ async def create_status(
 async def store_remote_note(
     session: AsyncSession, author: Actor, data: Mapping[str, object], *, create: bool
 ) -> Note | None:
-    """Cache (or refresh) a remote note whose author is `author`; foreign ids refused."""
+    """Cache (or refresh) a remote note whose author is `author`; foreign ids refused. Its
+    `url` is kept only on the note's own host (else the id is its address): a page
+    elsewhere is not the author's to name."""
     parsed = parse_note(data)
     if parsed.attributed_to != author.uri or domain_of(parsed.id) != domain_of(author.uri):
         raise InvalidDocument("the note's author or host does not match the sender")
@@ -127,7 +130,7 @@ async def store_remote_note(
         note = Note(uri=parsed.id, author_id=author.id or 0, is_local=False)
     elif note.is_local:
         raise InvalidDocument("a remote actor cannot change a local note")
-    note.url = parsed.url or parsed.id
+    note.url = own_url(parsed.url, parsed.id)
     note.content = sanitize_html(parsed.content or "")
     note.summary = html.escape(parsed.summary or "")[:2000]
     note.sensitive = parsed.sensitive
