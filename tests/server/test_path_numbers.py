@@ -13,7 +13,8 @@ from starlette.routing import Route
 from server.routes import all_routes
 from tests.server.helpers import csrf_from, log_in, make_account, make_token
 
-TOO_LARGE = [str(2**63), "99999999999999999999"]
+# Past an id column (PostgreSQL's integer), past SQLite's, and past both by far.
+TOO_LARGE = [str(2**31), str(2**63), "99999999999999999999"]
 FULLWIDTH = "".join(chr(0xFF10 + d) for d in range(10))  # each passes str.isdigit()
 ARABIC_INDIC = "".join(chr(0x0660 + d) for d in range(10))
 SUPERSCRIPT = "\u2070\u00b9\u00b2\u00b3" + "".join(chr(0x2074 + d) for d in range(6))
@@ -69,8 +70,9 @@ async def test_the_largest_id_a_route_takes_is_just_not_found(
     app: Starlette, client: httpx.AsyncClient
 ) -> None:
     await make_account(app, "alice")
-    response = await client.get("/@alice/" + "9" * 18)
+    response = await client.get(f"/@alice/{2**31 - 1}")
     assert response.status_code == 404
+    assert "no such" in response.text.lower() or "not found" in response.text.lower()
 
 
 async def _status(app: Starlette, client: httpx.AsyncClient) -> tuple[str, str]:
@@ -85,24 +87,33 @@ async def _status(app: Starlette, client: httpx.AsyncClient) -> tuple[str, str]:
     return token, posted.json()["id"]
 
 
-@pytest.mark.parametrize("spelled", ["fullwidth", "arabic-indic", "superscript"])
-async def test_status_ids_are_ascii_digits(
+def _spelled(status_id: str, spelled: str) -> str:
+    """`status_id` in look-alike digits, or a number no id column holds."""
+    if spelled == "past-int32":
+        return str(2**31)
+    if spelled == "eighteen-nines":
+        return "9" * 18
+    digits = {"fullwidth": FULLWIDTH, "arabic-indic": ARABIC_INDIC, "superscript": SUPERSCRIPT}
+    return "".join(digits[spelled][int(d)] for d in status_id)
+
+
+@pytest.mark.parametrize(
+    "spelled", ["fullwidth", "arabic-indic", "superscript", "past-int32", "eighteen-nines"]
+)
+async def test_status_ids_are_ascii_digits_an_id_column_holds(
     app: Starlette, client: httpx.AsyncClient, spelled: str
 ) -> None:
     token, status_id = await _status(app, client)
     assert (await client.get(f"/api/v1/statuses/{status_id}")).status_code == 200
-    digits = {"fullwidth": FULLWIDTH, "arabic-indic": ARABIC_INDIC, "superscript": SUPERSCRIPT}[
-        spelled
-    ]
-    lookalike = "".join(digits[int(d)] for d in status_id)
+    other = _spelled(status_id, spelled)
     headers = {"Authorization": f"Bearer {token}"}
     for method, path in [
-        ("GET", f"/api/v1/statuses/{lookalike}"),
-        ("DELETE", f"/api/v1/statuses/{lookalike}"),
-        ("POST", f"/api/v1/statuses/{lookalike}/favourite"),
-        ("POST", f"/api/v1/statuses/{lookalike}/unfavourite"),
-        ("POST", f"/api/v1/follow_requests/r{lookalike}/authorize"),
-        ("POST", f"/api/v1/follow_requests/{lookalike}/reject"),
+        ("GET", f"/api/v1/statuses/{other}"),
+        ("DELETE", f"/api/v1/statuses/{other}"),
+        ("POST", f"/api/v1/statuses/{other}/favourite"),
+        ("POST", f"/api/v1/statuses/{other}/unfavourite"),
+        ("POST", f"/api/v1/follow_requests/r{other}/authorize"),
+        ("POST", f"/api/v1/follow_requests/{other}/reject"),
     ]:
         response = await client.request(method, path, headers=headers)
         assert response.status_code == 404, (path, response.text)

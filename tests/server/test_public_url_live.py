@@ -40,12 +40,12 @@ def _create_ann(instance: LiveInstance) -> str:
 
 def test_the_readme_steps_give_the_served_address(instances: Callable[..., LiveInstance]) -> None:
     instance = instances()  # not on port 8000, the address a CLI assumed before
-    assert f'public_url = "{instance.base_url}"' in (instance.data_dir / "config.toml").read_text()
     assert f"log in at {instance.base_url}/login" in _create_ann(instance)
     actor = httpx.get(f"{instance.base_url}/users/ann", headers=ACTIVITY_JSON)
     assert actor.status_code == 200
     assert actor.json()["id"] == f"{instance.base_url}/users/ann"
     assert actor.json()["inbox"] == f"{instance.base_url}/users/ann/inbox"
+    assert f'public_url = "{instance.base_url}"' in (instance.data_dir / "config.toml").read_text()
 
 
 def test_users_created_beside_an_https_serve_get_https_ids(
