@@ -10,6 +10,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from activitypub.errors import InvalidKey
+from activitypub.origin import same_origin
 
 # Multicodec varint prefixes: ed25519-pub (0xed) and ed25519-priv (0x1300).
 ED25519_PUBLIC_PREFIX = b"\xed\x01"
@@ -67,6 +68,12 @@ def load_public_key(pem: str) -> rsa.RSAPublicKey:
     if not isinstance(key, rsa.RSAPublicKey):
         raise InvalidKey("public key is not an RSA key")
     return key
+
+
+def key_belongs_to(actor_id: str, key_id: str, owner: str) -> bool:
+    """Keys belong to actors on their own origin: a key counts for an actor only when the
+    key's id shares the actor's origin and the key names the actor as its owner."""
+    return owner == actor_id and same_origin(key_id, actor_id)
 
 
 def generate_ed25519_key() -> ed25519.Ed25519PrivateKey:

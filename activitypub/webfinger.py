@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from activitypub.errors import InvalidDocument, InvalidHandle
 from activitypub.jsonld import ACTIVITY_JSON, LD_JSON_ACTIVITYSTREAMS
@@ -12,6 +14,18 @@ PROFILE_PAGE_REL = "http://webfinger.net/rel/profile-page"
 SUBSCRIBE_REL = "http://ostatus.org/schema/1.0/subscribe"
 SELF_REL = "self"
 MAX_HANDLE_LENGTH = 512
+# Mastodon's Account::USERNAME_RE for remote accounts: word characters, with dots and dashes
+# only between them. Spelled out in ASCII: re's IGNORECASE lets U+017F and U+212A match s and k.
+USERNAME = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?")
+MAX_USERNAME_LENGTH = 255
+URI_PLACEHOLDER = "{uri}"
+# An http(s) URL with a plain host (no user info, no backslash) and printable ASCII after it.
+PLAIN_URL = re.compile(r"(?i:https?)://([A-Za-z0-9.-]+(?::[0-9]{1,5})?)(?:[/?#][!-~]*)?")
+
+
+def is_valid_username(name: str) -> bool:
+    """Whether a remote actor's preferredUsername can be shown as `name@host`."""
+    return len(name) <= MAX_USERNAME_LENGTH and USERNAME.fullmatch(name) is not None
 
 
 def parse_acct(resource: str) -> tuple[str, str]:
@@ -26,6 +40,18 @@ def parse_acct(resource: str) -> tuple[str, str]:
     if any(ch in user for ch in "@/?# ") or any(ch in domain for ch in "@/?# "):
         raise InvalidHandle(f"{resource!r} is not user@domain")
     return user, domain.lower()
+
+
+def subscribe_url(template: str, uri: str, domain: str) -> str:
+    """The remote interaction address a handle's server offers, filled with `uri`; it must
+    be an http(s) URL on the handle's own host (`domain`, as `parse_acct` gives it)."""
+    if URI_PLACEHOLDER not in template:
+        raise InvalidDocument("the subscribe template has no {uri}")
+    url = template.replace(URI_PLACEHOLDER, quote(uri, safe=""))
+    match = PLAIN_URL.fullmatch(url)
+    if match is None or match.group(1).lower() != domain.lower():
+        raise InvalidDocument(f"the subscribe template is not an http(s) URL on {domain}")
+    return url
 
 
 def build_jrd(
