@@ -8,11 +8,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from activitypub.errors import ActivityPubError
 from server.auth import checked_form, current_account, current_user
-from server.services.errors import NotFound, ValidationFailed
+from server.services.errors import ValidationFailed
 from server.services.favourites import SOURCE_WEB, favourite
-from server.services.interaction import follow, resolve
+from server.services.interaction import follow, interaction_url, resolve
 from server.services.notes import status_view
 from server.services.runtime import federation
 
@@ -54,16 +53,8 @@ async def remote_interaction(request: Request) -> Response:
     """A visitor from elsewhere: find their server's subscribe template, send them there."""
     form = await checked_form(request)
     handle, uri = str(form.get("handle", "")), str(form.get("uri", ""))
-    client = federation(request.app.state).remote.client
-    try:
-        found = await client.webfinger_lookup(handle, scheme=request.app.state.settings.scheme)
-    except ActivityPubError as error:
-        raise NotFound(f"could not find {handle}: {error}") from error
-    if not found.subscribe_template or "{uri}" not in found.subscribe_template:
-        raise ValidationFailed("that server does not offer remote interaction")
-    return RedirectResponse(
-        found.subscribe_template.replace("{uri}", quote(uri, safe="")), status_code=303
-    )
+    target = await interaction_url(federation(request.app.state).remote, handle, uri)
+    return RedirectResponse(target, status_code=303)
 
 
 routes = [

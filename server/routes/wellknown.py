@@ -11,6 +11,8 @@ from starlette.routing import Route
 from activitypub.errors import InvalidHandle
 from activitypub.jsonld import JRD_JSON
 from activitypub.nodeinfo import Usage, build_nodeinfo, build_nodeinfo_links, settlement_metadata
+from activitypub.origin import origin_of
+from activitypub.vocab import MAX_URI_LENGTH
 from activitypub.webfinger import build_jrd, parse_acct
 from server.models import Account, Note
 from server.services.actors import INSTANCE_ACTOR_PATH, actor_uri
@@ -19,6 +21,22 @@ from server.settings import Settings
 SOFTWARE_VERSION = "0.1.0"
 CORS = {"Access-Control-Allow-Origin": "*"}
 NODEINFO_PROFILE = "http://nodeinfo.diaspora.software/ns/schema/{version}#"
+
+
+def _resource_error(resource: str) -> str | None:
+    """RFC 7033 4.2: a missing or malformed `resource` is a bad request (400), not an
+    unknown one (404). Well formed: an http(s) URL with a host, or `[acct:]user@host`."""
+    if not resource:
+        return "the resource parameter is required"
+    if resource.lower().startswith(("http://", "https://")):
+        if len(resource) > MAX_URI_LENGTH or origin_of(resource) is None:
+            return "the resource is not a valid URL"
+        return None
+    try:
+        parse_acct(resource)
+    except InvalidHandle as error:
+        return f"the resource is neither a URL nor an acct: URI ({error})"
+    return None
 
 
 def _username(settings: Settings, resource: str) -> str | None:
@@ -52,6 +70,9 @@ def _instance_actor_jrd(settings: Settings, resource: str) -> dict[str, object] 
 async def webfinger(request: Request) -> Response:
     settings: Settings = request.app.state.settings
     resource = request.query_params.get("resource", "")
+    error = _resource_error(resource)
+    if error is not None:
+        return JSONResponse({"error": error}, status_code=400, headers=CORS)
     instance = _instance_actor_jrd(settings, resource)
     if instance is not None:
         return JSONResponse(instance, media_type=JRD_JSON, headers=CORS)

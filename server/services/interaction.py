@@ -13,7 +13,7 @@ from sqlmodel import col, select
 from activitypub.builders import build_accept, build_follow, build_reject, build_undo
 from activitypub.errors import ActivityPubError, InvalidHandle
 from activitypub.vocab import ACTOR_TYPES, parse_note
-from activitypub.webfinger import parse_acct
+from activitypub.webfinger import WebFingerResult, parse_acct, subscribe_url
 from server.db import Database
 from server.models import Account, Actor, Follow, Note
 from server.models.federation import FOLLOW_ACCEPTED, FOLLOW_PENDING
@@ -39,12 +39,46 @@ def is_handle(query: str) -> bool:
     return not query.startswith(("http://", "https://"))
 
 
-async def resolve_handle(remote: RemoteActors, handle: str, scheme: str) -> Actor:
+def _handle_domain(handle: str) -> str:
     try:
-        found = await remote.client.webfinger_lookup(handle, scheme=scheme)
+        return parse_acct(handle)[1]
+    except InvalidHandle as error:
+        raise ValidationFailed(f"{handle!r} is not user@host") from error
+
+
+async def _webfinger(remote: RemoteActors, handle: str) -> WebFingerResult:
+    try:
+        return await remote.client.webfinger_lookup(handle, scheme=remote.settings.scheme)
     except ActivityPubError as error:
         raise NotFound(f"{handle} could not be found: {error}") from error
-    return await remote.get_actor(found.self_href)
+
+
+async def resolve_handle(remote: RemoteActors, handle: str) -> Actor:
+    """The actor a handle's server names. When it names an actor on another host, that
+    host's own WebFinger must name the actor back, as Mastodon checks."""
+    domain = _handle_domain(handle)
+    actor = await remote.get_actor((await _webfinger(remote, handle)).self_href)
+    if actor.domain != domain:
+        try:
+            back = (await _webfinger(remote, f"{actor.username}@{actor.domain}")).self_href
+        except NotFound:
+            back = None
+        if back != actor.uri:
+            raise NotFound(f"{handle} names {actor.uri}, whose own server does not confirm it")
+    return actor
+
+
+async def interaction_url(remote: RemoteActors, handle: str, uri: str) -> str:
+    """Where to send a visitor from `handle`'s server to act on `uri`: the subscribe
+    template that server's WebFinger gives, an http(s) URL on the handle's own host."""
+    domain = _handle_domain(handle)
+    template = (await _webfinger(remote, handle)).subscribe_template
+    if not template:
+        raise ValidationFailed("that server does not offer remote interaction")
+    try:
+        return subscribe_url(template, uri, domain)
+    except ActivityPubError as error:
+        raise ValidationFailed(f"that server's remote interaction address: {error}") from error
 
 
 async def _local_by_uri(db: Database, uri: str) -> Resolved | None:
@@ -62,7 +96,7 @@ async def resolve(remote: RemoteActors, query: str) -> Resolved:
     """A handle, an actor URI or a note URI, cached locally."""
     query = query.strip()
     if is_handle(query):
-        return Resolved(await resolve_handle(remote, query, remote.settings.scheme), None)
+        return Resolved(await resolve_handle(remote, query), None)
     if not query.startswith(("http://", "https://")):
         raise ValidationFailed("give a URL or a user@domain handle")
     known = await _local_by_uri(remote.db, query)
