@@ -46,7 +46,7 @@ from server.models.base import utcnow
 from server.models.payouts import EscrowState
 from server.services.errors import Conflict, NotFound, ValidationFailed
 from server.services.ledger import Owner, balance_of
-from server.services.remote import RemoteActors, RemoteError, domain_of
+from server.services.remote import RemoteActors, RemoteError, checked_actor, domain_of
 from server.services.settlement_docs import (
     LocalSigner,
     SettlementRefused,
@@ -82,9 +82,10 @@ def normalize_domain(settings: Settings, domain: str) -> str:
 async def actor_profile(remote: RemoteActors, actor_uri: str, currency: str) -> PeerProfile:
     """The instance actor's inbox and FEP-521a Ed25519 key, fetched with a signed GET."""
     try:
-        actor = parse_actor(await remote.fetch_document(actor_uri))
+        parsed = parse_actor(await remote.fetch_document(actor_uri))
     except ActivityPubError as error:
         raise RemoteError(f"{actor_uri} is not an actor: {error}") from error
+    actor = checked_actor(parsed)  # its inbox and keys on its own origin
     keys = [m for m in actor.assertion_methods if m.controller == actor.id]
     if not keys:
         raise RemoteError(f"{actor_uri} publishes no Ed25519 assertionMethod key")
