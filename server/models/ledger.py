@@ -10,6 +10,13 @@ from sqlmodel import Field, SQLModel
 
 from server.models.base import utcnow
 
+# The most any amount or balance may be, in minor units (docs/settlement.md, "Amounts"):
+# 9,999,999,999,999.99 EUR. Below JCS's 2^53 - 1, so it signs as it is; far below BIGINT's
+# 2^63 - 1, so a sum of two never overflows; CHECK constraints keep the tables within it.
+AMOUNT_CEILING = 10**15 - 1
+BALANCE_WITHIN_CEILING = f"balance BETWEEN -{AMOUNT_CEILING} AND {AMOUNT_CEILING}"
+AMOUNT_WITHIN_CEILING = f"amount <= {AMOUNT_CEILING}"
+
 
 def bytewise(length: int) -> String:
     """A key compared byte by byte: PostgreSQL's "C" collation (SQLite's default), much
@@ -37,6 +44,9 @@ class LedgerAccount(SQLModel, table=True):
     the close's balance updates stay on the page and leave the indexes alone."""
 
     __tablename__ = "ledger_account"
+    __table_args__ = (
+        CheckConstraint(BALANCE_WITHIN_CEILING, name="ledger_account_balance_ceiling"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(sa_column=Column(bytewise(300), unique=True, nullable=False))
@@ -58,6 +68,7 @@ class Transfer(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint("amount > 0", name="transfer_amount_positive"),
         CheckConstraint("debit_id <> credit_id", name="transfer_distinct_accounts"),
+        CheckConstraint(AMOUNT_WITHIN_CEILING, name="transfer_amount_ceiling"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

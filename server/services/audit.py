@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import case, except_, func
 from sqlalchemy import select as sa_select
+from sqlalchemy.exc import DataError, OperationalError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.models import (
@@ -19,6 +22,7 @@ from server.models import (
     Transfer,
 )
 from server.models.clicks import PeriodStage
+from server.models.ledger import AMOUNT_CEILING
 from server.services.ledger import NON_NEGATIVE
 
 ESCROW_KINDS = (LedgerKind.escrow_identity.value, LedgerKind.escrow_peer.value)
@@ -36,25 +40,87 @@ class Audit:
         return not self.problems
 
 
-async def _recomputed(session: AsyncSession) -> dict[int, int]:
+class Unsummable(Exception):
+    """The database could not add the amounts up (SQLite's SUM overflows past 2^63)."""
+
+
+async def _sum_query(session: AsyncSession, statement: Any) -> list[Any]:
+    try:
+        return list((await (await session.connection()).execute(statement)).all())
+    except (OperationalError, DataError) as error:
+        raise Unsummable(str(error.orig or error)) from error
+
+
+async def _recomputed(session: AsyncSession, audit: Audit) -> dict[int, int]:
+    """Credits minus debits per account: summed by the database, or here in Python when the
+    database cannot (a sum beyond 2^63 means amounts far past the ceiling, reported)."""
     transfer = Transfer.__table__  # type: ignore[attr-defined]
-    connection = await session.connection()
-    credits = await connection.execute(
-        sa_select(transfer.c.credit_id, func.sum(transfer.c.amount)).group_by(transfer.c.credit_id)
-    )
-    debits = await connection.execute(
-        sa_select(transfer.c.debit_id, func.sum(transfer.c.amount)).group_by(transfer.c.debit_id)
-    )
     balances: dict[int, int] = {}
-    for account_id, total in credits.all():
-        balances[account_id] = balances.get(account_id, 0) + int(total)
-    for account_id, total in debits.all():
-        balances[account_id] = balances.get(account_id, 0) - int(total)
+    try:
+        credits = await _sum_query(
+            session,
+            sa_select(transfer.c.credit_id, func.sum(transfer.c.amount)).group_by(
+                transfer.c.credit_id
+            ),
+        )
+        debits = await _sum_query(
+            session,
+            sa_select(transfer.c.debit_id, func.sum(transfer.c.amount)).group_by(
+                transfer.c.debit_id
+            ),
+        )
+    except Unsummable as error:
+        audit.problems.append(f"transfers cannot be summed by the database ({error})")
+        return await _recomputed_here(session, audit)
+    for account_id, total in credits:
+        balances[account_id] = balances.get(account_id, 0) + _whole(total)
+    for account_id, total in debits:
+        balances[account_id] = balances.get(account_id, 0) - _whole(total)
     return balances
 
 
+async def _recomputed_here(session: AsyncSession, audit: Audit) -> dict[int, int]:
+    transfer = Transfer.__table__  # type: ignore[attr-defined]
+    balances: dict[int, int] = {}
+    rows = await (await session.connection()).stream(
+        sa_select(transfer.c.debit_id, transfer.c.credit_id, transfer.c.amount)
+    )
+    async for debit, credit, amount in rows:
+        value = _whole(amount)
+        balances[credit] = balances.get(credit, 0) + value
+        balances[debit] = balances.get(debit, 0) - value
+    return balances
+
+
+def _whole(value: object) -> int:
+    """An amount or sum as read back: PostgreSQL's SUM is a Decimal; a REAL that SQLite
+    made of an overflowing integer becomes the integer nearest to it (reported apart)."""
+    if isinstance(value, int):
+        return value
+    if isinstance(value, Decimal | float) and math.isfinite(value):
+        return int(value)
+    return 0
+
+
+def _bounds(key: str, cached: object, actual: int) -> list[str]:
+    problems = []
+    if not isinstance(cached, int) or isinstance(cached, bool):
+        problems.append(f"{key}: cached balance {cached!r} is not a whole number of minor units")
+    values: list[tuple[str, object]] = [("cached", cached), ("recomputed", actual)]
+    for name, value in values:
+        if (
+            isinstance(value, int | float | Decimal)
+            and not -AMOUNT_CEILING <= value <= AMOUNT_CEILING
+        ):
+            problems.append(
+                f"{key}: {name} balance {value} is beyond the ceiling of "
+                f"±{AMOUNT_CEILING} minor units"
+            )
+    return problems
+
+
 async def _check_balances(session: AsyncSession, audit: Audit) -> None:
-    balances = await _recomputed(session)
+    balances = await _recomputed(session, audit)
     table = LedgerAccount.__table__  # type: ignore[attr-defined]
     rows = await (await session.connection()).execute(
         sa_select(table.c.id, table.c.key, table.c.kind, table.c.currency, table.c.balance)
@@ -69,6 +135,7 @@ async def _check_balances(session: AsyncSession, audit: Audit) -> None:
             audit.problems.append(f"{key}: cached balance {cached} but transfers sum to {actual}")
         if kind in NON_NEGATIVE and actual < 0:
             audit.problems.append(f"{key}: negative balance {actual}")
+        audit.problems.extend(_bounds(key, cached, actual))
     known = {row[0] for row in listed}
     for account_id in sorted(set(balances) - known):
         audit.problems.append(
@@ -78,10 +145,24 @@ async def _check_balances(session: AsyncSession, audit: Audit) -> None:
     for currency, total in sorted(sums.items()):
         if total != 0:
             audit.problems.append(f"{currency}: balances sum to {total}, not 0")
-    count = await (await session.connection()).execute(
-        sa_select(func.count()).select_from(Transfer.__table__)  # type: ignore[attr-defined]
-    )
+    await _check_transfers(session, audit)
+
+
+async def _check_transfers(session: AsyncSession, audit: Audit) -> None:
+    transfer = Transfer.__table__  # type: ignore[attr-defined]
+    connection = await session.connection()
+    count = await connection.execute(sa_select(func.count()).select_from(transfer))
     audit.transfers = int(count.scalar_one())
+    astray = await connection.execute(
+        sa_select(func.count())
+        .select_from(transfer)
+        .where((transfer.c.amount <= 0) | (transfer.c.amount > AMOUNT_CEILING))
+    )
+    outside = int(astray.scalar_one())
+    if outside:
+        audit.problems.append(
+            f"{outside} transfers move an amount outside 1 to {AMOUNT_CEILING} minor units"
+        )
 
 
 CLOSE_KINDS = ("close_reserve", "close_fee", "close_share", "close_unspent")
@@ -101,21 +182,17 @@ async def _check_periods(session: AsyncSession, audit: Audit) -> None:
     )
     for (period,) in closed.all():
         audit.periods_checked += 1
-        sums = await connection.execute(
-            sa_select(
-                func.coalesce(
-                    func.sum(case((transfer.c.kind == "close_reserve", transfer.c.amount))), 0
+        try:
+            sums = await _sum_query(
+                session,
+                sa_select(*(_sum_of(transfer, kind) for kind in CLOSE_KINDS)).where(
+                    transfer.c.period == period
                 ),
-                func.coalesce(
-                    func.sum(case((transfer.c.kind == "close_fee", transfer.c.amount))), 0
-                ),
-                func.coalesce(
-                    func.sum(case((transfer.c.kind == "close_share", transfer.c.amount))), 0
-                ),
-                _sum_of(transfer, "close_unspent"),
-            ).where(transfer.c.period == period)
-        )
-        spent, fees, shares, unspent = (int(v) for v in sums.one())
+            )
+        except Unsummable as error:
+            audit.problems.append(f"period {period}: its transfers cannot be summed ({error})")
+            continue
+        spent, fees, shares, unspent = (_whole(v) for v in sums[0])
         if spent != fees + shares + unspent:
             audit.problems.append(
                 f"period {period}: donors spent {spent} but fees {fees} + shares {shares} "
@@ -134,7 +211,7 @@ async def _check_period_records(
             donor_period.c.period == period
         )
     )
-    recorded = int(budgets.scalar_one())
+    recorded = _whole(budgets.scalar_one())
     if recorded != spent:
         audit.problems.append(f"period {period}: donor records say {recorded}, ledger {spent}")
     bad = await _escrow_lines_astray(session, period)

@@ -3,6 +3,9 @@
 A balance is credits minus debits. Each account caches it in `balance`; `check_ledger`
 recomputes every cache from the transfers. Accounts of the NON_NEGATIVE kinds are debited
 with a conditional update, so two racing debits cannot overdraw them on either database.
+No transfer moves, and no balance reaches (either sign), more than AMOUNT_CEILING minor
+units: a posting that would is refused with `CeilingExceeded` and its transaction rolls
+back (the schema's CHECK constraints hold the same bound).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.models import LedgerAccount, LedgerKind, Transfer
 from server.models.base import utcnow
+from server.models.ledger import AMOUNT_CEILING
 from server.services.bulk import (
     MissingAccount,
     add_to_balances,
@@ -49,6 +53,18 @@ class InsufficientFunds(Conflict):
 
 class IdempotencyConflict(Conflict):
     code = "idempotency_conflict"
+
+
+class CeilingExceeded(Conflict):
+    """A posting would take a balance beyond ±AMOUNT_CEILING minor units."""
+
+    code = "balance_ceiling"
+
+    def __init__(self) -> None:
+        super().__init__(
+            f"this would take a balance beyond {AMOUNT_CEILING} minor units, "
+            "the most an account may hold; nothing was booked"
+        )
 
 
 class Owner(NamedTuple):
@@ -230,6 +246,8 @@ async def _existing(session: AsyncSession, spec: TransferSpec) -> Transfer | Non
 def check_amount(amount: object) -> int:
     if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
         raise ValidationFailed("an amount must be a positive whole number of minor units")
+    if amount > AMOUNT_CEILING:
+        raise ValidationFailed(f"an amount is at most {AMOUNT_CEILING} minor units")
     return amount
 
 
@@ -259,16 +277,29 @@ async def apply_deltas(session: AsyncSession, deltas: Mapping[int, int]) -> None
     kinds = [kind.value for kind in NON_NEGATIVE]
     for account_id in sorted(deltas):  # one lock order everywhere: no deadlocks
         delta = deltas[account_id]
+        if abs(delta) > 2 * AMOUNT_CEILING:
+            raise CeilingExceeded()
         statement = update(table).where(table.c.id == account_id)
         if delta < 0:
             statement = statement.where(
-                or_(table.c.kind.not_in(kinds), table.c.balance + delta >= 0)
+                or_(table.c.kind.not_in(kinds), table.c.balance + delta >= 0),
+                table.c.balance + delta >= -AMOUNT_CEILING,
             )
+        else:
+            statement = statement.where(table.c.balance + delta <= AMOUNT_CEILING)
         result = await session.exec(statement.values(balance=table.c.balance + delta))
         if result.rowcount != 1:
-            if await session.get(LedgerAccount, account_id) is None:
-                raise MissingAccount(f"no ledger account {account_id}")
-            raise InsufficientFunds("not enough funds for this transfer")
+            await _refused(session, account_id, delta)
+
+
+async def _refused(session: AsyncSession, account_id: int, delta: int) -> None:
+    """Why a conditional balance update changed no row."""
+    account = await session.get(LedgerAccount, account_id, populate_existing=True)
+    if account is None:
+        raise MissingAccount(f"no ledger account {account_id}")
+    if delta < 0 and account.kind in NON_NEGATIVE and account.balance + delta < 0:
+        raise InsufficientFunds("not enough funds for this transfer")
+    raise CeilingExceeded()
 
 
 TRANSFER_COLUMNS = (
@@ -307,15 +338,20 @@ async def post_rows(session: AsyncSession, rows: Sequence[TransferRow]) -> int:
     deltas: dict[int, int] = {}
     get = deltas.get
     for _, debit, credit, amount, *_rest in rows:
-        if type(amount) is not int or amount <= 0:
+        if type(amount) is not int or not 0 < amount <= AMOUNT_CEILING:
             check_amount(amount)
         deltas[credit] = get(credit, 0) + amount
         deltas[debit] = get(debit, 0) - amount
+    if any(abs(delta) > 2 * AMOUNT_CEILING for delta in deltas.values()):
+        raise CeilingExceeded()  # beyond it whatever the balance: not even sent
     await copy_rows(session, "transfer", TRANSFER_COLUMNS, rows)
     # Balances last: their row locks are then held only from here to the commit, so bulk
     # postings in concurrent transactions (the close's workers) overlap their inserts.
     # An account whose deltas cancel out is still named: it must exist.
-    await add_to_balances(session, deltas)
+    try:
+        await add_to_balances(session, deltas)
+    except IntegrityError as error:  # the balance CHECK: the only one an UPDATE can break
+        raise CeilingExceeded() from error
     debited = sorted(account for account, delta in deltas.items() if delta < 0)
     for start in range(0, len(debited), 5000):
         negative = await session.exec(
