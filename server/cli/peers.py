@@ -8,6 +8,7 @@ import click
 from rich.table import Column, Table
 
 from server.cli.common import cli_settings, console, data_option, fail, migrate_database, run_async
+from server.cli.params import ROW_ID
 from server.db import Database
 from server.settings import Settings
 
@@ -16,6 +17,16 @@ def _money(value: int, settings: Settings) -> str:
     from server.services.amounts import format_money
 
     return format_money(value, settings)
+
+
+def _amount(text: str, settings: Settings, field: str) -> int:
+    from server.services.amounts import parse_amount
+    from server.services.errors import ServiceError
+
+    try:
+        return parse_amount(text, settings, field=field)
+    except ServiceError as exc:
+        raise fail(f"{field}: {exc.message}") from exc
 
 
 def _prepared(data_dir: Path | None) -> Settings:
@@ -36,15 +47,18 @@ def peers() -> None:
 def peers_add(data_dir: Path | None, domain: str, credit_limit: str | None) -> None:
     """Propose settling with DOMAIN (it must run Likewise in the same currency)."""
     from server.http import build_http_client
-    from server.services.amounts import parse_amount
+    from server.services.errors import ServiceError
     from server.services.peers import discover, normalize_domain, propose
     from server.services.remote import RemoteActors, build_client
 
     settings = _prepared(data_dir)
-    domain = normalize_domain(settings, domain)
+    try:
+        domain = normalize_domain(settings, domain)
+    except ServiceError as exc:
+        raise fail(exc.message) from exc
     limit = settings.peer_credit_limit
     if credit_limit is not None:
-        limit = parse_amount(credit_limit, settings, field="credit limit")
+        limit = _amount(credit_limit, settings, "credit limit")
 
     async def work(db: Database) -> str:
         async with build_http_client(settings) as http:
@@ -275,7 +289,7 @@ def settlements_send(data_dir: Path | None, domain: str | None) -> None:
 
 @settlements.command("verify")
 @data_option
-@click.argument("settlement_id", type=int)
+@click.argument("settlement_id", type=ROW_ID)
 def settlements_verify(data_dir: Path | None, settlement_id: int) -> None:
     """Re-check the stored batch and answer: proofs, digest and receipt lines."""
     from server.services.settlement import verify_settlement
@@ -296,11 +310,10 @@ def settlements_verify(data_dir: Path | None, settlement_id: int) -> None:
 @click.option("--reference", required=True, help="The bank transfer's reference.")
 def settlements_mark_paid(data_dir: Path | None, domain: str, amount: str, reference: str) -> None:
     """Tell DOMAIN that AMOUNT (the open balance) was transferred; it confirms."""
-    from server.services.amounts import parse_amount
     from server.services.settlement_payments import mark_paid
 
     settings = _prepared(data_dir)
-    value = parse_amount(amount, settings)
+    value = _amount(amount, settings, "amount")
 
     async def work(db: Database) -> int:
         return (await mark_paid(db, settings, domain.lower(), value, reference)).id or 0
@@ -311,7 +324,7 @@ def settlements_mark_paid(data_dir: Path | None, domain: str, amount: str, refer
 
 @settlements.command("confirm")
 @data_option
-@click.argument("payment_id", type=int)
+@click.argument("payment_id", type=ROW_ID)
 def settlements_confirm(data_dir: Path | None, payment_id: int) -> None:
     """Confirm a peer's payment notice: creators' pending funds become available."""
     from server.services.settlement_payments import confirm_payment
@@ -328,7 +341,7 @@ def settlements_confirm(data_dir: Path | None, payment_id: int) -> None:
 
 @settlements.command("refuse")
 @data_option
-@click.argument("payment_id", type=int)
+@click.argument("payment_id", type=ROW_ID)
 @click.option("--reason", default="the transfer has not arrived", help="Told to the peer.")
 def settlements_refuse(data_dir: Path | None, payment_id: int, reason: str) -> None:
     """Refuse a peer's payment notice (the money did not arrive)."""

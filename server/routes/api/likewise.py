@@ -29,7 +29,7 @@ from server.services.escrow import claim_identity, waiting_for
 from server.services.favourites import SOURCE_API, favourite
 from server.services.interaction import resolve
 from server.services.ledger import Owner, balance_of
-from server.services.likes import clicks_on, like_url
+from server.services.likes import canonical_url, clicks_on, like_url
 from server.services.payouts import PayoutRequest, list_payouts, request_payout
 from server.services.runtime import federation
 from server.services.summary import creator_summary, donor_summary
@@ -78,6 +78,21 @@ async def unclick(request: Request) -> Response:
     return Response(status_code=204)
 
 
+BUDGET_KEYS = frozenset({"monthly_budget", "paused", "anonymous"})
+PAYOUT_KEYS = frozenset({"amount", "iban", "name", "bic"})
+
+
+def _only(body: dict[str, Any], known: frozenset[str]) -> dict[str, Any]:
+    """A money request names only fields it knows: a misspelt one would be ignored."""
+    unknown = sorted(str(key)[:40] for key in body if key not in known)
+    if unknown:
+        raise ValidationFailed(
+            f"unknown fields: {', '.join(unknown[:5])} (known: {', '.join(sorted(known))})",
+            field=unknown[0],
+        )
+    return body
+
+
 def _flag(body: dict[str, Any], name: str) -> bool | None:
     value = body.get(name)
     if value is not None and not isinstance(value, bool):
@@ -96,7 +111,7 @@ async def budget(request: Request) -> Response:
 @require_scope("write")
 async def set_budget(request: Request) -> Response:
     settings, who = request.app.state.settings, _user_id(request)
-    body = await _object(request)
+    body = _only(await _object(request), BUDGET_KEYS)
     amount = None
     if "monthly_budget" in body:
         amount = amount_from_json(body["monthly_budget"], settings, field="monthly_budget")
@@ -121,7 +136,7 @@ async def payouts(request: Request) -> Response:
 @require_scope("write")
 async def new_payout(request: Request) -> Response:
     settings, who = request.app.state.settings, _user_id(request)
-    body = await _object(request)
+    body = _only(await _object(request), PAYOUT_KEYS)
     texts = {name: body.get(name, "") for name in ("iban", "name", "bic")}
     if not all(isinstance(value, str) for value in texts.values()):
         raise ValidationFailed("iban, name and bic must be strings")
@@ -139,6 +154,7 @@ async def likes(request: Request) -> Response:
     uri = body.get("uri")
     if not isinstance(uri, str):
         raise ValidationFailed("uri must be a URL string", field="uri")
+    canonical_url(uri)  # refuses what no like may name (a user name, no host) before a fetch
     note = await _fediverse_note(request, uri)
     async with request.app.state.db.transaction() as session:
         if note is not None:
