@@ -57,6 +57,7 @@ from activitypub.settlement.batches import (
 from activitypub.settlement.documents import (
     SettlementDocument,
     build_settlement_document,
+    document_amounts,
     parse_settlement_document,
 )
 from activitypub.settlement.integrity import batch_digest, sign_document, verify_document
@@ -152,6 +153,7 @@ __all__ = [
     "build_settlement_document",
     "check_peering_acceptance",
     "check_receipt",
+    "document_amounts",
     "envelope_fields",
     "make_receipt",
     "parse_amount",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from activitypub.errors import SettlementError
+from activitypub.settlement.amounts import Amount
 from activitypub.settlement.batches import BatchOffer, build_batch_offer, parse_batch_offer
 from activitypub.settlement.payments import (
     PaymentConfirmation,
@@ -103,3 +104,36 @@ def build_settlement_document(document: SettlementDocument) -> dict[str, object]
             return build_peering_acceptance(document)
         case PeeringRejection():
             return build_peering_rejection(document)
+
+
+def document_amounts(document: SettlementDocument) -> list[tuple[str, Amount]]:
+    """Every amount a document states, each with the field that states it (in document
+    order), so a receiver can hold them all to its own currency, scale and bounds."""
+    match document:
+        case BatchOffer():
+            lines = [
+                (f"object.lines[{i}].amount", ln.amount) for i, ln in enumerate(document.lines)
+            ]
+            return [*lines, ("object.total", document.total)]
+        case BatchReceipt():
+            lines = [
+                (f"result.lines[{i}].amount", ln.amount) for i, ln in enumerate(document.lines)
+            ]
+            totals = [
+                ("result.acceptedTotal", document.accepted_total),
+                ("result.rejectedTotal", document.rejected_total),
+            ]
+            return [*lines, *totals]
+        case PaymentNotice():
+            return [("object.amount", document.amount)]
+        case PaymentConfirmation():
+            return [("result.amount", document.amount)]
+        case PaymentRefusal():
+            stated = {"expected": document.expected, "notified": document.notified}
+            return [(f"result.{key}", a) for key, a in stated.items() if a is not None]
+        case PeeringProposal():
+            return [("object.creditLimit", document.credit_limit)]
+        case PeeringAcceptance():
+            return [("result.creditLimit", document.credit_limit)]
+        case BatchRejection() | PeeringRejection():
+            return []

@@ -43,6 +43,7 @@ from server.models import (
     SettlementPayment,
 )
 from server.models.base import utcnow
+from server.models.ledger import AMOUNT_CEILING
 from server.models.payouts import EscrowState
 from server.services.errors import Conflict, NotFound, ValidationFailed
 from server.services.ledger import Owner, balance_of
@@ -55,6 +56,7 @@ from server.services.settlement_docs import (
     loads,
     local_signer,
     queue_send,
+    unit_problem,
 )
 from server.settings import Settings
 
@@ -136,6 +138,10 @@ async def propose(
     if profile.currency != settings.currency:
         raise ValidationFailed(
             f"{profile.domain} settles in {profile.currency}, this instance in {settings.currency}"
+        )
+    if not 0 <= credit_limit <= AMOUNT_CEILING:
+        raise ValidationFailed(
+            f"a credit limit is from 0 to {AMOUNT_CEILING} minor units", field="credit_limit"
         )
     async with db.transaction() as session:
         peer = (await session.exec(select(Peer).where(Peer.domain == profile.domain))).first()
@@ -265,8 +271,11 @@ async def receive_proposal(
     peer = peer or Peer(domain=domain, currency=proposal.currency, credit_limit=0)
     _apply_profile(peer, profile)
     check_proof(data, peer)
+    problem = unit_problem(proposal, settings)
     peer.state, peer.proposed_by = PeerState.proposed.value, "them"
-    peer.currency, peer.credit_limit = proposal.currency, proposal.credit_limit.value
+    # A limit in another unit or beyond the ceiling is refused below, and not kept.
+    peer.currency = proposal.currency
+    peer.credit_limit = proposal.credit_limit.value if problem is None else 0
     peer.proposal_uri, peer.proposal, peer.answer = proposal.id, dumps(data), ""
     peer.updated_at = utcnow()
     session.add(peer)
@@ -275,6 +284,13 @@ async def receive_proposal(
         summary = f"this instance settles in {settings.currency}, not {proposal.currency}"
         reason = PeeringRefusalReason.WRONG_CURRENCY
         return 422, await _reject(session, settings, signer, peer, reason, summary)
+    if problem is not None:
+        reason = (
+            PeeringRefusalReason.CREDIT_LIMIT_TOO_HIGH
+            if problem.too_large
+            else PeeringRefusalReason.WRONG_CURRENCY
+        )
+        return 422, await _reject(session, settings, signer, peer, reason, problem.message)
     if settings.peer_auto_accept or crossed:
         return 200, await _accept(session, settings, signer, peer)
     return 202, None

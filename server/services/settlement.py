@@ -24,6 +24,7 @@ from activitypub.settlement import (
     PeeringAcceptance,
     PeeringProposal,
     PeeringRejection,
+    SettlementDocument,
     batch_digest,
     check_receipt,
     parse_batch_offer,
@@ -51,6 +52,7 @@ from server.services.settlement_batches import apply_batch_answer, prepare_batch
 from server.services.settlement_docs import (
     SettlementRefused,
     check_proof,
+    check_units,
     loads,
     parse_document,
     peer_of_actor,
@@ -105,9 +107,10 @@ async def _apply(
     session: AsyncSession,
     settings: Settings,
     peer: Peer,
-    document: object,
+    document: SettlementDocument,
     data: dict[str, object],
 ) -> None:
+    check_units(document, settings)
     if isinstance(document, BatchReceipt | BatchRejection):
         await apply_batch_answer(session, settings, peer, document, data)
     elif isinstance(document, PeeringAcceptance | PeeringRejection):

@@ -28,6 +28,7 @@ from activitypub.keys import ed25519_private_from_pem
 from activitypub.settlement import (
     Envelope,
     SettlementDocument,
+    document_amounts,
     parse_settlement_document,
     sign_document,
     verify_document,
@@ -36,6 +37,7 @@ from server.jobs.queue import ClaimedJob, enqueue
 from server.jobs.worker import GiveUp, JobContext, RetryLater
 from server.models import Actor, Peer
 from server.models.base import utcnow
+from server.models.ledger import AMOUNT_CEILING
 from server.services.actors import instance_actor
 from server.services.errors import ServiceError
 from server.services.remote import domain_of, signer_of
@@ -108,6 +110,40 @@ def parse_document(data: object) -> SettlementDocument:
         raise SettlementRefused(
             400, "malformed", f"not a valid settlement document: {error}"
         ) from error
+
+
+@dataclass(frozen=True)
+class UnitProblem:
+    """Why an amount in a peer's document cannot be booked here."""
+
+    too_large: bool  # else: another currency or scale
+    message: str
+
+
+def unit_problem(document: SettlementDocument, settings: Settings) -> UnitProblem | None:
+    """Every amount must be in this instance's currency and its ISO 4217 scale (0.100 EUR
+    at scale 3 is not 1.00 EUR), and within the ceiling; the first that is not, or None."""
+    currency, scale = settings.currency, settings.currency_scale
+    for name, amount in document_amounts(document):
+        if amount.currency != currency or amount.scale != scale:
+            return UnitProblem(
+                False,
+                f"{name} is in {amount.currency} with scale {amount.scale}; this instance "
+                f"settles in {currency} with scale {scale}",
+            )
+        if abs(amount.value) > AMOUNT_CEILING:
+            return UnitProblem(
+                True, f"{name} is beyond the ceiling of {AMOUNT_CEILING} minor units"
+            )
+    return None
+
+
+def check_units(document: SettlementDocument, settings: Settings) -> None:
+    """An answer whose amounts are not in our unit is refused whole (422), nothing booked."""
+    problem = unit_problem(document, settings)
+    if problem is not None:
+        code = "amount_too_large" if problem.too_large else "wrong_currency"
+        raise SettlementRefused(422, code, problem.message)
 
 
 async def peer_of_actor(session: AsyncSession, actor_uri: str) -> Peer | None:

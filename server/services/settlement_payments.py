@@ -52,13 +52,16 @@ from server.services.amounts import format_money
 from server.services.errors import Conflict, NotFound, ValidationFailed
 from server.services.ledger import Owner, TransferSpec, ledger_account_ids, post_many, post_transfer
 from server.services.peers import find_peer
+from server.services.remote import domain_of
 from server.services.settlement_docs import (
     LocalSigner,
     SettlementRefused,
+    UnitProblem,
     dumps,
     loads,
     local_signer,
     queue_send,
+    unit_problem,
 )
 from server.settings import Settings
 
@@ -161,6 +164,11 @@ async def receive_notice(
             return status, loads(existing.answer)
         return 202, None
     signer = await local_signer(session, settings)
+    problem = unit_problem(notice, settings)
+    if problem is not None and not problem.too_large:
+        # Signed, so the payer reopens its batches; not stored: nothing is owed in that unit.
+        reason = PaymentRefusalReason.WRONG_CURRENCY
+        return 422, _refusal(settings, signer, notice, reason, problem.message)
     open_ = {b.uri: b for b in await open_batches(session, peer)}
     listed = list(notice.settles) or list(open_)
     unknown = [uri for uri in listed if uri not in open_]
@@ -180,29 +188,70 @@ async def receive_notice(
         refusal = _refusal(settings, signer, notice, PaymentRefusalReason.UNKNOWN_BATCH, summary)
     else:
         batches = [open_[uri] for uri in listed]
-        expected = net_of(batches, Direction.incoming)
-        payment.expected = expected
-        answer = answer_payment(
-            signer.envelope(settings, notice.actor), notice, _amount(settings, expected)
-        )
-        if isinstance(answer, PaymentRefusal):
-            refusal = signer.sign(build_payment_refusal(answer))
+        payment.expected = net_of(batches, Direction.incoming)
+        if problem is not None or payment.expected <= 0:
+            refusal = _mismatch(settings, signer, notice, payment.expected, problem)
         else:
-            session.add(payment)
-            await session.flush()
-            _cover(batches, payment)
-            for batch in batches:
-                session.add(batch)
-            if settings.payment_auto_confirm:
-                return 200, await _confirm(session, settings, signer, peer, payment, send=False)
-            return 202, None
-    payment.state, payment.answer, payment.answered_at = (
-        PaymentState.refused.value,
-        dumps(refusal),
-        utcnow(),
-    )
-    session.add(payment)
+            answer = answer_payment(
+                signer.envelope(settings, notice.actor), notice, _amount(settings, payment.expected)
+            )
+            if isinstance(answer, PaymentConfirmation):
+                return await _hold(session, settings, signer, peer, payment, batches)
+            refusal = signer.sign(build_payment_refusal(answer))
+    if problem is None:  # an amount beyond the ceiling does not fit the table: not stored
+        payment.state, payment.answer = PaymentState.refused.value, dumps(refusal)
+        payment.answered_at = utcnow()
+        session.add(payment)
     return 422, refusal
+
+
+def _mismatch(
+    settings: Settings,
+    signer: LocalSigner,
+    notice: PaymentNotice,
+    expected: int,
+    problem: UnitProblem | None,
+) -> dict[str, object]:
+    """Refuse a notice that pays what is not owed: an amount beyond the ceiling, or any
+    amount while this instance is the one that owes (or nothing is owed)."""
+    if problem is not None:
+        summary = problem.message
+    elif expected < 0:
+        summary = (
+            f"{settings.domain} owes {domain_of(notice.actor)} {format_money(-expected, settings)}"
+            " net over these batches: it is this instance that pays"
+        )
+    else:
+        summary = "these batches net to nothing: there is nothing to pay"
+    refusal = PaymentRefusal(
+        **envelope_fields(signer.envelope(settings, notice.actor)),
+        notice_id=notice.id,
+        reason=PaymentRefusalReason.AMOUNT_MISMATCH,
+        expected=_amount(settings, max(expected, 0)),
+        notified=notice.amount,
+        summary=summary,
+    )
+    return signer.sign(build_payment_refusal(refusal))
+
+
+async def _hold(
+    session: AsyncSession,
+    settings: Settings,
+    signer: LocalSigner,
+    peer: Peer,
+    payment: SettlementPayment,
+    batches: Sequence[Settlement],
+) -> tuple[int, dict[str, object] | None]:
+    """A notice that pays exactly the open balance: it covers its batches, and waits for
+    our admin (or is confirmed at once when configured)."""
+    session.add(payment)
+    await session.flush()
+    _cover(batches, payment)
+    for batch in batches:
+        session.add(batch)
+    if settings.payment_auto_confirm:
+        return 200, await _confirm(session, settings, signer, peer, payment, send=False)
+    return 202, None
 
 
 def _refusal(
@@ -402,7 +451,7 @@ async def apply_payment_answer(
     if isinstance(answer, PaymentRefusal):
         await _reopen(session, payment, data)
         return
-    if answer.amount.value != payment.amount or answer.reference != payment.reference:
+    if answer.amount != _amount(settings, payment.amount) or answer.reference != payment.reference:
         raise SettlementRefused(422, "malformed", "the confirmation repeats another amount")
     payment.answer = dumps(data)
     await _book_payment(session, settings, peer, payment, await _covered(session, payment))

@@ -46,6 +46,7 @@ from server.services.settlement_docs import (
     dumps,
     loads,
     local_signer,
+    unit_problem,
 )
 from server.settings import Settings
 
@@ -117,6 +118,14 @@ async def receive_batch(
     if offer.currency != settings.currency or offer.currency != peer.currency:
         summary = f"this instance settles in {settings.currency}, the batch is in {offer.currency}"
         raise _refuse(settings, signer, offer, 422, BatchRejectionReason.WRONG_CURRENCY, summary)
+    problem = unit_problem(offer, settings)
+    if problem is not None:
+        reason = (
+            BatchRejectionReason.MALFORMED
+            if problem.too_large
+            else BatchRejectionReason.WRONG_CURRENCY
+        )
+        raise _refuse(settings, signer, offer, 422, reason, problem.message)
     expected = await next_sequence(session, peer, Direction.incoming)
     if offer.sequence != expected:
         reason = (
