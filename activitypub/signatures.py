@@ -3,7 +3,9 @@
 The server parses the `Signature` header first (`parse_signature_header`) to learn
 the keyId, looks the key up, then calls `verify_request`. A successful check
 returns a frozen `VerifiedSignature`; every failure is a `SignatureError` whose
-`reason` says why, so the caller can choose 401 or a key refetch.
+`reason` says why, so the caller can choose 401 or a key refetch. An inbox that must
+authenticate a body before reading it calls `verify_headers` (the signature covers the
+Digest header), then hashes the body as it streams in and compares (`check_digest`).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import re
 import time
 from collections.abc import Mapping
@@ -258,12 +261,10 @@ def _check_signed_headers(method: str, signed: tuple[str, ...]) -> None:
         raise SignatureError(_F.INSUFFICIENT_HEADERS, "digest must be signed on POST")
 
 
-def _check_digest(value: str | None, body: bytes) -> None:
+def claimed_digest(value: str | None) -> bytes:
+    """The SHA-256 a `Digest` header says the body has, to compare once the body is read."""
     if value is None:
         raise SignatureError(_F.MISSING_HEADER, "Digest header is missing")
-    expected = hashlib.sha256(body).digest()
-    if value == "SHA-256=" + base64.b64encode(expected).decode("ascii"):
-        return  # as senders write it; anything else is read item by item
     for item in value.split(","):
         algorithm, _, encoded = item.strip().partition("=")
         if algorithm.lower() != "sha-256":
@@ -272,10 +273,23 @@ def _check_digest(value: str | None, body: bytes) -> None:
             received = base64.b64decode(encoded, validate=True)
         except (binascii.Error, ValueError) as error:
             raise SignatureError(_F.BAD_DIGEST, "Digest is not base64") from error
-        if received != expected:
-            raise SignatureError(_F.BAD_DIGEST, "Digest does not match the body")
-        return
+        if len(received) != hashlib.sha256().digest_size:
+            raise SignatureError(_F.BAD_DIGEST, "Digest is not a SHA-256 value")
+        return received
     raise SignatureError(_F.BAD_DIGEST, "Digest has no SHA-256 value")
+
+
+def check_digest(claimed: bytes, computed: bytes) -> None:
+    """`computed` is the SHA-256 of the body as received (hashed while it streamed in)."""
+    if not hmac.compare_digest(claimed, computed):
+        raise SignatureError(_F.BAD_DIGEST, "Digest does not match the body")
+
+
+def _check_digest(value: str | None, body: bytes) -> None:
+    expected = hashlib.sha256(body).digest()
+    if value == "SHA-256=" + base64.b64encode(expected).decode("ascii"):
+        return  # as senders write it; anything else is read item by item
+    check_digest(claimed_digest(value), expected)
 
 
 def _signing_time(params: SignatureParams, headers: Mapping[str, str]) -> float:
@@ -377,9 +391,23 @@ def verify_parsed(
     """`verify_request` for a caller that already parsed the Signature header (to find
     the key) and holds the headers with lower-case names."""
     method = request.method.upper()
-    algorithm = _check_params(method, params.algorithm, params.headers)
+    _check_params(method, params.algorithm, params.headers)
     if "digest" in params.headers or method == "POST":
         _check_digest(request.headers.get("digest"), request.body or b"")
+    return verify_headers(request, params, public_key_pem, now, max_skew)
+
+
+def verify_headers(
+    request: SignedMessage,
+    params: SignatureParams,
+    public_key_pem: str,
+    now: datetime | None = None,
+    max_skew: int = DEFAULT_MAX_SKEW,
+) -> VerifiedSignature:
+    """The signature over the headers alone, body unread: a POST's signed Digest header is
+    then what the body must match (`claimed_digest`, `check_digest`), once it is read."""
+    method = request.method.upper()
+    algorithm = _check_params(method, params.algorithm, params.headers)
     signed = _signing_time(params, request.headers)
     _check_window(params, signed, time.time() if now is None else now.timestamp(), max_skew)
     message = _signing_string(method, request.target, params, request.headers)

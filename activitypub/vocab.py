@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from activitypub.errors import InvalidActivity
 from activitypub.jsonld import PUBLIC_COLLECTION
+from activitypub.origin import same_origin
 
 MAX_DEPTH = 16
 MAX_NODES = 10_000
@@ -183,17 +184,24 @@ class EmbeddedObject:
     data: JsonObject = field(repr=False, compare=False)
 
 
+ActivityObject = str | EmbeddedObject
+
+
 @dataclass(frozen=True)
 class Activity:
+    """`objects` holds every object given (`object` may be an array); `object` is the only
+    one, or None when there are none or several."""
+
     id: str
     type: str
     actor_id: str
-    object: str | EmbeddedObject | None
+    object: ActivityObject | None
     to: tuple[str, ...]
     cc: tuple[str, ...]
     published: datetime | None
     content: str | None
     data: JsonObject = field(repr=False, compare=False)
+    objects: tuple[ActivityObject, ...] = ()
 
     # An inbox builds one per request: filling the instance's dict at once costs a third of
     # the generated frozen __init__, which calls object.__setattr__ field by field.
@@ -202,17 +210,19 @@ class Activity:
         id: str,
         type: str,
         actor_id: str,
-        object: str | EmbeddedObject | None,
+        object: ActivityObject | None,
         to: tuple[str, ...],
         cc: tuple[str, ...],
         published: datetime | None,
         content: str | None,
         data: JsonObject,
+        objects: tuple[ActivityObject, ...] | None = None,
     ) -> None:
         fields = self.__dict__
         fields["id"], fields["type"], fields["actor_id"] = id, type, actor_id
         fields["object"], fields["to"], fields["cc"] = object, to, cc
         fields["published"], fields["content"], fields["data"] = published, content, data
+        fields["objects"] = (() if object is None else (object,)) if objects is None else objects
 
     @property
     def object_id(self) -> str | None:
@@ -227,6 +237,20 @@ class Activity:
     @property
     def is_public(self) -> bool:
         return PUBLIC_COLLECTION in self.to or PUBLIC_COLLECTION in self.cc
+
+    def about(self, item: ActivityObject) -> Activity:
+        """This activity as if `item` were its only object (one of several, handled alone)."""
+        return Activity(
+            self.id,
+            self.type,
+            self.actor_id,
+            item,
+            self.to,
+            self.cc,
+            self.published,
+            self.content,
+            self.data,
+        )
 
 
 def _reference_id(data: Mapping[str, object], key: str) -> str | None:
@@ -250,18 +274,21 @@ def parse_embedded(data: Mapping[str, object], name: str = "object") -> Embedded
     )
 
 
-def _parse_object(value: object) -> str | EmbeddedObject | None:
-    if value is None:
-        return None
+def _parse_one(value: object) -> ActivityObject:
     if type(value) is str:
         return parse_uri(value, "object", http_only=False)
-    if isinstance(value, list):
-        if len(value) != 1:
-            raise InvalidActivity("object must be a single object or URI")
-        value = value[0]
     if isinstance(value, Mapping):
         return parse_embedded(value)
     return parse_uri(value, "object", http_only=False)
+
+
+def _parse_objects(value: object) -> tuple[ActivityObject, ...]:
+    """Each object of the activity: none, one, or (an array) several."""
+    if value is None:
+        return ()
+    if isinstance(value, list):
+        return tuple(_parse_one(item) for item in value)
+    return (_parse_one(value),)
 
 
 def parse_activity(data: object) -> Activity:
@@ -270,17 +297,34 @@ def parse_activity(data: object) -> Activity:
     actor = document.get("actor")
     if actor is None:
         raise InvalidActivity("actor is required")
+    objects = _parse_objects(document.get("object"))
     return Activity(
         id=parse_uri(document.get("id"), "id"),
         type=parse_type(document),
         actor_id=id_of(actor, "actor"),
-        object=_parse_object(document.get("object")),
+        object=objects[0] if len(objects) == 1 else None,
         to=parse_audience(document, "to"),
         cc=parse_audience(document, "cc"),
         published=parse_datetime(document, "published"),
         content=optional_str(document, "content"),
         data=document,
+        objects=objects,
     )
+
+
+NOTE_TYPES = frozenset({"Note", "Article", "Page"})
+
+
+def note_author(activity: Activity, note: EmbeddedObject) -> str | None:
+    """Who wrote a note that `activity` carries inline: its `attributedTo`; without one, the
+    activity's actor when the note's id is on the actor's origin (as Mastodon reads a
+    Create); else None, as nobody can be said to have written it."""
+    author = note.data.get("attributedTo")
+    if author is not None:
+        return id_of(author, "object.attributedTo")
+    if note.id is not None and same_origin(note.id, activity.actor_id):
+        return activity.actor_id
+    return None
 
 
 ACTOR_TYPES = frozenset({"Person", "Service", "Application", "Group", "Organization"})

@@ -23,7 +23,13 @@ access_log = logging.getLogger("likewise.access")
 
 
 class BodyLimitMiddleware:
-    """Refuses bodies over `max_bytes` (or the limit `larger` sets for one exact path)."""
+    """Refuses bodies over `max_bytes` (or the limit `larger` sets for one exact path).
+
+    An answer sent before the request's body was read to its end (a 413, or a 401 for an
+    unsigned inbox POST whose body is never read) says `Connection: close`, and the server
+    then closes the connection: what is left of the body would otherwise be read as the
+    next request, or drained however long it is.
+    """
 
     def __init__(
         self, app: ASGIApp, max_bytes: int, larger: Mapping[str, int] | None = None
@@ -37,21 +43,38 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         limit = self.larger.get(scope["path"], self.max_bytes) if self.larger else self.max_bytes
+        has_body = False
         for name, value in scope["headers"]:
-            if name == b"content-length" and value.isdigit() and int(value) > limit:
-                await _send_too_large(send, limit)
-                return
+            if name == b"content-length":
+                declared = int(value) if value.isdigit() else None
+                if declared is not None and declared > limit:
+                    await _send_too_large(send, limit)
+                    return
+                has_body = declared != 0
+            elif name == b"transfer-encoding":
+                has_body = True
         received = 0
+        ended = not has_body
 
         async def limited() -> Message:
-            nonlocal received
+            nonlocal received, ended
             message = await receive()
             received += len(message.get("body", b""))
             if received > limit:
                 raise BodyTooLarge(f"the request body is larger than {limit} bytes")
+            ended = ended or not message.get("more_body", False)
             return message
 
-        await self.app(scope, limited, send)
+        async def send_closing(message: Message) -> None:
+            if not ended and message["type"] == "http.response.start":
+                headers = [*message.get("headers", ()), CONNECTION_CLOSE]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, limited, send if ended else send_closing)
+
+
+CONNECTION_CLOSE = (b"connection", b"close")
 
 
 async def _send_too_large(send: Send, limit: int) -> None:
@@ -63,6 +86,7 @@ async def _send_too_large(send: Send, limit: int) -> None:
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", b"%d" % len(body)),
+                CONNECTION_CLOSE,
             ],
         }
     )

@@ -6,24 +6,24 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.datastructures import State
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from activitypub.builders import Json, build_collection, build_create, build_ordered_collection
 from activitypub.jsonld import ACTIVITY_JSON, accepts_activity_json
-from activitypub.signatures import SignedMessage
 from server.errors import handle_service_error
 from server.models import Account, Actor, Follow, Note
 from server.models.federation import FOLLOW_ACCEPTED
 from server.render.activitypub import render_instance_actor, render_note
 from server.routes.notes import profile_page
+from server.routes.signed_body import read_signed_body, signed_message
 from server.services.actors import INSTANCE_ACTOR_PATH
 from server.services.actors import instance_actor as find_instance_actor
 from server.services.claims import person_document
 from server.services.errors import NotFound, ServiceError
-from server.services.inbox import verify_inbox_post, verify_signature
+from server.services.inbox import accept_activity, decode_body, verify_signature
 from server.services.notes import like_count, like_ids, share_count
 from server.services.runtime import federation
 from server.settings import Settings
@@ -35,26 +35,13 @@ class ActivityResponse(JSONResponse):
     media_type = ACTIVITY_JSON
 
 
-def _target(scope: Scope) -> str:
-    """The request target as `request.url` spells it (path escaped, then the query)."""
-    path = scope["path"].replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
-    query = scope.get("query_string", b"")
-    return f"{path}?{query.decode()}" if query else path
-
-
-def _signed(scope: Scope, body: bytes) -> SignedMessage:
-    headers = {
-        name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]
-    }
-    return SignedMessage(scope["method"], _target(scope), headers, body)
-
-
 async def _signer(request: Request) -> str | None:
     """Who signed this GET (or None); in secure mode an unsigned GET is refused."""
     settings: Settings = request.app.state.settings
     if "signature" not in request.headers and not settings.secure_mode:
         return None
-    return await verify_signature(federation(request.app.state).remote, _signed(request.scope, b""))
+    message = signed_message(request.scope, b"")
+    return await verify_signature(federation(request.app.state).remote, message)
 
 
 async def _local(session: AsyncSession, username: str) -> tuple[Account, Actor]:
@@ -86,19 +73,24 @@ async def instance_actor(request: Request) -> Response:
 
 
 async def inbox(request: Request) -> Response:
-    await _accept(
-        request.app.state, request.path_params.get("username"), await request.body(), request.scope
-    )
+    await _accept(request.app.state, request.scope, request.receive)
     return Response(status_code=202)
 
 
-async def _accept(state: State, username: str | None, body: bytes, scope: Scope) -> None:
+async def _accept(state: State, scope: Scope, receive: Receive) -> None:
+    username = scope["path_params"].get("username")
     if username is not None:
         async with state.db.session() as session:
             await _local(session, username)
-    runtime = federation(state)
-    post = await verify_inbox_post(runtime.remote, _signed(scope, body))
-    await runtime.batcher.store(post)
+    signed = await read_signed_body(scope, receive)
+    await store_activity(state, signed.signer, *decode_body(signed.body))
+
+
+async def store_activity(state: State, signer: str, text: str, data: object) -> None:
+    """Store what a verified signer sent for the worker, answered 202 after the commit. A
+    repeat of an activity received before is stored once and answered 202 too (senders
+    retry after timeouts), as Mastodon answers."""
+    await federation(state).batcher.store(accept_activity(signer, text, data))
 
 
 class InboxEndpoint:
@@ -107,8 +99,7 @@ class InboxEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            body = await _read_body(receive)
-            await _accept(scope["app"].state, scope["path_params"].get("username"), body, scope)
+            await _accept(scope["app"].state, scope, receive)
         except ServiceError as error:
             request = Request(scope, receive)
             response = await handle_service_error(request, error)
@@ -116,18 +107,6 @@ class InboxEndpoint:
             return
         await send({"type": "http.response.start", "status": 202, "headers": _ACCEPTED})
         await send({"type": "http.response.body", "body": b""})
-
-
-async def _read_body(receive: Receive) -> bytes:
-    """`Request.body()` without the stream machinery: an inbox body comes in one piece."""
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ClientDisconnect()
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 _ACCEPTED = [(b"content-length", b"0")]

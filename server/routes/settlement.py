@@ -1,20 +1,19 @@
 """The instance actor's inbox: settlement documents are answered at once (a receipt, a
 refusal with its reason, or 202 for what waits on an admin); anything else goes to the
-ordinary inbox."""
+ordinary inbox. Either is parsed only once its signature and Digest verified; an active
+peer's instance actor may send settlement-sized bodies, anyone else the ordinary size."""
 
 from __future__ import annotations
-
-import json
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from activitypub.jsonld import ACTIVITY_JSON
-from activitypub.signatures import SignedMessage
 from server.routes import activitypub
+from server.routes.signed_body import read_signed_body
 from server.services.actors import INSTANCE_ACTOR_PATH
-from server.services.inbox import verify_signature
+from server.services.inbox import decode_body
 from server.services.runtime import federation
 from server.services.settlement import is_settlement_document, receive
 from server.services.settlement_docs import SettlementRefused
@@ -25,21 +24,16 @@ class ActivityResponse(JSONResponse):
 
 
 async def instance_inbox(request: Request) -> Response:
-    body = await request.body()
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):
-        data = None
-    if not is_settlement_document(data):
-        return await activitypub.inbox(request)
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    runtime = federation(request.app.state)
-    signer = await verify_signature(
-        runtime.remote, SignedMessage(request.method, target, request.headers, body)
-    )
+    state = request.app.state
+    signed = await read_signed_body(request.scope, request.receive, settlement=True)
+    text, data = decode_body(signed.body)
+    if not isinstance(data, dict) or not is_settlement_document(data):
+        await activitypub.store_activity(state, signed.signer, text, data)
+        return Response(status_code=202)
+    runtime = federation(state)
     try:
         status, answer = await receive(
-            request.app.state.db, request.app.state.settings, runtime.remote, signer, data
+            state.db, state.settings, runtime.remote, signed.signer, data
         )
     except SettlementRefused as refused:
         # A signed Reject states the reason itself (result.reason and summary).

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from sqlalchemy import delete
@@ -16,7 +16,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from activitypub.builders import build_accept
 from activitypub.errors import ActivityPubError
-from activitypub.vocab import Activity, EmbeddedObject, parse_activity, parse_actor
+from activitypub.vocab import (
+    NOTE_TYPES,
+    Activity,
+    EmbeddedObject,
+    note_author,
+    parse_activity,
+    parse_actor,
+)
 from server.jobs.queue import ClaimedJob
 from server.jobs.worker import JobContext
 from server.models import Account, Actor, Follow, InboxItem, Note, NoteLike, NoteShare
@@ -214,14 +221,24 @@ async def handle_announce(r: Received) -> None:
     )
 
 
+def _authored(activity: Activity, note: EmbeddedObject) -> Mapping[str, object]:
+    """The note's document; without `attributedTo`, the activity's (verified) actor is its
+    author when the note lives on the actor's origin (as Mastodon reads it)."""
+    if note.data.get("attributedTo") is not None:
+        return note.data
+    if note_author(activity, note) is None:
+        raise Ignored("a note without attributedTo, not on its sender's origin")
+    return {**note.data, "attributedTo": activity.actor_id}
+
+
 async def handle_create(r: Received) -> None:
     inner = r.activity.object
-    if not isinstance(inner, EmbeddedObject) or inner.type not in ("Note", "Article", "Page"):
+    if not isinstance(inner, EmbeddedObject) or inner.type not in NOTE_TYPES:
         raise Ignored("create of something other than an inline note")
     author = await _actor(r.session, r.activity.actor_id)
     if addresses_us(r.settings, inner.data) and says_stop(inner.content or ""):
         await opt_out(r.session, author.uri, OptOutVia.reply, r.activity.id)
-    await store_remote_note(r.session, author, inner.data, create=True)
+    await store_remote_note(r.session, author, _authored(r.activity, inner), create=True)
 
 
 async def handle_block(r: Received) -> None:
@@ -236,8 +253,8 @@ async def handle_update(r: Received) -> None:
     if not isinstance(inner, EmbeddedObject):
         raise Ignored("update without an inline object")
     author = await _actor(r.session, r.activity.actor_id)
-    if inner.type in ("Note", "Article", "Page"):
-        await store_remote_note(r.session, author, inner.data, create=False)
+    if inner.type in NOTE_TYPES:
+        await store_remote_note(r.session, author, _authored(r.activity, inner), create=False)
     elif inner.id == author.uri and not author.is_local:
         apply_actor_document(author, parse_actor(inner.data))
         r.session.add(author)
@@ -281,6 +298,29 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
+# Activities whose `object` may be an array, each object handled as if sent alone. A Like,
+# Announce or Follow has one target (its id names one like, share or follow).
+EACH_OBJECT = frozenset({"Accept", "Reject", "Undo", "Create", "Update", "Delete", "Block"})
+
+
+async def _run(r: Received, handler: Handler) -> None:
+    objects = r.activity.objects
+    if len(objects) <= 1:
+        await handler(r)
+        return
+    if r.activity.type not in EACH_OBJECT:
+        raise Ignored(f"a {r.activity.type} of {len(objects)} objects")
+    reasons = []
+    for item in objects:
+        try:
+            async with r.session.begin_nested():
+                await handler(replace(r, activity=r.activity.about(item)))
+        except Ignored as reason:
+            reasons.append(str(reason))
+    if len(reasons) == len(objects):
+        raise Ignored("; ".join(reasons))
+
+
 async def process_item(session: AsyncSession, settings: Settings, item: InboxItem) -> None:
     """Run one stored activity; its state says what happened, in the same transaction."""
     try:
@@ -289,7 +329,7 @@ async def process_item(session: AsyncSession, settings: Settings, item: InboxIte
             handler = HANDLERS.get(activity.type)
             if handler is None:
                 raise Ignored(f"{activity.type} is not handled")
-            await handler(Received(session, settings, activity))
+            await _run(Received(session, settings, activity), handler)
         item.state = INBOX_DONE
     except Ignored as reason:
         item.state, item.error = INBOX_IGNORED, str(reason)

@@ -11,6 +11,7 @@ import json
 import logging
 import math
 import sqlite3
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -18,16 +19,25 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from activitypub.errors import ActivityPubError, InvalidDocument, SignatureError, SignatureFailure
-from activitypub.signatures import SignedMessage, parse_signature_header, verify_parsed
-from activitypub.vocab import Activity, parse_activity
+from activitypub.signatures import (
+    SignatureParams,
+    SignedMessage,
+    check_digest,
+    claimed_digest,
+    parse_signature_header,
+    verify_headers,
+    verify_parsed,
+)
+from activitypub.vocab import NOTE_TYPES, Activity, EmbeddedObject, note_author, parse_activity
 from server.db import SQLITE_DIALECT, Database, insert_or_ignore
-from server.models import InboxItem, Job
+from server.models import InboxItem, Job, Peer, PeerState
 from server.models.base import utcnow
 from server.services.errors import ServiceError
-from server.services.remote import RemoteActors, RemoteError
+from server.services.remote import RemoteActors, RemoteError, domain_of
 
 log = logging.getLogger("likewise.inbox")
 
@@ -51,20 +61,47 @@ class InboxPost(NamedTuple):  # one a request: a named tuple costs less than a d
     text: str  # the body as received, stored verbatim
 
 
-def parse_body(body: bytes) -> Activity:
-    return _parse_post(body).activity
+class SignedHeaders(NamedTuple):
+    """A POST whose signature verified over its headers; its body is still unread."""
+
+    signer: str  # the URI of the actor whose key signed
+    digest: bytes  # the SHA-256 its signed Digest header promises for the body
 
 
-def _parse_post(body: bytes) -> InboxPost:
+def decode_body(body: bytes) -> tuple[str, object]:
+    """The body as text and as JSON (authenticated bodies only)."""
     try:
         text = body.decode("utf-8")
-        data = json.loads(text)
+        return text, json.loads(text)
     except (ValueError, RecursionError) as error:
         raise InboxInvalid("the body is not UTF-8 JSON") from error
+
+
+def accept_activity(signer: str, text: str, data: object) -> InboxPost:
+    """The activity a verified `signer` sent, refused now (4xx) if it can never be applied."""
     try:
-        return InboxPost(parse_activity(data), text)
+        activity = parse_activity(data)
     except (InvalidDocument, RecursionError) as error:
         raise InboxInvalid(f"not an activity: {error}") from error
+    if activity.actor_id != signer:
+        raise InboxRejected("the activity's actor is not the key's owner")
+    if activity.type in AUTHORED_TYPES:
+        _check_authors(activity)
+    return InboxPost(activity, text)
+
+
+AUTHORED_TYPES = frozenset({"Create", "Update"})
+
+
+def _check_authors(activity: Activity) -> None:
+    for item in activity.objects:
+        if isinstance(item, EmbeddedObject) and item.type in NOTE_TYPES:
+            try:
+                author = note_author(activity, item)
+            except InvalidDocument as error:
+                raise InboxInvalid(f"not an activity: {error}") from error
+            if author is None:
+                raise InboxInvalid("the note has no attributedTo and is not on the actor's origin")
 
 
 async def _owner_key(remote: RemoteActors, key_id: str, refresh: bool) -> tuple[str, str] | None:
@@ -74,8 +111,10 @@ async def _owner_key(remote: RemoteActors, key_id: str, refresh: bool) -> tuple[
         raise InboxRejected(f"the signing key could not be fetched: {error}") from error
 
 
-async def verify_signature(remote: RemoteActors, request: SignedMessage) -> str:
-    """The URI of the actor whose key signed the request, or InboxRejected."""
+Check = Callable[[SignedMessage, SignatureParams, str], object]
+
+
+async def _verified_signer(remote: RemoteActors, request: SignedMessage, check: Check) -> str:
     header = request.headers.get("signature")
     if not header:
         raise InboxRejected("the request is not signed")
@@ -90,7 +129,7 @@ async def verify_signature(remote: RemoteActors, request: SignedMessage) -> str:
         if owner is None:
             raise InboxRejected("the signing key is unknown")
         try:
-            verify_parsed(request, params, owner[1])
+            check(request, params, owner[1])
             return owner[0]
         except SignatureError as error:
             if attempt == 2 or error.reason not in KEY_FAILURES:
@@ -100,17 +139,38 @@ async def verify_signature(remote: RemoteActors, request: SignedMessage) -> str:
     raise InboxRejected("signature does not verify")
 
 
-async def verify_inbox_post(remote: RemoteActors, request: SignedMessage) -> InboxPost:
-    signer_uri = await verify_signature(remote, request)
-    post = _parse_post(request.body or b"")
-    if post.activity.actor_id != signer_uri:
-        raise InboxRejected("the activity's actor is not the key's owner")
-    return post
+async def verify_signature(remote: RemoteActors, request: SignedMessage) -> str:
+    """The URI of the actor whose key signed the request (body included), or InboxRejected."""
+    return await _verified_signer(remote, request, verify_parsed)
 
 
-class DuplicateActivity(ServiceError):
-    status_code = 400
-    code = "duplicate_activity"
+async def verify_signed_headers(remote: RemoteActors, request: SignedMessage) -> SignedHeaders:
+    """A POST's signature checked before its body is read: the signer, and the digest the
+    body must have (`check_body`). `request.body` is not looked at."""
+    signer = await _verified_signer(remote, request, verify_headers)
+    try:
+        return SignedHeaders(signer, claimed_digest(request.headers.get("digest")))
+    except SignatureError as error:
+        raise InboxRejected(f"signature: {error}") from error
+
+
+def check_body(signed: SignedHeaders, computed: bytes) -> None:
+    """`computed`: the SHA-256 of the body as it was read."""
+    try:
+        check_digest(signed.digest, computed)
+    except SignatureError as error:
+        raise InboxRejected(f"signature: {error}") from error
+
+
+async def sends_settlement_sizes(db: Database, signer: str) -> bool:
+    """Whether `signer` is the instance actor of an active peer (whose batches are large)."""
+    query = select(col(Peer.id)).where(
+        col(Peer.actor_uri) == signer,
+        col(Peer.domain) == domain_of(signer),
+        col(Peer.state) == PeerState.active,
+    )
+    async with db.engine.connect() as connection:
+        return (await connection.execute(query)).first() is not None
 
 
 class InboxUnavailable(ServiceError):
@@ -141,8 +201,9 @@ class InboxBatcher:
         if self.task is None or self.task.done():
             self.task = asyncio.get_running_loop().create_task(self._run())
 
-    async def store(self, post: InboxPost) -> None:
-        """Return once the activity is committed; DuplicateActivity if its id was seen."""
+    async def store(self, post: InboxPost) -> bool:
+        """Return once the activity is committed: whether it is new (a repeat of an id
+        received before is stored once; senders retry after timeouts)."""
         self._ensure_running()
         activity = post.activity
         row: dict[str, object] = {
@@ -158,8 +219,7 @@ class InboxBatcher:
         self.waiting.append(_Pending(row, future))
         if self.arrival is not None and not self.arrival.done():
             self.arrival.set_result(None)
-        if not await future:
-            raise DuplicateActivity("this activity was already received")
+        return await future
 
     async def _collect(self) -> list[_Pending]:
         """Everything waiting now; while a commit runs, the next batch gathers."""
