@@ -95,5 +95,7 @@ async def read_json(request: Request) -> Any:
     body = await request.body()
     try:
         return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except RecursionError as exc:
+        raise BadRequest("the body is not valid JSON: nested too deeply") from exc
+    except ValueError as exc:  # bad JSON or UTF-8, and numbers past int()'s 4300 digits
         raise BadRequest(f"the body is not valid JSON: {exc}") from exc
