@@ -22,6 +22,7 @@ from server.routes import (
 )
 from server.routes.api import accounts as api_accounts
 from server.routes.api import likewise as api_likewise
+from server.routes.api import openapi as api_openapi
 from server.routes.api import statuses as api_statuses
 from server.templating import STATIC_DIR
 
@@ -38,6 +39,7 @@ def all_routes() -> list[BaseRoute]:
         *notes.routes,
         *interaction.routes,
         *api_likewise.routes,
+        *api_openapi.routes,
         *dashboard.routes,
         *money.routes,
         *settlement_pages.routes,

@@ -38,7 +38,7 @@ T = TypeVar("T")
 HOST = "likewise.test"
 ADMIN_SCOPES = "read write follow push profile admin:read admin:write"
 # Requests that may end or replace the admin's browser session: it is checked after them.
-SESSION_PATHS = ("/login", "/logout", "/signup", "/account/")
+SESSION_PATHS = ("/login", "/logout", "/signup", "/account/", "/api/v1/likewise/sessions")
 
 
 def served_routes() -> list[tuple[str, str]]:
@@ -145,7 +145,7 @@ class Instance:
                 probe.method, target, content=body, headers=self.headers_for(probe, body)
             )
             response = await client.send(request)
-        if probe.identity == "session" and probe.path.startswith(SESSION_PATHS):
+        if probe.path.startswith(SESSION_PATHS):
             await self.keep_session()
         return response
 
