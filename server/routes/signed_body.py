@@ -52,7 +52,9 @@ async def read_signed_body(
     signed = await verify_signed_headers(federation(state).remote, request)
     declared = request.headers.get("content-length")
     size = int(declared) if declared is not None and declared.isdigit() else None
-    limit = await _limit(state, signed.signer, size, settlement)
+    limit: int = state.settings.max_body_bytes
+    if settlement and (size is None or size > limit):
+        limit = await _limit(state, signed.signer, limit)
     if size is not None and size > limit:
         raise BodyTooLarge(f"the request body is larger than {limit} bytes")
     body, digest = await _read(receive, limit)
@@ -60,21 +62,26 @@ async def read_signed_body(
     return SignedBody(signed.signer, body)
 
 
-async def _limit(state: State, signer: str, size: int | None, settlement: bool) -> int:
-    ordinary: int = state.settings.max_body_bytes
+async def _limit(state: State, signer: str, ordinary: int) -> int:
+    """The limit for what `signer` sends where settlement documents arrive."""
     larger: int = state.settings.settlement_max_body_bytes
-    if not settlement or larger <= ordinary or (size is not None and size <= ordinary):
-        return ordinary
-    return larger if await sends_settlement_sizes(state.db, signer) else ordinary
+    if larger > ordinary and await sends_settlement_sizes(state.db, signer):
+        return larger
+    return ordinary
 
 
 async def _read(receive: Receive, limit: int) -> tuple[bytes, bytes]:
     """The body (up to `limit` bytes, else BodyTooLarge) and its SHA-256."""
+    message = await receive()
+    if message["type"] == "http.request" and not message.get("more_body", False):
+        body = message.get("body", b"")  # in one piece, as most inbox bodies come
+        if len(body) > limit:
+            raise BodyTooLarge(f"the request body is larger than {limit} bytes")
+        return body, hashlib.sha256(body).digest()
     chunks: list[bytes] = []
     hashed = hashlib.sha256()
     size = 0
     while True:
-        message = await receive()
         if message["type"] == "http.disconnect":
             raise ClientDisconnect()
         chunk = message.get("body", b"")
@@ -84,5 +91,5 @@ async def _read(receive: Receive, limit: int) -> tuple[bytes, bytes]:
         hashed.update(chunk)
         chunks.append(chunk)
         if not message.get("more_body", False):
-            body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-            return body, hashed.digest()
+            return b"".join(chunks), hashed.digest()
+        message = await receive()
