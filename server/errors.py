@@ -9,6 +9,7 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Match, Route
 
 from server.services.errors import ServiceError
 
@@ -73,7 +74,21 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
     response = error_response(request, exc.status_code, str(exc.detail), code="http_error")
     for key, value in (exc.headers or {}).items():
         response.headers[key] = value
+    if exc.status_code == 405:
+        response.headers["Allow"] = ", ".join(allowed_methods(request))
     return response
+
+
+def allowed_methods(conn: HTTPConnection) -> list[str]:
+    """Every method the routes of this path accept. A path with a route per method (GET
+    here, PUT there) would otherwise answer a 405 listing only the first route's methods."""
+    methods: set[str] = set()
+    for route in conn.app.routes:
+        if isinstance(route, Route) and route.methods:
+            match, _ = route.matches(conn.scope)
+            if match is not Match.NONE:
+                methods |= route.methods
+    return sorted(methods)
 
 
 async def handle_server_error(request: Request, exc: Exception) -> Response:
