@@ -192,6 +192,30 @@ def _json(schema: Schema, description: str) -> Schema:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
+EXAMPLES = {
+    "monthly_budget": "8",
+    "paused": False,
+    "uri": "https://blog.example/a-post",
+    "actor": "@bob@mastodon.example",
+    "amount": "20",
+    "iban": "DE89 3704 0044 0532 0130 00",
+    "name": "Cat Doe",
+    "bic": "",
+}
+
+
+def _examples(body: Schema) -> dict[str, Schema]:
+    """One example request body: each documented field with a typical value."""
+    value = {name: EXAMPLES[name] for name in body["properties"] if name in EXAMPLES}
+    return {"typical": {"value": value}}
+
+
+def _link(response: Schema, operation: str, parameter: str, key: str) -> Schema:
+    """A list answer whose first item's `key` is the `parameter` of `operation`."""
+    target = {"operationId": operation, "parameters": {parameter: f"$response.body#/0/{key}"}}
+    return {**response, "links": {operation: target}}
+
+
 def _errors(*statuses: int) -> dict[str, Schema]:
     """The refusals an operation may answer, each with the error body."""
     what = {
@@ -209,6 +233,7 @@ def _errors(*statuses: int) -> dict[str, Schema]:
 
 
 def _operation(
+    name: str,
     summary: str,
     scope: str,
     answers: dict[str, Schema],
@@ -217,6 +242,7 @@ def _operation(
     parameter: str | None = None,
 ) -> Schema:
     operation: Schema = {
+        "operationId": name,
         "summary": summary,
         "description": f"Needs the scope `{scope}`.",
         "security": [{"bearer": [scope]}],
@@ -225,7 +251,7 @@ def _operation(
     if body is not None:
         operation["requestBody"] = {
             "required": True,
-            "content": {"application/json": {"schema": body}},
+            "content": {"application/json": {"schema": body, "examples": _examples(body)}},
         }
     if parameter is not None:
         operation["parameters"] = [
@@ -245,17 +271,21 @@ def _paths() -> dict[str, Schema]:
         "type": "object",
         "properties": {
             "monthly_budget": _ref("AmountInput"),
-            "paused": {"type": "boolean"},
-            "anonymous": {"type": "boolean"},
+            "paused": {"type": ["boolean", "null"], "description": "null: unchanged"},
+            "anonymous": {"type": ["boolean", "null"], "description": "null: unchanged"},
         },
         "additionalProperties": False,
     }
-    set_budget = _operation(
-        "Set the monthly budget, pause, or give anonymously",
-        "write",
-        {"200": _json(_ref("Budget"), "The budget now."), **write},
-        body=budget_body,
-    )
+
+    def set_budget(name: str) -> Schema:
+        return _operation(
+            name,
+            "Set the monthly budget, pause, or give anonymously",
+            "write",
+            {"200": _json(_ref("Budget"), "The budget now."), **write},
+            body=budget_body,
+        )
+
     payout_body = {
         "type": "object",
         "properties": {
@@ -270,9 +300,12 @@ def _paths() -> dict[str, Schema]:
     claimed = _json(_ref("Claim"), "Claimed; what it held moved to your available balance.")
     account_claimed = _json(_ref("AccountClaim"), "Claimed, with the identity.")
     like = _json(_ref("Like"), "Not counted again: the outcome says why.")
+    clicks = _json({"type": "array", "items": _ref("Click")}, "Oldest first.")
+    waiting = _json({"type": "array", "items": _ref("Waiting")}, "Oldest first.")
     return {
         "/me": {
             "get": _operation(
+                "me",
                 "Wallet, budget, this period, creator balances",
                 "read",
                 {"200": _json(_ref("Me"), "You."), **read},
@@ -280,13 +313,15 @@ def _paths() -> dict[str, Schema]:
         },
         "/clicks": {
             "get": _operation(
+                "clicks",
                 "This period's clicks with their projected shares",
                 "read",
-                {"200": _json({"type": "array", "items": _ref("Click")}, "Oldest first."), **read},
+                {"200": _link(clicks, "unclick", "click_id", "id"), **read},
             )
         },
         "/clicks/{click_id}": {
             "delete": _operation(
+                "unclick",
                 "Unclick before the month closes",
                 "write",
                 {"204": {"description": "Removed."}, **_errors(401, 403, 404)},
@@ -294,17 +329,21 @@ def _paths() -> dict[str, Schema]:
             )
         },
         "/budget": {
-            "get": _operation("The budget", "read", {"200": _json(_ref("Budget"), "."), **read}),
-            "put": set_budget,
-            "post": set_budget,
+            "get": _operation(
+                "budget", "The budget", "read", {"200": _json(_ref("Budget"), "."), **read}
+            ),
+            "put": set_budget("set_budget"),
+            "post": set_budget("set_budget_post"),
         },
         "/payouts": {
             "get": _operation(
+                "payouts",
                 "Your payouts",
                 "read",
                 {"200": _json({"type": "array", "items": _ref("Payout")}, "Your payouts."), **read},
             ),
             "post": _operation(
+                "new_payout",
                 "Request a payout of your available balance",
                 "write",
                 {"201": _json(_ref("Payout"), "Requested."), **write, **_errors(409)},
@@ -313,6 +352,7 @@ def _paths() -> dict[str, Schema]:
         },
         "/likes": {
             "post": _operation(
+                "like",
                 "Like any http(s) URL",
                 "write",
                 {"201": _json(_ref("Like"), "Recorded."), "200": like, **write},
@@ -325,11 +365,13 @@ def _paths() -> dict[str, Schema]:
         },
         "/claims": {
             "get": _operation(
+                "claims",
                 "What waits for identities you may claim",
                 "read",
-                {"200": _json({"type": "array", "items": _ref("Waiting")}, "."), **read},
+                {"200": _link(waiting, "claim", "identity_id", "identity_id"), **read},
             ),
             "post": _operation(
+                "claim_account",
                 "Claim your fediverse account elsewhere (links both ways)",
                 "write",
                 {"200": account_claimed, **write, **_errors(404, 409)},
@@ -342,11 +384,13 @@ def _paths() -> dict[str, Schema]:
         },
         "/sessions": {
             "get": _operation(
+                "sessions",
                 "Your browser sessions",
                 "read:accounts",
                 {"200": _json({"type": "array", "items": _ref("Session")}, "."), **read},
             ),
             "delete": _operation(
+                "end_sessions",
                 "Log out everywhere: every browser session ends (tokens stay)",
                 "write:accounts",
                 {
@@ -359,6 +403,7 @@ def _paths() -> dict[str, Schema]:
         },
         "/claims/{identity_id}": {
             "post": _operation(
+                "claim",
                 "Claim an identity and what it holds",
                 "write",
                 {"200": claimed, **_errors(401, 403, 404, 409)},
@@ -372,6 +417,7 @@ def openapi_document(settings: Settings) -> Schema:
     paths = {PREFIX + path: item for path, item in _paths().items()}
     paths[PREFIX + "/openapi.json"] = {
         "get": {
+            "operationId": "openapi",
             "summary": "This document",
             "security": [],
             "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1.")},
