@@ -23,7 +23,7 @@ from starlette.responses import Response
 
 from server.db import Database
 from server.models import Account
-from server.services.errors import Forbidden, Unauthorized
+from server.services.errors import Forbidden, Unauthorized, ValidationFailed
 from server.services.sessions import end_session, resolve_session, start_session
 from server.services.tokens import resolve_token, scope_allows
 
@@ -139,12 +139,20 @@ async def checked_form(request: Request) -> FormData:
     """The submitted form, after its CSRF token was checked against the session. A bearer
     token is no ambient credential (no other site can make a browser send it): no check."""
     form = await request.form()
+    refuse_nul(form)
     user = current_user(request)
     if user is not None and user.via == "token":
         return form
     if not _csrf_matches(request, form.get(CSRF_FIELD)):
         raise Forbidden("the form expired or came from another site; reload the page and retry")
     return form
+
+
+def refuse_nul(form: FormData) -> None:
+    """No text a person types holds a NUL character, and PostgreSQL refuses one (a 500)."""
+    for name, value in form.multi_items():
+        if isinstance(value, str) and "\x00" in value:
+            raise ValidationFailed("the form holds a NUL character", field=name)
 
 
 Endpoint = Callable[[Request], Awaitable[Response]]

@@ -10,7 +10,7 @@ module is imported (by `server.routes`) before any route module.
 
 from __future__ import annotations
 
-from starlette.convertors import IntegerConvertor, register_url_convertor
+from starlette.convertors import IntegerConvertor, StringConvertor, register_url_convertor
 
 MAX_ROW_ID = 2**31 - 1  # ids are INTEGER columns (int32 on PostgreSQL)
 
@@ -47,3 +47,13 @@ def is_row_id(text: str) -> bool:
 
 
 register_url_convertor("int", RowIdConvertor())
+
+
+class TextConvertor(StringConvertor):
+    """`{x}` and `{x:str}`: any segment but one with a NUL character, which no name, domain
+    or token holds and which PostgreSQL refuses in text (a 500); such a path is a 404."""
+
+    regex = "[^/\x00]+"
+
+
+register_url_convertor("str", TextConvertor())

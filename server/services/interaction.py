@@ -20,7 +20,8 @@ from server.models.federation import FOLLOW_ACCEPTED, FOLLOW_PENDING
 from server.services.delivery import deliver
 from server.services.errors import NotFound, ValidationFailed
 from server.services.notes import local_actor, store_remote_note
-from server.services.remote import RemoteActors, RemoteError
+from server.services.origins import host_of
+from server.services.remote import InvalidActor, RemoteActors, RemoteError
 
 NOTE_TYPES = frozenset({"Note", "Article", "Page", "Question"})
 
@@ -99,9 +100,25 @@ async def resolve(remote: RemoteActors, query: str) -> Resolved:
         return Resolved(await resolve_handle(remote, query), None)
     if not query.startswith(("http://", "https://")):
         raise ValidationFailed("give a URL or a user@domain handle")
+    host = host_of(query)
+    if not host:
+        raise ValidationFailed("give the URL without a user name or password", field="uri")
     known = await _local_by_uri(remote.db, query)
     if known is not None:
         return known
+    if host == remote.settings.domain.lower():
+        # A local URL resolves only to local things: never fetched from ourselves.
+        raise NotFound("nothing on this instance has that URL")
+    try:
+        return await _fetch(remote, query)
+    except InvalidActor:
+        raise
+    except RemoteError as error:
+        # The client named the URL: one that cannot be fetched is not found, not a 502.
+        raise NotFound(f"could not find an account or post there: {error.message}") from error
+
+
+async def _fetch(remote: RemoteActors, query: str) -> Resolved:
     document = await remote.fetch_document(query)
     if document.get("type") in ACTOR_TYPES:
         return Resolved(await remote.fetch_actor(str(document.get("id"))), None)

@@ -47,7 +47,13 @@ from server.models.ledger import AMOUNT_CEILING
 from server.models.payouts import EscrowState
 from server.services.errors import Conflict, NotFound, ValidationFailed
 from server.services.ledger import Owner, balance_of
-from server.services.remote import RemoteActors, RemoteError, checked_actor, domain_of
+from server.services.remote import (
+    InvalidActor,
+    RemoteActors,
+    RemoteError,
+    checked_actor,
+    domain_of,
+)
 from server.services.settlement_docs import (
     LocalSigner,
     SettlementRefused,
@@ -86,11 +92,12 @@ async def actor_profile(remote: RemoteActors, actor_uri: str, currency: str) -> 
     try:
         parsed = parse_actor(await remote.fetch_document(actor_uri))
     except ActivityPubError as error:
-        raise RemoteError(f"{actor_uri} is not an actor: {error}") from error
+        raise InvalidActor(f"{actor_uri} is not an actor: {error}") from error
     actor = checked_actor(parsed)  # its inbox and keys on its own origin
     keys = [m for m in actor.assertion_methods if m.controller == actor.id]
     if not keys:
-        raise RemoteError(f"{actor_uri} publishes no Ed25519 assertionMethod key")
+        # The sender's own actor is unusable for settlement: its fault, a 4xx, not a 502.
+        raise InvalidActor(f"{actor_uri} publishes no Ed25519 assertionMethod key")
     return PeerProfile(
         domain_of(actor.id), actor.id, actor.inbox, keys[0].public_key_multibase, currency
     )

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from server.auth import current_account, current_user, require_scope
+from server.auth import current_account, current_user, refuse_nul, require_scope
 from server.convertors import is_row_id
 from server.errors import BadRequest, read_json
 from server.models import Account
@@ -42,6 +42,7 @@ async def _params(request: Request) -> dict[str, Any]:
             raise BadRequest("the body must be a JSON object")
         return data
     form = await request.form()
+    refuse_nul(form)
     return {key: value for key, value in form.items() if isinstance(value, str)}
 
 
