@@ -170,7 +170,11 @@ async def claims_received(
     received = []
     for reference, amount, at in rows.all():
         identity = None
-        if reference.startswith("identity:") and reference[9:].isdigit():
+        if (
+            reference.startswith("identity:")
+            and reference[9:].isascii()
+            and reference[9:].isdigit()
+        ):
             identity = await session.get(Identity, int(reference[9:]))
         label = (identity.handle or identity.external_id) if identity else "earlier claims"
         received.append(Received(label, int(amount), at))

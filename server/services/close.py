@@ -212,7 +212,7 @@ def unclaimed_destination(
     if network != "fediverse":
         return Unclaimed(Owner(LedgerKind.escrow_identity, identity_id=identity), "")
     host = domain_of(external_id)
-    if host and host != settings.domain:
+    if host and host != settings.domain.lower():  # hosts compare case-insensitively
         return Unclaimed(Owner(LedgerKind.escrow_peer, peer_domain=host), external_id)
     return Unclaimed(Owner(LedgerKind.escrow_identity, identity_id=identity), external_id)
 
