@@ -10,7 +10,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
 import server.models  # noqa: F401  (fills SQLModel.metadata)
-from server.db import create_engine
+from server.db.engine import create_engine
 
 target_metadata = SQLModel.metadata
 

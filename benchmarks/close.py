@@ -31,12 +31,12 @@ import asyncpg
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
-from server.db import Database
-from server.migrations import upgrade
+from server.db.engine import Database
+from server.db.migrations import upgrade
 from server.models import Account, Click, Identity, LedgerKind, Thing
 from server.models.base import utcnow
-from server.services.ledger import Owner, TransferSpec, ledger_accounts, post_many
-from server.services.split import equal_split, fee_of
+from server.money.ledger import Owner, TransferSpec, ledger_accounts, post_many
+from server.money.split import equal_split, fee_of
 from server.settings import Settings
 
 CLICKS_PER_DONOR = 10

@@ -31,8 +31,8 @@ from close import PERIOD, drop_database, environment, fresh_database, seed  # ty
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from server.db import Database
-from server.migrations import upgrade
+from server.db.engine import Database
+from server.db.migrations import upgrade
 from server.settings import Settings
 
 BATCH_DONORS = 200

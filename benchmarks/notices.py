@@ -30,13 +30,13 @@ from close import drop_database, fresh_database, insert_in_batches  # type: igno
 from sqlalchemy import text
 from sqlmodel import select
 
-from server.db import Database
-from server.migrations import upgrade
+from server.db.engine import Database
+from server.db.migrations import upgrade
+from server.donations.periods import period_of
+from server.escrow.notices import creators_to_tell
 from server.models import EscrowLine, Identity
 from server.models.base import utcnow
 from server.models.notices import CreatorNotice
-from server.services.creator_notices import creators_to_tell
-from server.services.periods import period_of
 from server.settings import Settings
 
 CREATORS = 50_000

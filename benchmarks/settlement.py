@@ -50,7 +50,7 @@ from activitypub.settlement import (  # noqa: E402
     sign_document,
     verify_document,
 )
-from server.db import Database  # noqa: E402
+from server.db.engine import Database  # noqa: E402
 from server.models import (  # noqa: E402
     Account,
     Actor,
@@ -61,7 +61,7 @@ from server.models import (  # noqa: E402
     Thing,
 )
 from server.models.base import utcnow  # noqa: E402
-from server.services.ledger import Owner, TransferSpec, ledger_accounts, post_many  # noqa: E402
+from server.money.ledger import Owner, TransferSpec, ledger_accounts, post_many  # noqa: E402
 from server.settings import Settings  # noqa: E402
 from tests.support.instances import LiveInstance  # noqa: E402
 
@@ -291,7 +291,7 @@ async def _pending_total(instance: LiveInstance) -> int:
 
 
 async def _verify_stored(b: LiveInstance, settlement_id: int) -> tuple[float, bool]:
-    from server.services.settlement import verify_settlement
+    from server.settlement.exchange import verify_settlement
 
     settings = Settings(data_dir=b.data_dir, domain=b.domain, database_url=b.database_url)
     db = Database(b.database_url)

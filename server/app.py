@@ -12,16 +12,16 @@ from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.middleware.sessions import SessionMiddleware
 
+from server.accounts.actors import INSTANCE_ACTOR_PATH, ensure_instance_actor
 from server.auth import AuthBackend, on_auth_error
-from server.db import Database
+from server.db.engine import Database
 from server.errors import EXCEPTION_HANDLERS
 from server.http import build_http_client
-from server.jobs.registry import job_handlers
 from server.jobs.worker import Handler, JobContext, Worker
 from server.middleware import AccessLogMiddleware, BodyLimitMiddleware, DirectRoutes, Metrics
+from server.registry import job_handlers
 from server.routes import all_routes
 from server.routes.activitypub import inbox_routes
-from server.services.actors import INSTANCE_ACTOR_PATH, ensure_instance_actor
 from server.settings import Settings
 from server.templating import build_templates
 

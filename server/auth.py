@@ -1,6 +1,6 @@
 """Who is asking: a bearer token or the browser session; scopes; CSRF for forms.
 
-A browser session is a row (server.services.sessions) named by a random key in the signed
+A browser session is a row (server.accounts.sessions) named by a random key in the signed
 cookie, so logging out ends it for every copy of the cookie.
 """
 
@@ -21,11 +21,11 @@ from starlette.datastructures import FormData
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
-from server.db import Database
+from server.accounts.sessions import end_session, resolve_session, start_session
+from server.accounts.tokens import resolve_token, scope_allows
+from server.db.engine import Database
+from server.domain_errors import Forbidden, Unauthorized, ValidationFailed
 from server.models import Account
-from server.services.errors import Forbidden, Unauthorized, ValidationFailed
-from server.services.sessions import end_session, resolve_session, start_session
-from server.services.tokens import resolve_token, scope_allows
 
 SESSION_SCOPES = frozenset({"read", "write", "follow", "push", "profile"})
 ADMIN_SCOPES = frozenset({"admin:read", "admin:write"})

@@ -11,7 +11,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Match, Route
 
-from server.services.errors import ServiceError
+from server.domain_errors import ServiceError
 
 log = logging.getLogger("likewise.errors")
 

@@ -11,7 +11,7 @@ from asgi_lifespan import LifespanManager
 from starlette.applications import Starlette
 
 from server.app import create_app
-from server.db import Database
+from server.db.engine import Database
 from server.settings import Settings
 from tests.support.browser import CHROMIUM_ARGS, chromium_path
 from tests.support.databases import DatabaseFactory

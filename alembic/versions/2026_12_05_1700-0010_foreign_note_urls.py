@@ -1,7 +1,7 @@
 """remote notes lose a url on a foreign origin
 
 A remote note's `url` is its web address only on the note's own host (the host of its id,
-`server.services.origins`); a cached note that named a page elsewhere (a local profile,
+`server.federation.origins`); a cached note that named a page elsewhere (a local profile,
 someone's site) could take the likes of that page. Such notes get their id as their
 address, as a note that names no `url` has.
 
@@ -35,7 +35,7 @@ note = sa.table(
 
 
 def _host(url: str) -> str:
-    """As server.services.origins.host_of (a migration keeps its own copy of the rule)."""
+    """As server.federation.origins.host_of (a migration keeps its own copy of the rule)."""
     try:
         parts = urlsplit(url)
     except ValueError:

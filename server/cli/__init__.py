@@ -25,7 +25,7 @@ from server.cli.common import (
     run_async,
     safe_url,
 )
-from server.db import Database
+from server.db.engine import Database
 from server.public_url import PUBLIC_URL_KEY
 from server.settings import describe, read_config_file, record_public_url
 
@@ -107,7 +107,7 @@ def serve(
 
 
 async def _count_accounts(db: Database) -> int:
-    from server.services.accounts import count_accounts
+    from server.accounts.accounts import count_accounts
 
     async with db.session() as session:
         return await count_accounts(session)
@@ -128,8 +128,8 @@ def migrate(data_dir: Path | None) -> None:
 def worker(data_dir: Path | None, once: bool) -> None:
     """Run background jobs in this process (alongside `serve --no-worker`)."""
     from server.http import build_http_client
-    from server.jobs.registry import job_handlers
     from server.jobs.worker import JobContext, Worker
+    from server.registry import job_handlers
 
     settings = cli_settings(data_dir)
     migrate_database(settings)

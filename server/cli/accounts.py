@@ -8,7 +8,7 @@ import click
 from rich.table import Table
 
 from server.cli.common import cli_settings, console, data_option, migrate_database, run_async
-from server.db import Database
+from server.db.engine import Database
 from server.settings import record_public_url
 
 
@@ -29,9 +29,9 @@ def users_create(
     data_dir: Path | None, username: str, email: str, password: str, admin: bool
 ) -> None:
     """Create an account (with its ActivityPub actor and keys)."""
-    from server.services.accounts import NewAccount, create_account
-    from server.services.amounts import format_money
-    from server.services.claims import claim_own_identities
+    from server.accounts.accounts import NewAccount, create_account
+    from server.escrow.claims import claim_own_identities
+    from server.money.amounts import format_money
 
     settings = cli_settings(data_dir)
     migrate_database(settings)
@@ -58,7 +58,7 @@ def users_create(
 @data_option
 def users_list(data_dir: Path | None) -> None:
     """List accounts."""
-    from server.services.accounts import list_accounts
+    from server.accounts.accounts import list_accounts
 
     settings = cli_settings(data_dir)
     migrate_database(settings)
@@ -90,7 +90,7 @@ def users_list(data_dir: Path | None) -> None:
 )
 def users_password(data_dir: Path | None, username: str, password: str) -> None:
     """Set an account's password; every browser session of the account ends."""
-    from server.services.accounts import get_account, set_password
+    from server.accounts.accounts import get_account, set_password
 
     settings = cli_settings(data_dir)
     migrate_database(settings)
@@ -105,7 +105,7 @@ def users_password(data_dir: Path | None, username: str, password: str) -> None:
 
 
 def _suspend(data_dir: Path | None, username: str, suspended: bool) -> None:
-    from server.services.accounts import set_suspended
+    from server.accounts.accounts import set_suspended
 
     settings = cli_settings(data_dir)
     migrate_database(settings)
@@ -146,8 +146,8 @@ def tokens() -> None:
 @click.option("--name", default="cli", show_default=True, help="A label for the token.")
 def tokens_create(data_dir: Path | None, username: str, scopes: str, name: str) -> None:
     """Create a token and print it (shown once): use it as `Authorization: Bearer …`."""
-    from server.services.accounts import get_account
-    from server.services.tokens import create_token
+    from server.accounts.accounts import get_account
+    from server.accounts.tokens import create_token
 
     settings = cli_settings(data_dir)
     migrate_database(settings)

@@ -13,8 +13,8 @@ import click
 from rich.console import Console
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from server.db import Database, DatabaseURLError
-from server.services.errors import ServiceError
+from server.db.engine import Database, DatabaseURLError
+from server.domain_errors import ServiceError
 from server.settings import ConfigError, Settings, describe, ensure_data_dir, load_settings
 
 T = TypeVar("T")
@@ -50,7 +50,7 @@ def cli_settings(data_dir: Path | None, **overrides: Any) -> Settings:
 
 
 def migrate_database(settings: Settings) -> None:
-    from server.migrations import upgrade
+    from server.db.migrations import upgrade
 
     try:
         upgrade(settings.database_url)

@@ -8,8 +8,8 @@ from pathlib import Path
 import click
 
 from server.cli.common import cli_settings, console, data_option, migrate_database, run_async
-from server.db import Database
-from server.services.audit import Audit
+from server.db.engine import Database
+from server.money.audit import Audit
 
 
 @click.group()
@@ -21,7 +21,7 @@ def ledger() -> None:
 @data_option
 def ledger_check(data_dir: Path | None) -> None:
     """Recompute every balance and check the invariants; exit 1 if one fails."""
-    from server.services.audit import check_ledger
+    from server.money.audit import check_ledger
 
     settings = cli_settings(data_dir)
     migrate_database(settings)

@@ -8,7 +8,7 @@ import click
 from rich.table import Table
 
 from server.cli.common import cli_settings, console, data_option, migrate_database, run_async
-from server.db import Database
+from server.db.engine import Database
 
 
 @click.group()
@@ -21,8 +21,8 @@ def notices() -> None:
 @click.option("--month", default=None, help="YYYY-MM; default every month.")
 def notices_list(data_dir: Path | None, month: str | None) -> None:
     """The notices sent (or skipped: the actor was gone), newest first."""
-    from server.services.amounts import format_amount
-    from server.services.creator_notices import date_text, list_notices
+    from server.escrow.notices import date_text, list_notices
+    from server.money.amounts import format_amount
 
     settings = cli_settings(data_dir)
     migrate_database(settings)
@@ -51,7 +51,7 @@ def notices_list(data_dir: Path | None, month: str | None) -> None:
 @data_option
 def notices_opt_outs(data_dir: Path | None) -> None:
     """Actors who asked for no more notices (a "stop" reply, or a block of the instance)."""
-    from server.services.notice_opt_outs import list_opt_outs
+    from server.escrow.opt_outs import list_opt_outs
 
     settings = cli_settings(data_dir)
     migrate_database(settings)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import click
 
-from server.services.amounts import parse_id
-from server.services.errors import ValidationFailed
+from server.domain_errors import ValidationFailed
+from server.money.amounts import parse_id
 
 
 class RowId(click.ParamType[int, object]):

@@ -9,7 +9,7 @@ import click
 from rich.table import Table
 
 from server.cli.common import cli_settings, console, data_option, migrate_database, run_async
-from server.db import Database
+from server.db.engine import Database
 
 
 @click.group()
@@ -22,8 +22,8 @@ def payouts() -> None:
 @click.option("--state", default=None, help="requested, approved, in_flight, paid, rejected")
 def payouts_list(data_dir: Path | None, state: str | None) -> None:
     """List payouts, newest first."""
-    from server.services.amounts import format_amount
-    from server.services.payouts import list_payouts
+    from server.money.amounts import format_amount
+    from server.money.payouts import list_payouts
 
     settings = cli_settings(data_dir)
     migrate_database(settings)
@@ -54,7 +54,7 @@ def payouts_list(data_dir: Path | None, state: str | None) -> None:
 @click.argument("payout_id", type=int)
 def payouts_approve(data_dir: Path | None, payout_id: int) -> None:
     """Approve a requested payout."""
-    from server.services.payouts import approve_payout
+    from server.money.payouts import approve_payout
 
     settings = cli_settings(data_dir)
     migrate_database(settings)
@@ -73,7 +73,7 @@ def payouts_approve(data_dir: Path | None, payout_id: int) -> None:
 @click.option("--note", default="", help="Why, shown to the creator.")
 def payouts_reject(data_dir: Path | None, payout_id: int, note: str) -> None:
     """Reject a payout; its amount returns to the creator's available balance."""
-    from server.services.payouts import reject_payout
+    from server.money.payouts import reject_payout
 
     settings = cli_settings(data_dir)
     migrate_database(settings)
@@ -98,7 +98,7 @@ def payouts_export(
     data_dir: Path | None, fmt: str, debtor_name: str, debtor_iban: str, debtor_bic: str
 ) -> None:
     """Write every approved payout as a pain.001.001.03 file to stdout; marks them in flight."""
-    from server.services.payouts import Debtor, export_batch
+    from server.money.payouts import Debtor, export_batch
 
     settings = cli_settings(data_dir)
     migrate_database(settings)
@@ -122,7 +122,7 @@ def payouts_export(
 @click.argument("batch_id", type=int)
 def payouts_confirm(data_dir: Path | None, batch_id: int) -> None:
     """Book an exported batch as paid by the bank."""
-    from server.services.payouts import confirm_batch
+    from server.money.payouts import confirm_batch
 
     settings = cli_settings(data_dir)
     migrate_database(settings)
@@ -144,8 +144,8 @@ def escrow() -> None:
 @data_option
 def escrow_expire(data_dir: Path | None) -> None:
     """Return shares older than LIKEWISE_ESCROW_DAYS to their donors' wallets."""
-    from server.services.amounts import format_money
-    from server.services.escrow import expire_escrow
+    from server.escrow.escrow import expire_escrow
+    from server.money.amounts import format_money
 
     settings = cli_settings(data_dir)
     migrate_database(settings)
@@ -164,9 +164,9 @@ def escrow_expire(data_dir: Path | None) -> None:
 @click.argument("username")
 def escrow_claim(data_dir: Path | None, identity_id: int, username: str) -> None:
     """Record that USERNAME proved they own IDENTITY_ID; its escrow moves to them."""
-    from server.services.accounts import get_account
-    from server.services.amounts import format_money
-    from server.services.escrow import claim_identity
+    from server.accounts.accounts import get_account
+    from server.escrow.escrow import claim_identity
+    from server.money.amounts import format_money
 
     settings = cli_settings(data_dir)
     migrate_database(settings)

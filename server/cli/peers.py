@@ -9,19 +9,19 @@ from rich.table import Column, Table
 
 from server.cli.common import cli_settings, console, data_option, fail, migrate_database, run_async
 from server.cli.params import ROW_ID
-from server.db import Database
+from server.db.engine import Database
 from server.settings import Settings
 
 
 def _money(value: int, settings: Settings) -> str:
-    from server.services.amounts import format_money
+    from server.money.amounts import format_money
 
     return format_money(value, settings)
 
 
 def _amount(text: str, settings: Settings, field: str) -> int:
-    from server.services.amounts import parse_amount
-    from server.services.errors import ServiceError
+    from server.domain_errors import ServiceError
+    from server.money.amounts import parse_amount
 
     try:
         return parse_amount(text, settings, field=field)
@@ -46,10 +46,10 @@ def peers() -> None:
 @click.option("--credit-limit", default=None, help="Most either side may owe, e.g. 1000.00.")
 def peers_add(data_dir: Path | None, domain: str, credit_limit: str | None) -> None:
     """Propose settling with DOMAIN (it must run Likewise in the same currency)."""
+    from server.domain_errors import ServiceError
+    from server.federation.remote import RemoteActors, build_client
     from server.http import build_http_client
-    from server.services.errors import ServiceError
-    from server.services.peers import discover, normalize_domain, propose
-    from server.services.remote import RemoteActors, build_client
+    from server.settlement.peering import discover, normalize_domain, propose
 
     settings = _prepared(data_dir)
     try:
@@ -75,7 +75,7 @@ def peers_add(data_dir: Path | None, domain: str, credit_limit: str | None) -> N
 
 
 def _answer(data_dir: Path | None, domain: str, accept: bool) -> None:
-    from server.services.peers import answer_proposal
+    from server.settlement.peering import answer_proposal
 
     settings = _prepared(data_dir)
 
@@ -103,7 +103,7 @@ def peers_reject(data_dir: Path | None, domain: str) -> None:
 
 def _set_state(data_dir: Path | None, domain: str, state: str) -> None:
     from server.models import PeerState
-    from server.services.peers import set_state
+    from server.settlement.peering import set_state
 
     settings = _prepared(data_dir)
 
@@ -141,7 +141,7 @@ def peers_end(data_dir: Path | None, domain: str) -> None:
 @data_option
 def peers_list(data_dir: Path | None) -> None:
     """Every peer with its state, credit limit and open balance."""
-    from server.services.peers import list_peers, waiting_instances
+    from server.settlement.peering import list_peers, waiting_instances
 
     settings = _prepared(data_dir)
     rows = run_async(settings, lambda db: list_peers(db, settings))
@@ -184,7 +184,7 @@ def peers_list(data_dir: Path | None) -> None:
 @click.argument("domain")
 def peers_statement(data_dir: Path | None, domain: str) -> None:
     """An account statement with DOMAIN: every batch and payment, with the running balance."""
-    from server.services.statements import statement
+    from server.settlement.statements import statement
 
     settings = _prepared(data_dir)
     result = run_async(settings, lambda db: statement(db, settings, domain.lower()))
@@ -220,7 +220,7 @@ def settlements() -> None:
 @click.option("--peer", "domain", default=None, help="Only this peer.")
 def settlements_list(data_dir: Path | None, domain: str | None) -> None:
     """Batches sent and received, newest first; overdue ones are flagged."""
-    from server.services.settlement import list_payments, list_settlements, overdue
+    from server.settlement.exchange import list_payments, list_settlements, overdue
 
     settings = _prepared(data_dir)
     rows = run_async(settings, lambda db: list_settlements(db, domain))
@@ -263,10 +263,10 @@ def settlements_list(data_dir: Path | None, domain: str | None) -> None:
 @click.option("--peer", "domain", default=None, help="Only this peer.")
 def settlements_send(data_dir: Path | None, domain: str | None) -> None:
     """Offer active peers what is held for their creators now (the worker delivers)."""
+    from server.federation.remote import RemoteActors, build_client
     from server.http import build_http_client
-    from server.services.peers import find_peer
-    from server.services.remote import RemoteActors, build_client
-    from server.services.settlement_batches import prepare_batches
+    from server.settlement.outgoing import prepare_batches
+    from server.settlement.peering import find_peer
 
     settings = _prepared(data_dir)
 
@@ -292,7 +292,7 @@ def settlements_send(data_dir: Path | None, domain: str | None) -> None:
 @click.argument("settlement_id", type=ROW_ID)
 def settlements_verify(data_dir: Path | None, settlement_id: int) -> None:
     """Re-check the stored batch and answer: proofs, digest and receipt lines."""
-    from server.services.settlement import verify_settlement
+    from server.settlement.exchange import verify_settlement
 
     settings = _prepared(data_dir)
     result = run_async(settings, lambda db: verify_settlement(db, settings, settlement_id))
@@ -310,7 +310,7 @@ def settlements_verify(data_dir: Path | None, settlement_id: int) -> None:
 @click.option("--reference", required=True, help="The bank transfer's reference.")
 def settlements_mark_paid(data_dir: Path | None, domain: str, amount: str, reference: str) -> None:
     """Tell DOMAIN that AMOUNT (the open balance) was transferred; it confirms."""
-    from server.services.settlement_payments import mark_paid
+    from server.settlement.payments import mark_paid
 
     settings = _prepared(data_dir)
     value = _amount(amount, settings, "amount")
@@ -327,7 +327,7 @@ def settlements_mark_paid(data_dir: Path | None, domain: str, amount: str, refer
 @click.argument("payment_id", type=ROW_ID)
 def settlements_confirm(data_dir: Path | None, payment_id: int) -> None:
     """Confirm a peer's payment notice: creators' pending funds become available."""
-    from server.services.settlement_payments import confirm_payment
+    from server.settlement.payments import confirm_payment
 
     settings = _prepared(data_dir)
 
@@ -345,7 +345,7 @@ def settlements_confirm(data_dir: Path | None, payment_id: int) -> None:
 @click.option("--reason", default="the transfer has not arrived", help="Told to the peer.")
 def settlements_refuse(data_dir: Path | None, payment_id: int, reason: str) -> None:
     """Refuse a peer's payment notice (the money did not arrive)."""
-    from server.services.settlement_payments import refuse_payment
+    from server.settlement.payments import refuse_payment
 
     settings = _prepared(data_dir)
 

@@ -8,9 +8,9 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
 from server.cli.common import cli_settings, console, data_option, fail, migrate_database, run_async
-from server.db import Database
-from server.services.close import CloseReport
-from server.services.errors import ServiceError
+from server.db.engine import Database
+from server.domain_errors import ServiceError
+from server.donations.close import CloseReport
 
 
 @click.group()
@@ -42,10 +42,10 @@ def period_close(
     workers: int | None,
 ) -> None:
     """Close a period: split each donor's budget over their clicks. Safe to rerun."""
+    from server.donations.close import close_period
+    from server.donations.periods import parse_period, period_of, previous_period
     from server.models.base import utcnow
-    from server.services.amounts import format_money
-    from server.services.close import close_period
-    from server.services.periods import parse_period, period_of, previous_period
+    from server.money.amounts import format_money
 
     settings = cli_settings(data_dir)
     migrate_database(settings)

@@ -7,8 +7,8 @@ from pathlib import Path
 import click
 
 from server.cli.common import cli_settings, data_option, fail, migrate_database, run_async
-from server.db import Database
-from server.services.errors import ServiceError
+from server.db.engine import Database
+from server.domain_errors import ServiceError
 
 
 @click.group()
@@ -23,11 +23,11 @@ def wallet() -> None:
 @click.option("--reference", default="", help="Payment reference; a repeat credits once.")
 def wallet_credit(data_dir: Path | None, username: str, amount: str, reference: str) -> None:
     """Credit AMOUNT (e.g. 10.00) to USERNAME's wallet from outside money."""
+    from server.accounts.accounts import get_account
     from server.models import LedgerKind
-    from server.services.accounts import get_account
-    from server.services.amounts import format_money, parse_amount
-    from server.services.funding import Funding, credit_wallet
-    from server.services.ledger import Owner, balance_of
+    from server.money.amounts import format_money, parse_amount
+    from server.money.funding import Funding, credit_wallet
+    from server.money.ledger import Owner, balance_of
 
     settings = cli_settings(data_dir)
     migrate_database(settings)

@@ -4,7 +4,7 @@ Only `done` and `failed` rows go (no state leads out of them); a queued, running
 retrying job is never touched. A row with a dedupe key goes only if the caller's
 `Retention` says its key family may: the row *is* the key, and deleting it lets the same
 key be enqueued again. Which families may go is the caller's decision (see
-server/services/job_retention.py).
+server/jobs/retention.py).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import and_, delete, func, or_
 from sqlmodel import col, select
 
-from server.db import Database
+from server.db.engine import Database
 from server.models import Job, JobState
 from server.models.base import utcnow
 

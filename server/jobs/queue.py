@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from server.db import Database
+from server.db.engine import Database
 from server.models import Job, JobState
 from server.models.base import utcnow
 

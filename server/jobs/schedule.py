@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col, select
 
-from server.db import Database
+from server.db.engine import Database
 from server.jobs.queue import DEFAULT_LEASE, enqueue, renew
 from server.models import Job, JobState
 from server.models.base import utcnow

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from server.db import Database
+from server.db.engine import Database
 from server.jobs.queue import DEFAULT_LEASE, ClaimedJob, claim, complete, fail
 from server.jobs.schedule import another_running, enqueue_slot, lease_kept, slot_key
 from server.models.base import utcnow

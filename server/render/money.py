@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from server.donations.summary import ClickView, CreatorSummary, DonorSummary
+from server.escrow.escrow import Claim, Waiting
 from server.models import Payout
-from server.services.amounts import amount_json
-from server.services.escrow import Claim, Waiting
-from server.services.summary import ClickView, CreatorSummary, DonorSummary
+from server.money.amounts import amount_json
 from server.settings import Settings
 
 

@@ -13,20 +13,20 @@ from starlette.types import Receive, Scope, Send
 
 from activitypub.builders import Json, build_collection, build_create, build_ordered_collection
 from activitypub.jsonld import ACTIVITY_JSON, accepts_activity_json
+from server.accounts.actors import INSTANCE_ACTOR_PATH
+from server.accounts.actors import instance_actor as find_instance_actor
+from server.context import federation
+from server.domain_errors import NotFound, ServiceError
 from server.errors import handle_service_error
+from server.escrow.claims import person_document
+from server.federation.inbox import accept_activity, decode_body, verify_signature
 from server.models import Account, Actor, Follow, Note
 from server.models.federation import FOLLOW_ACCEPTED
 from server.render.activitypub import render_instance_actor, render_note
 from server.routes.notes import profile_page
 from server.routes.signed_body import read_signed_body, signed_message
-from server.services.actors import INSTANCE_ACTOR_PATH
-from server.services.actors import instance_actor as find_instance_actor
-from server.services.claims import person_document
-from server.services.errors import NotFound, ServiceError
-from server.services.inbox import accept_activity, decode_body, verify_signature
-from server.services.notes import like_count, like_ids, share_count
-from server.services.runtime import federation
 from server.settings import Settings
+from server.social.notes import like_count, like_ids, share_count
 
 OUTBOX_PAGE = 20
 

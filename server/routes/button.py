@@ -10,8 +10,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from server.auth import checked_form, current_user
-from server.services.errors import ServiceError, Unauthorized
-from server.services.likes import like_count, like_url
+from server.domain_errors import ServiceError, Unauthorized
+from server.donations.likes import like_count, like_url
 
 OUTCOME_TEXT = {
     "recorded": "Liked. It gets a share of your budget when the month closes.",

@@ -13,20 +13,20 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from server.auth import checked_form, current_user
+from server.context import federation
+from server.domain_errors import ServiceError, Unauthorized
+from server.donations.budget import update_donor_settings
+from server.donations.clicks import remove_click_by_id
+from server.donations.summary import creator_summary, donor_summary
+from server.escrow.claims import claim_fediverse_account, claims_received, linked_accounts
+from server.escrow.escrow import Claim, claim_identity, waiting_for
+from server.money.amounts import format_money, parse_amount
+from server.money.payouts import PayoutRequest, request_payout
 from server.render.bars import stacked_bars
 from server.render.pie import pie_slices
-from server.services.amounts import format_money, parse_amount
-from server.services.budget import update_donor_settings
-from server.services.claims import claim_fediverse_account, claims_received, linked_accounts
-from server.services.clicks import remove_click_by_id
-from server.services.creator_settlement import funds_by_peer
-from server.services.errors import ServiceError, Unauthorized
-from server.services.escrow import Claim, claim_identity, waiting_for
-from server.services.notes import local_actor
-from server.services.payouts import PayoutRequest, request_payout
-from server.services.runtime import federation
-from server.services.summary import creator_summary, donor_summary
 from server.settings import Settings
+from server.settlement.creator import funds_by_peer
+from server.social.notes import local_actor
 
 CREATOR_NOTICE = "creator_notice"
 

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from server.services.errors import Forbidden
+from server.domain_errors import Forbidden
 
 
 async def healthz(request: Request) -> Response:

@@ -9,11 +9,11 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from server.auth import checked_form, current_account, current_user
-from server.services.errors import ValidationFailed
-from server.services.favourites import SOURCE_WEB, favourite
-from server.services.interaction import follow, interaction_url, resolve
-from server.services.notes import status_view
-from server.services.runtime import federation
+from server.context import federation
+from server.domain_errors import ValidationFailed
+from server.social.favourites import SOURCE_WEB, favourite
+from server.social.interaction import follow, interaction_url, resolve
+from server.social.notes import status_view
 
 
 async def authorize_interaction(request: Request) -> Response:

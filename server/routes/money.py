@@ -9,12 +9,12 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from server.accounts.accounts import get_account
 from server.auth import checked_form, require_admin
-from server.services.accounts import get_account
-from server.services.amounts import format_money, parse_amount
-from server.services.errors import ServiceError
-from server.services.funding import Funding, credit_wallet
-from server.services.payouts import approve_payout, list_payouts, reject_payout
+from server.domain_errors import ServiceError
+from server.money.amounts import format_money, parse_amount
+from server.money.funding import Funding, credit_wallet
+from server.money.payouts import approve_payout, list_payouts, reject_payout
 
 
 def _render(request: Request, context: Mapping[str, object], status: int = 200) -> Response:

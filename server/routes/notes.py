@@ -9,10 +9,10 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from server.auth import checked_form, current_account, current_user
-from server.services.claims import linked_accounts
-from server.services.errors import NotFound
-from server.services.favourites import SOURCE_WEB, favourite, unfavourite
-from server.services.notes import (
+from server.domain_errors import NotFound
+from server.escrow.claims import linked_accounts
+from server.social.favourites import SOURCE_WEB, favourite, unfavourite
+from server.social.notes import (
     NewStatus,
     create_status,
     get_note,

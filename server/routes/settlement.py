@@ -10,13 +10,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from activitypub.jsonld import ACTIVITY_JSON
+from server.accounts.actors import INSTANCE_ACTOR_PATH
+from server.context import federation
+from server.federation.inbox import decode_body
 from server.routes import activitypub
 from server.routes.signed_body import read_signed_body
-from server.services.actors import INSTANCE_ACTOR_PATH
-from server.services.inbox import decode_body
-from server.services.runtime import federation
-from server.services.settlement import is_settlement_document, receive
-from server.services.settlement_docs import SettlementRefused
+from server.settlement.documents import SettlementRefused
+from server.settlement.exchange import is_settlement_document, receive
 
 
 class ActivityResponse(JSONResponse):

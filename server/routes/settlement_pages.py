@@ -12,12 +12,22 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from server.auth import checked_form, require_admin
-from server.db import Database
+from server.context import federation
+from server.db.engine import Database
+from server.domain_errors import NotFound, ServiceError, ValidationFailed
 from server.models import Direction, PaymentState, PeerState
+from server.money.amounts import format_amount, format_money, parse_amount
 from server.render.bars import balance_bars
-from server.services.amounts import format_amount, format_money, parse_amount
-from server.services.errors import NotFound, ServiceError, ValidationFailed
-from server.services.peers import (
+from server.settings import Settings
+from server.settlement.exchange import (
+    list_payments,
+    list_settlements,
+    overdue,
+    verify_settlement,
+)
+from server.settlement.outgoing import prepare_batches
+from server.settlement.payments import confirm_payment, mark_paid, refuse_payment
+from server.settlement.peering import (
     answer_proposal,
     discover,
     find_peer,
@@ -27,18 +37,8 @@ from server.services.peers import (
     set_state,
     waiting_instances,
 )
-from server.services.runtime import federation
-from server.services.settlement import (
-    list_payments,
-    list_settlements,
-    overdue,
-    verify_settlement,
-)
-from server.services.settlement_batches import prepare_batches
-from server.services.settlement_payments import confirm_payment, mark_paid, refuse_payment
-from server.services.statements import statement
-from server.services.waiting_notice import notices_to_instance
-from server.settings import Settings
+from server.settlement.statements import statement
+from server.settlement.waiting_notice import notices_to_instance
 
 PAGE = "/admin/peers"
 NOTICE_KEY = "peers_notice"

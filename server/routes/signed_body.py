@@ -18,9 +18,9 @@ from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope
 
 from activitypub.signatures import SignedMessage
+from server.context import federation
 from server.errors import BodyTooLarge
-from server.services.inbox import check_body, sends_settlement_sizes, verify_signed_headers
-from server.services.runtime import federation
+from server.federation.inbox import check_body, sends_settlement_sizes, verify_signed_headers
 
 
 class SignedBody(NamedTuple):

@@ -7,13 +7,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from server.services.amounts import format_money
-from server.services.creator_notices import (
+from server.escrow.notices import (
     WAITING_PATH,
     date_text,
     supporters_text,
     waiting_page,
 )
+from server.money.amounts import format_money
 
 CLAIM_PATH = "/money/creator"  # where a signed-up account claims its fediverse identity
 

@@ -8,13 +8,13 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from server.accounts import accounts
+from server.accounts.sessions import end_sessions, live_sessions
 from server.auth import checked_form, current_user, login_session, logout_session
+from server.domain_errors import Forbidden, ServiceError
+from server.escrow.claims import claim_own_identities
+from server.money.amounts import format_money
 from server.routes.dashboard import CREATOR_NOTICE
-from server.services import accounts
-from server.services.amounts import format_money
-from server.services.claims import claim_own_identities
-from server.services.errors import Forbidden, ServiceError
-from server.services.sessions import end_sessions, live_sessions
 
 
 def _render(

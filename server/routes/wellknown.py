@@ -14,8 +14,8 @@ from activitypub.nodeinfo import Usage, build_nodeinfo, build_nodeinfo_links, se
 from activitypub.origin import origin_of
 from activitypub.vocab import MAX_URI_LENGTH
 from activitypub.webfinger import build_jrd, parse_acct
+from server.accounts.actors import INSTANCE_ACTOR_PATH, actor_uri
 from server.models import Account, Note
-from server.services.actors import INSTANCE_ACTOR_PATH, actor_uri
 from server.settings import Settings
 
 SOFTWARE_VERSION = "0.1.0"

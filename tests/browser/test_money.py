@@ -11,12 +11,12 @@ import pytest
 from playwright.async_api import Page, expect
 from sqlmodel import select
 
-from server.db import Database
+from server.accounts.actors import actor_uri
+from server.db.engine import Database
+from server.donations.budget import update_donor_settings
+from server.donations.periods import period_of, period_start, previous_period
 from server.models import Period
 from server.models.base import utcnow
-from server.services.actors import actor_uri
-from server.services.budget import update_donor_settings
-from server.services.periods import period_of, period_start, previous_period
 from server.settings import Settings
 from tests.ledger.support import fediverse_thing, like
 from tests.support.instances import LiveInstance

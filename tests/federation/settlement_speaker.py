@@ -27,10 +27,10 @@ from activitypub.settlement import (
     sign_document,
 )
 from activitypub.signatures import sign_request
+from server.accounts.actors import instance_actor
 from server.models import Direction, LedgerKind, Peer, Settlement, SettlementState
-from server.services.actors import instance_actor
-from server.services.ledger import Owner, balance_of
-from server.services.settlement_docs import dumps
+from server.money.ledger import Owner, balance_of
+from server.settlement.documents import dumps
 from tests.federation.network import Network
 from tests.server.helpers import csrf_from, log_in, make_account
 

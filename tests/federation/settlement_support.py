@@ -19,7 +19,7 @@ from sqlmodel import select
 from activitypub.keys import ed25519_private_from_pem
 from activitypub.settlement import Amount, Envelope, sign_document
 from activitypub.signatures import sign_request
-from server.db import Database
+from server.db.engine import Database
 from server.models import Actor
 from tests.support.instances import LiveInstance
 

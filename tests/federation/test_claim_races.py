@@ -13,7 +13,12 @@ from sqlalchemy import text, update
 from sqlmodel import col, select
 from starlette.applications import Starlette
 
-from server.db import Database
+from server.context import federation
+from server.db.engine import Database
+from server.domain_errors import Conflict
+from server.donations.clicks import CreatorRef, ensure_identity
+from server.donations.close import close_period
+from server.escrow.escrow import claim_identity
 from server.models import (
     Actor,
     EscrowLine,
@@ -24,14 +29,9 @@ from server.models import (
     PeerState,
     Settlement,
 )
-from server.services import settlement_batches
-from server.services.clicks import CreatorRef, ensure_identity
-from server.services.close import close_period
-from server.services.errors import Conflict
-from server.services.escrow import claim_identity
-from server.services.ledger import Owner, ledger_account_ids
-from server.services.runtime import federation
-from server.services.settlement_batches import prepare_batches, rehome_to_identity
+from server.money.ledger import Owner, ledger_account_ids
+from server.settlement import outgoing as settlement_batches
+from server.settlement.outgoing import prepare_batches, rehome_to_identity
 from tests.federation.network import Network
 from tests.ledger.support import (
     assert_books_balance,

@@ -15,10 +15,10 @@ from sqlalchemy import update
 from sqlmodel import col, select
 from starlette.applications import Starlette
 
+from server.donations.close import close_period
 from server.models import Account, Click, EscrowLine, Identity, LedgerKind
-from server.services.close import close_period
-from server.services.ledger import Owner
-from server.services.settlement_batches import rehome_to_identity
+from server.money.ledger import Owner
+from server.settlement.outgoing import rehome_to_identity
 from tests.federation.network import Network
 from tests.ledger.support import (
     assert_books_balance,

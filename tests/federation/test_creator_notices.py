@@ -14,15 +14,15 @@ from sqlmodel import select
 from starlette.applications import Starlette
 
 from activitypub.jsonld import PUBLIC_COLLECTION
+from server.context import federation
+from server.donations.clicks import CreatorRef, ThingRef
+from server.donations.close import close_period
+from server.donations.housekeeping import HOUSEKEEPING_JOB, handle_housekeeping
+from server.donations.periods import next_period, period_of, period_start, previous_period
+from server.escrow.notices import creators_to_tell, notify_creators
 from server.jobs.queue import ClaimedJob
 from server.models import CreatorNotice, EscrowLine, NoticeOptOut, Peer, PeerState
 from server.models.base import utcnow
-from server.services.clicks import CreatorRef, ThingRef
-from server.services.close import close_period
-from server.services.creator_notices import creators_to_tell, notify_creators
-from server.services.housekeeping import HOUSEKEEPING_JOB, handle_housekeeping
-from server.services.periods import next_period, period_of, period_start, previous_period
-from server.services.runtime import federation
 from tests.federation.fediverse_creator import FediverseCreator
 from tests.federation.network import Network
 from tests.ledger.support import donor, like

@@ -11,10 +11,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from server.federation.delivery import DELIVERY_JOB, UNAVAILABLE_AFTER, deliver
 from server.models import Actor, Job, JobState, PeerInbox
 from server.models.base import utcnow
-from server.services.delivery import DELIVERY_JOB, UNAVAILABLE_AFTER, deliver
-from server.services.notes import local_actor
+from server.social.notes import local_actor
 from tests.federation.network import Network
 from tests.server.helpers import make_account
 

@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 from activitypub.keys import generate_rsa_key_pair
 from activitypub.signatures import sign_request
 from server.models import Follow, InboxItem, NoteLike
-from server.services.notes import local_actor
+from server.social.notes import local_actor
 from tests.federation.network import FakeMastodon, Network
 from tests.server.helpers import make_account, make_token
 

@@ -14,13 +14,13 @@ import pytest
 from sqlmodel import col, select
 
 from activitypub.vocab import parse_activity
-from server.db import Database
+from server.db.engine import Database
+from server.federation.inbox import PROCESS_JOB, InboxBatcher, InboxPost
+from server.federation.processing import LONGEST_WAIT, handle_inbox_process
 from server.jobs.queue import ClaimedJob
 from server.jobs.worker import JobContext
 from server.models import InboxItem, Job
 from server.models.base import utcnow
-from server.services.federation import LONGEST_WAIT, handle_inbox_process
-from server.services.inbox import PROCESS_JOB, InboxBatcher, InboxPost
 from server.settings import Settings
 from tests.support.databases import DatabaseFactory
 

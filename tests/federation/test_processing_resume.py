@@ -6,10 +6,10 @@ import pytest
 from sqlmodel import select
 from starlette.applications import Starlette
 
+from server.federation import processing as federation
+from server.federation.processing import Received
 from server.models import InboxItem, Job, NoteLike, NoteShare
 from server.models.base import utcnow
-from server.services import federation
-from server.services.federation import Received
 from tests.federation.network import FakeMastodon, Network
 from tests.federation.test_inbox import INBOX, _like, _post_note, _send
 

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from activitypub.errors import BlockedAddress
-from server.services.remote import build_client, sanitize_html
+from server.federation.remote import build_client, sanitize_html
 from server.settings import Settings
 
 

@@ -9,7 +9,7 @@ from functools import partial
 
 from sqlmodel import select
 
-from server.db import Database
+from server.db.engine import Database
 from server.models import Direction, Settlement
 from tests.federation.settlement_support import (
     FAST,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from server.db import Database
-from server.services.waiting_notice import notices_to_instance
+from server.db.engine import Database
 from server.settings import Settings
+from server.settlement.waiting_notice import notices_to_instance
 from tests.federation.settlement_support import (
     FAST,
     Start,

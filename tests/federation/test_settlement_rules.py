@@ -9,7 +9,7 @@ import time
 
 from sqlmodel import select
 
-from server.db import Database
+from server.db.engine import Database
 from server.models import EscrowLine
 from tests.federation.settlement_support import (
     FAST,

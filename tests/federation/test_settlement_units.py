@@ -25,7 +25,7 @@ from activitypub.settlement import (
     envelope_fields,
 )
 from server.models import SettlementPayment, SettlementState, Transfer
-from server.services.settlement_payments import mark_paid
+from server.settlement.payments import mark_paid
 from tests.federation.network import Network
 from tests.federation.settlement_speaker import (
     batch,

@@ -23,8 +23,8 @@ from starlette.routing import Route
 
 from activitypub.jsonld import ACTIVITY_JSON
 from activitypub.signatures import sign_request
+from server.donations.close import close_period
 from server.models import Account, Click, Identity, Note, Thing
-from server.services.close import close_period
 from tests.activitypub.payloads import load_text
 from tests.federation.network import Network
 from tests.ledger.support import assert_books_balance, donor

@@ -8,15 +8,15 @@ from dataclasses import dataclass
 from sqlalchemy import select as sa_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from server.db import Database
+from server.accounts.accounts import NewAccount, create_account
+from server.db.engine import Database
+from server.donations.budget import update_donor_settings
+from server.donations.clicks import ClickOutcome, CreatorRef, ThingRef, record_click
 from server.models import Account, LedgerAccount, LedgerKind, Transfer
 from server.models.base import utcnow
-from server.services.accounts import NewAccount, create_account
-from server.services.audit import check_ledger
-from server.services.budget import update_donor_settings
-from server.services.clicks import ClickOutcome, CreatorRef, ThingRef, record_click
-from server.services.funding import Funding, credit_wallet
-from server.services.ledger import Owner, TransferSpec, ledger_accounts, post_many
+from server.money.audit import check_ledger
+from server.money.funding import Funding, credit_wallet
+from server.money.ledger import Owner, TransferSpec, ledger_accounts, post_many
 from server.settings import Settings
 
 TransferRow = tuple[str, str, str, int, str, str, int | None]

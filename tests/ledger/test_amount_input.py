@@ -13,10 +13,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from starlette.applications import Starlette
 
-from server.services.amounts import format_amount, parse_amount
-from server.services.audit import check_ledger
-from server.services.errors import ValidationFailed
-from server.services.funding import Funding, credit_wallet
+from server.domain_errors import ValidationFailed
+from server.money.amounts import format_amount, parse_amount
+from server.money.audit import check_ledger
+from server.money.funding import Funding, credit_wallet
 from server.settings import Settings
 from tests.server.helpers import csrf_from, log_in, make_account, make_token
 

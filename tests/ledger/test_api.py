@@ -7,8 +7,8 @@ import pytest
 from starlette.applications import Starlette
 
 from server.models import LedgerKind
-from server.services.funding import Funding, credit_wallet
-from server.services.ledger import Owner, TransferSpec, ledger_account_ids, post_transfer
+from server.money.funding import Funding, credit_wallet
+from server.money.ledger import Owner, TransferSpec, ledger_account_ids, post_transfer
 from tests.server.helpers import make_account, make_token
 
 

@@ -13,12 +13,12 @@ from alembic import command
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from server.db import Database
-from server.migrations import alembic_config, upgrade
+from server.db.engine import Database
+from server.db.migrations import alembic_config, upgrade
+from server.domain_errors import Conflict
 from server.models import LedgerKind
-from server.services.audit import check_ledger
-from server.services.errors import Conflict
-from server.services.ledger import (
+from server.money.audit import check_ledger
+from server.money.ledger import (
     Owner,
     TransferSpec,
     ledger_account_ids,

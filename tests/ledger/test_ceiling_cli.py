@@ -10,7 +10,7 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy import text
 
-from server.db import Database
+from server.db.engine import Database
 from tests.support.instances import LiveInstance
 
 pytestmark = pytest.mark.live

@@ -11,11 +11,11 @@ import pytest
 from sqlmodel import select
 from starlette.applications import Starlette
 
-from server.db import Database
+from server.accounts.actors import actor_uri
+from server.db.engine import Database
+from server.donations.close import close_period
+from server.escrow.escrow import claim_identity
 from server.models import Account, EscrowLine, Identity
-from server.services.actors import actor_uri
-from server.services.close import close_period
-from server.services.escrow import claim_identity
 from tests.ledger.support import (
     assert_books_balance,
     available,

@@ -6,7 +6,7 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy import text
 
-from server.db import Database
+from server.db.engine import Database
 from tests.support.instances import LiveInstance
 
 pytestmark = pytest.mark.live
@@ -71,8 +71,8 @@ def test_payouts_from_request_to_sepa_file_to_paid(
 
     async def request() -> None:
         from server.models import LedgerKind
-        from server.services.ledger import Owner, TransferSpec, ledger_account_ids, post_transfer
-        from server.services.payouts import PayoutRequest, request_payout
+        from server.money.ledger import Owner, TransferSpec, ledger_account_ids, post_transfer
+        from server.money.payouts import PayoutRequest, request_payout
         from server.settings import Settings
 
         settings = Settings(data_dir=instance.data_dir, database_url=instance.database_url)

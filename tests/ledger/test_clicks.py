@@ -5,12 +5,12 @@ from datetime import UTC, datetime
 import pytest
 from sqlmodel import select
 
-from server.db import Database
+from server.db.engine import Database
+from server.domain_errors import ValidationFailed
+from server.donations.budget import update_donor_settings
+from server.donations.clicks import ClickOutcome, record_click, remove_click
+from server.donations.close import close_period
 from server.models import Actor, Click
-from server.services.budget import update_donor_settings
-from server.services.clicks import ClickOutcome, record_click, remove_click
-from server.services.close import close_period
-from server.services.errors import ValidationFailed
 from server.settings import Settings
 from tests.ledger.support import donor, fediverse_thing, like, web_thing
 

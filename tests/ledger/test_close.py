@@ -9,12 +9,12 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlmodel import select
 
-from server.db import Database
+from server.db.engine import Database
+from server.domain_errors import ValidationFailed
+from server.donations.close import close_period
 from server.models import Actor, EscrowLine, LedgerKind
-from server.services.close import close_period
-from server.services.errors import ValidationFailed
-from server.services.ledger import Owner
-from server.services.split import equal_split, fee_of
+from server.money.ledger import Owner
+from server.money.split import equal_split, fee_of
 from server.settings import Settings
 from tests.ledger.support import (
     assert_books_balance,

@@ -18,10 +18,10 @@ import pytest
 from sqlalchemy.engine import make_url
 from sqlmodel import select
 
-from server.db import Database
+from server.db.engine import Database
+from server.donations.clicks import remove_click
+from server.donations.close import close_period
 from server.models import Click, DonorPeriod, Transfer
-from server.services.clicks import remove_click
-from server.services.close import close_period
 from server.settings import Settings
 from tests.ledger.support import (
     Scenario,

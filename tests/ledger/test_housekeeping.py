@@ -13,18 +13,18 @@ import pytest
 from sqlalchemy import update
 from sqlmodel import col, select
 
-from server.db import Database
+from server.db.engine import Database
+from server.donations import close as close_service
+from server.donations.housekeeping import HOUSEKEEPING_JOB, run_housekeeping
+from server.donations.periods import period_of, period_start, previous_period
+from server.escrow.escrow import expire_escrow
+from server.escrow.notices import CREATOR_NOTICES_JOB
 from server.jobs.queue import ClaimedJob
-from server.jobs.registry import job_handlers
 from server.jobs.schedule import slot_key
 from server.jobs.worker import JobContext, Scheduled, Worker
 from server.models import EscrowLine, Job, JobState, Period
 from server.models.base import utcnow
-from server.services import close as close_service
-from server.services.creator_notices import CREATOR_NOTICES_JOB
-from server.services.escrow import expire_escrow
-from server.services.housekeeping import HOUSEKEEPING_JOB, run_housekeeping
-from server.services.periods import period_of, period_start, previous_period
+from server.registry import job_handlers
 from server.settings import Settings
 from tests.ledger.support import assert_books_balance, balance, donor, like, wallet, web_thing
 

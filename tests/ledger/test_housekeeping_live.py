@@ -13,12 +13,12 @@ import pytest
 from sqlalchemy import update
 from sqlmodel import select
 
-from server.db import Database
+from server.db.engine import Database
+from server.donations.budget import update_donor_settings
+from server.donations.close import close_period
+from server.donations.periods import period_of, period_start, previous_period
 from server.models import EscrowLine, Period
 from server.models.base import utcnow
-from server.services.budget import update_donor_settings
-from server.services.close import close_period
-from server.services.periods import period_of, period_start, previous_period
 from server.settings import Settings
 from tests.ledger.support import balance, like, wallet, web_thing
 from tests.support.instances import LiveInstance

@@ -7,14 +7,14 @@ import pytest
 from sqlalchemy import update
 from sqlmodel import select
 
-from server.db import Database
+from server.db.bulk import MissingAccount
+from server.db.engine import Database
+from server.domain_errors import ValidationFailed
+from server.donations.close import close_period
 from server.models import EscrowLine, LedgerAccount, LedgerKind, Transfer
-from server.services.audit import check_ledger
-from server.services.bulk import MissingAccount
-from server.services.close import close_period
-from server.services.errors import ValidationFailed
-from server.services.funding import Funding, credit_wallet
-from server.services.ledger import (
+from server.money.audit import check_ledger
+from server.money.funding import Funding, credit_wallet
+from server.money.ledger import (
     IdempotencyConflict,
     InsufficientFunds,
     Owner,

@@ -15,10 +15,10 @@ import pytest
 from sqlmodel import col, select
 from starlette.applications import Starlette
 
-from server.db import Database
+from server.db.engine import Database
+from server.donations.clicks import CreatorRef, ThingRef
+from server.donations.close import close_period
 from server.models import Account, Click, EscrowLine, Identity, Thing
-from server.services.clicks import CreatorRef, ThingRef
-from server.services.close import close_period
 from server.settings import Settings
 from tests.ledger.support import (
     assert_books_balance,

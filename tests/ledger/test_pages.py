@@ -5,7 +5,7 @@ import re
 import httpx
 from starlette.applications import Starlette
 
-from server.services.funding import Funding, credit_wallet
+from server.money.funding import Funding, credit_wallet
 from tests.server.helpers import csrf_from, log_in, make_account
 
 

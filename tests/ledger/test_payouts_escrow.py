@@ -6,14 +6,14 @@ import pytest
 import xmlschema  # noqa: F401  (export(validate=True) needs it)
 from sqlmodel import select
 
-from server.db import Database
+from server.db.engine import Database
+from server.domain_errors import Conflict, Forbidden, ValidationFailed
+from server.donations.close import close_period
+from server.escrow.escrow import claim_identity, expire_escrow
 from server.models import Actor, EscrowLine, Identity, LedgerKind, Payout
-from server.services.close import close_period
-from server.services.errors import Conflict, Forbidden, ValidationFailed
-from server.services.escrow import claim_identity, expire_escrow
-from server.services.funding import Funding, credit_wallet
-from server.services.ledger import Owner, TransferSpec, ledger_account_ids, post_transfer
-from server.services.payouts import (
+from server.money.funding import Funding, credit_wallet
+from server.money.ledger import Owner, TransferSpec, ledger_account_ids, post_transfer
+from server.money.payouts import (
     Debtor,
     PayoutRequest,
     approve_payout,

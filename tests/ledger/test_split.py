@@ -3,7 +3,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from server.services.split import equal_split, fee_of, largest_remainder
+from server.money.split import equal_split, fee_of, largest_remainder
 
 amounts = st.integers(min_value=0, max_value=10**12)
 

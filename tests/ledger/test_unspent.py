@@ -10,14 +10,14 @@ import pytest
 from sqlmodel import select
 from starlette.applications import Starlette
 
-from server.db import Database
+from server.db.engine import Database
+from server.domain_errors import ValidationFailed
+from server.donations.budget import update_donor_settings
+from server.donations.close import close_period
+from server.donations.summary import creator_summary, donor_summary
 from server.models import DonorPeriod, LedgerKind
-from server.services.budget import update_donor_settings
-from server.services.close import close_period
-from server.services.errors import ValidationFailed
-from server.services.funding import Funding, credit_wallet
-from server.services.ledger import Owner
-from server.services.summary import creator_summary, donor_summary
+from server.money.funding import Funding, credit_wallet
+from server.money.ledger import Owner
 from server.settings import Settings
 from tests.ledger.support import (
     assert_books_balance,

@@ -27,7 +27,7 @@ from activitypub.signatures import sign_request
 from server.app import create_app
 from server.middleware import DirectRoutes
 from server.models import Peer, PeerState
-from server.services.funding import Funding, credit_wallet
+from server.money.funding import Funding, credit_wallet
 from server.settings import Settings
 from tests.federation.network import FakeMastodon, Network, join, settings_for
 from tests.server.fuzzing import Probe

@@ -7,9 +7,9 @@ import re
 import httpx
 from starlette.applications import Starlette
 
+from server.accounts.accounts import NewAccount, create_account
+from server.accounts.tokens import create_token
 from server.models import Account
-from server.services.accounts import NewAccount, create_account
-from server.services.tokens import create_token
 
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
 

@@ -4,8 +4,8 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from server.services.errors import ValidationFailed
-from server.services.tokens import create_token, parse_scopes, scope_allows
+from server.accounts.tokens import create_token, parse_scopes, scope_allows
+from server.domain_errors import ValidationFailed
 from tests.server.helpers import log_in, make_account, make_token
 
 

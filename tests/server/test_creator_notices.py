@@ -14,15 +14,13 @@ from sqlmodel import select
 from starlette.applications import Starlette
 
 from server.app import create_app
-from server.db import Database
-from server.models import Actor, CreatorNotice, EscrowLine, Identity, NoticeOptOut
-from server.models.base import utcnow
-from server.models.notices import OptOutVia
-from server.services import creator_notices
-from server.services.amounts import format_money
-from server.services.clicks import CreatorRef, ThingRef
-from server.services.close import close_period
-from server.services.creator_notices import (
+from server.db.engine import Database
+from server.donations.clicks import CreatorRef, ThingRef
+from server.donations.close import close_period
+from server.donations.periods import period_of, period_start, previous_period
+from server.escrow import notices as creator_notices
+from server.escrow.escrow import claim_identity
+from server.escrow.notices import (
     WaitingCreator,
     creators_to_tell,
     date_text,
@@ -30,9 +28,11 @@ from server.services.creator_notices import (
     notice_paragraphs,
     supporters_text,
 )
-from server.services.escrow import claim_identity
-from server.services.notice_opt_outs import addresses_us, says_stop
-from server.services.periods import period_of, period_start, previous_period
+from server.escrow.opt_outs import addresses_us, says_stop
+from server.models import Actor, CreatorNotice, EscrowLine, Identity, NoticeOptOut
+from server.models.base import utcnow
+from server.models.notices import OptOutVia
+from server.money.amounts import format_money
 from server.settings import Settings
 from tests.ledger.support import donor, like
 

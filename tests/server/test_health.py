@@ -15,7 +15,7 @@ async def test_healthz_checks_the_database(app: Starlette, client: httpx.AsyncCl
     await app.state.db.dispose()
     # A database server that is down (asyncpg: no driver thread outlives the test).
     broken_url = "postgresql+asyncpg://postgres@127.0.0.1:9/unreachable"
-    from server.db import Database
+    from server.db.engine import Database
 
     app.state.db = Database(broken_url)
     try:

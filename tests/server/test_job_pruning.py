@@ -12,23 +12,23 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from server.db import Database
+from server.db.engine import Database
+from server.donations.housekeeping import HOUSEKEEPING_JOB, run_housekeeping
+from server.donations.periods import period_of, previous_period
+from server.escrow.notices import CREATOR_NOTICES_JOB, delivery_key, queue_notices
+from server.federation.delivery import DELIVERY_JOB
+from server.federation.inbox import processing_job
 from server.jobs import pruning
 from server.jobs.pruning import Retention, prune_jobs
 from server.jobs.queue import enqueue
+from server.jobs.retention import job_retention
 from server.jobs.schedule import EPOCH, slot_key
 from server.jobs.worker import JobContext, Scheduled, Worker
 from server.models import Job, JobState
 from server.models.base import utcnow
-from server.services.creator_notices import CREATOR_NOTICES_JOB, delivery_key, queue_notices
-from server.services.delivery import DELIVERY_JOB
-from server.services.housekeeping import HOUSEKEEPING_JOB, run_housekeeping
-from server.services.inbox import processing_job
-from server.services.job_retention import job_retention
-from server.services.peers import PREPARE_JOB
-from server.services.periods import period_of, previous_period
-from server.services.waiting_notice import notice_key
 from server.settings import Settings
+from server.settlement.peering import PREPARE_JOB
+from server.settlement.waiting_notice import notice_key
 
 DAY = timedelta(days=1)
 HOUR = timedelta(hours=1)

@@ -7,7 +7,7 @@ from typing import Any
 from sqlmodel import select
 from starlette.applications import Starlette
 
-from server.db import Database
+from server.db.engine import Database
 from server.jobs.queue import ClaimedJob, claim, enqueue
 from server.jobs.worker import GiveUp, JobContext, RetryLater, Worker
 from server.models import Job, JobState

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from sqlmodel import select
 
-from server.db import Database
+from server.db.engine import Database
 from server.http import build_http_client
 from server.models import Actor
 from server.settings import Settings

@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from alembic import command
 
-from server.db import create_engine
-from server.migrations import alembic_config, upgrade_async
+from server.db.engine import create_engine
+from server.db.migrations import alembic_config, upgrade_async
 from tests.support.databases import DatabaseFactory
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)

@@ -12,8 +12,8 @@ from sqlalchemy import Connection, inspect, text
 from sqlmodel import SQLModel
 
 import server.models  # noqa: F401
-from server.db import create_engine
-from server.migrations import upgrade
+from server.db.engine import create_engine
+from server.db.migrations import upgrade
 from tests.support.databases import DatabaseFactory
 
 T = TypeVar("T")

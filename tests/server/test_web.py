@@ -43,7 +43,7 @@ async def test_sign_up_without_csrf_token_is_refused(
     )
     assert response.status_code == 403
     async with app.state.db.session() as session:
-        from server.services.accounts import count_accounts
+        from server.accounts.accounts import count_accounts
 
         assert await count_accounts(session) == 0
 

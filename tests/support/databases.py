@@ -15,7 +15,7 @@ from pathlib import Path
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from server.migrations import upgrade
+from server.db.migrations import upgrade
 
 TEST_DATABASE_URL_ENV = "LIKEWISE_TEST_DATABASE_URL"
 

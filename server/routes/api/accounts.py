@@ -7,10 +7,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from server.accounts.sessions import end_sessions, live_sessions
 from server.auth import AccountUser, current_account, current_user, require_scope
+from server.domain_errors import Unauthorized
 from server.render.mastodon import render_account
-from server.services.errors import Unauthorized
-from server.services.sessions import end_sessions, live_sessions
 
 SESSIONS = "/api/v1/likewise/sessions"
 

@@ -9,8 +9,19 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from server.auth import current_account, current_user, require_scope
+from server.context import federation
+from server.domain_errors import NotFound, ServiceError, Unauthorized, ValidationFailed
+from server.donations.budget import update_donor_settings
+from server.donations.clicks import remove_click_by_id
+from server.donations.likes import canonical_url, clicks_on, like_url
+from server.donations.summary import creator_summary, donor_summary
 from server.errors import BadRequest, read_json
+from server.escrow.claims import claim_fediverse_account
+from server.escrow.escrow import claim_identity, waiting_for
 from server.models import LedgerKind, Note
+from server.money.amounts import amount_from_json
+from server.money.ledger import Owner, balance_of
+from server.money.payouts import PayoutRequest, list_payouts, request_payout
 from server.render.money import (
     render_account_claim,
     render_budget,
@@ -20,19 +31,8 @@ from server.render.money import (
     render_payout,
     render_waiting,
 )
-from server.services.amounts import amount_from_json
-from server.services.budget import update_donor_settings
-from server.services.claims import claim_fediverse_account
-from server.services.clicks import remove_click_by_id
-from server.services.errors import NotFound, ServiceError, Unauthorized, ValidationFailed
-from server.services.escrow import claim_identity, waiting_for
-from server.services.favourites import SOURCE_API, favourite
-from server.services.interaction import resolve
-from server.services.ledger import Owner, balance_of
-from server.services.likes import canonical_url, clicks_on, like_url
-from server.services.payouts import PayoutRequest, list_payouts, request_payout
-from server.services.runtime import federation
-from server.services.summary import creator_summary, donor_summary
+from server.social.favourites import SOURCE_API, favourite
+from server.social.interaction import resolve
 
 PREFIX = "/api/v1/likewise"
 

@@ -9,20 +9,21 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from server.auth import current_account, current_user, refuse_nul, require_scope
+from server.context import federation
 from server.convertors import is_row_id
+from server.domain_errors import NotFound
 from server.errors import BadRequest, read_json
 from server.models import Account
 from server.render.mastodon import render_account
 from server.render.statuses import render_remote_account, render_status
-from server.services.errors import NotFound
-from server.services.favourites import SOURCE_API, favourite, unfavourite
-from server.services.interaction import (
+from server.social.favourites import SOURCE_API, favourite, unfavourite
+from server.social.interaction import (
     answer_follow_request,
     follow,
     follow_requests,
     resolve,
 )
-from server.services.notes import (
+from server.social.notes import (
     NewStatus,
     create_status,
     delete_status,
@@ -31,7 +32,6 @@ from server.services.notes import (
     status_view,
     visible_to,
 )
-from server.services.runtime import federation
 
 
 async def _params(request: Request) -> dict[str, Any]:

@@ -1,0 +1,161 @@
+"""Accounts: creation, lookup, log-in and passwords. Each account gets its ActivityPub actor."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from server.accounts.actors import build_local_actor
+from server.accounts.passwords import (
+    MIN_PASSWORD_LENGTH,
+    dummy_hash,
+    hash_password,
+    verify_password,
+)
+from server.accounts.sessions import end_sessions
+from server.domain_errors import Conflict, NotFound, ValidationFailed
+from server.models import Account
+from server.models.base import utcnow
+from server.settings import Settings
+
+USERNAME_PATTERN = re.compile(r"[a-z0-9_]{1,30}")
+EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+RESERVED_USERNAMES = frozenset(
+    {"actor", "admin", "api", "inbox", "instance", "likewise", "root", "static", "support"}
+)
+
+
+@dataclass(frozen=True)
+class NewAccount:
+    username: str
+    email: str
+    password: str
+    is_admin: bool = False
+    display_name: str = ""
+
+
+def normalize_username(username: str) -> str:
+    return username.strip().lstrip("@").lower()
+
+
+def _check_password(password: str, field: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationFailed(
+            f"password must have at least {MIN_PASSWORD_LENGTH} characters", field=field
+        )
+
+
+def _validate(new: NewAccount) -> NewAccount:
+    username = normalize_username(new.username)
+    if not USERNAME_PATTERN.fullmatch(username):
+        raise ValidationFailed(
+            "username must be 1-30 letters, digits or underscores", field="username"
+        )
+    if username in RESERVED_USERNAMES:
+        raise ValidationFailed(f"the username {username!r} is reserved", field="username")
+    email = new.email.strip().lower()
+    if len(email) > 254 or not EMAIL_PATTERN.fullmatch(email):
+        raise ValidationFailed("that is not an e-mail address", field="email")
+    _check_password(new.password, "password")
+    return NewAccount(username, email, new.password, new.is_admin, new.display_name.strip())
+
+
+async def create_account(session: AsyncSession, settings: Settings, new: NewAccount) -> Account:
+    clean = _validate(new)
+    taken = await session.exec(
+        select(Account).where((Account.username == clean.username) | (Account.email == clean.email))
+    )
+    clash = taken.first()
+    if clash is not None:
+        which = "username" if clash.username == clean.username else "email"
+        raise Conflict(f"that {which} is already taken", field=which)
+    account = Account(
+        username=clean.username,
+        email=clean.email,
+        password_hash=hash_password(clean.password),
+        is_admin=clean.is_admin,
+        display_name=clean.display_name or clean.username,
+    )
+    session.add(account)
+    try:
+        await session.flush()
+        session.add(build_local_actor(settings, account))
+        await session.flush()
+    except IntegrityError as exc:
+        raise Conflict("that username or email is already taken") from exc
+    return account
+
+
+async def get_account(session: AsyncSession, username: str) -> Account:
+    result = await session.exec(
+        select(Account).where(Account.username == normalize_username(username))
+    )
+    account = result.first()
+    if account is None:
+        raise NotFound(f"no account named {username!r}")
+    return account
+
+
+async def set_suspended(session: AsyncSession, username: str, suspended: bool) -> Account:
+    """Suspend (or reinstate) an account: it cannot log in, and peers' settlement lines for
+    it are refused (the money stays with the donors' instance)."""
+    account = await get_account(session, username)
+    account.suspended_at = (account.suspended_at or utcnow()) if suspended else None
+    session.add(account)
+    if suspended and account.id is not None:
+        await end_sessions(session, account.id)  # reinstating must not revive them
+    return account
+
+
+async def set_password(
+    session: AsyncSession, account: Account, password: str, *, keep_session_id: int | None = None
+) -> int:
+    """A new password; every session of the account ends but `keep_session_id` (the one
+    that changed it, if any). Returns how many sessions ended."""
+    _check_password(password, "new_password")
+    if account.id is None:
+        raise NotFound("the account is not saved yet")
+    account.password_hash = hash_password(password)
+    session.add(account)
+    return await end_sessions(session, account.id, keep_id=keep_session_id)
+
+
+async def change_password(
+    session: AsyncSession, account_id: int, current: str, new: str, session_id: int | None
+) -> int:
+    """The account holder's own change: the current password first; the other sessions end."""
+    account = await session.get(Account, account_id)
+    if account is None or not verify_password(account.password_hash, current):
+        raise ValidationFailed("that is not your current password", field="current_password")
+    return await set_password(session, account, new, keep_session_id=session_id)
+
+
+async def authenticate(session: AsyncSession, login: str, password: str) -> Account | None:
+    """The account for a username or e-mail and password, or None (same cost either way)."""
+    needle = login.strip().lower().lstrip("@")
+    result = await session.exec(
+        select(Account).where((Account.username == needle) | (Account.email == needle))
+    )
+    account = result.first()
+    if account is None:
+        verify_password(dummy_hash(), password)
+        return None
+    if not verify_password(account.password_hash, password) or account.suspended_at:
+        return None
+    return account
+
+
+async def list_accounts(session: AsyncSession) -> Sequence[Account]:
+    result = await session.exec(select(Account).order_by(col(Account.id)))
+    return result.all()
+
+
+async def count_accounts(session: AsyncSession) -> int:
+    result = await session.exec(select(func.count()).select_from(Account))
+    return int(result.one())

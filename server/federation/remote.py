@@ -1,0 +1,259 @@
+"""Remote actors and objects: fetched through one client, cached as rows, refreshed on need.
+
+Fetches happen outside any database transaction (SQLite holds its write lock from BEGIN).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from urllib.parse import urlsplit
+
+import httpx
+import nh3
+from sqlmodel import select
+
+from activitypub.client import ActivityPubClient, Signer
+from activitypub.errors import ActivityPubError
+from activitypub.keys import key_belongs_to
+from activitypub.origin import same_origin
+from activitypub.vocab import ActorDocument, PublicKey, parse_actor
+from activitypub.webfinger import is_valid_username
+from server.accounts.actors import instance_actor
+from server.db.engine import Database
+from server.domain_errors import ServiceError
+from server.models import Actor
+from server.models.base import utcnow
+from server.settings import Settings
+
+ACTOR_TTL_SECONDS = 24 * 3600
+KEY_REFETCH_INTERVAL = 60.0
+
+
+class RemoteError(ServiceError):
+    status_code = 502
+    code = "remote_error"
+
+
+class NotAnActor(RemoteError):
+    """The document fetched is there, but it is no actor."""
+
+
+class InvalidActor(NotAnActor):
+    """An actor this instance refuses: no valid username, or its inbox on another origin."""
+
+    status_code = 422
+    code = "invalid_actor"
+
+
+def sanitize_html(html: str) -> str:
+    return nh3.clean(html, link_rel="nofollow noopener noreferrer")
+
+
+def domain_of(uri: str) -> str:
+    return urlsplit(uri).netloc.lower()
+
+
+def build_client(settings: Settings, http: httpx.AsyncClient) -> ActivityPubClient:
+    return ActivityPubClient(
+        http,
+        allow_private=settings.dev,
+        allow_http=settings.dev,
+        user_agent=f"Likewise (+{settings.base_url})",
+    )
+
+
+async def instance_signer(db: Database, settings: Settings) -> Signer:
+    async with db.session() as session:
+        actor = await instance_actor(session, settings)
+    if actor is None or not actor.private_key_pem:
+        raise RemoteError("the instance actor has no key")
+    return Signer(actor.key_id, actor.private_key_pem)
+
+
+def signer_of(actor: Actor) -> Signer:
+    if not actor.private_key_pem:
+        raise RemoteError(f"{actor.uri} is not a local actor")
+    return Signer(actor.key_id, actor.private_key_pem)
+
+
+def _own(doc: ActorDocument, url: str | None) -> str | None:
+    return url if url is not None and same_origin(url, doc.id) else None
+
+
+def checked_actor(doc: ActorDocument) -> ActorDocument:
+    """The actor as far as its own origin vouches for it (DESIGN: the origin of a URL decides
+    who it belongs to). A username Mastodon would refuse, or an inbox elsewhere, refuses the
+    actor (InvalidActor); other endpoints elsewhere and keys that are not the actor's own
+    are dropped, and a profile URL elsewhere falls back to the id, as Mastodon does."""
+    name = doc.preferred_username or ""
+    if not is_valid_username(name):
+        raise InvalidActor(f"{doc.id} has no valid preferredUsername ({name[:64]!r})")
+    if not same_origin(doc.inbox, doc.id):
+        raise InvalidActor(f"{doc.id} names an inbox on another origin ({doc.inbox[:256]})")
+    return replace(
+        doc,
+        outbox=_own(doc, doc.outbox),
+        followers=_own(doc, doc.followers),
+        following=_own(doc, doc.following),
+        shared_inbox=_own(doc, doc.shared_inbox),
+        url=_own(doc, doc.url),
+        public_key=own_key(doc),
+        assertion_methods=tuple(
+            key for key in doc.assertion_methods if key_belongs_to(doc.id, key.id, key.controller)
+        ),
+    )
+
+
+def own_key(doc: ActorDocument) -> PublicKey | None:
+    key = doc.public_key
+    return key if key is not None and key_belongs_to(doc.id, key.id, key.owner) else None
+
+
+def apply_actor_document(actor: Actor, doc: ActorDocument) -> None:
+    """Refresh a cached remote actor from its document (InvalidActor changes nothing)."""
+    declares_key = doc.public_key is not None
+    doc = checked_actor(doc)
+    actor.type = doc.type
+    actor.username = doc.preferred_username or ""
+    actor.domain = domain_of(doc.id)
+    actor.inbox = doc.inbox
+    actor.outbox = doc.outbox or ""
+    actor.shared_inbox = doc.shared_inbox or ""
+    actor.followers_url = doc.followers or ""
+    actor.name = nh3.clean_text(doc.name or "")[:255]
+    actor.summary = sanitize_html(doc.summary or "")
+    actor.url = doc.url or doc.id
+    actor.icon_url = doc.icon_url or ""
+    if doc.public_key is not None:
+        actor.key_id, actor.public_key_pem = doc.public_key.id, doc.public_key.pem
+    elif declares_key:  # a key that is not the actor's own: none is kept
+        actor.key_id, actor.public_key_pem = "", ""
+    payment = next((link.href for link in doc.payment_links), "")
+    actor.payment_link = payment
+    actor.fetched_at = utcnow()
+    actor.updated_at = utcnow()
+    actor.tombstoned_at = None
+
+
+async def store_actor(db: Database, doc: ActorDocument) -> Actor:
+    """Insert or refresh the cached row of a remote actor."""
+    async with db.transaction() as session:
+        actor = (await session.exec(select(Actor).where(Actor.uri == doc.id))).first()
+        if actor is not None and actor.is_local:
+            return actor
+        if actor is None:
+            actor = Actor(uri=doc.id, username="", domain=domain_of(doc.id))
+        apply_actor_document(actor, doc)
+        session.add(actor)
+        await session.flush()
+        return actor
+
+
+@dataclass
+class RemoteActors:
+    """Fetches and caches remote actors; keeps public keys in memory for the inbox.
+
+    `keys` maps an exact key id to (owner URI, PEM). An entry is made only from the key's
+    own URL: the stored actor at that URL, or the actor the URL serves or names as owner,
+    holding that very key on its own origin."""
+
+    db: Database
+    settings: Settings
+    client: ActivityPubClient
+    keys: dict[str, tuple[str, str]] = field(default_factory=dict)
+    key_of: dict[str, str] = field(default_factory=dict)
+    refetched: dict[str, float] = field(default_factory=dict)
+
+    async def fetch_document(self, uri: str) -> dict[str, object]:
+        signer = await instance_signer(self.db, self.settings)
+        try:
+            return await self.client.fetch(uri, signer)
+        except ActivityPubError as error:
+            raise RemoteError(f"could not fetch {uri}: {error}") from error
+
+    async def fetch_actor(self, uri: str) -> Actor:
+        actor, _ = await self.fetch_actor_document(uri)
+        return actor
+
+    async def fetch_actor_document(self, uri: str) -> tuple[Actor, ActorDocument]:
+        """Fetch an actor afresh: its cached row, refreshed, and the parsed document (with
+        what the row does not keep, such as profile fields)."""
+        document = await self.fetch_document(uri)
+        if document.get("type") not in {"Person", "Service", "Application", "Group"} and (
+            isinstance(document.get("owner"), str)
+        ):
+            document = await self.fetch_document(str(document["owner"]))
+        try:
+            parsed = parse_actor(document)
+        except ActivityPubError as error:
+            raise NotAnActor(f"{uri} is not an actor: {error}") from error
+        checked = checked_actor(parsed)  # before anything is stored
+        actor = await store_actor(self.db, parsed)
+        self._forget(actor.uri)  # the next signature looks the key up again
+        return actor, checked
+
+    async def get_actor(self, uri: str, *, refresh: bool = False) -> Actor:
+        """The cached actor, fetched when unknown or stale."""
+        async with self.db.session() as session:
+            actor = (await session.exec(select(Actor).where(Actor.uri == uri))).first()
+        if actor is not None and (actor.is_local or (not refresh and _fresh(actor))):
+            return actor
+        return await self.fetch_actor(uri)
+
+    def known_key(self, key_id: str) -> tuple[str, str] | None:
+        """(owner actor URI, public PEM) if the key is in memory; no I/O."""
+        return self.keys.get(key_id)
+
+    async def key_for(self, key_id: str, *, refresh: bool = False) -> tuple[str, str] | None:
+        """(owner actor URI, public PEM) for a keyId; `refresh` refetches (throttled)."""
+        if not refresh:
+            cached = self.keys.get(key_id)
+            if cached is not None:
+                return cached
+            row = await self._stored_owner(key_id)
+            if row is not None:
+                return self._remember(key_id, row)
+        else:
+            last = self.refetched.get(key_id, 0.0)
+            if time.monotonic() - last < KEY_REFETCH_INTERVAL:
+                return None
+            self.refetched[key_id] = time.monotonic()
+        owner = self.keys.pop(key_id, ("", ""))[0]
+        self.key_of.pop(owner, None)
+        actor = await self.fetch_actor(key_id.split("#", 1)[0])
+        if not _holds(actor, key_id):
+            return None
+        return self._remember(key_id, actor)
+
+    async def _stored_owner(self, key_id: str) -> Actor | None:
+        """The stored actor whose own URL the key id is a fragment of, holding exactly that
+        key (as Mastodon finds keys); any other key is resolved at its URL."""
+        query = select(Actor).where(Actor.uri == key_id.split("#", 1)[0], Actor.key_id == key_id)
+        async with self.db.session() as session:
+            row = (await session.exec(query)).first()
+        return row if row is not None and _holds(row, key_id) else None
+
+    def _remember(self, key_id: str, actor: Actor) -> tuple[str, str]:
+        self._forget(actor.uri)
+        self.keys[key_id] = (actor.uri, actor.public_key_pem)
+        self.key_of[actor.uri] = key_id
+        return self.keys[key_id]
+
+    def _forget(self, actor_uri: str) -> None:
+        key_id = self.key_of.pop(actor_uri, None)
+        if key_id is not None and self.keys.get(key_id, ("", ""))[0] == actor_uri:
+            del self.keys[key_id]
+
+
+def _holds(actor: Actor, key_id: str) -> bool:
+    """Whether the actor's row holds this exact key, on the actor's own origin (rows stored
+    before keys were checked may not)."""
+    return actor.key_id == key_id and bool(actor.public_key_pem) and same_origin(key_id, actor.uri)
+
+
+def _fresh(actor: Actor) -> bool:
+    if actor.fetched_at is None:
+        return False
+    fetched = actor.fetched_at
+    return (utcnow() - fetched).total_seconds() < ACTOR_TTL_SECONDS

@@ -1,0 +1,29 @@
+"""The explicit table of job kinds and their handlers (no import-order magic)."""
+
+from __future__ import annotations
+
+from server.donations.housekeeping import (
+    HOUSEKEEPING_JOB,
+    handle_housekeeping,
+    housekeeping_interval,
+)
+from server.escrow.notices import CREATOR_NOTICES_JOB, handle_creator_notices
+from server.federation.delivery import DELIVERY_JOB, handle_delivery
+from server.federation.inbox import PROCESS_JOB
+from server.federation.processing import handle_inbox_process
+from server.jobs.worker import Handler, Scheduled
+from server.settlement.documents import SEND_JOB
+from server.settlement.exchange import handle_prepare, handle_send
+from server.settlement.peering import PREPARE_JOB
+
+
+def job_handlers() -> dict[str, Handler]:
+    handlers: dict[str, Handler] = {
+        PROCESS_JOB: handle_inbox_process,
+        DELIVERY_JOB: handle_delivery,
+        SEND_JOB: handle_send,
+        PREPARE_JOB: handle_prepare,
+        CREATOR_NOTICES_JOB: handle_creator_notices,
+        HOUSEKEEPING_JOB: Scheduled(handle_housekeeping, housekeeping_interval),
+    }
+    return handlers
