@@ -28,11 +28,11 @@ from server.db.engine import Database
 from server.domain_errors import ServiceError
 from server.donations.close import CloseReport, close_period
 from server.donations.periods import period_of
+from server.donations.retention import job_retention
 from server.escrow.escrow import expire_escrow
 from server.escrow.notices import queue_notices
 from server.jobs.pruning import PruneReport, prune_jobs
 from server.jobs.queue import ClaimedJob
-from server.jobs.retention import job_retention
 from server.jobs.worker import GiveUp, JobContext, RetryLater
 from server.models import Period
 from server.models.base import utcnow

@@ -4,7 +4,7 @@ Only `done` and `failed` rows go (no state leads out of them); a queued, running
 retrying job is never touched. A row with a dedupe key goes only if the caller's
 `Retention` says its key family may: the row *is* the key, and deleting it lets the same
 key be enqueued again. Which families may go is the caller's decision (see
-server/jobs/retention.py).
+server/donations/retention.py).
 """
 
 from __future__ import annotations

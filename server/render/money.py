@@ -1,17 +1,90 @@
-"""JSON shapes of the money API: amounts as decimal strings with currency and scale."""
+"""JSON shapes of the money API: amounts as decimal strings with currency and scale.
+
+Render imports no domain package (a contract in pyproject.toml): what it renders is
+described here as read-only protocols, which the domain's view objects
+(server/donations/summary.py, server/escrow/escrow.py) satisfy. mypy checks that at the
+routes that hand them over."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
-from server.donations.summary import ClickView, CreatorSummary, DonorSummary
-from server.escrow.escrow import Claim, Waiting
-from server.models import Payout
+from server.models import DonorPeriod, DonorSettings, Identity, Payout
 from server.money.amounts import amount_json
 from server.settings import Settings
 
 
-def render_click(settings: Settings, click: ClickView) -> dict[str, Any]:
+class ClickShare(Protocol):
+    """A click of this period, with the share its creator would get if it closed now."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def uri(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def creator(self) -> str: ...
+    @property
+    def network(self) -> str: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def share(self) -> int: ...
+
+
+class DonorView(Protocol):
+    """A donor's wallet, budget, running period and past periods."""
+
+    @property
+    def wallet(self) -> int: ...
+    @property
+    def settings(self) -> DonorSettings: ...
+    @property
+    def period(self) -> str: ...
+    @property
+    def spendable(self) -> int: ...
+    @property
+    def fee(self) -> int: ...
+    @property
+    def clicks(self) -> Sequence[ClickShare]: ...
+    @property
+    def history(self) -> Sequence[DonorPeriod]: ...
+    @property
+    def unspent_to(self) -> str: ...
+
+
+class CreatorBalances(Protocol):
+    @property
+    def available(self) -> int: ...
+    @property
+    def pending(self) -> int: ...
+
+
+class WaitingView(Protocol):
+    """Money held in escrow for a fediverse identity, and how many donors gave it."""
+
+    @property
+    def identity(self) -> Identity: ...
+    @property
+    def amount(self) -> int: ...
+    @property
+    def supporters(self) -> int: ...
+
+
+class ClaimView(Protocol):
+    """The outcome of claiming an identity: what moved from escrow to the account."""
+
+    @property
+    def identity(self) -> Identity: ...
+    @property
+    def moved(self) -> int: ...
+    @property
+    def already_claimed(self) -> bool: ...
+
+
+def render_click(settings: Settings, click: ClickShare) -> dict[str, Any]:
     return {
         "id": str(click.id),
         "uri": click.uri,
@@ -35,7 +108,7 @@ def render_payout(settings: Settings, payout: Payout) -> dict[str, Any]:
     }
 
 
-def render_budget(settings: Settings, donor: DonorSummary) -> dict[str, Any]:
+def render_budget(settings: Settings, donor: DonorView) -> dict[str, Any]:
     return {
         "monthly_budget": amount_json(donor.settings.monthly_budget, settings),
         "paused": donor.settings.paused,
@@ -47,7 +120,7 @@ def render_budget(settings: Settings, donor: DonorSummary) -> dict[str, Any]:
     }
 
 
-def render_me(settings: Settings, donor: DonorSummary, creator: CreatorSummary) -> dict[str, Any]:
+def render_me(settings: Settings, donor: DonorView, creator: CreatorBalances) -> dict[str, Any]:
     return {
         "wallet": amount_json(donor.wallet, settings),
         "budget": render_budget(settings, donor),
@@ -74,7 +147,7 @@ def render_me(settings: Settings, donor: DonorSummary, creator: CreatorSummary) 
     }
 
 
-def render_waiting(settings: Settings, waiting: Waiting) -> dict[str, Any]:
+def render_waiting(settings: Settings, waiting: WaitingView) -> dict[str, Any]:
     identity = waiting.identity
     return {
         "identity_id": str(identity.id),
@@ -88,7 +161,7 @@ def render_waiting(settings: Settings, waiting: Waiting) -> dict[str, Any]:
     }
 
 
-def render_claim(settings: Settings, claim: Claim, available: int) -> dict[str, Any]:
+def render_claim(settings: Settings, claim: ClaimView, available: int) -> dict[str, Any]:
     return {
         "outcome": "already_claimed" if claim.already_claimed and not claim.moved else "claimed",
         "identity_id": str(claim.identity.id),
@@ -97,7 +170,7 @@ def render_claim(settings: Settings, claim: Claim, available: int) -> dict[str, 
     }
 
 
-def render_account_claim(settings: Settings, claim: Claim, available: int) -> dict[str, Any]:
+def render_account_claim(settings: Settings, claim: ClaimView, available: int) -> dict[str, Any]:
     """A claimed fediverse account: the claim, and which identity it was."""
     identity = claim.identity
     return {

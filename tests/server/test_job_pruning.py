@@ -15,13 +15,13 @@ from sqlmodel import select
 from server.db.engine import Database
 from server.donations.housekeeping import HOUSEKEEPING_JOB, run_housekeeping
 from server.donations.periods import period_of, previous_period
+from server.donations.retention import job_retention
 from server.escrow.notices import CREATOR_NOTICES_JOB, delivery_key, queue_notices
 from server.federation.delivery import DELIVERY_JOB
 from server.federation.inbox import processing_job
 from server.jobs import pruning
 from server.jobs.pruning import Retention, prune_jobs
 from server.jobs.queue import enqueue
-from server.jobs.retention import job_retention
 from server.jobs.schedule import EPOCH, slot_key
 from server.jobs.worker import JobContext, Scheduled, Worker
 from server.models import Job, JobState
