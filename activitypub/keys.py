@@ -125,12 +125,6 @@ def ed25519_private_to_raw(key: ed25519.Ed25519PrivateKey) -> bytes:
     )
 
 
-def ed25519_private_from_raw(raw: bytes) -> ed25519.Ed25519PrivateKey:
-    if len(raw) != 32:
-        raise InvalidKey("an Ed25519 private key is 32 raw bytes")
-    return ed25519.Ed25519PrivateKey.from_private_bytes(raw)
-
-
 def ed25519_private_to_pem(key: ed25519.Ed25519PrivateKey) -> str:
     return key.private_bytes(
         serialization.Encoding.PEM,

@@ -62,12 +62,6 @@ class AccountUser(BaseUser):
         return self.username
 
 
-class AnonymousUser(BaseUser):
-    @property
-    def is_authenticated(self) -> bool:
-        return False
-
-
 class AuthBackend(AuthenticationBackend):
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
         header = conn.headers.get("authorization", "")

@@ -1,15 +1,14 @@
 """Money coming in: wallet top-ups, manual (admin) now, a payment provider later.
 
-A provider turns its own notification into a `Funding`; `credit_wallet` books it, once per
-(provider, reference), so a webhook delivered twice credits once.
+A top-up is a `Funding` (a provider's webhook would turn its notification into one);
+`credit_wallet` books it, once per (provider, reference), so a webhook delivered twice
+credits once.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -25,26 +24,6 @@ class Funding:
     amount: int
     reference: str = ""
     provider: str = "manual"
-
-
-class FundingProvider(Protocol):
-    """What a payment provider module implements (e.g. a Stripe webhook)."""
-
-    name: str
-
-    def parse_notification(self, headers: Mapping[str, str], body: bytes) -> Funding | None:
-        """A verified funding event from the provider's request, or None to ignore it."""
-        ...
-
-
-class ManualProvider:
-    name = "manual"
-
-    def parse_notification(self, headers: Mapping[str, str], body: bytes) -> Funding | None:
-        return None
-
-
-PROVIDERS: dict[str, FundingProvider] = {"manual": ManualProvider()}
 
 
 async def credit_wallet(

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from sqlmodel import col, select
 
-from activitypub.builders import build_accept, build_follow, build_reject, build_undo
+from activitypub.builders import build_accept, build_follow, build_reject
 from activitypub.errors import ActivityPubError, InvalidHandle
 from activitypub.vocab import ACTOR_TYPES, parse_note
 from activitypub.webfinger import WebFingerResult, parse_acct, subscribe_url
@@ -157,20 +157,6 @@ async def follow(db: Database, account: Account, target: Actor) -> Follow:
         session.add(row)
         await deliver(session, me, build_follow(activity_id, me.uri, target.uri), [target.inbox])
         return row
-
-
-async def unfollow(db: Database, account: Account, target: Actor) -> bool:
-    async with db.transaction() as session:
-        me = await local_actor(session, account.id or 0)
-        query = select(Follow).where(Follow.follower_id == me.id, Follow.followee_id == target.id)
-        existing = (await session.exec(query)).first()
-        if existing is None:
-            return False
-        await session.delete(existing)
-        inner = build_follow(existing.activity_id, me.uri, target.uri)
-        undo = build_undo(f"{existing.activity_id}/undo", me.uri, inner)
-        await deliver(session, me, undo, [target.inbox])
-        return True
 
 
 async def follow_requests(db: Database, account: Account) -> list[Actor]:
