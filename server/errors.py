@@ -11,26 +11,43 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Match, Route
 
-from server.domain_errors import ServiceError
+from server.domain_errors import Kind, ServiceError
 
 log = logging.getLogger("likewise.errors")
 
 JSON_PREFIXES = ("/api/", "/oauth/", "/.well-known/", "/nodeinfo/", "/inbox", "/users/", "/actor")
 
 
+STATUS: dict[Kind, int] = {
+    Kind.bad_request: 400,
+    Kind.invalid: 422,
+    Kind.refused: 422,
+    Kind.unauthorized: 401,
+    Kind.forbidden: 403,
+    Kind.not_found: 404,
+    Kind.conflict: 409,
+    Kind.too_large: 413,
+    Kind.upstream: 502,
+    Kind.unavailable: 503,
+}
+
+
+def status_of(error: ServiceError | Kind) -> int:
+    """The HTTP status that answers a domain error (or a kind of one)."""
+    return STATUS[error if isinstance(error, Kind) else error.kind]
+
+
+# Failures only the HTTP edge meets: the body as sent, before any domain code reads it.
+
+
 class BadRequest(ServiceError):
-    status_code = 400
+    kind = Kind.bad_request
     code = "bad_request"
 
 
 class BodyTooLarge(ServiceError):
-    status_code = 413
+    kind = Kind.too_large
     code = "body_too_large"
-
-
-class UnsupportedMediaType(ServiceError):
-    status_code = 415
-    code = "unsupported_media_type"
 
 
 def wants_json(conn: HTTPConnection) -> bool:
@@ -63,7 +80,7 @@ def error_response(
 async def handle_service_error(request: Request, exc: Exception) -> Response:
     if not isinstance(exc, ServiceError):
         raise exc
-    return error_response(request, exc.status_code, exc.message, code=exc.code, field=exc.field)
+    return error_response(request, status_of(exc), exc.message, code=exc.code, field=exc.field)
 
 
 async def handle_http_exception(request: Request, exc: Exception) -> Response:

@@ -34,7 +34,7 @@ from activitypub.signatures import (
 )
 from activitypub.vocab import NOTE_TYPES, Activity, EmbeddedObject, note_author, parse_activity
 from server.db.engine import SQLITE_DIALECT, Database, insert_or_ignore
-from server.domain_errors import ServiceError
+from server.domain_errors import Kind, ServiceError
 from server.federation.remote import RemoteActors, RemoteError, domain_of
 from server.models import InboxItem, Job, Peer, PeerState
 from server.models.base import utcnow
@@ -47,12 +47,12 @@ BATCH_MAX = 500
 
 
 class InboxRejected(ServiceError):
-    status_code = 401
+    kind = Kind.unauthorized
     code = "signature_rejected"
 
 
 class InboxInvalid(ServiceError):
-    status_code = 400
+    kind = Kind.bad_request
     code = "invalid_activity"
 
 
@@ -180,7 +180,7 @@ async def sends_settlement_sizes(db: Database, signer: str) -> bool:
 
 
 class InboxUnavailable(ServiceError):
-    status_code = 503
+    kind = Kind.unavailable
     code = "inbox_unavailable"
 
 

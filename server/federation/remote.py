@@ -21,7 +21,7 @@ from activitypub.vocab import ActorDocument, PublicKey, parse_actor
 from activitypub.webfinger import is_valid_username
 from server.accounts.actors import instance_actor
 from server.db.engine import Database
-from server.domain_errors import ServiceError
+from server.domain_errors import Kind, ServiceError
 from server.models import Actor
 from server.models.base import utcnow
 from server.settings import Settings
@@ -31,7 +31,7 @@ KEY_REFETCH_INTERVAL = 60.0
 
 
 class RemoteError(ServiceError):
-    status_code = 502
+    kind = Kind.upstream
     code = "remote_error"
 
 
@@ -42,7 +42,7 @@ class NotAnActor(RemoteError):
 class InvalidActor(NotAnActor):
     """An actor this instance refuses: no valid username, or its inbox on another origin."""
 
-    status_code = 422
+    kind = Kind.invalid
     code = "invalid_actor"
 
 

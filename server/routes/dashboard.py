@@ -15,6 +15,7 @@ from starlette.routing import Route
 from server.auth import checked_form, current_user
 from server.context import federation
 from server.domain_errors import ServiceError, Unauthorized
+from server.errors import status_of
 from server.donations.budget import update_donor_settings
 from server.donations.clicks import remove_click_by_id
 from server.donations.summary import creator_summary, donor_summary
@@ -60,7 +61,7 @@ async def _donor_page(request: Request, error: ServiceError | None = None) -> Re
         donor = await donor_summary(session, settings, who)
     slices = pie_slices([(click.title or click.uri, click.share) for click in donor.clicks])
     context = {"donor": donor, "slices": slices, "error": error}
-    return _render(request, "dashboard.html", context, error.status_code if error else 200)
+    return _render(request, "dashboard.html", context, status_of(error) if error else 200)
 
 
 async def donor_page(request: Request) -> Response:
@@ -123,7 +124,7 @@ async def _creator_page(
         "error": error,
         "user": current_user(request),
     }
-    return _render(request, "creator.html", context, error.status_code if error else 200)
+    return _render(request, "creator.html", context, status_of(error) if error else 200)
 
 
 def _here(request: Request) -> str:

@@ -12,6 +12,7 @@ from starlette.routing import Route
 from server.accounts.accounts import get_account
 from server.auth import checked_form, require_admin
 from server.domain_errors import ServiceError
+from server.errors import status_of
 from server.money.amounts import format_money, parse_amount
 from server.money.funding import Funding, credit_wallet
 from server.money.payouts import approve_payout, list_payouts, reject_payout
@@ -36,7 +37,7 @@ async def _page(request: Request, error: ServiceError | None = None, notice: str
             p for p in await list_payouts(session) if p.state in ("requested", "approved")
         ]
     context = {"payouts": open_payouts, "error": error, "notice": notice}
-    return _render(request, context, error.status_code if error else 200)
+    return _render(request, context, status_of(error) if error else 200)
 
 
 async def admin_money(request: Request) -> Response:

@@ -15,6 +15,7 @@ from server.auth import checked_form, require_admin
 from server.context import federation
 from server.db.engine import Database
 from server.domain_errors import NotFound, ServiceError, ValidationFailed
+from server.errors import status_of
 from server.models import Direction, PaymentState, PeerState
 from server.money.amounts import format_amount, format_money, parse_amount
 from server.render.bars import balance_bars
@@ -93,7 +94,7 @@ async def _page(
         "entered": entered or {},
         "default_limit": format_amount(settings.peer_credit_limit, settings),
     }
-    return _render(request, "admin_peers.html", context, error.status_code if error else 200)
+    return _render(request, "admin_peers.html", context, status_of(error) if error else 200)
 
 
 async def peers_page(request: Request) -> Response:

@@ -12,6 +12,7 @@ from server.accounts import accounts
 from server.accounts.sessions import end_sessions, live_sessions
 from server.auth import checked_form, current_user, login_session, logout_session
 from server.domain_errors import Forbidden, ServiceError
+from server.errors import status_of
 from server.escrow.claims import claim_own_identities
 from server.money.amounts import format_money
 from server.routes.dashboard import CREATOR_NOTICE
@@ -51,7 +52,7 @@ async def signup(request: Request) -> Response:
             account = await accounts.create_account(session, settings, new)
             claims = await claim_own_identities(session, settings, int(account.id or 0))
     except ServiceError as exc:
-        return _render(request, "signup.html", {"values": values, "error": exc}, exc.status_code)
+        return _render(request, "signup.html", {"values": values, "error": exc}, status_of(exc))
     if account.id is not None:
         await login_session(request, account.id)
     moved = sum(claim.moved for claim in claims)
@@ -135,7 +136,7 @@ async def change_password(request: Request) -> Response:
         async with request.app.state.db.transaction() as session:
             ended = await accounts.change_password(session, user.id, current, new, user.session_id)
     except ServiceError as exc:
-        return await account_page(request, exc, exc.status_code)
+        return await account_page(request, exc, status_of(exc))
     others = f"; {ended} other session{'' if ended == 1 else 's'} ended" if ended else ""
     request.session[ACCOUNT_NOTICE] = f"Your password is changed{others}."
     return RedirectResponse("/account", status_code=303)

@@ -15,7 +15,7 @@ from activitypub.builders import build_create, build_delete
 from activitypub.errors import InvalidDocument
 from activitypub.jsonld import PUBLIC_COLLECTION
 from activitypub.vocab import parse_note
-from server.domain_errors import NotFound, ServiceError
+from server.domain_errors import Kind, NotFound, ServiceError
 from server.federation.delivery import deliver, follower_inboxes
 from server.federation.origins import own_url
 from server.federation.remote import domain_of, sanitize_html
@@ -31,7 +31,7 @@ MAX_STATUS_CHARS = 5000
 
 
 class InvalidStatus(ServiceError):
-    status_code = 422
+    kind = Kind.invalid
     code = "invalid_status"
 
 

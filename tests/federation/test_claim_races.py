@@ -16,6 +16,7 @@ from starlette.applications import Starlette
 from server.context import federation
 from server.db.engine import Database
 from server.domain_errors import Conflict
+from server.errors import status_of
 from server.donations.clicks import CreatorRef, ensure_identity
 from server.donations.close import close_period
 from server.escrow.escrow import claim_identity
@@ -215,7 +216,7 @@ async def test_a_claim_after_a_rival_claimed_the_identity_it_loaded_is_a_conflic
             # Then cat's claim sees eve's and is refused
             with pytest.raises(Conflict) as refused:
                 await claim_identity(mine, settings, bob, cat, verified=True)
-            assert refused.value.status_code == 409
+            assert status_of(refused.value) == 409
     finally:
         await other.dispose()
     # And the identity stays eve's, and the money moved once, to her
