@@ -48,8 +48,9 @@ def check_url(url: str) -> str:
 def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Own the transaction boundaries: pysqlite's deferred BEGIN lets
-        # read-check-write races through (see REFERENCE.md, Money).
+        # Own the transaction boundaries: pysqlite defers BEGIN until the first write,
+        # which lets read-check-write races through (two 80-cent debits on a 100-cent
+        # wallet would both pass their check). BEGIN IMMEDIATE takes the write lock first.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         for pragma in SQLITE_PRAGMAS:

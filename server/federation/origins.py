@@ -1,4 +1,5 @@
-"""Who a URL belongs to is decided by the URL's own origin (DESIGN.md, Trust rules).
+"""Who a URL belongs to is decided by the URL's own origin (docs/security.md, "Who a URL
+belongs to").
 
 Here the origin is the host (with its port): `http://` and `https://` spellings of a page
 belong to the same site, and a URL that carries a user name (`https://someone@host/`)

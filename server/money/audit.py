@@ -1,4 +1,9 @@
-"""`likewise ledger check`: recompute every balance and test DESIGN.md's invariants."""
+"""`likewise ledger check`: recompute every balance from the transfers and test the ledger's
+invariants (docs/architecture.md, "Money flow"): each cached balance equals the sum of its
+transfers; per currency, all balances sum to zero; no account that must stay non-negative
+(a donor wallet, say) is negative; every transfer moves 1 to AMOUNT_CEILING minor units; in
+each closed period, what donors spent equals fees + shares + budgets given unspent and the
+donor records, and every escrow line has its share transfer."""
 
 from __future__ import annotations
 
