@@ -15,13 +15,13 @@ from sqlalchemy import delete
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from server.db.upsert import insert_ignoring_duplicates
 from server.domain_errors import ValidationFailed
 from server.donations.periods import lock_period, open_period_for, period_of
 from server.federation.origins import own_url
 from server.models import Account, Actor, Click, DonorSettings, Identity, Thing
 from server.models.base import utcnow
 from server.models.clicks import PeriodStage, ThingKind
-from server.money.ledger import insert_ignoring_duplicates
 from server.settings import Settings
 
 SOURCES = frozenset({"web", "activitypub", "client_api"})

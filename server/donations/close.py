@@ -14,50 +14,59 @@ import asyncio
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from operator import itemgetter
 from typing import Any, NamedTuple
 
-from sqlalchemy import func, literal, text, union
+from sqlalchemy import func, literal, union
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from server.db.bulk import (
-    copy_rows,
-    db_time,
-    fetch_rows,
-    id_filter,
-    int_array,
-    placeholders,
+from server.db.bulk import copy_rows, db_time
+from server.db.close_sql import (
+    ClickLine,
+    DonorOutcome,
+    click_lines,
+    close_tuning,
+    donor_choices,
+    identities,
+    lock_balances,
+    mark_donors_done,
+    refresh_escrow_statistics,
+    widen_page_cache,
 )
 from server.db.engine import Database
+from server.db.upsert import insert_ignoring_duplicates
 from server.domain_errors import ValidationFailed
 from server.donations.periods import lock_period, period_of
 from server.federation.remote import domain_of
 from server.jobs.queue import enqueue
-from server.models import Account, Click, DonorPeriod, LedgerAccount, LedgerKind
+from server.models import Account, Click, DonorPeriod, LedgerAccount, LedgerKind, TransferKind
 from server.models.base import utcnow
 from server.models.clicks import DonorStage, PeriodStage
+from server.models.payouts import EscrowState
 from server.money.ledger import (
     Owner,
     TransferRow,
-    insert_ignoring_duplicates,
     ledger_account_ids,
     post_rows,
 )
 from server.money.split import equal_split, fee_of
 from server.settings import Settings
 from server.settlement.peering import PREPARE_JOB
+from server.states import advance, source_values
 
 Progress = Callable[[int, int], None]
-BATCH_SIZE = 5000  # donors per transaction on SQLite
-# PostgreSQL writes a new version of each balance row a batch updates; larger batches
-# update each creator's account fewer times (a million clicks: 430k updates, not 730k).
-POSTGRES_BATCH_SIZE = 10_000
-POSTGRES_WORKERS = 2  # batches settled at once on PostgreSQL; SQLite has one writer
-SQLITE_CACHE_KIB = 65536  # a bigger page cache keeps the growing indexes in memory
 FEES = Owner(LedgerKind.instance_fees)
 ESCROWS = frozenset({LedgerKind.escrow_peer, LedgerKind.escrow_identity})
-UNSPENT = "close_unspent"  # the transfer kind of a budget given to LIKEWISE_UNSPENT_TO
+# The close's transfer kinds, and the state of the escrow lines it writes, as its bulk rows
+# carry them.
+RESERVE = TransferKind.close_reserve.value  # a donor's budget, from the wallet
+FEE = TransferKind.close_fee.value
+SHARE = TransferKind.close_share.value
+UNSPENT = TransferKind.close_unspent.value  # a budget given to LIKEWISE_UNSPENT_TO
+HELD = EscrowState.held.value
+# A batch moves its donors' period rows from pending to done in bulk.
+DONOR_DONE = DonorStage.done.value
+(DONOR_PENDING,) = source_values(DonorStage.pending, to=DonorStage.done)
 
 
 class Unclaimed(NamedTuple):
@@ -95,7 +104,7 @@ class CloseReport:
 class BatchPlan:
     transfers: list[TransferRow] = field(default_factory=list)
     escrow: list[tuple[object, ...]] = field(default_factory=list)
-    donors: list[tuple[object, ...]] = field(default_factory=list)  # DONE_COLUMNS
+    donors: list[DonorOutcome] = field(default_factory=list)
 
 
 async def start_close(
@@ -110,7 +119,7 @@ async def start_close(
             raise ValidationFailed(
                 f"the period {period} is still running; close it early with --force"
             )
-        row.stage = PeriodStage.closing.value
+        advance(row, PeriodStage.closing)
         row.closing_at = now or utcnow()
         session.add(row)
         pending = (literal(DonorStage.pending.value), *[literal(0)] * 3)
@@ -168,42 +177,12 @@ async def _claim_donors(session: AsyncSession, period: str, limit: int) -> list[
     return list((await session.exec(query)).all())
 
 
-DONOR_THEN_CLICK = itemgetter(1, 0)
-CLICK_LINES_SQL = (
-    "SELECT click.id, click.donor_id, thing.identity_id, identity.claimed_account_id "
-    "FROM click JOIN thing ON thing.id = click.thing_id "
-    "JOIN identity ON identity.id = thing.identity_id "
-    "WHERE click.period = {} AND click.donor_id BETWEEN {} AND {} "
-    "ORDER BY click.donor_id, click.id"
-)
-# PostgreSQL sends the same lines as four arrays in one row: asyncpg decodes an array of
-# integers in C, where fifty thousand rows would each become a Record first. The four
-# aggregates see the rows in one order; SQL does not promise it is the subquery's, so the
-# lines are sorted again (in linear time, as they arrive sorted).
-CLICK_ARRAYS_SQL = (
-    "SELECT array_agg(id), array_agg(donor_id), array_agg(identity_id), "
-    "array_agg(claimed_account_id) FROM ({}) AS line"
-)
-
-
-async def _click_lines(
-    session: AsyncSession, period: str, donors: list[int]
-) -> list[Sequence[Any]]:
-    """The batch's clicks as (click, donor, identity, claimed by account), straight from
-    the driver (a hot path), in donor and click order. The claimed donors are sorted and
-    nearly contiguous: a range keeps the query on the (period, donor) index whatever the
-    planner knows."""
-    connection = await session.connection()
-    sql = CLICK_LINES_SQL.format(*placeholders(connection, 3))
-    values = (period, donors[0], donors[-1])
-    if connection.dialect.name == "postgresql":
-        (columns,) = await fetch_rows(session, CLICK_ARRAYS_SQL.format(sql), values)
-        rows: list[Sequence[Any]] = list(zip(*columns, strict=True)) if columns[0] else []
-        rows.sort(key=DONOR_THEN_CLICK)
-    else:
-        rows = await fetch_rows(session, sql, values)
+async def _click_lines(session: AsyncSession, period: str, donors: list[int]) -> list[ClickLine]:
+    """The batch's clicks, in donor and click order. The claimed donors are sorted and
+    nearly contiguous: the lines of their range are read, then those of others dropped."""
+    lines = await click_lines(session, period, donors[0], donors[-1])
     claimed = set(donors)
-    return [row for row in rows if row[1] in claimed]
+    return [line for line in lines if line.donor in claimed]
 
 
 def unclaimed_destination(
@@ -218,16 +197,12 @@ def unclaimed_destination(
 
 
 async def _unclaimed(
-    session: AsyncSession, settings: Settings, identities: list[int]
+    session: AsyncSession, settings: Settings, ids: list[int]
 ) -> dict[int, Unclaimed]:
-    connection = await session.connection()
-    found: dict[int, Unclaimed] = {}
-    for start in range(0, len(identities), 2000):
-        where, values = id_filter(connection, "id", identities[start : start + 2000])
-        sql = f"SELECT id, network, external_id FROM identity WHERE {where}"
-        for identity, network, external_id in await fetch_rows(session, sql, values):
-            found[identity] = unclaimed_destination(settings, identity, network, external_id)
-    return found
+    return {
+        row.id: unclaimed_destination(settings, row.id, row.network, row.external_id)
+        for row in await identities(session, ids)
+    }
 
 
 @dataclass(frozen=True)
@@ -246,12 +221,12 @@ class BatchContext:
 async def _shared_accounts(
     db: Database, session: AsyncSession, settings: Settings, owners: set[Owner], cache: CloseCache
 ) -> dict[Owner, int]:
-    """The accounts batches share (creators', fees). On PostgreSQL those still missing are
-    created in a transaction of their own: a concurrent worker needing the same new account
-    would otherwise wait for this whole batch."""
+    """The accounts batches share (creators', fees). Where workers write at once, those
+    still missing are created in a transaction of their own: a concurrent worker needing
+    the same new account would otherwise wait for this whole batch."""
     ids = {owner: cache.accounts[owner] for owner in owners if owner in cache.accounts}
     missing = [owner for owner in owners if owner not in ids]
-    if db.is_sqlite or not missing:
+    if not close_tuning(db).concurrent_writers or not missing:
         ids.update(await ledger_account_ids(session, settings, missing))
         return ids
     async with db.transaction() as own:
@@ -264,13 +239,13 @@ async def _batch_context(
     session: AsyncSession,
     settings: Settings,
     period: str,
-    batch: tuple[list[int], list[Sequence[Any]]],
+    batch: tuple[list[int], list[ClickLine]],
     cache: CloseCache,
 ) -> tuple[BatchContext, CloseCache]:
     """The ledger accounts of the batch's donors and creators (created where missing);
     also returns what the cache may learn once the batch commits."""
     donors, lines = batch
-    claims: dict[int, int | None] = {line[2]: line[3] for line in lines}
+    claims: dict[int, int | None] = {line.identity: line.claimed_by for line in lines}
     new = sorted(i for i, by in claims.items() if by is None and i not in cache.unclaimed)
     unclaimed = await _unclaimed(session, settings, new)
     claimed = {
@@ -315,16 +290,10 @@ async def _budgets(
     session: AsyncSession, settings: Settings, donors: list[int], wallets: dict[int, int]
 ) -> dict[int, int]:
     """budget = min(monthly budget, wallet balance); 0 when paused. Wallets are locked."""
-    connection = await session.connection()
-    where, values = id_filter(connection, "id", sorted(wallets.values()))
-    lock = "" if connection.dialect.name == "sqlite" else " ORDER BY id FOR NO KEY UPDATE"
-    sql = f"SELECT id, balance FROM ledger_account WHERE {where}{lock}"
-    balances: dict[int, int] = dict(await fetch_rows(session, sql, values))  # type: ignore[arg-type]
-    where, values = id_filter(connection, "account_id", donors)
-    sql = f"SELECT account_id, paused, monthly_budget FROM donor_settings WHERE {where}"
+    balances = await lock_balances(session, list(wallets.values()))
     chosen = {
-        donor: (0 if paused else budget)
-        for donor, paused, budget in await fetch_rows(session, sql, values)
+        choice.donor: (0 if choice.paused else choice.monthly_budget)
+        for choice in await donor_choices(session, donors)
     }
     return {
         donor: max(0, min(chosen.get(donor, settings.budget_default), balances[wallets[donor]]))
@@ -333,11 +302,11 @@ async def _budgets(
 
 
 def plan_batch(
-    context: BatchContext, donors: list[int], budgets: dict[int, int], lines: list[Sequence[Any]]
+    context: BatchContext, donors: list[int], budgets: dict[int, int], lines: list[ClickLine]
 ) -> BatchPlan:
-    by_donor: dict[int, list[Sequence[Any]]] = {donor: [] for donor in donors}
+    by_donor: dict[int, list[ClickLine]] = {donor: [] for donor in donors}
     for line in lines:
-        by_donor[line[1]].append(line)
+        by_donor[line.donor].append(line)
     plan = BatchPlan()
     for donor in donors:
         plan_donor(context, donor, budgets[donor], by_donor[donor], plan)
@@ -345,7 +314,7 @@ def plan_batch(
 
 
 def plan_donor(
-    context: BatchContext, donor: int, budget: int, lines: Sequence[Any], plan: BatchPlan
+    context: BatchContext, donor: int, budget: int, lines: Sequence[ClickLine], plan: BatchPlan
 ) -> None:
     """The transfers of one donor: wallet → reserve, fee, then one share per click, as
     rows in TRANSFER_COLUMNS' order (a hot path: a million shares, no objects between).
@@ -359,17 +328,17 @@ def plan_donor(
         unspent = None
     spend = budget if lines or unspent else 0
     fee = fee_of(spend, context.fee_bps)
-    plan.donors.append((spend, fee, len(lines), donor))
+    plan.donors.append(DonorOutcome(spend, fee, len(lines), donor))
     if spend == 0:
         return
     reserve, transfers, escrow = context.reserves[donor], plan.transfers, plan.escrow
     wallet, stamp = context.wallets[donor], context.stamp
     transfers.append(
-        (f"{prefix}:reserve", wallet, reserve, spend, "close_reserve", period, None, "", stamp)
+        (f"{prefix}:reserve", wallet, reserve, spend, RESERVE, period, None, "", stamp)
     )
     if fee and context.fees is not None:
         transfers.append(
-            (f"{prefix}:fee", reserve, context.fees, fee, "close_fee", period, None, "", stamp)
+            (f"{prefix}:fee", reserve, context.fees, fee, FEE, period, None, "", stamp)
         )
     if unspent is not None:
         if spend > fee:
@@ -381,12 +350,12 @@ def plan_donor(
     for line, share in zip(lines, equal_split(spend - fee, len(lines)), strict=True):
         if share == 0:
             continue
-        click, identity = line[0], line[2]
+        click, identity = line.click, line.identity
         target, held = targets[identity]
         key = f"{share_prefix}{click:012d}"
-        transfers.append((key, reserve, target, share, "close_share", period, click, "", stamp))
+        transfers.append((key, reserve, target, share, SHARE, period, click, "", stamp))
         if held is not None:
-            escrow.append((period, donor, click, identity, target, *held, share, "held", stamp))
+            escrow.append((period, donor, click, identity, target, *held, share, HELD, stamp))
 
 
 ESCROW_COLUMNS = (
@@ -407,17 +376,16 @@ async def close_batch(
     db: Database,
     settings: Settings,
     period: str,
-    size: int = BATCH_SIZE,
+    size: int | None = None,
     cache: CloseCache | None = None,
 ) -> int:
-    """Settle up to `size` pending donors in one transaction; returns how many. `cache`
-    carries what earlier batches of the same run learnt."""
+    """Settle up to `size` pending donors (default: the database's batch size) in one
+    transaction; returns how many. `cache` carries what earlier batches of the same run
+    learnt."""
     cache = CloseCache() if cache is None else cache
+    size = size or close_tuning(db).batch_size
     async with db.transaction() as session:
-        if db.is_sqlite:
-            await (await session.connection()).exec_driver_sql(
-                f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}"
-            )
+        await widen_page_cache(session)
         donors = await _claim_donors(session, period, size)
         if not donors:
             return 0
@@ -428,39 +396,14 @@ async def close_batch(
         budgets = await _budgets(session, settings, donors, context.wallets)
         plan = plan_batch(context, donors, budgets, lines)
         await copy_rows(session, "escrow_line", ESCROW_COLUMNS, plan.escrow)
-        await _mark_done(session, period, plan.donors, context.stamp)
+        await mark_donors_done(
+            session, period, plan.donors, DONOR_DONE, context.stamp, source=DONOR_PENDING
+        )
         # Last: it ends with the balance updates, whose row locks concurrent workers wait on.
         await post_rows(session, plan.transfers)
     cache.unclaimed.update(learnt.unclaimed)
     cache.accounts.update(learnt.accounts)
     return len(donors)
-
-
-async def _mark_done(
-    session: AsyncSession, period: str, donors: list[tuple[object, ...]], stamp: object
-) -> None:
-    """(budget, fee, clicks, donor) rows: what the close decided for each donor."""
-    connection = await session.connection()
-    done = DonorStage.done.value
-    if connection.dialect.name == "postgresql":
-        sql = (
-            "UPDATE donor_period SET stage = $1, budget = d.budget, fee = d.fee, "
-            "clicks = d.clicks, closed_at = $2 FROM unnest($3::text::bigint[], "
-            "$4::text::bigint[], $5::text::int[], $6::text::bigint[]) "
-            "AS d(budget, fee, clicks, donor) "
-            "WHERE donor_period.period = $7 AND donor_period.donor_id = d.donor"
-        )
-        columns = [int_array(c) for c in zip(*donors, strict=True)]
-        await connection.exec_driver_sql(sql, (done, stamp, *columns, period))
-        return
-    sql = (
-        "UPDATE donor_period SET stage = ?, budget = ?, fee = ?, clicks = ?, closed_at = ? "
-        "WHERE period = ? AND donor_id = ?"
-    )
-    rows = [
-        (done, budget, fee, clicks, stamp, period, donor) for budget, fee, clicks, donor in donors
-    ]
-    await connection.exec_driver_sql(sql, rows)
 
 
 async def finish_close(db: Database, period: str) -> str:
@@ -475,7 +418,7 @@ async def finish_close(db: Database, period: str) -> str:
         )
         if pending.one():
             return row.stage
-        row.stage = PeriodStage.closed.value
+        advance(row, PeriodStage.closed)
         row.closed_at = utcnow()
         session.add(row)
         # Shares held for peers' creators go out as settlement batches (the worker sends).
@@ -510,9 +453,9 @@ async def close_period(
     progress: Progress | None = None,
 ) -> CloseReport:
     """Run (or resume) the close of `period` to the end, `batch_size` donors a transaction
-    and `workers` batches at once (defaults: BATCH_SIZE and one on SQLite,
-    POSTGRES_BATCH_SIZE and POSTGRES_WORKERS on PostgreSQL)."""
-    size = batch_size or (BATCH_SIZE if db.is_sqlite else POSTGRES_BATCH_SIZE)
+    and `workers` batches at once (defaults: the database's, `close_tuning`)."""
+    tuning = close_tuning(db)
+    size = batch_size or tuning.batch_size
     await start_close(db, settings, period, force=force)
     report = await close_report(db, period)
     done = report.donors_done
@@ -527,22 +470,12 @@ async def close_period(
             if progress is not None:
                 progress(done, report.donors)
 
-    count = workers or (1 if db.is_sqlite else POSTGRES_WORKERS)
+    count = workers or tuning.workers
     await _together([work for _ in range(count)])
     if done > report.donors_done:
-        await refresh_statistics(db)
+        await refresh_escrow_statistics(db)
     await finish_close(db, period)
     return await close_report(db, period)
-
-
-async def refresh_statistics(db: Database) -> None:
-    """PostgreSQL: the close wrote up to a line per click; what reads the lines next (the
-    settlement preparation it enqueues, the notices) is planned on fresh statistics, not on
-    those of before the close (autovacuum analyzes later, or after the next close)."""
-    if db.is_sqlite:
-        return
-    async with db.transaction() as session:
-        await (await session.connection()).execute(text("ANALYZE escrow_line"))
 
 
 async def _together(jobs: Sequence[Callable[[], Coroutine[Any, Any, None]]]) -> None:

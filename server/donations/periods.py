@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from server.db.upsert import insert_ignoring_duplicates
 from server.domain_errors import ValidationFailed
 from server.models import Period
 from server.models.base import utcnow
 from server.models.clicks import PeriodStage
-from server.money.ledger import insert_ignoring_duplicates
 
 PERIOD_PATTERN = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
 

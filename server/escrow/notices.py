@@ -35,6 +35,7 @@ from activitypub.builders import NoteSpec, build_create, build_note
 from activitypub.errors import UnexpectedStatus
 from server.accounts.actors import instance_actor
 from server.db.engine import Database
+from server.db.upsert import insert_ignoring_duplicates
 from server.domain_errors import NotFound
 from server.donations.periods import period_of
 from server.escrow.opt_outs import NOTICE_PATH, is_opted_out
@@ -47,7 +48,6 @@ from server.models.base import utcnow
 from server.models.notices import NoticeState
 from server.models.payouts import EscrowState
 from server.money.amounts import format_money
-from server.money.ledger import insert_ignoring_duplicates
 from server.settings import Settings
 
 CREATOR_NOTICES_JOB = "notices.creators"

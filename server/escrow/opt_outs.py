@@ -16,10 +16,10 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.accounts.actors import instance_actor_uri
+from server.db.upsert import dialect_insert, insert_ignoring_duplicates
 from server.models import NoticeOptOut
 from server.models.base import utcnow
 from server.models.notices import OptOutVia
-from server.money.ledger import dialect_insert, insert_ignoring_duplicates
 from server.settings import Settings
 
 NOTICE_PATH = "/notices/creators/"  # + the notice's token: the id of a notice's Note

@@ -11,25 +11,17 @@ back (the schema's CHECK constraints hold the same bound).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple
 
-from sqlalchemy import Insert, or_, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from server.db.bulk import (
-    MissingAccount,
-    add_to_balances,
-    copy_rows,
-    db_time,
-    fetch_rows,
-    id_filter,
-    insert_rows,
-)
+from server.db.bulk import MissingAccount, add_to_balances, copy_rows, db_time
+from server.db.ledger_sql import account_ids_by_key, insert_accounts
 from server.domain_errors import Conflict, ValidationFailed
-from server.models import LedgerAccount, LedgerKind, Transfer
+from server.models import LedgerAccount, LedgerKind, Transfer, TransferKind
 from server.models.base import utcnow
 from server.models.ledger import AMOUNT_CEILING
 from server.settings import Settings
@@ -99,7 +91,7 @@ class TransferSpec(NamedTuple):
     debit_id: int
     credit_id: int
     amount: int
-    kind: str
+    kind: TransferKind
     period: str = ""
     click_id: int | None = None
     reference: str = ""
@@ -117,63 +109,22 @@ class TransferSpec(NamedTuple):
         }
 
 
-def dialect_insert(session: AsyncSession, table: Any) -> Any:
-    """INSERT in the session's dialect, for its ON CONFLICT clauses."""
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
-
-
-def insert_ignoring_duplicates(session: AsyncSession, table: Any) -> Insert:
-    """INSERT … ON CONFLICT DO NOTHING in the session's dialect."""
-    insert: Insert = dialect_insert(session, table).on_conflict_do_nothing()
-    return insert
-
-
-ACCOUNT_COLUMNS = (
-    "key",
-    "kind",
-    "currency",
-    "account_id",
-    "identity_id",
-    "peer_domain",
-    "balance",
-    "created_at",
-)
-ACCOUNT_PG_TYPES = (
-    "varchar",
-    "varchar",
-    "varchar",
-    "bigint",
-    "bigint",
-    "varchar",
-    "bigint",
-    "timestamptz",
-)
-
-
 async def ledger_account_ids(
     session: AsyncSession, settings: Settings, owners: Iterable[Owner]
 ) -> dict[Owner, int]:
     """The ids of these owners' ledger accounts, created where missing (driver-level, for
     bulk; a concurrent creator of the same account is ignored, not an error)."""
     wanted = {owner.key: owner for owner in owners}
-    found = await _ids_by_key(session, list(wanted))
+    found = await account_ids_by_key(session, list(wanted))
     # Sorted: concurrent creators of the same accounts then wait on each other in one
     # order instead of deadlocking.
     missing = sorted(key for key in wanted if key not in found)
     if missing:
         now = db_time(await session.connection(), utcnow())
-        rows = [_new_row(settings, key, wanted[key], now) for key in missing]
-        await insert_rows(
-            session,
-            "ledger_account",
-            ACCOUNT_COLUMNS,
-            rows,
-            ACCOUNT_PG_TYPES,
-            ignore_conflicts=True,
+        await insert_accounts(
+            session, [_new_row(settings, key, wanted[key], now) for key in missing]
         )
-        found.update(await _ids_by_key(session, missing))
+        found.update(await account_ids_by_key(session, missing))
     return {owner: found[key] for key, owner in wanted.items()}
 
 
@@ -189,19 +140,6 @@ def _new_row(settings: Settings, key: str, owner: Owner, now: object) -> tuple[o
         0,
         now,
     )
-
-
-async def _ids_by_key(session: AsyncSession, keys: list[str]) -> dict[str, int]:
-    connection = await session.connection()
-    chunk = max(1, len(keys)) if connection.dialect.name == "postgresql" else 2000
-    found: dict[str, int] = {}
-    for start in range(0, len(keys), chunk):
-        where, values = id_filter(connection, "key", keys[start : start + chunk], kind="varchar")
-        rows = await fetch_rows(
-            session, f"SELECT key, id FROM ledger_account WHERE {where}", values
-        )
-        found.update(cast("list[tuple[str, int]]", rows))
-    return found
 
 
 async def ledger_accounts(
