@@ -14,6 +14,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from server.accounts.actors import INSTANCE_ACTOR_PATH, ensure_instance_actor
 from server.auth import AuthBackend, on_auth_error
+from server.context import AppContext
 from server.db.engine import Database
 from server.errors import EXCEPTION_HANDLERS
 from server.http import build_http_client
@@ -51,20 +52,22 @@ def create_app(settings: Settings, *, handlers: Mapping[str, Handler] | None = N
     if not settings.secret_key:
         raise ValueError("settings.secret_key is empty; call ensure_data_dir first")
     metrics = Metrics()
+    context = AppContext(settings, metrics, build_templates(settings))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         db = Database(settings.database_url)
         http = build_http_client(settings)
-        app.state.db = db
-        app.state.http = http
         async with db.transaction() as session:
             await ensure_instance_actor(session, settings)
-        context = JobContext(db=db, settings=settings, services={"http": http})
-        worker = Worker(context, handlers if handlers is not None else job_handlers())
-        app.state.worker = worker
+        jobs = JobContext(db=db, settings=settings, http_client=http)
+        worker = Worker(jobs, handlers if handlers is not None else job_handlers())
+        context.start(db, http, worker)
         stop = asyncio.Event()
-        task = asyncio.create_task(worker.run_forever(stop)) if settings.run_worker else None
+        task = None
+        if settings.run_worker:
+            db.on_commit_with_jobs = worker.wakeup.set  # a commit that queued a job wakes it
+            task = asyncio.create_task(worker.run_forever(stop))
         try:
             with _collector_tuned():
                 yield
@@ -98,7 +101,5 @@ def create_app(settings: Settings, *, handlers: Mapping[str, Handler] | None = N
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
-    app.state.settings = settings
-    app.state.metrics = metrics
-    app.state.templates = build_templates(settings)
+    app.state.context = context
     return app

@@ -23,6 +23,7 @@ from starlette.responses import Response
 
 from server.accounts.sessions import end_session, resolve_session, start_session
 from server.accounts.tokens import resolve_token, scope_allows
+from server.context import context
 from server.db.engine import Database
 from server.domain_errors import Forbidden, Unauthorized, ValidationFailed
 from server.models import Account
@@ -65,7 +66,7 @@ class AccountUser(BaseUser):
 class AuthBackend(AuthenticationBackend):
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
         header = conn.headers.get("authorization", "")
-        db: Database = conn.app.state.db
+        db: Database = context(conn).db
         if header and conn.url.path not in OWN_TOKEN_PATHS:
             scheme, _, token = header.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
@@ -104,7 +105,7 @@ async def current_account(request: HTTPConnection, message: str = "log in first"
     """The logged-in user's Account row, or Unauthorized with `message`."""
     user = current_user(request)
     if user is not None:
-        db: Database = request.app.state.db
+        db: Database = context(request).db
         async with db.session() as session:
             account = await session.get(Account, user.id)
         if account is not None:
@@ -198,7 +199,7 @@ def on_auth_error(conn: HTTPConnection, exc: Exception) -> Response:
 async def login_session(request: Request, account_id: int) -> None:
     """Start a session row for the account and put its key in the cookie; a session the
     cookie held before ends (no one keeps a key from before the log-in)."""
-    db: Database = request.app.state.db
+    db: Database = context(request).db
     previous = request.session.get(SESSION_KEY)
     async with db.transaction() as session:
         if isinstance(previous, str):
@@ -213,7 +214,7 @@ async def logout_session(request: Request) -> None:
     """End the cookie's session row (every copy of the cookie stops working) and empty it."""
     key = request.session.get(SESSION_KEY)
     if isinstance(key, str):
-        db: Database = request.app.state.db
+        db: Database = context(request).db
         async with db.transaction() as session:
             await end_session(session, key)
     request.session.clear()

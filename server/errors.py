@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import Any, cast
 
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Match, Route
 
+from server.context import context
 from server.domain_errors import Kind, ServiceError
 
 log = logging.getLogger("likewise.errors")
@@ -70,9 +71,12 @@ def error_response(
         if field:
             body["field"] = field
         return JSONResponse(body, status_code=status)
-    templates = conn.app.state.templates
+    templates = context(conn).templates
     response: Response = templates.TemplateResponse(
-        conn, "error.html", {"status": status, "message": message}, status_code=status
+        cast(Request, conn),
+        "error.html",
+        {"status": status, "message": message},
+        status_code=status,
     )
     return response
 

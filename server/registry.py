@@ -11,7 +11,7 @@ from server.escrow.notices import CREATOR_NOTICES_JOB, handle_creator_notices
 from server.federation.delivery import DELIVERY_JOB, handle_delivery
 from server.federation.inbox import PROCESS_JOB
 from server.federation.processing import handle_inbox_process
-from server.jobs.worker import Handler, Scheduled
+from server.jobs.handler import Handler, Scheduled
 from server.settlement.documents import SEND_JOB
 from server.settlement.exchange import handle_prepare, handle_send
 from server.settlement.peering import PREPARE_JOB

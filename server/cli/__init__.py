@@ -136,7 +136,7 @@ def worker(data_dir: Path | None, once: bool) -> None:
 
     async def work(db: Database) -> int:
         async with build_http_client(settings) as http:
-            runner = Worker(JobContext(db, settings, {"http": http}), job_handlers())
+            runner = Worker(JobContext(db, settings, http), job_handlers())
             if once:
                 await runner.schedule_due()  # housekeeping too: cron can run `worker --once`
                 return await runner.drain()

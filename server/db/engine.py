@@ -14,9 +14,15 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import SessionTransaction
+from sqlmodel import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 T = TypeVar("T")
+
+# Set in a session's `info` by whatever enqueues a job in it (server.jobs.queue), so that the
+# database's `on_commit_with_jobs` runs once that transaction has committed.
+JOBS_ENQUEUED = "likewise.jobs_enqueued"
 
 
 class DatabaseURLError(Exception):
@@ -151,15 +157,43 @@ def insert_or_ignore(
     return inserted
 
 
+def mark_jobs_enqueued(session: AsyncSession) -> None:
+    """Say that this session's transaction queued a job: its commit wakes the worker."""
+    session.info[JOBS_ENQUEUED] = True
+
+
 class Database:
     def __init__(self, url: str, **engine_kwargs: Any) -> None:
         self.url = url
         self.engine = create_engine(url, **engine_kwargs)
         self.is_sqlite = url.startswith("sqlite")
+        # Called after a commit whose transaction enqueued a job: the app that runs a worker
+        # on this database sets it to wake that worker. Per database, not per process: tests
+        # run several apps, each with its own database and worker, in one process.
+        self.on_commit_with_jobs: Callable[[], None] | None = None
+        # A session class of this database's own, so that its listeners hear only its commits.
+        session_class = type("DatabaseSession", (Session,), {})
+        event.listen(session_class, "after_commit", self._after_commit)
+        event.listen(session_class, "after_transaction_end", self._after_transaction_end)
         self.sessionmaker = async_sessionmaker(
-            self.engine, class_=AsyncSession, expire_on_commit=False
+            self.engine,
+            class_=AsyncSession,
+            sync_session_class=session_class,
+            expire_on_commit=False,
         )
         self._sqlite_writer: SQLiteWriter | None = None
+
+    def _after_commit(self, session: Session) -> None:
+        if session.in_nested_transaction():
+            return  # a savepoint released: the jobs are not committed until its transaction is
+        if session.info.pop(JOBS_ENQUEUED, False) and self.on_commit_with_jobs is not None:
+            self.on_commit_with_jobs()
+
+    def _after_transaction_end(self, session: Session, transaction: SessionTransaction) -> None:
+        """A root transaction rolled back: what it enqueued is gone (a savepoint's end
+        leaves the mark to the transaction around it)."""
+        if transaction.parent is None:
+            session.info.pop(JOBS_ENQUEUED, None)
 
     def sqlite_writer(self) -> SQLiteWriter:
         """The raw single-writer thread (SQLite only), made on first use."""

@@ -31,9 +31,9 @@ from server.donations.periods import period_of
 from server.donations.retention import job_retention
 from server.escrow.escrow import expire_escrow
 from server.escrow.notices import queue_notices
+from server.jobs.handler import GiveUp, JobContext, RetryLater
 from server.jobs.pruning import PruneReport, prune_jobs
 from server.jobs.queue import ClaimedJob
-from server.jobs.worker import GiveUp, JobContext, RetryLater
 from server.models import Period
 from server.models.base import utcnow
 from server.models.clicks import PeriodStage

@@ -41,8 +41,8 @@ from server.donations.periods import period_of
 from server.escrow.opt_outs import NOTICE_PATH, is_opted_out
 from server.federation.delivery import queue_delivery
 from server.federation.remote import RemoteActors, RemoteError, build_client, domain_of
+from server.jobs.handler import JobContext
 from server.jobs.queue import ClaimedJob, enqueue
-from server.jobs.worker import JobContext
 from server.models import Actor, CreatorNotice, EscrowLine, Identity, NoticeOptOut, Peer, PeerState
 from server.models.base import utcnow
 from server.models.notices import NoticeState
@@ -302,7 +302,7 @@ async def queue_notices(session: AsyncSession, key: str) -> None:
 
 
 async def handle_creator_notices(context: JobContext, job: ClaimedJob) -> None:
-    client = build_client(context.settings, context.services["http"])
+    client = build_client(context.settings, context.http)
     remote = RemoteActors(context.db, context.settings, client)
     told = await notify_creators(context.db, context.settings, remote)
     if told:

@@ -18,8 +18,8 @@ from activitypub.delivery import MAX_ATTEMPTS, Verdict, classify_response, next_
 from activitypub.errors import ActivityPubError, BlockedAddress
 from server.db.engine import Database
 from server.federation.remote import build_client, signer_of
+from server.jobs.handler import GiveUp, JobContext, RetryLater
 from server.jobs.queue import ClaimedJob, enqueue
-from server.jobs.worker import GiveUp, JobContext, RetryLater
 from server.models import Actor, Follow, PeerInbox
 from server.models.base import utcnow
 from server.models.federation import FOLLOW_ACCEPTED
@@ -103,7 +103,7 @@ async def handle_delivery(context: JobContext, job: ClaimedJob) -> None:
         actor = await session.get(Actor, int(job.payload["actor_id"]))
     if actor is None or not actor.private_key_pem:
         raise GiveUp("the sending actor is gone")
-    client = build_client(context.settings, context.services["http"])
+    client = build_client(context.settings, context.http)
     try:
         result = await client.post(inbox, body, signer_of(actor))
     except BlockedAddress as error:

@@ -31,8 +31,8 @@ from server.escrow.opt_outs import addresses_us, lift_block, opt_out, says_stop
 from server.federation.delivery import deliver
 from server.federation.inbox import deliveries_arriving, enqueue_processing
 from server.federation.remote import apply_actor_document
+from server.jobs.handler import JobContext
 from server.jobs.queue import ClaimedJob
-from server.jobs.worker import JobContext
 from server.models import Account, Actor, Follow, InboxItem, Note, NoteLike, NoteShare
 from server.models.base import utcnow
 from server.models.federation import (

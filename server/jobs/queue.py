@@ -1,5 +1,8 @@
 """The persisted job queue: enqueue inside the caller's transaction, claim under a lease.
 
+Enqueuing marks the session: once its transaction commits, the database wakes the worker
+(see `Database.on_commit_with_jobs`), so no caller wakes it by hand.
+
 A job is claimed by a conditional UPDATE (state and lease checked in the WHERE clause),
 so two workers never run the same job; on PostgreSQL the candidate rows are picked with
 SKIP LOCKED. A worker killed mid-job leaves a lease that expires, and the job runs again:
@@ -10,7 +13,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,11 +23,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from server.db.engine import Database
+from server.db.engine import Database, mark_jobs_enqueued
 from server.models import Job, JobState
 from server.models.base import utcnow
 
 DEFAULT_LEASE = timedelta(minutes=5)
+
+Clock = Callable[[], datetime]  # the time now, in UTC; tests pass a fixed one
 
 
 @dataclass(frozen=True)
@@ -44,8 +49,10 @@ async def enqueue(
     dedupe_key: str | None = None,
     run_after: datetime | None = None,
     max_attempts: int = 10,
+    now: Clock = utcnow,
 ) -> Job | None:
-    """Add a job in the caller's transaction. With a dedupe_key, a second enqueue is a no-op."""
+    """Add a job in the caller's transaction. With a dedupe_key, a second enqueue is a no-op.
+    The worker is woken once that transaction commits."""
     if dedupe_key is not None:
         existing = await session.exec(select(Job).where(Job.dedupe_key == dedupe_key))
         if existing.first() is not None:
@@ -54,12 +61,13 @@ async def enqueue(
         kind=kind,
         payload=json.dumps(dict(payload or {}), separators=(",", ":")),
         dedupe_key=dedupe_key,
-        run_after=run_after or utcnow(),
+        run_after=run_after or now(),
         max_attempts=max_attempts,
     )
     if dedupe_key is None:
         session.add(job)
         await session.flush()
+        mark_jobs_enqueued(session)
         return job
     try:
         async with session.begin_nested():
@@ -67,6 +75,7 @@ async def enqueue(
             await session.flush()
     except IntegrityError:
         return None
+    mark_jobs_enqueued(session)
     return job
 
 
@@ -84,14 +93,15 @@ async def claim(
     *,
     limit: int = 10,
     lease: timedelta = DEFAULT_LEASE,
+    now: Clock = utcnow,
 ) -> list[ClaimedJob]:
     kinds = list(kinds)
-    now = utcnow()
+    at = now()
     claimed: list[ClaimedJob] = []
     async with db.transaction() as session:
         query = (
             select(Job.id)
-            .where(_claimable(now), col(Job.kind).in_(kinds))
+            .where(_claimable(at), col(Job.kind).in_(kinds))
             .order_by(col(Job.run_after), col(Job.id))
             .limit(limit)
         )
@@ -101,10 +111,10 @@ async def claim(
         for job_id in ids:
             result = await session.exec(
                 update(Job)
-                .where(col(Job.id) == job_id, _claimable(now))
+                .where(col(Job.id) == job_id, _claimable(at))
                 .values(
                     state=JobState.running,
-                    locked_until=now + lease,
+                    locked_until=at + lease,
                     locked_by=worker_id,
                     attempts=col(Job.attempts) + 1,
                 )
@@ -128,26 +138,32 @@ def retry_delay(attempts: int) -> timedelta:
     return timedelta(seconds=base * random.uniform(1.0, 1.25))
 
 
-async def complete(db: Database, job: ClaimedJob, worker_id: str) -> None:
+async def complete(db: Database, job: ClaimedJob, worker_id: str, *, now: Clock = utcnow) -> None:
     async with db.transaction() as session:
         await session.exec(
             update(Job)
             .where(col(Job.id) == job.id, col(Job.locked_by) == worker_id)
-            .values(state=JobState.done, finished_at=utcnow(), locked_until=None)
+            .values(state=JobState.done, finished_at=now(), locked_until=None)
         )
 
 
 async def fail(
-    db: Database, job: ClaimedJob, worker_id: str, error: str, *, retry_in: timedelta | None = None
+    db: Database,
+    job: ClaimedJob,
+    worker_id: str,
+    error: str,
+    *,
+    retry_in: timedelta | None = None,
+    now: Clock = utcnow,
 ) -> None:
     """Record a failure; retry later unless attempts are used up (or retry_in says never)."""
     permanent = job.attempts >= job.max_attempts or retry_in == timedelta.max
     values: dict[str, Any] = {"last_error": error[-8000:], "locked_until": None}
     if permanent:
-        values.update(state=JobState.failed, finished_at=utcnow())
+        values.update(state=JobState.failed, finished_at=now())
     else:
         values.update(
-            state=JobState.queued, run_after=utcnow() + (retry_in or retry_delay(job.attempts))
+            state=JobState.queued, run_after=now() + (retry_in or retry_delay(job.attempts))
         )
     async with db.transaction() as session:
         await session.exec(
@@ -158,7 +174,12 @@ async def fail(
 
 
 async def renew(
-    db: Database, job_id: int, worker_id: str, lease: timedelta = DEFAULT_LEASE
+    db: Database,
+    job_id: int,
+    worker_id: str,
+    lease: timedelta = DEFAULT_LEASE,
+    *,
+    now: Clock = utcnow,
 ) -> bool:
     """Extend a running job's lease; False if the job is no longer this worker's."""
     async with db.transaction() as session:
@@ -169,6 +190,6 @@ async def renew(
                 col(Job.locked_by) == worker_id,
                 col(Job.state) == JobState.running,
             )
-            .values(locked_until=utcnow() + lease)
+            .values(locked_until=now() + lease)
         )
     return bool(result.rowcount == 1)

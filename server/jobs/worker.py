@@ -8,55 +8,20 @@ import os
 import socket
 import traceback
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
 
-from server.db.engine import Database
-from server.jobs.queue import DEFAULT_LEASE, ClaimedJob, claim, complete, fail
+from server.jobs.handler import GiveUp, Handler, JobContext, RetryLater, Scheduled
+from server.jobs.queue import DEFAULT_LEASE, ClaimedJob, Clock, claim, complete, fail
 from server.jobs.schedule import another_running, enqueue_slot, lease_kept, slot_key
 from server.models.base import utcnow
-from server.settings import Settings
 
 log = logging.getLogger("likewise.worker")
 
-
-class RetryLater(Exception):
-    """A handler asks to run again after a delay (e.g. a peer answered 429)."""
-
-    def __init__(self, message: str, delay: timedelta | None = None) -> None:
-        super().__init__(message)
-        self.delay = delay
+__all__ = ["GiveUp", "Handler", "JobContext", "RetryLater", "Scheduled", "Worker"]
 
 
-class GiveUp(Exception):
-    """A handler says retrying cannot help (e.g. a peer answered 410)."""
-
-
-@dataclass(frozen=True)
-class JobContext:
-    db: Database
-    settings: Settings
-    services: Mapping[str, Any]
-
-
-Handler = Callable[[JobContext, ClaimedJob], Awaitable[None]]
 BUSY_RETRY = timedelta(minutes=1)
-
-
-@dataclass(frozen=True)
-class Scheduled:
-    """A handler whose job the worker enqueues itself, once every `every(settings)`.
-
-    Its job is skipped once its slot has passed (the current slot's job does the same
-    work), waits while another job of its kind runs, and keeps its lease while it runs."""
-
-    handler: Handler
-    every: Callable[[Settings], timedelta]
-
-    async def __call__(self, context: JobContext, job: ClaimedJob) -> None:
-        await self.handler(context, job)
 
 
 class Worker:
@@ -68,8 +33,10 @@ class Worker:
         batch: int = 20,
         poll_interval: float = 1.0,
         lease: timedelta = DEFAULT_LEASE,
+        now: Clock = utcnow,
     ) -> None:
         self.context = context
+        self.now = now
         self.handlers = dict(handlers)
         self.scheduled = {k: h for k, h in self.handlers.items() if isinstance(h, Scheduled)}
         self.batch = batch
@@ -77,6 +44,8 @@ class Worker:
         self.lease = lease
         self.slots: dict[str, str] = {}  # the last slot each scheduled kind was enqueued for
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        # Set when a transaction that enqueued a job commits (the app hands `wakeup.set` to
+        # its database as `on_commit_with_jobs`), so the loop need not wait for its poll.
         self.wakeup = asyncio.Event()
 
     async def run_once(self) -> int:
@@ -84,7 +53,12 @@ class Worker:
         if not self.handlers:
             return 0
         jobs = await claim(
-            self.context.db, self.worker_id, self.handlers, limit=self.batch, lease=self.lease
+            self.context.db,
+            self.worker_id,
+            self.handlers,
+            limit=self.batch,
+            lease=self.lease,
+            now=self.now,
         )
         for job in jobs:
             await self._run(job)
@@ -105,7 +79,7 @@ class Worker:
         already did (or another did: the dedupe key); returns how many this call added."""
         added = 0
         for kind, scheduled in self.scheduled.items():
-            key = slot_key(kind, scheduled.every(self.context.settings), now or utcnow())
+            key = slot_key(kind, scheduled.every(self.context.settings), now or self.now())
             if self.slots.get(kind) != key:
                 added += await enqueue_slot(self.context.db, kind, key)
                 self.slots[kind] = key
@@ -141,18 +115,18 @@ class Worker:
             else:
                 await handler(self.context, job)
         except RetryLater as exc:
-            await fail(db, job, self.worker_id, str(exc), retry_in=exc.delay)
+            await fail(db, job, self.worker_id, str(exc), retry_in=exc.delay, now=self.now)
         except GiveUp as exc:
-            await fail(db, job, self.worker_id, str(exc), retry_in=timedelta.max)
+            await fail(db, job, self.worker_id, str(exc), retry_in=timedelta.max, now=self.now)
         except Exception:  # top level of a worker: keep the traceback on the job row
             log.warning("event=job_failed id=%s kind=%s", job.id, job.kind, exc_info=True)
-            await fail(db, job, self.worker_id, traceback.format_exc())
+            await fail(db, job, self.worker_id, traceback.format_exc(), now=self.now)
         else:
-            await complete(db, job, self.worker_id)
+            await complete(db, job, self.worker_id, now=self.now)
 
     async def _run_scheduled(self, scheduled: Scheduled, job: ClaimedJob) -> None:
         db, settings = self.context.db, self.context.settings
-        if job.payload.get("slot") != slot_key(job.kind, scheduled.every(settings), utcnow()):
+        if job.payload.get("slot") != slot_key(job.kind, scheduled.every(settings), self.now()):
             log.info("event=job_skipped id=%s kind=%s reason=slot_passed", job.id, job.kind)
             return
         if await another_running(db, job.id, job.kind):

@@ -5,7 +5,6 @@ from __future__ import annotations
 from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from starlette.datastructures import State
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -15,7 +14,7 @@ from activitypub.builders import Json, build_collection, build_create, build_ord
 from activitypub.jsonld import ACTIVITY_JSON, accepts_activity_json
 from server.accounts.actors import INSTANCE_ACTOR_PATH
 from server.accounts.actors import instance_actor as find_instance_actor
-from server.context import federation
+from server.context import AppContext, context
 from server.domain_errors import NotFound, ServiceError
 from server.errors import handle_service_error
 from server.escrow.claims import person_document
@@ -37,11 +36,11 @@ class ActivityResponse(JSONResponse):
 
 async def _signer(request: Request) -> str | None:
     """Who signed this GET (or None); in secure mode an unsigned GET is refused."""
-    settings: Settings = request.app.state.settings
+    settings: Settings = context(request).settings
     if "signature" not in request.headers and not settings.secure_mode:
         return None
     message = signed_message(request.scope, b"")
-    return await verify_signature(federation(request.app.state).remote, message)
+    return await verify_signature(context(request).federation.remote, message)
 
 
 async def _local(session: AsyncSession, username: str) -> tuple[Account, Actor]:
@@ -57,15 +56,15 @@ async def actor(request: Request) -> Response:
     if not accepts_activity_json(request.headers.get("accept")):
         return await profile_page(request)
     await _signer(request)
-    async with request.app.state.db.session() as session:
+    async with context(request).db.session() as session:
         account, local = await _local(session, username)
-        document = await person_document(session, request.app.state.settings, account, local)
+        document = await person_document(session, context(request).settings, account, local)
     return ActivityResponse(document)
 
 
 async def instance_actor(request: Request) -> Response:
-    settings: Settings = request.app.state.settings
-    async with request.app.state.db.session() as session:
+    settings: Settings = context(request).settings
+    async with context(request).db.session() as session:
         row = await find_instance_actor(session, settings)
     if row is None:
         raise NotFound("no instance actor")
@@ -73,24 +72,24 @@ async def instance_actor(request: Request) -> Response:
 
 
 async def inbox(request: Request) -> Response:
-    await _accept(request.app.state, request.scope, request.receive)
+    await _accept(context(request), request.scope, request.receive)
     return Response(status_code=202)
 
 
-async def _accept(state: State, scope: Scope, receive: Receive) -> None:
+async def _accept(app: AppContext, scope: Scope, receive: Receive) -> None:
     username = scope["path_params"].get("username")
     if username is not None:
-        async with state.db.session() as session:
+        async with app.db.session() as session:
             await _local(session, username)
     signed = await read_signed_body(scope, receive)
-    await store_activity(state, signed.signer, *decode_body(signed.body))
+    await store_activity(app, signed.signer, *decode_body(signed.body))
 
 
-async def store_activity(state: State, signer: str, text: str, data: object) -> None:
+async def store_activity(app: AppContext, signer: str, text: str, data: object) -> None:
     """Store what a verified signer sent for the worker, answered 202 after the commit. A
     repeat of an activity received before is stored once and answered 202 too (senders
     retry after timeouts), as Mastodon answers."""
-    await federation(state).batcher.store(accept_activity(signer, text, data))
+    await app.federation.batcher.store(accept_activity(signer, text, data))
 
 
 class InboxEndpoint:
@@ -99,7 +98,7 @@ class InboxEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            await _accept(scope["app"].state, scope, receive)
+            await _accept(context(scope["app"]), scope, receive)
         except ServiceError as error:
             request = Request(scope, receive)
             response = await handle_service_error(request, error)
@@ -114,7 +113,7 @@ _ACCEPTED = [(b"content-length", b"0")]
 
 async def outbox(request: Request) -> Response:
     await _signer(request)
-    async with request.app.state.db.session() as session:
+    async with context(request).db.session() as session:
         _, local = await _local(session, request.path_params["username"])
         public = (Note.author_id == local.id, Note.visibility == "public")
         total_query = select(func.count()).select_from(Note).where(*public)
@@ -129,7 +128,7 @@ async def outbox(request: Request) -> Response:
 
 async def _follow_count(request: Request, followers: bool) -> Response:
     await _signer(request)
-    async with request.app.state.db.session() as session:
+    async with context(request).db.session() as session:
         _, local = await _local(session, request.path_params["username"])
         column = Follow.followee_id if followers else Follow.follower_id
         query = select(func.count()).select_from(Follow).where(column == local.id)
@@ -161,14 +160,14 @@ async def note(request: Request) -> Response:
         username, note_id = request.path_params["username"], request.path_params["note_id"]
         return RedirectResponse(f"/@{username}/{note_id}", status_code=302)
     await _signer(request)
-    async with request.app.state.db.session() as session:
+    async with context(request).db.session() as session:
         found, author = await _note(session, request)
     return ActivityResponse(render_note(found, author))
 
 
 async def note_likes(request: Request) -> Response:
     signer = await _signer(request)
-    async with request.app.state.db.session() as session:
+    async with context(request).db.session() as session:
         found, author = await _note(session, request)
         total = await like_count(session, found.id or 0)
         items = await like_ids(session, found.id or 0) if signer == author.uri else None
@@ -177,7 +176,7 @@ async def note_likes(request: Request) -> Response:
 
 async def note_shares(request: Request) -> Response:
     await _signer(request)
-    async with request.app.state.db.session() as session:
+    async with context(request).db.session() as session:
         found, _ = await _note(session, request)
         total = await share_count(session, found.id or 0)
     return ActivityResponse(build_collection(f"{found.uri}/shares", total))

@@ -10,6 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from server.auth import checked_form, current_user
+from server.context import context
 from server.domain_errors import ServiceError, Unauthorized
 from server.donations.likes import like_count, like_url
 
@@ -44,9 +45,9 @@ def _escape(text: str) -> str:
 
 
 async def badge(request: Request) -> Response:
-    settings = request.app.state.settings
+    settings = context(request).settings
     try:
-        async with request.app.state.db.session() as session:
+        async with context(request).db.session() as session:
             _, count = await like_count(session, settings, request.query_params.get("url", ""))
     except ServiceError:
         count = 0
@@ -58,18 +59,18 @@ async def badge(request: Request) -> Response:
 
 
 async def _page(request: Request, url: str, message: str = "", status: int = 200) -> Response:
-    settings = request.app.state.settings
-    async with request.app.state.db.session() as session:
+    settings = context(request).settings
+    async with context(request).db.session() as session:
         thing, count = await like_count(session, settings, url)
-    context = {
+    values = {
         "thing": thing,
         "url": url,
         "count": count,
         "message": message,
         "login_next": quote(f"/button?url={quote(url, safe='')}", safe=""),
     }
-    response: Response = request.app.state.templates.TemplateResponse(
-        request, "button.html", context, status_code=status
+    response: Response = context(request).templates.TemplateResponse(
+        request, "button.html", values, status_code=status
     )
     return response
 
@@ -84,8 +85,8 @@ async def button_like(request: Request) -> Response:
         raise Unauthorized("log in to like things")
     form = await checked_form(request)
     url = str(form.get("url", ""))
-    async with request.app.state.db.transaction() as session:
-        outcome, _ = await like_url(session, request.app.state.settings, user.id, url)
+    async with context(request).db.transaction() as session:
+        outcome, _ = await like_url(session, context(request).settings, user.id, url)
     return await _page(request, url, OUTCOME_TEXT.get(outcome.value, outcome.value))
 
 

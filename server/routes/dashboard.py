@@ -13,12 +13,12 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from server.auth import checked_form, current_user
-from server.context import federation
+from server.context import context
 from server.domain_errors import ServiceError, Unauthorized
-from server.errors import status_of
 from server.donations.budget import update_donor_settings
 from server.donations.clicks import remove_click_by_id
 from server.donations.summary import creator_summary, donor_summary
+from server.errors import status_of
 from server.escrow.claims import claim_fediverse_account, claims_received, linked_accounts
 from server.escrow.escrow import Claim, claim_identity, waiting_for
 from server.money.amounts import format_money, parse_amount
@@ -40,14 +40,14 @@ def _user_id(request: Request) -> int:
 
 
 def _render(
-    request: Request, name: str, context: Mapping[str, object], status: int = 200
+    request: Request, name: str, values: Mapping[str, object], status: int = 200
 ) -> Response:
-    settings = request.app.state.settings
+    settings = context(request).settings
     full: dict[str, Any] = {
         "money": lambda value: format_money(value, settings),
-        **context,
+        **values,
     }
-    response: Response = request.app.state.templates.TemplateResponse(
+    response: Response = context(request).templates.TemplateResponse(
         request, name, full, status_code=status
     )
     return response
@@ -56,12 +56,12 @@ def _render(
 async def _donor_page(request: Request, error: ServiceError | None = None) -> Response:
     if current_user(request) is None:
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
-    settings, who = request.app.state.settings, _user_id(request)
-    async with request.app.state.db.session() as session:
+    settings, who = context(request).settings, _user_id(request)
+    async with context(request).db.session() as session:
         donor = await donor_summary(session, settings, who)
     slices = pie_slices([(click.title or click.uri, click.share) for click in donor.clicks])
-    context = {"donor": donor, "slices": slices, "error": error}
-    return _render(request, "dashboard.html", context, status_of(error) if error else 200)
+    values = {"donor": donor, "slices": slices, "error": error}
+    return _render(request, "dashboard.html", values, status_of(error) if error else 200)
 
 
 async def donor_page(request: Request) -> Response:
@@ -69,11 +69,11 @@ async def donor_page(request: Request) -> Response:
 
 
 async def save_budget(request: Request) -> Response:
-    settings, who = request.app.state.settings, _user_id(request)
+    settings, who = context(request).settings, _user_id(request)
     form = await checked_form(request)
     try:
         amount = parse_amount(str(form.get("monthly_budget", "")), settings, field="monthly_budget")
-        async with request.app.state.db.transaction() as session:
+        async with context(request).db.transaction() as session:
             await update_donor_settings(
                 session,
                 settings,
@@ -90,7 +90,7 @@ async def save_budget(request: Request) -> Response:
 async def unclick(request: Request) -> Response:
     who = _user_id(request)
     await checked_form(request)
-    async with request.app.state.db.transaction() as session:
+    async with context(request).db.transaction() as session:
         await remove_click_by_id(session, who, int(request.path_params["click_id"]))
     return RedirectResponse("/money", status_code=303)
 
@@ -100,8 +100,8 @@ async def _creator_page(
 ) -> Response:
     if current_user(request) is None:
         return RedirectResponse(f"/login?{urlencode({'next': _here(request)})}", status_code=303)
-    settings, who = request.app.state.settings, _user_id(request)
-    async with request.app.state.db.session() as session:
+    settings, who = context(request).settings, _user_id(request)
+    async with context(request).db.session() as session:
         creator = await creator_summary(session, settings, who)
         by_peer = await funds_by_peer(session, who)
         waiting = await waiting_for(session, who)
@@ -111,7 +111,7 @@ async def _creator_page(
     peer_chart = stacked_bars(
         [(row.domain, [("available", row.available), ("pending", row.pending)]) for row in by_peer]
     )
-    context = {
+    values = {
         "creator": creator,
         "by_peer": by_peer,
         "peer_chart": peer_chart,
@@ -124,7 +124,7 @@ async def _creator_page(
         "error": error,
         "user": current_user(request),
     }
-    return _render(request, "creator.html", context, status_of(error) if error else 200)
+    return _render(request, "creator.html", values, status_of(error) if error else 200)
 
 
 def _here(request: Request) -> str:
@@ -137,7 +137,7 @@ async def creator_page(request: Request) -> Response:
 
 
 async def ask_payout(request: Request) -> Response:
-    settings, who = request.app.state.settings, _user_id(request)
+    settings, who = context(request).settings, _user_id(request)
     form = await checked_form(request)
     try:
         amount = parse_amount(str(form.get("amount", "")), settings)
@@ -148,7 +148,7 @@ async def ask_payout(request: Request) -> Response:
             str(form.get("name", "")),
             str(form.get("bic", "")),
         )
-        async with request.app.state.db.transaction() as session:
+        async with context(request).db.transaction() as session:
             await request_payout(session, settings, wanted)
     except ServiceError as exc:
         return await _creator_page(request, exc)
@@ -156,10 +156,10 @@ async def ask_payout(request: Request) -> Response:
 
 
 async def claim(request: Request) -> Response:
-    settings, who = request.app.state.settings, _user_id(request)
+    settings, who = context(request).settings, _user_id(request)
     await checked_form(request)
     try:
-        async with request.app.state.db.transaction() as session:
+        async with context(request).db.transaction() as session:
             done = await claim_identity(session, settings, request.path_params["identity_id"], who)
     except ServiceError as exc:
         return await _creator_page(request, exc)
@@ -168,15 +168,14 @@ async def claim(request: Request) -> Response:
 
 
 async def claim_account(request: Request) -> Response:
-    settings, who = request.app.state.settings, _user_id(request)
+    settings, who = context(request).settings, _user_id(request)
     form = await checked_form(request)
     named = str(form.get("actor", ""))
-    remote = federation(request.app.state).remote
+    remote = context(request).federation.remote
     try:
-        done = await claim_fediverse_account(request.app.state.db, settings, remote, who, named)
+        done = await claim_fediverse_account(context(request).db, settings, remote, who, named)
     except ServiceError as exc:
         return await _creator_page(request, exc, named)
-    request.app.state.worker.wakeup.set()  # the profile Update it queued
     request.session[CREATOR_NOTICE] = _account_claim_notice(done, settings)
     return RedirectResponse("/money/creator", status_code=303)
 

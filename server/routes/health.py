@@ -9,12 +9,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from server.context import context
 from server.domain_errors import Forbidden
 
 
 async def healthz(request: Request) -> Response:
     try:
-        await request.app.state.db.ping()
+        await context(request).db.ping()
     except (SQLAlchemyError, OSError) as exc:
         return JSONResponse(
             {"status": "unavailable", "database": f"unreachable: {type(exc).__name__}"},
@@ -32,14 +33,14 @@ def _is_loopback(request: Request) -> bool:
 
 
 async def metrics(request: Request) -> Response:
-    token = request.app.state.settings.metrics_token
+    token = context(request).settings.metrics_token
     presented = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
     allowed = _is_loopback(request) or (
         bool(token) and hmac.compare_digest(token.encode(), presented.encode())
     )
     if not allowed:
         raise Forbidden("metrics are served to loopback clients or with the metrics token")
-    body = generate_latest(request.app.state.metrics.registry)
+    body = generate_latest(context(request).metrics.registry)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
 
 

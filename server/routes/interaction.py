@@ -9,7 +9,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from server.auth import checked_form, current_account, current_user
-from server.context import federation
+from server.context import context
 from server.domain_errors import ValidationFailed
 from server.social.favourites import SOURCE_WEB, favourite
 from server.social.interaction import follow, interaction_url, resolve
@@ -20,12 +20,12 @@ async def authorize_interaction(request: Request) -> Response:
     if current_user(request) is None:
         return RedirectResponse("/login", status_code=303)
     uri = request.query_params.get("uri", "")
-    found = await resolve(federation(request.app.state).remote, uri)
+    found = await resolve(context(request).federation.remote, uri)
     view = None
     if found.note is not None:
-        async with request.app.state.db.session() as session:
+        async with context(request).db.session() as session:
             view = await status_view(session, found.note, current_user(request).id)  # type: ignore[union-attr]
-    response: Response = request.app.state.templates.TemplateResponse(
+    response: Response = context(request).templates.TemplateResponse(
         request, "authorize_interaction.html", {"uri": uri, "found": found, "view": view}
     )
     return response
@@ -34,17 +34,16 @@ async def authorize_interaction(request: Request) -> Response:
 async def act(request: Request) -> Response:
     form = await checked_form(request)
     account = await current_account(request, "log in first, then open this link again")
-    runtime = federation(request.app.state)
+    runtime = context(request).federation
     found = await resolve(runtime.remote, str(form.get("uri", "")))
     action = form.get("action")
     if action == "like" and found.note is not None:
-        async with request.app.state.db.transaction() as session:
-            await favourite(session, request.app.state.settings, account, found.note, SOURCE_WEB)
+        async with context(request).db.transaction() as session:
+            await favourite(session, context(request).settings, account, found.note, SOURCE_WEB)
     elif action == "follow" and found.actor is not None and found.note is None:
-        await follow(request.app.state.db, account, found.actor)
+        await follow(context(request).db, account, found.actor)
     else:
         raise ValidationFailed("nothing to do with this object")
-    request.app.state.worker.wakeup.set()
     target = "/authorize_interaction?uri=" + quote(str(form.get("uri", "")), safe="")
     return RedirectResponse(target, status_code=303)
 
@@ -53,7 +52,7 @@ async def remote_interaction(request: Request) -> Response:
     """A visitor from elsewhere: find their server's subscribe template, send them there."""
     form = await checked_form(request)
     handle, uri = str(form.get("handle", "")), str(form.get("uri", ""))
-    target = await interaction_url(federation(request.app.state).remote, handle, uri)
+    target = await interaction_url(context(request).federation.remote, handle, uri)
     return RedirectResponse(target, status_code=303)
 
 

@@ -11,6 +11,7 @@ from starlette.routing import Route
 
 from server.accounts.accounts import get_account
 from server.auth import checked_form, require_admin
+from server.context import context
 from server.domain_errors import ServiceError
 from server.errors import status_of
 from server.money.amounts import format_money, parse_amount
@@ -18,13 +19,13 @@ from server.money.funding import Funding, credit_wallet
 from server.money.payouts import approve_payout, list_payouts, reject_payout
 
 
-def _render(request: Request, context: Mapping[str, object], status: int = 200) -> Response:
-    settings = request.app.state.settings
+def _render(request: Request, values: Mapping[str, object], status: int = 200) -> Response:
+    settings = context(request).settings
     full: dict[str, Any] = {
         "money": lambda value: format_money(value, settings),
-        **context,
+        **values,
     }
-    response: Response = request.app.state.templates.TemplateResponse(
+    response: Response = context(request).templates.TemplateResponse(
         request, "admin_money.html", full, status_code=status
     )
     return response
@@ -32,12 +33,12 @@ def _render(request: Request, context: Mapping[str, object], status: int = 200) 
 
 async def _page(request: Request, error: ServiceError | None = None, notice: str = "") -> Response:
     require_admin(request)
-    async with request.app.state.db.session() as session:
+    async with context(request).db.session() as session:
         open_payouts = [
             p for p in await list_payouts(session) if p.state in ("requested", "approved")
         ]
-    context = {"payouts": open_payouts, "error": error, "notice": notice}
-    return _render(request, context, status_of(error) if error else 200)
+    values = {"payouts": open_payouts, "error": error, "notice": notice}
+    return _render(request, values, status_of(error) if error else 200)
 
 
 async def admin_money(request: Request) -> Response:
@@ -46,11 +47,11 @@ async def admin_money(request: Request) -> Response:
 
 async def fund(request: Request) -> Response:
     require_admin(request)
-    settings = request.app.state.settings
+    settings = context(request).settings
     form = await checked_form(request)
     try:
         amount = parse_amount(str(form.get("amount", "")), settings)
-        async with request.app.state.db.transaction() as session:
+        async with context(request).db.transaction() as session:
             account = await get_account(session, str(form.get("username", "")))
             funding = Funding(int(account.id or 0), amount, str(form.get("reference", "")).strip())
             _, created = await credit_wallet(session, settings, funding)
@@ -66,12 +67,12 @@ async def decide(request: Request) -> Response:
     form = await checked_form(request)
     payout_id = int(request.path_params["payout_id"])
     try:
-        async with request.app.state.db.transaction() as session:
+        async with context(request).db.transaction() as session:
             if request.path_params["decision"] == "approve":
                 await approve_payout(session, payout_id)
             else:
                 note = str(form.get("note", ""))
-                await reject_payout(session, request.app.state.settings, payout_id, note)
+                await reject_payout(session, context(request).settings, payout_id, note)
     except ServiceError as exc:
         return await _page(request, exc)
     return RedirectResponse("/admin/money", status_code=303)

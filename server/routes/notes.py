@@ -9,6 +9,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from server.auth import checked_form, current_account, current_user
+from server.context import context
 from server.domain_errors import NotFound
 from server.escrow.claims import linked_accounts
 from server.social.favourites import SOURCE_WEB, favourite, unfavourite
@@ -23,34 +24,34 @@ from server.social.notes import (
 )
 
 
-def _render(request: Request, name: str, context: Mapping[str, object]) -> Response:
-    response: Response = request.app.state.templates.TemplateResponse(request, name, dict(context))
+def _render(request: Request, name: str, values: Mapping[str, object]) -> Response:
+    response: Response = context(request).templates.TemplateResponse(request, name, dict(values))
     return response
 
 
 async def profile_page(request: Request) -> Response:
-    settings = request.app.state.settings
-    async with request.app.state.db.session() as session:
+    settings = context(request).settings
+    async with context(request).db.session() as session:
         account, actor = await local_profile(session, request.path_params["username"])
         notes = await recent_notes(session, actor.id or 0)
         linked = await linked_accounts(session, settings, account.id or 0)
-    context = {"account": account, "actor": actor, "notes": notes, "linked": linked}
-    return _render(request, "profile.html", context)
+    values = {"account": account, "actor": actor, "notes": notes, "linked": linked}
+    return _render(request, "profile.html", values)
 
 
 async def support_page(request: Request) -> Response:
     """Where the FEP-0ea0 payment link of an actor points: how to pay this creator."""
-    async with request.app.state.db.session() as session:
+    async with context(request).db.session() as session:
         account, actor = await local_profile(session, request.path_params["username"])
         notes = await recent_notes(session, actor.id or 0, limit=5)
-    context = {"account": account, "actor": actor, "notes": notes}
-    return _render(request, "support.html", context)
+    values = {"account": account, "actor": actor, "notes": notes}
+    return _render(request, "support.html", values)
 
 
 async def note_page(request: Request) -> Response:
     user = current_user(request)
     viewer = user.id if user else None
-    async with request.app.state.db.session() as session:
+    async with context(request).db.session() as session:
         account, _ = await local_profile(session, request.path_params["username"])
         note = await get_note(session, request.path_params["note_id"])
         if note.account_id != account.id or not visible_to(note, viewer):
@@ -62,8 +63,8 @@ async def note_page(request: Request) -> Response:
 async def like_note(request: Request) -> Response:
     form = await checked_form(request)
     account = await current_account(request, "log in to like posts")
-    settings = request.app.state.settings
-    async with request.app.state.db.transaction() as session:
+    settings = context(request).settings
+    async with context(request).db.transaction() as session:
         note = await get_note(session, request.path_params["note_id"])
         if not visible_to(note, account.id):
             raise NotFound("no such post")
@@ -71,7 +72,6 @@ async def like_note(request: Request) -> Response:
             await unfavourite(session, settings, account, note)
         else:
             await favourite(session, settings, account, note, SOURCE_WEB)
-    request.app.state.worker.wakeup.set()
     target = request.url.path.removesuffix("/like")
     return RedirectResponse(target, status_code=303)
 
@@ -84,9 +84,8 @@ async def compose(request: Request) -> Response:
     status = NewStatus(
         text=str(form.get("status", "")), visibility=str(form.get("visibility", "public"))
     )
-    async with request.app.state.db.transaction() as session:
-        note = await create_status(session, request.app.state.settings, account, status)
-    request.app.state.worker.wakeup.set()
+    async with context(request).db.transaction() as session:
+        note = await create_status(session, context(request).settings, account, status)
     return RedirectResponse(f"/@{account.username}/{note.id}", status_code=303)
 
 

@@ -11,7 +11,7 @@ from starlette.routing import Route
 
 from activitypub.jsonld import ACTIVITY_JSON
 from server.accounts.actors import INSTANCE_ACTOR_PATH
-from server.context import federation
+from server.context import context
 from server.federation.inbox import decode_body
 from server.routes import activitypub
 from server.routes.signed_body import read_signed_body
@@ -24,16 +24,15 @@ class ActivityResponse(JSONResponse):
 
 
 async def instance_inbox(request: Request) -> Response:
-    state = request.app.state
+    app = context(request)
     signed = await read_signed_body(request.scope, request.receive, settlement=True)
     text, data = decode_body(signed.body)
     if not isinstance(data, dict) or not is_settlement_document(data):
-        await activitypub.store_activity(state, signed.signer, text, data)
+        await activitypub.store_activity(app, signed.signer, text, data)
         return Response(status_code=202)
-    runtime = federation(state)
     try:
         status, answer = await receive(
-            state.db, state.settings, runtime.remote, signed.signer, data
+            app.db, app.settings, app.federation.remote, signed.signer, data
         )
     except SettlementRefused as refused:
         # A signed Reject states the reason itself (result.reason and summary).

@@ -12,7 +12,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from server.auth import checked_form, require_admin
-from server.context import federation
+from server.context import context
 from server.db.engine import Database
 from server.domain_errors import NotFound, ServiceError, ValidationFailed
 from server.errors import status_of
@@ -51,15 +51,15 @@ def _money(settings: Settings) -> Callable[[int], str]:
 
 
 def _render(
-    request: Request, name: str, context: Mapping[str, object], status: int = 200
+    request: Request, name: str, values: Mapping[str, object], status: int = 200
 ) -> Response:
-    settings = request.app.state.settings
+    settings = context(request).settings
     full: dict[str, Any] = {
         "money": _money(settings),
         "plain": lambda value: format_amount(value, settings),
-        **context,
+        **values,
     }
-    response: Response = request.app.state.templates.TemplateResponse(
+    response: Response = context(request).templates.TemplateResponse(
         request, name, full, status_code=status
     )
     return response
@@ -69,8 +69,8 @@ async def _page(
     request: Request, error: ServiceError | None = None, entered: Mapping[str, str] | None = None
 ) -> Response:
     require_admin(request)
-    settings: Settings = request.app.state.settings
-    db: Database = request.app.state.db
+    settings: Settings = context(request).settings
+    db: Database = context(request).db
     balances = await list_peers(db, settings)
     batches = await list_settlements(db)
     payments = await list_payments(db)
@@ -81,7 +81,7 @@ async def _page(
         for payment, peer in payments
         if payment.direction == Direction.outgoing and payment.state == PaymentState.notified
     }
-    context = {
+    values = {
         "balances": balances,
         "chart": balance_bars([(row.peer.domain, row.net) for row in balances]),
         "batches": [(batch, peer, overdue(settings, batch)) for batch, peer in batches],
@@ -94,7 +94,7 @@ async def _page(
         "entered": entered or {},
         "default_limit": format_amount(settings.peer_credit_limit, settings),
     }
-    return _render(request, "admin_peers.html", context, status_of(error) if error else 200)
+    return _render(request, "admin_peers.html", values, status_of(error) if error else 200)
 
 
 async def peers_page(request: Request) -> Response:
@@ -115,15 +115,15 @@ async def _act(request: Request, work: Callable[[Mapping[str, str]], Awaitable[s
 
 
 async def add_peer(request: Request) -> Response:
-    settings: Settings = request.app.state.settings
-    db: Database = request.app.state.db
+    settings: Settings = context(request).settings
+    db: Database = context(request).db
 
     async def work(form: Mapping[str, str]) -> str:
         domain = normalize_domain(settings, form.get("domain", ""))
         limit = settings.peer_credit_limit
         if form.get("credit_limit", "").strip():
             limit = parse_amount(form["credit_limit"], settings, field="credit_limit")
-        remote = federation(request.app.state).remote
+        remote = context(request).federation.remote
         # Discovery reads the peer's NodeInfo and actor: network I/O, outside any transaction.
         profile = await discover(remote, remote.client, settings, domain)
         peer = await propose(db, settings, profile, limit)
@@ -138,7 +138,7 @@ async def add_peer(request: Request) -> Response:
 async def peer_action(request: Request) -> Response:
     """Accept or reject a peer's proposal; suspend, resume or end an agreement."""
     require_admin(request)
-    db: Database = request.app.state.db
+    db: Database = context(request).db
     domain, action = request.path_params["domain"].lower(), request.path_params["action"]
     if action not in ("accept", "reject", *STATES):
         raise NotFound(f"no action {action!r} on a peer")
@@ -147,7 +147,7 @@ async def peer_action(request: Request) -> Response:
         if action in STATES:
             peer = await set_state(db, domain, STATES[action])
             return f"{domain} is now {peer.state}."
-        settings = request.app.state.settings
+        settings = context(request).settings
         peer = await answer_proposal(db, settings, domain, accept=action == "accept")
         verb = "Accepted" if action == "accept" else "Rejected"
         return f"{verb} the proposal of {domain}; the peer is {peer.state}."
@@ -156,14 +156,14 @@ async def peer_action(request: Request) -> Response:
 
 
 async def send_batches(request: Request) -> Response:
-    settings: Settings = request.app.state.settings
-    db: Database = request.app.state.db
+    settings: Settings = context(request).settings
+    db: Database = context(request).db
     domain = request.path_params["domain"].lower()
 
     async def work(_: Mapping[str, str]) -> str:
         async with db.session() as session:
             peer_id = (await find_peer(session, domain)).id
-        made = await prepare_batches(db, settings, federation(request.app.state).remote, peer_id)
+        made = await prepare_batches(db, settings, context(request).federation.remote, peer_id)
         if not made:
             return f"Nothing to send to {domain}: no held shares for its payable creators."
         total = _money(settings)(sum(batch.total for batch in made))
@@ -173,13 +173,13 @@ async def send_batches(request: Request) -> Response:
 
 
 async def pay(request: Request) -> Response:
-    settings: Settings = request.app.state.settings
+    settings: Settings = context(request).settings
     domain = request.path_params["domain"].lower()
 
     async def work(form: Mapping[str, str]) -> str:
         amount = parse_amount(form.get("amount", ""), settings)
         payment = await mark_paid(
-            request.app.state.db, settings, domain, amount, form.get("reference", "")
+            context(request).db, settings, domain, amount, form.get("reference", "")
         )
         return (
             f"Payment notice {payment.id} of {_money(settings)(amount)} sent to {domain}; "
@@ -190,14 +190,14 @@ async def pay(request: Request) -> Response:
 
 
 async def answer_payment(request: Request) -> Response:
-    settings: Settings = request.app.state.settings
+    settings: Settings = context(request).settings
     require_admin(request)
     payment_id, decision = int(request.path_params["payment_id"]), request.path_params["decision"]
     if decision not in ("confirm", "refuse"):
         raise NotFound(f"no action {decision!r} on a payment notice")
 
     async def work(form: Mapping[str, str]) -> str:
-        db = request.app.state.db
+        db = context(request).db
         if decision == "confirm":
             payment = await confirm_payment(db, settings, payment_id)
             return (
@@ -212,11 +212,11 @@ async def answer_payment(request: Request) -> Response:
 
 
 async def verify(request: Request) -> Response:
-    settings: Settings = request.app.state.settings
+    settings: Settings = context(request).settings
     settlement_id = int(request.path_params["settlement_id"])
 
     async def work(_: Mapping[str, str]) -> str:
-        result = await verify_settlement(request.app.state.db, settings, settlement_id)
+        result = await verify_settlement(context(request).db, settings, settlement_id)
         if not result.ok:
             failed = "; ".join(f"{name}: {detail}" for name, ok, detail in result.checks if not ok)
             raise ValidationFailed(f"Batch {settlement_id} does not verify: {failed}")
@@ -234,13 +234,13 @@ def _short(text: str) -> str:
 
 async def statement_page(request: Request) -> Response:
     require_admin(request)
-    settings: Settings = request.app.state.settings
+    settings: Settings = context(request).settings
     domain = request.path_params["domain"].lower()
-    result = await statement(request.app.state.db, settings, domain)
+    result = await statement(context(request).db, settings, domain)
     chart = balance_bars([(_short(entry.text), entry.balance) for entry in result.entries])
     rows = list(zip(chart.bars, result.entries, strict=True))
-    context = {"domain": domain, "result": result, "chart": chart, "rows": rows}
-    return _render(request, "peer_statement.html", context)
+    values = {"domain": domain, "result": result, "chart": chart, "rows": rows}
+    return _render(request, "peer_statement.html", values)
 
 
 routes = [

@@ -13,12 +13,11 @@ from __future__ import annotations
 import hashlib
 from typing import NamedTuple
 
-from starlette.datastructures import State
 from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope
 
 from activitypub.signatures import SignedMessage
-from server.context import federation
+from server.context import AppContext, context
 from server.errors import BodyTooLarge
 from server.federation.inbox import check_body, sends_settlement_sizes, verify_signed_headers
 
@@ -47,14 +46,14 @@ async def read_signed_body(
 ) -> SignedBody:
     """The signer and body of a signed POST, or InboxRejected (401) / BodyTooLarge (413)
     before more than the signer's limit is read. `settlement`: active peers may send more."""
-    state: State = scope["app"].state
+    app = context(scope["app"])
     request = signed_message(scope, None)
-    signed = await verify_signed_headers(federation(state).remote, request)
+    signed = await verify_signed_headers(app.federation.remote, request)
     declared = request.headers.get("content-length")
     size = int(declared) if declared is not None and declared.isdigit() else None
-    limit: int = state.settings.max_body_bytes
+    limit = app.settings.max_body_bytes
     if settlement and (size is None or size > limit):
-        limit = await _limit(state, signed.signer, limit)
+        limit = await _limit(app, signed.signer, limit)
     if size is not None and size > limit:
         raise BodyTooLarge(f"the request body is larger than {limit} bytes")
     body, digest = await _read(receive, limit)
@@ -62,10 +61,10 @@ async def read_signed_body(
     return SignedBody(signed.signer, body)
 
 
-async def _limit(state: State, signer: str, ordinary: int) -> int:
+async def _limit(app: AppContext, signer: str, ordinary: int) -> int:
     """The limit for what `signer` sends where settlement documents arrive."""
-    larger: int = state.settings.settlement_max_body_bytes
-    if larger > ordinary and await sends_settlement_sizes(state.db, signer):
+    larger = app.settings.settlement_max_body_bytes
+    if larger > ordinary and await sends_settlement_sizes(app.db, signer):
         return larger
     return ordinary
 

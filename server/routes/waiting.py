@@ -7,6 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from server.context import context
 from server.escrow.notices import (
     WAITING_PATH,
     date_text,
@@ -19,11 +20,11 @@ CLAIM_PATH = "/money/creator"  # where a signed-up account claims its fediverse 
 
 
 async def waiting(request: Request) -> Response:
-    settings = request.app.state.settings
-    async with request.app.state.db.session() as session:
+    settings = context(request).settings
+    async with context(request).db.session() as session:
         page = await waiting_page(session, settings, request.path_params["token"])
     held = page.waiting
-    context = {
+    values = {
         "page": page,
         "amount": format_money(held.amount, settings) if held else "",
         "supporters": supporters_text(held.supporters) if held else "",
@@ -31,8 +32,8 @@ async def waiting(request: Request) -> Response:
         "claim_path": CLAIM_PATH,
         "instance_handle": f"@{settings.host}@{settings.domain}",
     }
-    response: Response = request.app.state.templates.TemplateResponse(
-        request, "waiting.html", context, headers={"X-Robots-Tag": "noindex"}
+    response: Response = context(request).templates.TemplateResponse(
+        request, "waiting.html", values, headers={"X-Robots-Tag": "noindex"}
     )
     return response
 

@@ -11,6 +11,7 @@ from starlette.routing import Route
 from server.accounts import accounts
 from server.accounts.sessions import end_sessions, live_sessions
 from server.auth import checked_form, current_user, login_session, logout_session
+from server.context import context
 from server.domain_errors import Forbidden, ServiceError
 from server.errors import status_of
 from server.escrow.claims import claim_own_identities
@@ -19,22 +20,22 @@ from server.routes.dashboard import CREATOR_NOTICE
 
 
 def _render(
-    request: Request, name: str, context: Mapping[str, object], status: int = 200
+    request: Request, name: str, values: Mapping[str, object], status: int = 200
 ) -> Response:
-    response: Response = request.app.state.templates.TemplateResponse(
-        request, name, dict(context), status_code=status
+    response: Response = context(request).templates.TemplateResponse(
+        request, name, dict(values), status_code=status
     )
     return response
 
 
 async def home(request: Request) -> Response:
-    async with request.app.state.db.session() as session:
+    async with context(request).db.session() as session:
         users = await accounts.count_accounts(session)
     return _render(request, "home.html", {"users": users})
 
 
 async def signup(request: Request) -> Response:
-    settings = request.app.state.settings
+    settings = context(request).settings
     if not settings.registrations:
         raise Forbidden("sign-up is closed on this instance; ask its admin for an account")
     if request.method == "GET":
@@ -48,7 +49,7 @@ async def signup(request: Request) -> Response:
         display_name=values["display_name"],
     )
     try:
-        async with request.app.state.db.transaction() as session:
+        async with context(request).db.transaction() as session:
             account = await accounts.create_account(session, settings, new)
             claims = await claim_own_identities(session, settings, int(account.id or 0))
     except ServiceError as exc:
@@ -81,11 +82,11 @@ async def login(request: Request) -> Response:
         return _render(request, "login.html", {"login": "", "error": None, "next": next_url})
     form = await checked_form(request)
     login_name = str(form.get("login", ""))
-    async with request.app.state.db.session() as session:
+    async with context(request).db.session() as session:
         account = await accounts.authenticate(session, login_name, str(form.get("password", "")))
     if account is None or account.id is None:
-        context = {"login": login_name, "error": "Wrong username or password.", "next": next_url}
-        return _render(request, "login.html", context, 401)
+        values = {"login": login_name, "error": "Wrong username or password.", "next": next_url}
+        return _render(request, "login.html", values, 401)
     await login_session(request, account.id)
     return RedirectResponse(next_url, status_code=303)
 
@@ -105,22 +106,22 @@ async def account_page(
     user = current_user(request)
     if user is None:
         return RedirectResponse("/login?next=/account", status_code=303)
-    async with request.app.state.db.session() as session:
+    async with context(request).db.session() as session:
         sessions = await live_sessions(session, user.id)
-    context = {
+    values = {
         "sessions": sessions,
         "current": user.session_id,
         "notice": request.session.pop(ACCOUNT_NOTICE, ""),
         "error": error,
     }
-    return _render(request, "account.html", context, status)
+    return _render(request, "account.html", values, status)
 
 
 async def log_out_everywhere(request: Request) -> Response:
     await checked_form(request)
     user = current_user(request)
     if user is not None:
-        async with request.app.state.db.transaction() as session:
+        async with context(request).db.transaction() as session:
             await end_sessions(session, user.id)
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
@@ -133,7 +134,7 @@ async def change_password(request: Request) -> Response:
         return RedirectResponse("/login?next=/account", status_code=303)
     current, new = str(form.get("current_password", "")), str(form.get("new_password", ""))
     try:
-        async with request.app.state.db.transaction() as session:
+        async with context(request).db.transaction() as session:
             ended = await accounts.change_password(session, user.id, current, new, user.session_id)
     except ServiceError as exc:
         return await account_page(request, exc, status_of(exc))

@@ -15,6 +15,7 @@ from activitypub.origin import origin_of
 from activitypub.vocab import MAX_URI_LENGTH
 from activitypub.webfinger import build_jrd, parse_acct
 from server.accounts.actors import INSTANCE_ACTOR_PATH, actor_uri
+from server.context import context
 from server.models import Account, Note
 from server.settings import Settings
 
@@ -68,7 +69,7 @@ def _instance_actor_jrd(settings: Settings, resource: str) -> dict[str, object] 
 
 
 async def webfinger(request: Request) -> Response:
-    settings: Settings = request.app.state.settings
+    settings: Settings = context(request).settings
     resource = request.query_params.get("resource", "")
     error = _resource_error(resource)
     if error is not None:
@@ -79,7 +80,7 @@ async def webfinger(request: Request) -> Response:
     username = _username(settings, resource)
     account = None
     if username:
-        async with request.app.state.db.session() as session:
+        async with context(request).db.session() as session:
             query = select(Account).where(func.lower(Account.username) == username.lower())
             account = (await session.exec(query)).first()
     if account is None or account.suspended_at is not None:
@@ -95,7 +96,7 @@ async def webfinger(request: Request) -> Response:
 
 
 async def host_meta(request: Request) -> Response:
-    base = request.app.state.settings.base_url
+    base = context(request).settings.base_url
     xml = (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         '<XRD xmlns="http://docs.oasis-open.org/ns/xri/xrd-1.0">\n'
@@ -106,16 +107,16 @@ async def host_meta(request: Request) -> Response:
 
 
 async def nodeinfo_links(request: Request) -> Response:
-    links = build_nodeinfo_links(request.app.state.settings.base_url)
+    links = build_nodeinfo_links(context(request).settings.base_url)
     return JSONResponse(links, headers=CORS)
 
 
 async def nodeinfo(request: Request) -> Response:
-    settings: Settings = request.app.state.settings
+    settings: Settings = context(request).settings
     version = request.path_params["version"]
     if version not in ("2.0", "2.1"):
         return JSONResponse({"error": "not found"}, status_code=404)
-    async with request.app.state.db.session() as session:
+    async with context(request).db.session() as session:
         users = (await session.exec(select(func.count()).select_from(Account))).one()
         posts_query = select(func.count()).select_from(Note).where(col(Note.is_local).is_(True))
         posts = (await session.exec(posts_query)).one()

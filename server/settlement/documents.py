@@ -36,8 +36,8 @@ from activitypub.settlement import (
 from server.accounts.actors import instance_actor
 from server.domain_errors import ServiceError
 from server.federation.remote import domain_of, signer_of
+from server.jobs.handler import GiveUp, JobContext, RetryLater
 from server.jobs.queue import ClaimedJob, enqueue
-from server.jobs.worker import GiveUp, JobContext, RetryLater
 from server.models import Actor, Peer
 from server.models.base import utcnow
 from server.models.ledger import AMOUNT_CEILING
@@ -171,7 +171,7 @@ AnswerHandler = Callable[[JobContext, Peer, dict[str, object]], Awaitable[None]]
 
 def settlement_client(settings: Settings, context: JobContext) -> ActivityPubClient:
     return ActivityPubClient(
-        context.services["http"],
+        context.http,
         allow_private=settings.dev,
         allow_http=settings.dev,
         max_bytes=DOCUMENT_MAX_BYTES,

@@ -37,8 +37,8 @@ from server.db.engine import Database
 from server.domain_errors import NotFound
 from server.escrow.notices import queue_notices
 from server.federation.remote import RemoteActors, RemoteError, build_client
+from server.jobs.handler import GiveUp, JobContext, RetryLater
 from server.jobs.queue import ClaimedJob
-from server.jobs.worker import GiveUp, JobContext, RetryLater
 from server.models import (
     Direction,
     Peer,
@@ -140,9 +140,7 @@ async def handle_send(context: JobContext, job: ClaimedJob) -> None:
 
 
 def _remote(context: JobContext) -> RemoteActors:
-    return RemoteActors(
-        context.db, context.settings, build_client(context.settings, context.services["http"])
-    )
+    return RemoteActors(context.db, context.settings, build_client(context.settings, context.http))
 
 
 async def handle_prepare(context: JobContext, job: ClaimedJob) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import httpx
 from asgi_lifespan import LifespanManager
@@ -19,6 +19,7 @@ from starlette.routing import Route
 from activitypub.jsonld import ACTIVITY_JSON
 from activitypub.signatures import sign_request
 from server.app import create_app
+from server.context import context
 from server.settings import Settings
 from tests.activitypub.payloads import load_text
 from tests.support.databases import DatabaseFactory
@@ -42,8 +43,9 @@ class Network(httpx.AsyncBaseTransport):
 def join(app: Starlette, network: Network) -> None:
     """Point the app's outgoing HTTP (routes and worker) at the network."""
     client = httpx.AsyncClient(transport=network)
-    app.state.http = client
-    cast(dict[str, Any], app.state.worker.context.services)["http"] = client
+    running = context(app)
+    running.http = client
+    running.worker.context = replace(running.worker.context, http_client=client)
 
 
 def settings_for(tmp: Path, host: str, databases: DatabaseFactory) -> Settings:

@@ -28,6 +28,7 @@ from activitypub.settlement import (
 )
 from activitypub.signatures import sign_request
 from server.accounts.actors import instance_actor
+from server.context import context
 from server.models import Direction, LedgerKind, Peer, Settlement, SettlementState
 from server.money.ledger import Owner, balance_of
 from server.settlement.documents import dumps
@@ -75,8 +76,8 @@ class Speaker:
 
 
 async def speaker(app: Starlette) -> Speaker:
-    async with app.state.db.session() as session:
-        actor = await instance_actor(session, app.state.settings)
+    async with context(app).db.session() as session:
+        actor = await instance_actor(session, context(app).settings)
     assert actor is not None and actor.private_key_pem and actor.ed25519_private_pem
     return Speaker(
         actor.uri,
@@ -126,36 +127,36 @@ async def propose(app: Starlette, network: Network, host: str, other: str) -> st
 async def peer(alpha: Starlette, beta: Starlette, network: Network) -> None:
     """alpha.test proposes, beta.test's admin accepts: both see an active peer."""
     await propose(alpha, network, "alpha.test", "beta.test")
-    await alpha.state.worker.drain()
+    await context(alpha).worker.drain()
     async with network.client("beta.test") as http:
         token = await admin(beta, http)
         accepted = await http.post("/admin/peers/alpha.test/accept", data={"csrf_token": token})
         assert accepted.status_code == 303, accepted.text
-    await beta.state.worker.drain()
+    await context(beta).worker.drain()
     for app, other in ((alpha, "beta.test"), (beta, "alpha.test")):
         assert (await peer_row(app, other)).state == "active"
 
 
 async def peer_row(app: Starlette, domain: str) -> Peer:
-    async with app.state.db.session() as session:
+    async with context(app).db.session() as session:
         found: Peer = (await session.exec(select(Peer).where(Peer.domain == domain))).one()
         return found
 
 
 async def settlements(app: Starlette) -> list[Settlement]:
-    async with app.state.db.session() as session:
+    async with context(app).db.session() as session:
         return list((await session.exec(select(Settlement))).all())
 
 
 async def count(app: Starlette, model: Any) -> int:
-    async with app.state.db.session() as session:
+    async with context(app).db.session() as session:
         return int((await session.exec(select(func.count()).select_from(model))).one())
 
 
 async def pending(app: Starlette, account_id: int) -> int:
-    async with app.state.db.session() as session:
+    async with context(app).db.session() as session:
         owner = Owner(LedgerKind.creator_pending, account_id=account_id)
-        return await balance_of(session, app.state.settings, owner)
+        return await balance_of(session, context(app).settings, owner)
 
 
 async def seed_outgoing(
@@ -180,6 +181,6 @@ async def seed_outgoing(
         document=dumps(document),
         digest=batch_digest(document),
     )
-    async with app.state.db.transaction() as session:
+    async with context(app).db.transaction() as session:
         session.add(row)
     return row

@@ -8,6 +8,7 @@ from typing import Any
 from sqlmodel import select
 from starlette.applications import Starlette
 
+from server.context import context
 from server.models import Actor, Note, NoteLike, NoteShare
 from tests.federation.network import FakeMastodon, Network
 from tests.federation.test_inbox import INBOX, _post_note, _send
@@ -42,7 +43,7 @@ async def _deliver(
 ) -> None:
     response = await _send(network, *mastodon.signed(INBOX, a))
     assert response.status_code == 202, response.text
-    await app.state.worker.drain()
+    await context(app).worker.drain()
 
 
 async def test_remote_notes_are_cached_sanitized_updated_and_deleted(
@@ -51,7 +52,7 @@ async def test_remote_notes_are_cached_sanitized_updated_and_deleted(
     await _post_note(alpha, network)  # makes the actor known after its first signed POST
     note = _note(mastodon, '<p>hi <a href="http://x" onclick="evil()">x</a><script>1</script></p>')
     await _deliver(alpha, network, mastodon, _activity(mastodon, "Create", 1, note))
-    async with alpha.state.db.session() as session:
+    async with context(alpha).db.session() as session:
         cached = (await session.exec(select(Note).where(Note.uri == note["id"]))).one()
     assert "script" not in cached.content and "onclick" not in cached.content
     await _deliver(
@@ -60,12 +61,12 @@ async def test_remote_notes_are_cached_sanitized_updated_and_deleted(
         mastodon,
         _activity(mastodon, "Update", 2, {**note, "content": "<p>edited</p>"}),
     )
-    async with alpha.state.db.session() as session:
+    async with context(alpha).db.session() as session:
         cached = (await session.exec(select(Note).where(Note.uri == note["id"]))).one()
     assert cached.content == "<p>edited</p>"
     tombstone = {"id": note["id"], "type": "Tombstone"}
     await _deliver(alpha, network, mastodon, _activity(mastodon, "Delete", 3, tombstone))
-    async with alpha.state.db.session() as session:
+    async with context(alpha).db.session() as session:
         cached = (await session.exec(select(Note).where(Note.uri == note["id"]))).one()
     assert cached.deleted_at is not None
 
@@ -76,7 +77,7 @@ async def test_a_note_claiming_another_author_is_not_stored(
     await _post_note(alpha, network)
     forged = {**_note(mastodon, "forged"), "attributedTo": "http://alpha.test/users/carol"}
     await _deliver(alpha, network, mastodon, _activity(mastodon, "Create", 1, forged))
-    async with alpha.state.db.session() as session:
+    async with context(alpha).db.session() as session:
         assert (await session.exec(select(Note).where(Note.uri == forged["id"]))).first() is None
 
 
@@ -92,15 +93,15 @@ async def test_announce_undo_by_actor_and_object_and_emoji_reacts(
     await _deliver(alpha, network, mastodon, _activity(mastodon, "Undo", 3, inner))
     react = {**_activity(mastodon, "EmojiReact", 4, status["uri"]), "content": "🔥"}
     await _deliver(alpha, network, mastodon, react)
-    async with alpha.state.db.session() as session:
+    async with context(alpha).db.session() as session:
         assert len((await session.exec(select(NoteShare))).all()) == 1
         assert (await session.exec(select(NoteLike))).all() == []
-    worker = alpha.state.worker
+    worker = context(alpha).worker
     worker.context = replace(
         worker.context, settings=worker.context.settings.replace(emoji_reacts=True)
     )
     await _deliver(alpha, network, mastodon, {**react, "id": react["id"] + "b"})
-    async with alpha.state.db.session() as session:
+    async with context(alpha).db.session() as session:
         assert [like.kind for like in (await session.exec(select(NoteLike))).all()] == [
             "EmojiReact"
         ]
@@ -113,10 +114,10 @@ async def test_update_and_delete_of_the_person(
     person = {**mastodon.document(), "name": "Robert"}
     person.pop("@context")
     await _deliver(alpha, network, mastodon, _activity(mastodon, "Update", 1, person))
-    async with alpha.state.db.session() as session:
+    async with context(alpha).db.session() as session:
         bob = (await session.exec(select(Actor).where(Actor.uri == mastodon.actor))).one()
     assert bob.name == "Robert"
     await _deliver(alpha, network, mastodon, _activity(mastodon, "Delete", 2, mastodon.actor))
-    async with alpha.state.db.session() as session:
+    async with context(alpha).db.session() as session:
         bob = (await session.exec(select(Actor).where(Actor.uri == mastodon.actor))).one()
     assert bob.tombstoned_at is not None

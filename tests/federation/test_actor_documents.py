@@ -12,6 +12,7 @@ import pytest
 from sqlmodel import select
 from starlette.applications import Starlette
 
+from server.context import context
 from server.models import Actor
 from tests.federation.fake_sites import AS, RemoteActor, Site, join_site
 from tests.federation.network import Network
@@ -33,7 +34,7 @@ async def _send(network: Network, body: bytes, headers: dict[str, str]) -> httpx
 
 
 async def _row(app: Starlette, uri: str) -> Actor | None:
-    async with app.state.db.session() as session:
+    async with context(app).db.session() as session:
         row: Actor | None = (await session.exec(select(Actor).where(Actor.uri == uri))).first()
         return row
 
@@ -139,7 +140,7 @@ async def test_an_update_cannot_bring_an_invalid_username_or_anothers_key(
     # When it sends an Update with a username Mastodon refuses
     renamed = actor.document(preferredUsername="changer<b>")
     sent = await _send(network, *actor.signed(INBOX, _update(actor, renamed)))
-    await alpha.state.worker.drain()
+    await context(alpha).worker.drain()
     row = await _row(alpha, actor.uri)
     assert sent.status_code == 202 and row is not None
     assert row.username == "changer"
@@ -148,7 +149,7 @@ async def test_an_update_cannot_bring_an_invalid_username_or_anothers_key(
     rekeyed = actor.document(publicKey={**foreign, "publicKeyPem": actor.keys.public_pem})
     update = {**_update(actor, rekeyed), "id": f"{actor.uri}#updates/2"}
     sent = await _send(network, *actor.signed(INBOX, update))
-    await alpha.state.worker.drain()
+    await context(alpha).worker.drain()
     row = await _row(alpha, actor.uri)
     assert sent.status_code == 202 and row is not None
     assert row.key_id != foreign["id"]

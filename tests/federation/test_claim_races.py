@@ -13,12 +13,12 @@ from sqlalchemy import text, update
 from sqlmodel import col, select
 from starlette.applications import Starlette
 
-from server.context import federation
+from server.context import context
 from server.db.engine import Database
 from server.domain_errors import Conflict
-from server.errors import status_of
 from server.donations.clicks import CreatorRef, ensure_identity
 from server.donations.close import close_period
+from server.errors import status_of
 from server.escrow.escrow import claim_identity
 from server.models import (
     Actor,
@@ -63,7 +63,7 @@ def fake(network: Network) -> FakeMastodonServer:
 async def _held_for_bob_and_carol(app: Starlette, fake: FakeMastodonServer) -> int:
     """ann's 4.00 EUR for bob and dan's 10.00 for carol, held for their instance after the
     October close; returns bob's identity."""
-    db, settings = app.state.db, app.state.settings
+    db, settings = context(app).db, context(app).settings
     at = datetime(2026, 10, 5, tzinfo=UTC)
     ann = await donor(db, settings, "ann", funds=1000, budget=400)
     dan = await donor(db, settings, "dan", funds=1000, budget=1000)
@@ -104,14 +104,14 @@ async def _active_peer(db: Database, fake: FakeMastodonServer) -> int:
 
 def _preparing(app: Starlette, peer_id: int) -> asyncio.Task[list[Settlement]]:
     """A settlement preparation for the peer, started as a task."""
-    state = app.state
-    remote = federation(state).remote
-    return asyncio.create_task(prepare_batches(state.db, state.settings, remote, peer_id))
+    running = context(app)
+    remote = running.federation.remote
+    return asyncio.create_task(prepare_batches(running.db, running.settings, remote, peer_id))
 
 
 async def _claimed_once_by(app: Starlette, claimant: int, identity: int, carol: str) -> None:
     """bob's 4.00 went to the claimant once, and claiming again moves nothing."""
-    db, settings = app.state.db, app.state.settings
+    db, settings = context(app).db, context(app).settings
     assert [row for row in await transfers(db) if row[4] == "not_payable"] == []
     assert await balance(db, settings, available(claimant)) == 400
     assert await balance(db, settings, PEER_ESCROW) == 1000
@@ -127,7 +127,7 @@ async def test_rehoming_leaves_alone_a_line_claimed_since_it_was_read(
     alpha: Starlette, fake: FakeMastodonServer
 ) -> None:
     # Given bob's share held for his instance, read by a preparation as held
-    db, settings = alpha.state.db, alpha.state.settings
+    db, settings = context(alpha).db, context(alpha).settings
     bob = await _held_for_bob_and_carol(alpha, fake)
     cat = await donor(db, settings, "cat")
     async with db.session() as preparing:
@@ -150,7 +150,7 @@ async def test_a_claim_committed_while_a_preparation_waits_is_not_paid_twice(
 ) -> None:
     # Given bob's share held for his instance, which is an active peer and does not list
     # bob as payable; carol's share sits offered in the same peer escrow
-    db, settings = alpha.state.db, alpha.state.settings
+    db, settings = context(alpha).db, context(alpha).settings
     bob = await _held_for_bob_and_carol(alpha, fake)
     cat = await donor(db, settings, "cat")
     peer = await _active_peer(db, fake)
@@ -200,7 +200,7 @@ async def test_a_claim_after_a_rival_claimed_the_identity_it_loaded_is_a_conflic
 ) -> None:
     # Given bob's share held, and cat's claim (as claim_fediverse_account does) has loaded
     # bob's identity, unclaimed
-    db, settings = alpha.state.db, alpha.state.settings
+    db, settings = context(alpha).db, context(alpha).settings
     bob = await _held_for_bob_and_carol(alpha, fake)
     cat, eve = await donor(db, settings, "cat"), await donor(db, settings, "eve")
     other = Database(settings.database_url)
@@ -233,7 +233,7 @@ async def test_a_preparation_waits_for_a_claims_lines_before_it_posts_anything(
 ) -> None:
     # Given bob's share held for his instance, bob payable (a fresh cached actor with a
     # payment link of his own domain) and carol not, the instance an active peer
-    db, settings = alpha.state.db, alpha.state.settings
+    db, settings = context(alpha).db, context(alpha).settings
     await _held_for_bob_and_carol(alpha, fake)
     peer = await _active_peer(db, fake)
     async with db.transaction() as session:
@@ -283,7 +283,7 @@ async def test_a_claim_of_a_creator_the_preparation_rehomes_waits_and_is_paid_on
     # Given bob's and carol's shares held for their instance, an active peer that lists
     # neither as payable, and a preparation paused with their lines locked, just before it
     # gives them to the creators' identity escrow
-    db, settings = alpha.state.db, alpha.state.settings
+    db, settings = context(alpha).db, context(alpha).settings
     await _held_for_bob_and_carol(alpha, fake)
     cat = await donor(db, settings, "cat")
     peer = await _active_peer(db, fake)

@@ -15,6 +15,7 @@ from sqlalchemy import update
 from sqlmodel import col, select
 from starlette.applications import Starlette
 
+from server.context import context
 from server.donations.close import close_period
 from server.models import Account, Click, EscrowLine, Identity, LedgerKind
 from server.money.ledger import Owner
@@ -56,7 +57,7 @@ def _auth(token: str) -> dict[str, str]:
 
 
 async def _token_of(app: Starlette, username: str, scopes: str = "read write") -> str:
-    async with app.state.db.session() as session:
+    async with context(app).db.session() as session:
         account = (await session.exec(select(Account).where(Account.username == username))).one()
     return await make_token(app, account, scopes)
 
@@ -64,7 +65,7 @@ async def _token_of(app: Starlette, username: str, scopes: str = "read write") -
 async def _liked_and_closed(app: Starlette, network: Network, fake: FakeMastodonServer) -> None:
     """ann (3.00 EUR a month) and dan (6.00) like bob's post through the money API; the
     month is closed early: 9.00 EUR waits, held for bob's instance."""
-    db, settings = app.state.db, app.state.settings
+    db, settings = context(app).db, context(app).settings
     for name, budget in (("ann", 300), ("dan", 600)):
         await donor(db, settings, name, funds=1000, budget=budget)
         async with network.client("alpha.test") as api:
@@ -85,7 +86,7 @@ async def _liked_and_closed(app: Starlette, network: Network, fake: FakeMastodon
 
 
 async def _lines(app: Starlette) -> list[tuple[str, str, str, int]]:
-    async with app.state.db.session() as session:
+    async with context(app).db.session() as session:
         rows = await session.exec(
             select(
                 EscrowLine.state, EscrowLine.peer_domain, EscrowLine.creator_uri, EscrowLine.amount
@@ -95,7 +96,7 @@ async def _lines(app: Starlette) -> list[tuple[str, str, str, int]]:
 
 
 async def _claimed_by(app: Starlette, uri: str = BOB) -> int | None:
-    async with app.state.db.session() as session:
+    async with context(app).db.session() as session:
         row = await session.exec(
             select(Identity.claimed_account_id).where(Identity.external_id == uri)
         )
@@ -104,7 +105,7 @@ async def _claimed_by(app: Starlette, uri: str = BOB) -> int | None:
 
 
 async def _account_id(app: Starlette, username: str) -> int:
-    async with app.state.db.session() as session:
+    async with context(app).db.session() as session:
         found = await session.exec(select(Account.id).where(Account.username == username))
         return int(found.one() or 0)
 
@@ -184,7 +185,7 @@ async def test_a_creator_claims_her_mastodon_account_by_links_both_ways(
     }
     document = await browser.get("/users/cat", headers={"Accept": "application/activity+json"})
     assert field in document.json()["attachment"]
-    await alpha.state.worker.drain()
+    await context(alpha).worker.drain()
     updates = [item for item in fake.received if item["type"] == "Update"]
     assert [(item["actor"], item["object"]["id"]) for item in updates] == [
         (f"{ALPHA}/users/cat", f"{ALPHA}/users/cat")
@@ -193,7 +194,7 @@ async def test_a_creator_claims_her_mastodon_account_by_links_both_ways(
     assert "@context" not in updates[0]["object"]
     assert {"PropertyValue": "schema:PropertyValue"}.items() <= updates[0]["@context"][-1].items()
     # And the exact amount moved, once, from the escrow held for bob's instance
-    db, settings = alpha.state.db, alpha.state.settings
+    db, settings = context(alpha).db, context(alpha).settings
     assert await balance(db, settings, available(cat)) == 900
     assert await balance(db, settings, PEER_ESCROW) == 0
     assert await _lines(alpha) == [
@@ -213,7 +214,7 @@ async def test_later_shares_go_straight_to_the_claimant(
 ) -> None:
     # Given bob's shares of August moved to his identity escrow (his instance does not
     # settle) and September's still held for his instance
-    db, settings = alpha.state.db, alpha.state.settings
+    db, settings = context(alpha).db, context(alpha).settings
     ann = await donor(db, settings, "ann", funds=5000, budget=400)
     for month in (8, 9, 10):
         at = datetime(2026, month, 5, tzinfo=UTC)
@@ -255,7 +256,7 @@ async def test_lines_in_a_settlement_wait_and_are_claimed_when_they_come_back(
 ) -> None:
     # Given 9.00 EUR for bob, 3.00 of it offered to his instance in a settlement batch
     await _liked_and_closed(alpha, network, fake)
-    db, settings = alpha.state.db, alpha.state.settings
+    db, settings = context(alpha).db, context(alpha).settings
     escrow = EscrowLine.__table__  # type: ignore[attr-defined]
     async with db.transaction() as session:
         await session.exec(update(escrow).where(escrow.c.amount == 300).values(state="offered"))
@@ -359,7 +360,7 @@ async def test_claims_without_proof_change_nothing(
         )
         assert taken.status_code == 200, taken.text
         fake.add("bob", ("Likewise", field_link(f"{ALPHA}/@cat")))
-    before = (await transfers(alpha.state.db), await _lines(alpha), await _claimed_by(alpha))
+    before = (await transfers(context(alpha).db), await _lines(alpha), await _claimed_by(alpha))
     # When cat claims through the API and through the form
     answer = await browser.post(
         "/api/v1/likewise/claims",
@@ -377,14 +378,14 @@ async def test_claims_without_proof_change_nothing(
     assert form.status_code == status
     assert 'role="alert"' in form.text and 'aria-invalid="true"' in form.text
     assert (
-        await transfers(alpha.state.db),
+        await transfers(context(alpha).db),
         await _lines(alpha),
         await _claimed_by(alpha),
     ) == before
     assert await _claimed_by(alpha) in ((dan,) if case == "claimed_by_another" else (None,))
-    assert await balance(alpha.state.db, alpha.state.settings, available(cat)) == 0
+    assert await balance(context(alpha).db, context(alpha).settings, available(cat)) == 0
     assert 'rel="me"' not in (await browser.get("/@cat")).text
-    await assert_books_balance(alpha.state.db)
+    await assert_books_balance(context(alpha).db)
 
 
 @pytest.mark.parametrize(
@@ -412,12 +413,12 @@ async def test_malformed_claim_requests_are_refused(
     await _liked_and_closed(alpha, network, fake)
     await sign_up(browser, "cat")
     fake.add("bob", ("Likewise", field_link(f"{ALPHA}/@cat")))
-    before = await transfers(alpha.state.db)
+    before = await transfers(context(alpha).db)
     token = await _token_of(alpha, "cat", scopes)
     answer = await browser.post("/api/v1/likewise/claims", json=body, headers=_auth(token))
     assert answer.status_code == status, answer.text
     assert answer.json()["code"] == code
-    assert await transfers(alpha.state.db) == before
+    assert await transfers(context(alpha).db) == before
     assert await _claimed_by(alpha) is None
 
 
@@ -439,7 +440,7 @@ async def test_an_account_claimed_before_anything_waits_takes_later_shares(
     assert "@bob@mastodon.test is yours here now. Nothing was waiting for it yet" in after
     assert '<span class="linked">@bob@mastodon.test</span>' in after
     # And when ann likes bob's post and the month closes, her share goes straight to cat
-    db, settings = alpha.state.db, alpha.state.settings
+    db, settings = context(alpha).db, context(alpha).settings
     await donor(db, settings, "ann", funds=1000, budget=300)
     liked = await browser.post(
         "/api/v1/likewise/likes",

@@ -14,7 +14,7 @@ from sqlmodel import select
 from starlette.applications import Starlette
 
 from activitypub.jsonld import PUBLIC_COLLECTION
-from server.context import federation
+from server.context import context
 from server.donations.clicks import CreatorRef, ThingRef
 from server.donations.close import close_period
 from server.donations.housekeeping import HOUSEKEEPING_JOB, handle_housekeeping
@@ -47,7 +47,7 @@ def _month(period: str) -> datetime:
 
 
 async def _liked_last_month(alpha: Starlette, bob: FediverseCreator, donors: int = 1) -> None:
-    db, settings = alpha.state.db, alpha.state.settings
+    db, settings = context(alpha).db, context(alpha).settings
     creator = CreatorRef("fediverse", bob.actor, "@bob@mastodon.test", f"{bob.base}/@bob")
     for n in range(donors):
         who = await donor(db, settings, f"ann{n}", funds=2000, budget=500)
@@ -57,7 +57,7 @@ async def _liked_last_month(alpha: Starlette, bob: FediverseCreator, donors: int
 
 async def _housekeeping(alpha: Starlette, slot: str) -> None:
     """One housekeeping run (as the worker's scheduled job runs it), then every job it left."""
-    worker = alpha.state.worker
+    worker = context(alpha).worker
     job = ClaimedJob(0, HOUSEKEEPING_JOB, {"slot": slot}, 1, 1)
     await handle_housekeeping(worker.context, job)
     await worker.drain()
@@ -65,8 +65,8 @@ async def _housekeeping(alpha: Starlette, slot: str) -> None:
 
 async def _notify(alpha: Starlette, month: str) -> list[str]:
     """The notices run as the worker runs it, with the clock in `month`."""
-    state = alpha.state
-    told = await notify_creators(state.db, state.settings, federation(state).remote, _month(month))
+    state = context(alpha)
+    told = await notify_creators(state.db, state.settings, state.federation.remote, _month(month))
     await state.worker.drain()
     return told
 
@@ -85,7 +85,7 @@ async def _accepted(
     """bob's activities, each signed, accepted (202) and processed by alpha's worker."""
     for activity in activities:
         assert await _send(network, bob, activity) == 202
-        await alpha.state.worker.drain()
+        await context(alpha).worker.drain()
 
 
 async def _instance_key(network: Network) -> tuple[str, str]:
@@ -96,7 +96,7 @@ async def _instance_key(network: Network) -> tuple[str, str]:
 
 
 async def _opt_outs(alpha: Starlette) -> list[tuple[str, str]]:
-    async with alpha.state.db.session() as session:
+    async with context(alpha).db.session() as session:
         rows = await session.exec(select(NoticeOptOut.actor_uri, NoticeOptOut.via))
         return list(rows.all())
 
@@ -121,10 +121,10 @@ async def test_one_signed_direct_note_a_month_while_money_waits(
     assert create["to"] == note["to"] == [bob.actor]
     assert note["cc"] == [] and PUBLIC_COLLECTION not in str(create)
     assert note["tag"] == [{"type": "Mention", "href": bob.actor, "name": "@bob@mastodon.test"}]
-    async with alpha.state.db.session() as session:
+    async with context(alpha).db.session() as session:
         line = (await session.exec(select(EscrowLine))).first()
     assert line is not None
-    returns = line.created_at + timedelta(days=alpha.state.settings.escrow_days)
+    returns = line.created_at + timedelta(days=context(alpha).settings.escrow_days)
     text = note["content"]
     assert "Supporters on alpha.test have set aside 10.00 EUR for you (2 supporters)" in text
     first = f"The first of it returns to them on {returns.day} {returns:%B} {returns.year} unless"
@@ -231,7 +231,7 @@ async def test_unsigned_or_forged_opt_outs_change_nothing(
         body, headers = bob.signed(url, other)
         impostor = await http.post(url, content=body, headers=headers)
     assert (unsigned.status_code, tampered.status_code, impostor.status_code) == (401, 401, 401)
-    await alpha.state.worker.drain()
+    await context(alpha).worker.drain()
     assert await _opt_outs(alpha) == []
     assert await _notify(alpha, next_period(THIS_MONTH)) == [bob.actor]
 
@@ -251,8 +251,8 @@ async def test_nothing_for_gone_actors_active_peers_or_with_the_setting_off(
     alpha: Starlette, network: Network, bob: FediverseCreator
 ) -> None:
     await _liked_last_month(alpha, bob)
-    state = alpha.state
-    remote = federation(state).remote
+    state = context(alpha)
+    remote = state.federation.remote
     await close_period(state.db, state.settings, LAST_MONTH)
     # With LIKEWISE_CREATOR_NOTICES off, nothing is sent
     off = state.settings.replace(creator_notices=False)
@@ -284,9 +284,9 @@ async def test_two_runs_at_once_send_one_notice(
     alpha: Starlette, network: Network, bob: FediverseCreator
 ) -> None:
     await _liked_last_month(alpha, bob)
-    state = alpha.state
+    state = context(alpha)
     await close_period(state.db, state.settings, LAST_MONTH)
-    remote = federation(state).remote
+    remote = state.federation.remote
     await remote.get_actor(bob.actor)  # cached: the race here is the notice's, not the cache's
     now = _month(THIS_MONTH)
     runs = await asyncio.gather(
@@ -301,7 +301,7 @@ async def test_a_server_that_is_down_is_asked_again_on_the_next_run(
     alpha: Starlette, network: Network, bob: FediverseCreator
 ) -> None:
     await _liked_last_month(alpha, bob)
-    state = alpha.state
+    state = context(alpha)
     await close_period(state.db, state.settings, LAST_MONTH)
     # Bob's server is down, and alpha has not cached his actor
     down = network.apps.pop(bob.host)

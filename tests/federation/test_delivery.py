@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from server.context import context
 from server.federation.delivery import DELIVERY_JOB, UNAVAILABLE_AFTER, deliver
 from server.models import Actor, Job, JobState, PeerInbox
 from server.models.base import utcnow
@@ -33,20 +34,20 @@ def _peer(network: Network, answers: list[tuple[int, dict[str, str]]]) -> list[b
 
 async def _queue(app: Starlette) -> Actor:
     account = await make_account(app, "carol")
-    async with app.state.db.transaction() as session:
+    async with context(app).db.transaction() as session:
         carol = await local_actor(session, account.id or 0)
         await deliver(session, carol, {"id": "x", "type": "Like"}, ["http://peer.test/inbox"])
     return carol
 
 
 async def _job(app: Starlette) -> Job:
-    async with app.state.db.session() as session:
+    async with context(app).db.session() as session:
         job: Job = (await session.exec(select(Job).where(Job.kind == DELIVERY_JOB))).one()
     return job
 
 
 async def _make_due(app: Starlette) -> None:
-    async with app.state.db.transaction() as session:
+    async with context(app).db.transaction() as session:
         job = (await session.exec(select(Job).where(Job.kind == DELIVERY_JOB))).one()
         job.run_after = utcnow()
         session.add(job)
@@ -55,14 +56,14 @@ async def _make_due(app: Starlette) -> None:
 async def test_retry_after_is_honoured_then_delivered(alpha: Starlette, network: Network) -> None:
     received = _peer(network, [(429, {"Retry-After": "120"}), (503, {})])
     carol = await _queue(alpha)
-    await alpha.state.worker.drain()
+    await context(alpha).worker.drain()
     job = await _job(alpha)
     assert job.state == JobState.queued
     assert timedelta(seconds=100) < job.run_after - utcnow() <= timedelta(seconds=120)
     await _make_due(alpha)
-    await alpha.state.worker.drain()  # 503 without Retry-After: the scaled schedule
+    await context(alpha).worker.drain()  # 503 without Retry-After: the scaled schedule
     await _make_due(alpha)
-    await alpha.state.worker.drain()
+    await context(alpha).worker.drain()
     assert (await _job(alpha)).state == JobState.done
     assert len(received) == 3
     assert json.loads(received[-1]) == {"id": "x", "type": "Like"}
@@ -72,7 +73,7 @@ async def test_retry_after_is_honoured_then_delivered(alpha: Starlette, network:
 async def test_a_gone_inbox_stops_at_once(alpha: Starlette, network: Network) -> None:
     received = _peer(network, [(410, {})])
     await _queue(alpha)
-    await alpha.state.worker.drain()
+    await context(alpha).worker.drain()
     assert (await _job(alpha)).state == JobState.failed
     assert len(received) == 1
 
@@ -84,12 +85,12 @@ async def test_an_inbox_that_keeps_failing_is_marked_unavailable(
     await _queue(alpha)
     for _ in range(UNAVAILABLE_AFTER):
         await _make_due(alpha)
-        await alpha.state.worker.drain()
-    async with alpha.state.db.session() as session:
+        await context(alpha).worker.drain()
+    async with context(alpha).db.session() as session:
         peer = (await session.exec(select(PeerInbox))).one()
     assert peer.unavailable and peer.failures == UNAVAILABLE_AFTER
     await _make_due(alpha)
-    await alpha.state.worker.drain()
-    async with alpha.state.db.session() as session:
+    await context(alpha).worker.drain()
+    async with context(alpha).db.session() as session:
         peer = (await session.exec(select(PeerInbox))).one()
     assert not peer.unavailable and peer.last_success_at is not None

@@ -5,6 +5,7 @@ from starlette.applications import Starlette
 from activitypub.nodeinfo import parse_nodeinfo, parse_nodeinfo_links
 from activitypub.vocab import parse_actor
 from activitypub.webfinger import SUBSCRIBE_REL, parse_jrd
+from server.context import context
 from tests.federation.network import Network
 from tests.server.helpers import make_account
 
@@ -77,7 +78,7 @@ async def test_actor_is_content_negotiated(alpha: Starlette, network: Network) -
 
 async def test_secure_mode_refuses_unsigned_actor_fetch(alpha: Starlette, network: Network) -> None:
     await make_account(alpha, "carol")
-    alpha.state.settings = alpha.state.settings.replace(secure_mode=True)
+    context(alpha).settings = context(alpha).settings.replace(secure_mode=True)
     async with network.client("alpha.test") as http:
         refused = await http.get("/users/carol", headers={"Accept": "application/activity+json"})
         instance = await http.get("/actor", headers={"Accept": "application/activity+json"})

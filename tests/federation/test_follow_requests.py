@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlmodel import select
 from starlette.applications import Starlette
 
+from server.context import context
 from server.models import Follow
 from tests.federation.network import FakeMastodon, Network
 from tests.federation.test_inbox import INBOX, _send
@@ -16,7 +17,7 @@ async def test_locked_account_authorizes_then_deletes_a_post(
 ) -> None:
     # Given a locked carol and a follow request from bob
     carol = await make_account(alpha, "carol")
-    async with alpha.state.db.transaction() as session:
+    async with context(alpha).db.transaction() as session:
         carol.locked = True
         session.add(carol)
     auth = {"Authorization": f"Bearer {await make_token(alpha, carol, 'read write follow')}"}
@@ -27,7 +28,7 @@ async def test_locked_account_authorizes_then_deletes_a_post(
         "object": "http://alpha.test/users/carol",
     }
     assert (await _send(network, *mastodon.signed(INBOX, follow))).status_code == 202
-    await alpha.state.worker.drain()
+    await context(alpha).worker.drain()
     async with network.client("alpha.test") as http:
         # When she lists and authorizes it
         requests = (await http.get("/api/v1/follow_requests", headers=auth)).json()
@@ -36,16 +37,16 @@ async def test_locked_account_authorizes_then_deletes_a_post(
             f"/api/v1/follow_requests/{requests[0]['id']}/authorize", headers=auth
         )
         assert answered.status_code == 200
-        await alpha.state.worker.drain()
+        await context(alpha).worker.drain()
         # And posts, then deletes the post
         posted = (await http.post("/api/v1/statuses", json={"status": "hi"}, headers=auth)).json()
         deleted = await http.delete(f"/api/v1/statuses/{posted['id']}", headers=auth)
         gone = await http.get(f"/api/v1/statuses/{posted['id']}")
-    await alpha.state.worker.drain()
+    await context(alpha).worker.drain()
     # Then bob got the Accept, the Create and the Delete
     assert [a["type"] for a in mastodon.received] == ["Accept", "Create", "Delete"]
     assert mastodon.received[0]["object"]["id"] == follow["id"]
     assert mastodon.received[2]["object"]["id"] == posted["uri"]
     assert deleted.status_code == 200 and gone.status_code == 404
-    async with alpha.state.db.session() as session:
+    async with context(alpha).db.session() as session:
         assert (await session.exec(select(Follow))).one().state == "accepted"

@@ -12,6 +12,7 @@ from starlette.applications import Starlette
 
 from activitypub.keys import generate_rsa_key_pair
 from activitypub.signatures import sign_request
+from server.context import context
 from server.models import Follow, InboxItem, NoteLike
 from server.social.notes import local_actor
 from tests.federation.network import FakeMastodon, Network
@@ -21,14 +22,14 @@ INBOX = "http://alpha.test/inbox"
 
 
 async def _count(app: Starlette, model: Any) -> int:
-    async with app.state.db.session() as session:
+    async with context(app).db.session() as session:
         return int((await session.exec(select(func.count()).select_from(model))).one())
 
 
 async def _post_note(app: Starlette, network: Network, username: str = "carol") -> dict[str, Any]:
     account = await make_account(app, username)
     token = await make_token(app, account)
-    async with network.client(app.state.settings.domain) as http:
+    async with network.client(context(app).settings.domain) as http:
         response = await http.post(
             "/api/v1/statuses",
             data={"status": "hello fediverse"},
@@ -66,7 +67,7 @@ async def test_a_signed_like_is_stored_then_counted_once(
     first = await _send(network, *mastodon.signed(INBOX, like))
     personal = "http://alpha.test/users/carol/inbox"
     again = await _send(network, *mastodon.signed(personal, like), url=personal)
-    await alpha.state.worker.drain()
+    await context(alpha).worker.drain()
     # Then both are answered 202 (senders retry after timeouts), stored and counted once
     assert first.status_code == 202
     assert again.status_code == 202
@@ -83,7 +84,7 @@ async def test_a_signed_like_is_stored_then_counted_once(
         "object": {k: v for k, v in like.items() if k != "@context"},
     }
     assert (await _send(network, *mastodon.signed(INBOX, undo))).status_code == 202
-    await alpha.state.worker.drain()
+    await context(alpha).worker.drain()
     assert await _count(alpha, NoteLike) == 0
 
 
@@ -94,7 +95,7 @@ async def test_the_actor_is_cached_with_sanitized_html(
     await _send(network, *mastodon.signed(INBOX, _like(mastodon, status["uri"])))
     from server.models import Actor
 
-    async with alpha.state.db.session() as session:
+    async with context(alpha).db.session() as session:
         bob = (await session.exec(select(Actor).where(Actor.uri == mastodon.actor))).one()
     assert "<script>" not in bob.summary
     assert "<script>" not in bob.name
@@ -149,9 +150,9 @@ async def test_unknown_types_are_accepted_and_ignored(
         "object": "http://alpha.test/users/nobody",
     }
     response = await _send(network, *mastodon.signed(INBOX, activity))
-    await alpha.state.worker.drain()
+    await context(alpha).worker.drain()
     assert response.status_code == 202
-    async with alpha.state.db.session() as session:
+    async with context(alpha).db.session() as session:
         item = (await session.exec(select(InboxItem))).one()
     assert item.state == "ignored"
 
@@ -162,7 +163,7 @@ async def test_follow_is_accepted_unless_locked(
 ) -> None:
     account = await make_account(alpha, "carol")
     if locked:
-        async with alpha.state.db.transaction() as session:
+        async with context(alpha).db.transaction() as session:
             account.locked = True
             session.add(account)
     follow = {
@@ -173,8 +174,8 @@ async def test_follow_is_accepted_unless_locked(
         "object": "http://alpha.test/users/carol",
     }
     assert (await _send(network, *mastodon.signed(INBOX, follow))).status_code == 202
-    await alpha.state.worker.drain()
-    async with alpha.state.db.session() as session:
+    await context(alpha).worker.drain()
+    async with context(alpha).db.session() as session:
         row = (await session.exec(select(Follow))).one()
     assert row.state == ("pending" if locked else "accepted")
     accepts = [item for item in mastodon.received if item["type"] == "Accept"]
@@ -189,7 +190,7 @@ async def test_follow_is_accepted_unless_locked(
                 json={"status": "to my followers"},
                 headers={"Authorization": f"Bearer {token}"},
             )
-        await alpha.state.worker.drain()
+        await context(alpha).worker.drain()
         creates = [item for item in mastodon.received if item["type"] == "Create"]
         assert creates[0]["object"]["content"] == "<p>to my followers</p>"
 
@@ -220,7 +221,7 @@ async def test_secure_mode_fetches_are_signed_by_the_instance_actor(
     alpha: Starlette, beta: Starlette, network: Network
 ) -> None:
     status = await _post_note(alpha, network)
-    alpha.state.settings = alpha.state.settings.replace(secure_mode=True)
+    context(alpha).settings = context(alpha).settings.replace(secure_mode=True)
     dave = await make_account(beta, "dave")
     token = await make_token(beta, dave)
     async with network.client("beta.test") as http:
@@ -242,9 +243,9 @@ async def test_likes_collection_lists_ids_only_to_the_owner(
     status = await _post_note(alpha, network)
     like = _like(mastodon, status["uri"])
     await _send(network, *mastodon.signed(INBOX, like))
-    await alpha.state.worker.drain()
+    await context(alpha).worker.drain()
 
-    async with alpha.state.db.session() as session:
+    async with context(alpha).db.session() as session:
         carol = await local_actor(session, 1)
     url = status["uri"] + "/likes"
     accept = {"Accept": "application/activity+json"}

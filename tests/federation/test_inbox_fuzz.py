@@ -16,6 +16,7 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from server.app import create_app
+from server.context import context
 from server.models import InboxItem
 from tests.federation.network import FakeMastodon, Network, join, settings_for
 from tests.server.helpers import make_account
@@ -77,8 +78,8 @@ def test_hostile_bodies_never_cause_a_500(tmp_path: Path, databases: DatabaseFac
         assert status in (202, 400, 401, 413), status
 
     async def stored() -> int:
-        await app.state.worker.drain()
-        async with app.state.db.session() as session:
+        await context(app).worker.drain()
+        async with context(app).db.session() as session:
             query = select(func.count()).select_from(InboxItem)
             return int((await session.exec(query)).one())
 

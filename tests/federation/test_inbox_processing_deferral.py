@@ -37,7 +37,7 @@ async def context(settings: Settings, tmp_path: Path) -> AsyncIterator[JobContex
     sqlite = dataclasses.replace(settings, database_url=url)
     assert sqlite.is_sqlite
     db = Database(url)
-    yield JobContext(db=db, settings=sqlite, services={})
+    yield JobContext(db=db, settings=sqlite)
     await db.dispose()
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from starlette.applications import Starlette
 
+from server.context import context
 from server.models import Actor, InboxItem, Note, NoteLike
 from tests.federation.network import FakeMastodon, Network
 from tests.federation.test_activities import _activity, _deliver, _note
@@ -16,7 +17,7 @@ from tests.federation.test_inbox import INBOX, _like, _post_note, _send
 
 
 async def _items(app: Starlette) -> list[tuple[str, str]]:
-    async with app.state.db.session() as session:
+    async with context(app).db.session() as session:
         rows = await session.exec(
             select(InboxItem.activity_id, InboxItem.state).order_by(col(InboxItem.id))
         )
@@ -24,12 +25,12 @@ async def _items(app: Starlette) -> list[tuple[str, str]]:
 
 
 async def _likes(app: Starlette) -> int:
-    async with app.state.db.session() as session:
+    async with context(app).db.session() as session:
         return int((await session.exec(select(func.count()).select_from(NoteLike))).one())
 
 
 async def _notes_of(app: Starlette, actor: str) -> list[Note]:
-    async with app.state.db.session() as session:
+    async with context(app).db.session() as session:
         query = select(Note).join(Actor, col(Actor.id) == col(Note.author_id))
         return list((await session.exec(query.where(Actor.uri == actor))).all())
 
@@ -43,9 +44,9 @@ async def test_a_repeated_delivery_is_answered_202_and_processed_once(
     # the worker ran
     answers = [(await _send(network, *mastodon.signed(INBOX, like))).status_code]
     answers.append((await _send(network, *mastodon.signed(INBOX, like))).status_code)
-    await alpha.state.worker.drain()
+    await context(alpha).worker.drain()
     answers.append((await _send(network, *mastodon.signed(INBOX, like))).status_code)
-    await alpha.state.worker.drain()
+    await context(alpha).worker.drain()
     # Then each delivery gets 202, and the Like is stored and counted once
     assert answers == [202, 202, 202]
     assert await _items(alpha) == [(like["id"], "done")]

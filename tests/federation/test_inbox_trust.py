@@ -15,6 +15,7 @@ from sqlmodel import select
 from starlette.applications import Starlette
 
 from activitypub.signatures import digest_header
+from server.context import context
 from server.models import InboxItem, Peer, PeerState
 from server.settings import Settings
 from tests.federation.network import FakeMastodon, Network, running
@@ -67,13 +68,13 @@ async def _post(
 
 
 async def _stored(app: Starlette) -> int:
-    async with app.state.db.session() as session:
+    async with context(app).db.session() as session:
         return int((await session.exec(select(func.count()).select_from(InboxItem))).one())
 
 
 async def _peer(app: Starlette, mastodon: FakeMastodon, state: PeerState) -> None:
     """mastodon.test as a settlement peer, bob standing as its instance actor."""
-    async with app.state.db.transaction() as session:
+    async with context(app).db.transaction() as session:
         session.add(
             Peer(
                 domain=mastodon.host,
@@ -173,7 +174,7 @@ async def test_another_actor_of_a_peers_domain_has_the_ordinary_limit(
     alpha: Starlette, network: Network, mastodon: FakeMastodon
 ) -> None:
     await _peer(alpha, mastodon, PeerState.active)
-    async with alpha.state.db.transaction() as session:
+    async with context(alpha).db.transaction() as session:
         peer = (await session.exec(select(Peer))).one()
         peer.actor_uri = f"http://{mastodon.host}/actor"
         session.add(peer)

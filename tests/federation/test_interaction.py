@@ -7,6 +7,7 @@ from urllib.parse import quote
 from sqlmodel import select
 from starlette.applications import Starlette
 
+from server.context import context
 from server.models import Click, Follow, NoteLike
 from tests.federation.network import Network
 from tests.federation.test_inbox import _post_note
@@ -39,7 +40,7 @@ async def test_authorize_interaction_likes_and_follows_a_remote_object(
         )
         assert followed.status_code == 303
     await _drain(alpha, beta)
-    async with alpha.state.db.session() as session:
+    async with context(alpha).db.session() as session:
         assert len((await session.exec(select(NoteLike))).all()) == 1
         assert (await session.exec(select(Follow))).one().state == "accepted"
 
@@ -82,6 +83,6 @@ async def test_the_web_like_button_records_a_web_click(alpha: Starlette, network
     assert "1 like" in after.text and "Unlike" in after.text
     assert "hello fediverse" in profile.text
     assert support.status_code == 200 and "EUR" in support.text
-    async with alpha.state.db.session() as session:
+    async with context(alpha).db.session() as session:
         clicks = (await session.exec(select(Click))).all()
     assert [(c.donor_id, c.source) for c in clicks] == [(erin.id, "web")]

@@ -11,6 +11,7 @@ import pytest
 from sqlmodel import select
 from starlette.applications import Starlette
 
+from server.context import context
 from server.models import Actor
 from tests.federation.fake_sites import RemoteActor, Site, join_site
 from tests.federation.network import Network, running, settings_for
@@ -43,7 +44,7 @@ async def _send(network: Network, body: bytes, headers: dict[str, str]) -> httpx
 
 
 async def _rows_holding(app: Starlette, key_id: str) -> list[str]:
-    async with app.state.db.session() as session:
+    async with context(app).db.session() as session:
         rows = await session.exec(select(Actor.uri).where(Actor.key_id == key_id))
         return list(rows.all())
 
@@ -86,7 +87,7 @@ async def test_an_actor_declaring_anothers_key_does_not_take_it(
     as_victim = attacker.signed(INBOX, attacker.like(note, 3), key_id=victim.key_id)
     assert (await _send(network, *as_victim)).status_code == 401
     assert await _rows_holding(alpha, victim.key_id) == [victim.uri]
-    async with alpha.state.db.session() as session:
+    async with context(alpha).db.session() as session:
         row = (await session.exec(select(Actor).where(Actor.uri == attacker.uri))).one()
     assert (row.key_id, row.public_key_pem) == ("", "")
 
@@ -104,7 +105,7 @@ async def test_a_key_lookup_never_answers_another_actors_row(
     async with running(network, settings) as alpha:
         note = (await _post_note(alpha, network))["uri"]
         # Given a row cached before keys were checked maps the victim's key id to mallory
-        async with alpha.state.db.transaction() as session:
+        async with context(alpha).db.transaction() as session:
             session.add(
                 Actor(
                     uri=mallory.uri,

@@ -8,6 +8,7 @@ from typing import Any
 from sqlmodel import col, select
 from starlette.applications import Starlette
 
+from server.context import context
 from server.models import Follow, Note, NoteLike
 from tests.activitypub.payloads import load_text
 from tests.federation.network import FakeMastodon, Network
@@ -41,14 +42,14 @@ async def test_mastodon_shapes_replayed(
     ):
         response = await _send(network, *mastodon.signed(INBOX, _payload(name)))
         assert response.status_code == 202, (name, response.text)
-    await alpha.state.worker.drain()
-    async with alpha.state.db.session() as session:
+    await context(alpha).worker.drain()
+    async with context(alpha).db.session() as session:
         assert (await session.exec(select(Follow))).one().state == "accepted"
         assert len((await session.exec(select(NoteLike))).all()) == 1
         notes = (await session.exec(select(Note).where(col(Note.is_local).is_(False)))).all()
     assert notes[0].content == "<p>A new drawing!</p>"
     undo = _send(network, *mastodon.signed(INBOX, _payload("ap_mastodon_undo_like.json")))
     assert (await undo).status_code == 202
-    await alpha.state.worker.drain()
-    async with alpha.state.db.session() as session:
+    await context(alpha).worker.drain()
+    async with context(alpha).db.session() as session:
         assert (await session.exec(select(NoteLike))).all() == []

@@ -12,6 +12,7 @@ from starlette.applications import Starlette
 
 from activitypub.keys import ed25519_public_to_multibase, generate_ed25519_key
 from activitypub.nodeinfo import Usage, build_nodeinfo, build_nodeinfo_links, settlement_metadata
+from server.context import context
 from server.models import Peer
 from tests.federation.fake_sites import RemoteActor, Site, join_site
 from tests.federation.network import Network
@@ -66,7 +67,7 @@ async def _propose(alpha: Starlette, network: Network) -> tuple[int, str]:
 
 
 async def _peers(alpha: Starlette) -> list[str]:
-    async with alpha.state.db.session() as session:
+    async with context(alpha).db.session() as session:
         return list((await session.exec(select(Peer.domain))).all())
 
 

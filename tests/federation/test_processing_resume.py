@@ -6,6 +6,7 @@ import pytest
 from sqlmodel import select
 from starlette.applications import Starlette
 
+from server.context import context
 from server.federation import processing as federation
 from server.federation.processing import Received
 from server.models import InboxItem, Job, NoteLike, NoteShare
@@ -34,18 +35,18 @@ async def test_a_crash_mid_batch_is_rolled_back_and_retried(
 
     monkeypatch.setitem(federation.HANDLERS, "Announce", crashing)
     # When the Announce's run crashes
-    await alpha.state.worker.drain()
-    async with alpha.state.db.session() as session:
+    await context(alpha).worker.drain()
+    async with context(alpha).db.session() as session:
         assert (await session.exec(select(NoteShare))).all() == []
         states = {item.type: item.state for item in (await session.exec(select(InboxItem))).all()}
     assert states == {"Like": "done", "Announce": "pending"}
     # Then the retry handles it, and nothing runs twice
-    async with alpha.state.db.transaction() as session:
+    async with context(alpha).db.transaction() as session:
         for job in (await session.exec(select(Job).where(Job.state == "queued"))).all():
             job.run_after = utcnow()
             session.add(job)
-    await alpha.state.worker.drain()
-    async with alpha.state.db.session() as session:
+    await context(alpha).worker.drain()
+    async with context(alpha).db.session() as session:
         assert len((await session.exec(select(NoteLike))).all()) == 1
         assert len((await session.exec(select(NoteShare))).all()) == 1
         states = {item.type: item.state for item in (await session.exec(select(InboxItem))).all()}

@@ -8,6 +8,7 @@ import pytest
 from sqlmodel import select
 from starlette.applications import Starlette
 
+from server.context import context
 from server.models import Follow
 from tests.federation.network import Network
 from tests.server.helpers import make_account, make_token
@@ -41,7 +42,7 @@ async def test_a_follow_of_a_url_that_is_nobody_s_changes_nothing(
     assert followed.status_code == status, followed.text
     assert "error" in followed.json()
     assert searched.status_code in (200, status), searched.text
-    async with beta.state.db.session() as session:
+    async with context(beta).db.session() as session:
         assert (await session.exec(select(Follow))).all() == []
 
 

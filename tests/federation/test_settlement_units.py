@@ -24,6 +24,7 @@ from activitypub.settlement import (
     build_receipt,
     envelope_fields,
 )
+from server.context import context
 from server.models import SettlementPayment, SettlementState, Transfer
 from server.settlement.payments import mark_paid
 from tests.federation.network import Network
@@ -150,7 +151,7 @@ async def test_answers_in_another_unit_are_refused_and_book_nothing(
     # Given beta sent alpha a batch (offered) and owes it for another (accepted), and paid
     offered = await seed_outgoing(beta, "alpha.test", ann, 300, SettlementState.offered)
     await seed_outgoing(beta, "alpha.test", ann, 900, _ACCEPTED)
-    payment = await mark_paid(beta.state.db, beta.state.settings, "alpha.test", 900, "SEPA-9")
+    payment = await mark_paid(context(beta).db, context(beta).settings, "alpha.test", 900, "SEPA-9")
     transfers = await count(beta, Transfer)
     # When alpha's receipt answers the offered batch with its line at scale 3
     receipt = BatchReceipt(
@@ -178,7 +179,7 @@ async def test_answers_in_another_unit_are_refused_and_book_nothing(
     # Then it is refused too; the payment still waits, nothing is booked
     assert response.status_code == 422, response.text
     assert _answer(response)[1] == "wrong_currency"
-    async with beta.state.db.session() as session:
+    async with context(beta).db.session() as session:
         stored = await session.get(SettlementPayment, payment.id)
     assert stored is not None and stored.state == "notified"
     states = sorted(s.state for s in await settlements(beta))

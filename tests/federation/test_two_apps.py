@@ -5,6 +5,7 @@ from typing import Any
 from sqlmodel import select
 from starlette.applications import Starlette
 
+from server.context import context
 from server.models import Click, Follow, Note
 from tests.federation.network import Network
 from tests.server.helpers import make_account, make_token
@@ -13,7 +14,7 @@ from tests.server.helpers import make_account, make_token
 async def _drain(*apps: Starlette) -> None:
     for _ in range(3):
         for app in apps:
-            await app.state.worker.drain()
+            await context(app).worker.drain()
 
 
 async def test_follow_post_like_unlike_across_two_instances(
@@ -32,7 +33,7 @@ async def test_follow_post_like_unlike_across_two_instances(
         )
     assert followed.status_code == 200, followed.text
     await _drain(alpha, beta)
-    async with beta.state.db.session() as session:
+    async with context(beta).db.session() as session:
         assert (await session.exec(select(Follow))).one().state == "accepted"
     # And carol posts
     async with network.client("alpha.test") as http:
@@ -50,7 +51,7 @@ async def test_follow_post_like_unlike_across_two_instances(
     assert repeated.json()["id"] == status["id"]
     await _drain(alpha, beta)
     # Then the post arrived on beta
-    async with beta.state.db.session() as session:
+    async with context(beta).db.session() as session:
         cached = (await session.exec(select(Note).where(Note.uri == status["uri"]))).one()
     assert cached.content == "<p>support my work</p>"
     # When dave likes it from his Mastodon app (search-resolve, then favourite)
@@ -62,7 +63,7 @@ async def test_follow_post_like_unlike_across_two_instances(
         liked = await http.post(f"/api/v1/statuses/{local_id}/favourite", headers=dave_auth)
         await http.post(f"/api/v1/statuses/{local_id}/favourite", headers=dave_auth)
     assert liked.json()["favourited"] is True
-    async with beta.state.db.session() as session:
+    async with context(beta).db.session() as session:
         clicks = (await session.exec(select(Click))).all()
     assert [(c.donor_id, c.source) for c in clicks] == [(dave.id, "client_api")]
     await _drain(alpha, beta)
@@ -80,5 +81,5 @@ async def test_follow_post_like_unlike_across_two_instances(
         )
     assert counted["favourites_count"] == 0
     assert likes.json()["totalItems"] == 0
-    async with beta.state.db.session() as session:
+    async with context(beta).db.session() as session:
         assert (await session.exec(select(Click))).all() == []

@@ -23,6 +23,7 @@ from starlette.routing import Route
 
 from activitypub.jsonld import ACTIVITY_JSON
 from activitypub.signatures import sign_request
+from server.context import context
 from server.donations.close import close_period
 from server.models import Account, Click, Identity, Note, Thing
 from tests.activitypub.payloads import load_text
@@ -117,18 +118,18 @@ async def _create(
     body, headers = _signed(evil, activity)
     answer = await api.post("/inbox", content=body, headers=headers)
     assert answer.status_code == 202, answer.text
-    await alpha.state.worker.drain()
+    await context(alpha).worker.drain()
     return note_id
 
 
 async def _stored_url(alpha: Starlette, uri: str) -> str:
-    async with alpha.state.db.session() as session:
+    async with context(alpha).db.session() as session:
         url: str = (await session.exec(select(Note.url).where(Note.uri == uri))).one()
         return url
 
 
 async def _bearer(alpha: Starlette, account_id: int) -> dict[str, str]:
-    async with alpha.state.db.session() as session:
+    async with context(alpha).db.session() as session:
         account = await session.get_one(Account, account_id)
     return {"Authorization": f"Bearer {await make_token(alpha, account)}"}
 
@@ -159,7 +160,7 @@ async def _like_by_button(network: Network, username: str, url: str) -> httpx.Re
 
 
 async def _clicked(alpha: Starlette, donor_id: int) -> list[Creator]:
-    async with alpha.state.db.session() as session:
+    async with context(alpha).db.session() as session:
         rows = await session.exec(
             select(Identity.network, Identity.external_id, Thing.uri)
             .join(Thing, col(Thing.identity_id) == col(Identity.id))
@@ -172,7 +173,7 @@ async def _clicked(alpha: Starlette, donor_id: int) -> list[Creator]:
 async def _mallory_collects(alpha: Starlette, api: httpx.AsyncClient) -> tuple[str, int]:
     """The month is closed; mallory claims her account from one here (her profile links to
     it) and asks for a payout: (amount the claim moved, payout answer's status)."""
-    db, settings = alpha.state.db, alpha.state.settings
+    db, settings = context(alpha).db, context(alpha).settings
     async with db.session() as session:
         periods = set((await session.exec(select(Click.period))).all())
     for period in sorted(periods):
@@ -213,7 +214,7 @@ async def test_a_note_naming_a_page_it_does_not_serve_takes_none_of_its_likes(
     site: None,
     target: str,
 ) -> None:
-    db, settings = alpha.state.db, alpha.state.settings
+    db, settings = context(alpha).db, context(alpha).settings
     bob = await donor(db, settings, "bob")
     ann = await donor(db, settings, "ann", funds=5000, budget=1200)
     dan = await donor(db, settings, "dan", funds=5000, budget=1200)
@@ -250,7 +251,7 @@ async def test_a_note_cached_before_the_rule_still_takes_no_likes_of_a_page_else
 ) -> None:
     # Given mallory's note, cached with bob's profile as its url before the rule (and
     # before migration 0010 ran), and bob's post whose page another of hers names
-    db, settings = alpha.state.db, alpha.state.settings
+    db, settings = context(alpha).db, context(alpha).settings
     bob = await donor(db, settings, "bob")
     dan = await donor(db, settings, "dan", funds=5000, budget=1200)
     post = await _post_as(alpha, api, bob)
@@ -272,7 +273,7 @@ async def test_a_note_is_liked_by_its_page_on_its_own_origin(
     alpha: Starlette, network: Network, api: httpx.AsyncClient, evil: FakeMastodonServer
 ) -> None:
     # Given mallory's note whose page is on her own server
-    db, settings = alpha.state.db, alpha.state.settings
+    db, settings = context(alpha).db, context(alpha).settings
     ann = await donor(db, settings, "ann", funds=5000, budget=1200)
     dan = await donor(db, settings, "dan", funds=5000, budget=1200)
     page = "http://evil.test/@mallory/1"
@@ -306,7 +307,7 @@ async def test_an_actor_naming_a_profile_elsewhere_as_its_own_gets_neither_its_l
     impostor = ImpostorServer("evil.test")
     impostor.add("mallory")
     network.apps[impostor.host] = impostor.app()
-    db, settings = alpha.state.db, alpha.state.settings
+    db, settings = context(alpha).db, context(alpha).settings
     await donor(db, settings, "bob")
     dan = await donor(db, settings, "dan", funds=5000, budget=1200)
     note = await _create(alpha, api, impostor, 1, "http://evil.test/@mallory/1")
@@ -329,7 +330,7 @@ USERINFO = "http://evil.test@alpha.test/@bob"
 async def test_a_url_with_a_user_name_is_refused(
     alpha: Starlette, network: Network, api: httpx.AsyncClient, third: FakeMastodonServer
 ) -> None:
-    db, settings = alpha.state.db, alpha.state.settings
+    db, settings = context(alpha).db, context(alpha).settings
     ann = await donor(db, settings, "ann", funds=5000, budget=1200)
     await donor(db, settings, "dan", funds=5000, budget=1200)
     # When ann likes URLs with a user name through the money API (one of them a post that

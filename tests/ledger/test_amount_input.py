@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from starlette.applications import Starlette
 
+from server.context import context
 from server.domain_errors import ValidationFailed
 from server.money.amounts import format_amount, parse_amount
 from server.money.audit import check_ledger
@@ -42,8 +43,10 @@ def _eur(value: str) -> dict[str, object]:
 
 async def _donor(app: Starlette, name: str = "ann") -> dict[str, str]:
     account = await make_account(app, name)
-    async with app.state.db.transaction() as session:
-        await credit_wallet(session, app.state.settings, Funding(int(account.id or 0), 5000, name))
+    async with context(app).db.transaction() as session:
+        await credit_wallet(
+            session, context(app).settings, Funding(int(account.id or 0), 5000, name)
+        )
     return {"Authorization": f"Bearer {await make_token(app, account)}"}
 
 
@@ -150,14 +153,14 @@ async def test_credits_stop_at_the_ceiling_and_the_books_stay_whole(
     balances = await _balances(app)
     assert balances == [-AMOUNT_CEILING, AMOUNT_CEILING]
     assert all(type(balance) is int for balance in balances)
-    async with app.state.db.session() as session:
+    async with context(app).db.session() as session:
         audit = await check_ledger(session)
     assert audit.ok, audit.problems
     assert audit.transfers == 1
 
 
 async def _balances(app: Starlette) -> list[int]:
-    async with app.state.db.session() as session:
+    async with context(app).db.session() as session:
         connection = await session.connection()
         rows = await connection.exec_driver_sql("SELECT balance FROM ledger_account")
         return sorted(balance for (balance,) in rows.all())

@@ -6,6 +6,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from server.context import context
 from server.models import LedgerKind
 from server.money.funding import Funding, credit_wallet
 from server.money.ledger import Owner, TransferSpec, ledger_account_ids, post_transfer
@@ -14,8 +15,10 @@ from tests.server.helpers import make_account, make_token
 
 async def _donor(app: Starlette, client: httpx.AsyncClient, name: str, funds: int = 1000) -> str:
     account = await make_account(app, name)
-    async with app.state.db.transaction() as session:
-        await credit_wallet(session, app.state.settings, Funding(int(account.id or 0), funds, name))
+    async with context(app).db.transaction() as session:
+        await credit_wallet(
+            session, context(app).settings, Funding(int(account.id or 0), funds, name)
+        )
     token = await make_token(app, account)
     return token
 
@@ -107,8 +110,8 @@ async def test_bad_input_is_a_clear_4xx_and_changes_nothing(
 async def test_a_creator_requests_a_payout(app: Starlette, client: httpx.AsyncClient) -> None:
     account = await make_account(app, "cat")
     token = await make_token(app, account)
-    settings = app.state.settings
-    async with app.state.db.transaction() as session:
+    settings = context(app).settings
+    async with context(app).db.transaction() as session:
         world = Owner(LedgerKind.outside_world)
         mine = Owner(LedgerKind.creator_available, account_id=account.id)
         ids = await ledger_account_ids(session, settings, [world, mine])

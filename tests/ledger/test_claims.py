@@ -12,6 +12,7 @@ from sqlmodel import select
 from starlette.applications import Starlette
 
 from server.accounts.actors import actor_uri
+from server.context import context
 from server.db.engine import Database
 from server.donations.close import close_period
 from server.escrow.escrow import claim_identity
@@ -34,7 +35,7 @@ OCT = datetime(2026, 10, 10, tzinfo=UTC)
 async def _set_aside_for(app: Starlette, username: str) -> int:
     """Two donors like a post by `username`'s actor before that account exists; the
     October close holds their shares (3.00 + 6.00 EUR) in escrow. Returns the identity."""
-    db, settings = app.state.db, app.state.settings
+    db, settings = context(app).db, context(app).settings
     actor = actor_uri(settings, username)
     for name, budget in (("ann", 300), ("bob", 600)):
         who = await donor(db, settings, name, funds=1000, budget=budget)
@@ -47,13 +48,13 @@ async def _set_aside_for(app: Starlette, username: str) -> int:
 
 
 async def _creator(app: Starlette, client: httpx.AsyncClient, username: str) -> int:
-    account_id = await donor(app.state.db, app.state.settings, username)
+    account_id = await donor(context(app).db, context(app).settings, username)
     assert (await log_in(client, username)).status_code == 303
     return account_id
 
 
 async def _token(app: Starlette, account_id: int, scopes: str = "read write") -> str:
-    async with app.state.db.session() as session:
+    async with context(app).db.session() as session:
         account = await session.get_one(Account, account_id)
     return await make_token(app, account, scopes)
 
@@ -86,13 +87,13 @@ async def test_a_creator_sees_waiting_money_and_claims_it_on_the_dashboard(
     assert "Claimed 9.00 EUR; it is now in your available balance." in after.text
     assert '<dd class="available">9.00 EUR</dd>' in after.text
     assert 'class="waiting"' not in after.text
-    assert await balance(app.state.db, app.state.settings, available(cat)) == 900
-    await assert_books_balance(app.state.db)
+    assert await balance(context(app).db, context(app).settings, available(cat)) == 900
+    await assert_books_balance(context(app).db)
     # And claiming again moves nothing, and says so
     again = await client.post(f"/money/claims/{identity}", data={"csrf_token": token})
     assert again.status_code == 303
     assert "Already claimed: nothing more was waiting." in (await client.get("/money/creator")).text
-    assert await balance(app.state.db, app.state.settings, available(cat)) == 900
+    assert await balance(context(app).db, context(app).settings, available(cat)) == 900
 
 
 async def test_the_claim_form_needs_its_csrf_token(
@@ -102,13 +103,13 @@ async def test_the_claim_form_needs_its_csrf_token(
     cat = await _creator(app, client, "cat")
     refused = await client.post(f"/money/claims/{identity}", data={"csrf_token": "forged"})
     assert refused.status_code == 403
-    assert await balance(app.state.db, app.state.settings, available(cat)) == 0
+    assert await balance(context(app).db, context(app).settings, available(cat)) == 0
 
 
 async def test_claims_through_the_api(app: Starlette, client: httpx.AsyncClient) -> None:
     # Given money set aside for cat's actor, and cat's token
     identity = await _set_aside_for(app, "cat")
-    cat = await donor(app.state.db, app.state.settings, "cat")
+    cat = await donor(context(app).db, context(app).settings, "cat")
     token = await _token(app, cat)
     # When she lists what she can claim
     listed = await client.get("/api/v1/likewise/claims", headers=_auth(token))
@@ -118,7 +119,7 @@ async def test_claims_through_the_api(app: Starlette, client: httpx.AsyncClient)
         {
             "identity_id": str(identity),
             "network": "fediverse",
-            "external_id": actor_uri(app.state.settings, "cat"),
+            "external_id": actor_uri(context(app).settings, "cat"),
             "handle": "",
             "profile_url": "",
             "claimed": False,
@@ -143,17 +144,17 @@ async def test_claims_through_the_api(app: Starlette, client: httpx.AsyncClient)
     assert (await client.get("/api/v1/likewise/claims", headers=_auth(token))).json() == []
     me = (await client.get("/api/v1/likewise/me", headers=_auth(token))).json()
     assert me["creator"]["available"]["value"] == "900"
-    await assert_books_balance(app.state.db)
+    await assert_books_balance(context(app).db)
 
 
 async def test_claiming_needs_the_write_scope(app: Starlette, client: httpx.AsyncClient) -> None:
     identity = await _set_aside_for(app, "cat")
-    cat = await donor(app.state.db, app.state.settings, "cat")
+    cat = await donor(context(app).db, context(app).settings, "cat")
     token = await _token(app, cat, "read")
     refused = await client.post(f"/api/v1/likewise/claims/{identity}", headers=_auth(token))
     assert refused.status_code == 403 and refused.json()["code"] == "forbidden"
     assert (await client.get("/api/v1/likewise/claims", headers=_auth(token))).status_code == 200
-    assert await balance(app.state.db, app.state.settings, available(cat)) == 0
+    assert await balance(context(app).db, context(app).settings, available(cat)) == 0
 
 
 async def _web_identity(db: Database) -> int:
@@ -175,7 +176,7 @@ async def test_bad_claims_change_nothing(
     app: Starlette, client: httpx.AsyncClient, case: str, status: int, code: str
 ) -> None:
     # Given money for cat's actor and for a web site, and accounts cat and dan
-    db, settings = app.state.db, app.state.settings
+    db, settings = context(app).db, context(app).settings
     identity = await _set_aside_for(app, "cat")
     ann = await donor(db, settings, "ann2", funds=1000, budget=400)
     await like(db, settings, ann, web_thing("https://cat.example/post", "https://cat.example"))

@@ -37,7 +37,7 @@ def _worker(db: Database, settings: Settings) -> Worker:
     """A worker with the registry's housekeeping handler (the close's settlement jobs,
     which need HTTP, are left queued)."""
     handlers = {HOUSEKEEPING_JOB: job_handlers()[HOUSEKEEPING_JOB]}
-    return Worker(JobContext(db, settings, {}), handlers)
+    return Worker(JobContext(db, settings), handlers)
 
 
 async def _tick(db: Database, settings: Settings) -> int:
@@ -273,7 +273,7 @@ def _scheduled(calls: list[int], pause: float = 0.0) -> Scheduled:
 
 async def test_a_job_whose_slot_has_passed_is_skipped(db: Database, settings: Settings) -> None:
     calls: list[int] = []
-    worker = Worker(JobContext(db, settings, {}), {"test.tick": _scheduled(calls)})
+    worker = Worker(JobContext(db, settings), {"test.tick": _scheduled(calls)})
     old = slot_key("test.tick", timedelta(hours=1), utcnow() - timedelta(hours=2))
     async with db.transaction() as session:
         session.add(Job(kind="test.tick", payload=f'{{"slot":"{old}"}}', dedupe_key=old))
@@ -289,7 +289,7 @@ async def test_a_slot_waits_while_the_previous_run_is_still_going(
 ) -> None:
     # Given the previous slot's job still running on a live worker
     calls: list[int] = []
-    worker = Worker(JobContext(db, settings, {}), {"test.tick": _scheduled(calls)})
+    worker = Worker(JobContext(db, settings), {"test.tick": _scheduled(calls)})
     old = slot_key("test.tick", timedelta(hours=1), utcnow() - timedelta(hours=1))
     async with db.transaction() as session:
         session.add(
@@ -318,8 +318,8 @@ async def test_a_long_run_keeps_its_lease(db: Database, settings: Settings) -> N
     calls: list[int] = []
     lease = timedelta(seconds=1)
     handlers = {"test.tick": _scheduled(calls, pause=3.0)}
-    running = Worker(JobContext(db, settings, {}), handlers, lease=lease)
-    other = Worker(JobContext(db, settings, {}), handlers, lease=lease)
+    running = Worker(JobContext(db, settings), handlers, lease=lease)
+    other = Worker(JobContext(db, settings), handlers, lease=lease)
     await running.schedule_due()
     task = asyncio.create_task(running.run_once())
     # When another worker keeps looking for work meanwhile

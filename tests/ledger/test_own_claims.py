@@ -15,6 +15,7 @@ import pytest
 from sqlmodel import col, select
 from starlette.applications import Starlette
 
+from server.context import context
 from server.db.engine import Database
 from server.donations.clicks import CreatorRef, ThingRef
 from server.donations.close import close_period
@@ -42,7 +43,7 @@ def _auth(token: str) -> dict[str, str]:
 
 
 async def _token(app: Starlette, account_id: int) -> str:
-    async with app.state.db.session() as session:
+    async with context(app).db.session() as session:
         account = await session.get_one(Account, account_id)
     return await make_token(app, account)
 
@@ -69,7 +70,7 @@ async def _close_all(db: Database, settings: Settings) -> None:
 async def test_money_liked_before_sign_up_arrives_atsign_up(
     app: Starlette, client: httpx.AsyncClient
 ) -> None:
-    db, settings = app.state.db, app.state.settings
+    db, settings = context(app).db, context(app).settings
     # Given, before cat has an account: ann likes her profile page through the money API,
     ann = await donor(db, settings, "ann", funds=1000, budget=300)
     liked = await client.post(
@@ -144,7 +145,7 @@ async def _account_named(db: Database, username: str) -> Account:
 async def test_a_sign_up_with_nothing_waiting_goes_home(
     app: Starlette, client: httpx.AsyncClient
 ) -> None:
-    db, settings = app.state.db, app.state.settings
+    db, settings = context(app).db, context(app).settings
     ann = await donor(db, settings, "ann", funds=1000, budget=300)
     await like(
         db,
@@ -167,7 +168,7 @@ async def test_a_web_identity_keyed_by_an_own_url_is_the_accounts_to_claim(
 ) -> None:
     # Given a web identity keyed by one of cat's URLs, with money held, and cat and dan
     # created before this instance claimed such identities by itself
-    db, settings = app.state.db, app.state.settings
+    db, settings = context(app).db, context(app).settings
     ann = await donor(db, settings, "ann", funds=1000, budget=700)
     await like(db, settings, ann, ThingRef(f"{url}#liked", CreatorRef("web", url)), at=OCT)
     await close_period(db, settings, "2026-10")
@@ -209,18 +210,18 @@ async def test_a_web_identity_keyed_by_an_own_url_is_the_accounts_to_claim(
 async def test_liking_a_profile_url_here_credits_its_actor(
     app: Starlette, client: httpx.AsyncClient, url: str, network: str, external_id: str
 ) -> None:
-    ann = await donor(app.state.db, app.state.settings, "ann", funds=1000)
+    ann = await donor(context(app).db, context(app).settings, "ann", funds=1000)
     answer = await client.post(
         "/api/v1/likewise/likes", json={"uri": url}, headers=_auth(await _token(app, ann))
     )
     assert answer.status_code == 201, answer.text
-    assert await _creator_of(app.state.db, answer.json()["uri"]) == (network, external_id)
+    assert await _creator_of(context(app).db, answer.json()["uri"]) == (network, external_id)
 
 
 async def test_every_spelling_of_a_profile_is_one_thing_a_month(
     app: Starlette, client: httpx.AsyncClient
 ) -> None:
-    ann = await donor(app.state.db, app.state.settings, "ann", funds=1000)
+    ann = await donor(context(app).db, context(app).settings, "ann", funds=1000)
     headers = _auth(await _token(app, ann))
     spellings = [f"{SITE}/@cat", f"{SITE}/@Cat/", f"{SITE}/users/cat", f"{SITE}/@cat/support"]
     answers = [
@@ -229,14 +230,14 @@ async def test_every_spelling_of_a_profile_is_one_thing_a_month(
     ]
     assert [a.status_code for a in answers] == [201, 200, 200, 200]
     assert {a.json()["uri"] for a in answers} == {f"{SITE}/@cat"}
-    async with app.state.db.session() as session:
+    async with context(app).db.session() as session:
         assert len((await session.exec(select(Click.id))).all()) == 1
 
 
 async def test_liking_your_own_profile_is_a_self_like(
     app: Starlette, client: httpx.AsyncClient
 ) -> None:
-    cat = await donor(app.state.db, app.state.settings, "cat", funds=1000)
+    cat = await donor(context(app).db, context(app).settings, "cat", funds=1000)
     answer = await client.post(
         "/api/v1/likewise/likes",
         json={"uri": f"{SITE}/@cat"},

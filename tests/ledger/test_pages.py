@@ -5,6 +5,7 @@ import re
 import httpx
 from starlette.applications import Starlette
 
+from server.context import context
 from server.money.funding import Funding, credit_wallet
 from tests.server.helpers import csrf_from, log_in, make_account
 
@@ -44,8 +45,8 @@ async def test_non_admins_cannot_fund(app: Starlette, client: httpx.AsyncClient)
 
 async def test_button_like_dashboard_and_pie(app: Starlette, client: httpx.AsyncClient) -> None:
     await _logged_in(app, client, "ann")
-    async with app.state.db.transaction() as session:
-        await credit_wallet(session, app.state.settings, Funding(1, 2000, "seed"))
+    async with context(app).db.transaction() as session:
+        await credit_wallet(session, context(app).settings, Funding(1, 2000, "seed"))
     url = "https://blog.example/post-1"
     page = await client.get("/button", params={"url": url})
     assert "0 likes" in page.text

@@ -10,6 +10,7 @@ import pytest
 from sqlmodel import select
 from starlette.applications import Starlette
 
+from server.context import context
 from server.db.engine import Database
 from server.domain_errors import ValidationFailed
 from server.donations.budget import update_donor_settings
@@ -119,7 +120,7 @@ async def test_the_donor_page_says_where_a_month_without_likes_goes(
 ) -> None:
     await make_account(app, "charity")
     ann = await make_account(app, "ann")
-    async with app.state.db.transaction() as session:
+    async with context(app).db.transaction() as session:
         await credit_wallet(session, settings, Funding(int(ann.id or 0), 1000, "seed"))
         summary = await donor_summary(session, settings, int(ann.id or 0))
     assert (summary.spendable, summary.fee, summary.unspent_to) == (500, 50, "charity")
@@ -135,7 +136,7 @@ async def test_the_api_says_where_a_month_without_likes_goes(
     await make_account(app, "charity")
     ann = await make_account(app, "ann")
     token = await make_token(app, ann, "read write")
-    async with app.state.db.transaction() as session:
+    async with context(app).db.transaction() as session:
         await credit_wallet(session, settings, Funding(int(ann.id or 0), 1000, "seed"))
     headers = {"Authorization": f"Bearer {token}"}
     period = (await client.get("/api/v1/likewise/me", headers=headers)).json()["period"]

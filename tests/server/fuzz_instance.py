@@ -25,6 +25,7 @@ from activitypub.keys import ed25519_public_to_multibase, generate_ed25519_key
 from activitypub.settlement import sign_document
 from activitypub.signatures import sign_request
 from server.app import create_app
+from server.context import context
 from server.middleware import DirectRoutes
 from server.models import Peer, PeerState
 from server.money.funding import Funding, credit_wallet
@@ -169,8 +170,10 @@ async def _seed(instance: Instance) -> None:
     admin = await make_account(app, "ann", admin=True)
     carol = await make_account(app, "carol")
     instance.token = await make_token(app, admin, ADMIN_SCOPES)
-    async with app.state.db.transaction() as session:
-        await credit_wallet(session, app.state.settings, Funding(int(admin.id or 0), 5000, "seed"))
+    async with context(app).db.transaction() as session:
+        await credit_wallet(
+            session, context(app).settings, Funding(int(admin.id or 0), 5000, "seed")
+        )
         session.add(
             Peer(
                 domain=mastodon.host,

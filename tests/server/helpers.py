@@ -9,6 +9,7 @@ from starlette.applications import Starlette
 
 from server.accounts.accounts import NewAccount, create_account
 from server.accounts.tokens import create_token
+from server.context import context
 from server.models import Account
 
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -24,16 +25,16 @@ def csrf_from(html: str) -> str:
 async def make_account(
     app: Starlette, username: str = "alice", *, admin: bool = False, password: str = "correct horse"
 ) -> Account:
-    async with app.state.db.transaction() as session:
+    async with context(app).db.transaction() as session:
         return await create_account(
             session,
-            app.state.settings,
+            context(app).settings,
             NewAccount(username, f"{username}@example.org", password, is_admin=admin),
         )
 
 
 async def make_token(app: Starlette, account: Account, scopes: str = "read write") -> str:
-    async with app.state.db.transaction() as session:
+    async with context(app).db.transaction() as session:
         return await create_token(session, account, scopes)
 
 

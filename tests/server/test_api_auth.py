@@ -5,6 +5,7 @@ import pytest
 from starlette.applications import Starlette
 
 from server.accounts.tokens import create_token, parse_scopes, scope_allows
+from server.context import context
 from server.domain_errors import ValidationFailed
 from tests.server.helpers import log_in, make_account, make_token
 
@@ -66,7 +67,7 @@ async def test_suspended_accounts_tokens_stop_working(
 
     alice = await make_account(app, "alice")
     token = await make_token(app, alice)
-    async with app.state.db.transaction() as session:
+    async with context(app).db.transaction() as session:
         row = await session.get(Account, alice.id)
         assert row is not None
         row.suspended_at = utcnow()
@@ -79,7 +80,7 @@ async def test_suspended_accounts_tokens_stop_working(
 
 async def test_admin_scopes_need_an_admin(app: Starlette) -> None:
     alice = await make_account(app, "alice")
-    async with app.state.db.transaction() as session:
+    async with context(app).db.transaction() as session:
         with pytest.raises(ValidationFailed, match="admin scopes"):
             await create_token(session, alice, "read admin:read")
     root = await make_account(app, "root_admin", admin=True)

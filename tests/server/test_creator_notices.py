@@ -14,6 +14,7 @@ from sqlmodel import select
 from starlette.applications import Starlette
 
 from server.app import create_app
+from server.context import context
 from server.db.engine import Database
 from server.donations.clicks import CreatorRef, ThingRef
 from server.donations.close import close_period
@@ -137,7 +138,7 @@ def test_which_notes_address_the_instance_actor() -> None:
 
 async def _notice(app: Starlette, token: str = "tok-1") -> CreatorNotice:
     """Two donors liked bob's post last month; the month is closed; a notice was sent."""
-    db, settings = app.state.db, app.state.settings
+    db, settings = context(app).db, context(app).settings
     creator = CreatorRef("fediverse", BOB, "@bob@mastodon.example", "https://mastodon.example/@bob")
     for name in ("ann", "cid"):
         who = await donor(db, settings, name, funds=2000, budget=300)
@@ -156,7 +157,7 @@ async def test_the_page_says_what_is_set_aside_until_when_and_how_to_claim_or_st
     app: Starlette, client: httpx.AsyncClient
 ) -> None:
     await _notice(app)
-    async with app.state.db.session() as session:
+    async with context(app).db.session() as session:
         line = (await session.exec(select(EscrowLine))).first()
     assert line is not None
     page = await client.get("/waiting/tok-1")
@@ -166,7 +167,7 @@ async def test_the_page_says_what_is_set_aside_until_when_and_how_to_claim_or_st
     assert 'Set aside for <a href="https://mastodon.example/@bob">@bob@mastodon.example</a>' in text
     assert 'have set aside <strong class="amount">6.00 EUR</strong>' in text
     assert '<span class="supporters">2 supporters</span>' in text
-    returns = line.created_at + timedelta(days=app.state.settings.escrow_days)
+    returns = line.created_at + timedelta(days=context(app).settings.escrow_days)
     assert (
         "The first of it returns to the supporters on "
         f'<strong class="returns">{date_text(returns)}</strong> unless @bob@mastodon.example'
@@ -180,7 +181,7 @@ async def test_the_page_once_nothing_waits_and_once_opted_out(
     app: Starlette, client: httpx.AsyncClient
 ) -> None:
     await _notice(app)
-    async with app.state.db.transaction() as session:
+    async with context(app).db.transaction() as session:
         await session.exec(update(EscrowLine).values(state="returned"))
         session.add(NoticeOptOut(actor_uri=BOB, via=OptOutVia.block.value))
     text = " ".join((await client.get("/waiting/tok-1")).text.split())

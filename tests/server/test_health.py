@@ -5,6 +5,7 @@ from collections.abc import AsyncIterator
 import httpx
 from starlette.applications import Starlette
 
+from server.context import context
 from server.settings import Settings
 
 
@@ -12,16 +13,16 @@ async def test_healthz_checks_the_database(app: Starlette, client: httpx.AsyncCl
     response = await client.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "database": "ok"}
-    await app.state.db.dispose()
+    await context(app).db.dispose()
     # A database server that is down (asyncpg: no driver thread outlives the test).
     broken_url = "postgresql+asyncpg://postgres@127.0.0.1:9/unreachable"
     from server.db.engine import Database
 
-    app.state.db = Database(broken_url)
+    context(app).db = Database(broken_url)
     try:
         down = await client.get("/healthz")
     finally:
-        await app.state.db.dispose()
+        await context(app).db.dispose()
     assert down.status_code == 503
     assert down.json()["status"] == "unavailable"
 
@@ -61,7 +62,7 @@ async def test_metrics_token_opens_them_to_others(settings: Settings) -> None:
 
 
 async def test_oversize_body_gets_413(app: Starlette, client: httpx.AsyncClient) -> None:
-    limit = app.state.settings.max_body_bytes
+    limit = context(app).settings.max_body_bytes
     response = await client.post("/login", content=b"x" * (limit + 1))
     assert response.status_code == 413
     chunks = [b"x" * 65536] * (limit // 65536 + 2)
@@ -79,7 +80,7 @@ async def test_oversize_body_gets_413(app: Starlette, client: httpx.AsyncClient)
 async def test_the_instance_inbox_takes_settlement_sized_bodies(
     app: Starlette, client: httpx.AsyncClient
 ) -> None:
-    settings = app.state.settings
+    settings = context(app).settings
     body = b"x" * (settings.max_body_bytes * 2)
     assert (await client.post("/inbox", content=body)).status_code == 413
     # Not refused for its size: refused for its missing signature.

@@ -150,7 +150,7 @@ async def test_the_running_slot_is_never_enqueued_again(db: Database, settings: 
     async def tick(_: JobContext, __: object) -> None:
         calls.append(1)
 
-    worker = Worker(JobContext(db, settings, {}), {"test.tick": Scheduled(tick, lambda _: every)})
+    worker = Worker(JobContext(db, settings), {"test.tick": Scheduled(tick, lambda _: every)})
     assert await worker.schedule_due(now=start + timedelta(minutes=1)) == 1
     async with db.transaction() as session:
         [row] = (await session.exec(select(Job))).all()
@@ -163,7 +163,7 @@ async def test_the_running_slot_is_never_enqueued_again(db: Database, settings: 
     assert job_retention(DEFAULTS, retention, late).done == every
     await prune_jobs(db, job_retention(DEFAULTS, retention, late), now=late)
     # Then the slot's row stays, so a worker does not enqueue the slot again
-    fresh = Worker(JobContext(db, settings, {}), {"test.tick": Scheduled(tick, lambda _: every)})
+    fresh = Worker(JobContext(db, settings), {"test.tick": Scheduled(tick, lambda _: every)})
     assert await fresh.schedule_due(now=late) == 0
     # And once the slot has ended, the row goes
     after = start + every + timedelta(minutes=3)

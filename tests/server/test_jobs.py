@@ -7,6 +7,7 @@ from typing import Any
 from sqlmodel import select
 from starlette.applications import Starlette
 
+from server.context import context
 from server.db.engine import Database
 from server.jobs.queue import ClaimedJob, claim, enqueue
 from server.jobs.worker import GiveUp, JobContext, RetryLater, Worker
@@ -16,7 +17,7 @@ from server.settings import Settings
 
 
 def _worker(db: Database, settings: Settings, handlers: dict[str, Any]) -> Worker:
-    return Worker(JobContext(db, settings, {}), handlers)
+    return Worker(JobContext(db, settings), handlers)
 
 
 async def _jobs(db: Database) -> list[Job]:
@@ -131,7 +132,6 @@ async def test_the_app_lifespan_runs_the_worker(settings: Settings) -> None:
 
     app: Starlette = create_app(settings.replace(run_worker=True), handlers={"test.echo": handler})
     async with LifespanManager(app):
-        async with app.state.db.transaction() as session:
+        async with context(app).db.transaction() as session:
             await enqueue(session, "test.echo", {})
-        app.state.worker.wakeup.set()
         await asyncio.wait_for(done.wait(), timeout=10)

@@ -11,6 +11,7 @@ import jsonschema_rs
 from starlette.applications import Starlette
 from starlette.routing import Route
 
+from server.context import context
 from server.models import Account
 from server.render.openapi import PREFIX
 from tests.ledger.support import donor
@@ -61,7 +62,7 @@ async def test_the_document_names_every_money_route_and_no_other(
 
 async def test_answers_match_the_document(app: Starlette, client: httpx.AsyncClient) -> None:
     document = await _document(client)
-    db, settings = app.state.db, app.state.settings
+    db, settings = context(app).db, context(app).settings
     ann = await donor(db, settings, "ann", funds=5000, budget=1000)
     async with db.session() as session:
         account = await session.get(Account, ann)

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from server.context import context
 from server.models import Peer, Settlement, SettlementLineRow, SettlementPayment
 from server.models.base import utcnow
 from server.render.bars import LABEL_WIDTH, VALUE_WIDTH, balance_bars, stacked_bars
@@ -110,14 +111,14 @@ async def test_admins_propose_and_accept_on_their_pages(
         )
         assert "Proposed settling with beta.test (credit limit 250.00 EUR)" in proposed.text
         assert "waiting for their answer" in _row(proposed.text, "beta.test")
-        await alpha.state.worker.drain()
+        await context(alpha).worker.drain()
         # When beta's admin accepts on its page
         waiting = _row((await b.get("/admin/peers")).text, "alpha.test")
         assert "proposed" in waiting and "250.00 EUR" in waiting and ">Accept<" in waiting
         accepted = await b.post(
             "/admin/peers/alpha.test/accept", data={"csrf_token": b_token}, follow_redirects=True
         )
-        await beta.state.worker.drain()
+        await context(beta).worker.drain()
         # Then both pages show an active peer, settled, with a bar chart row
         assert "Accepted the proposal of alpha.test; the peer is active." in accepted.text
         page = (await a.get("/admin/peers")).text
@@ -146,8 +147,8 @@ async def test_admins_propose_and_accept_on_their_pages(
 
 async def _stored_peer(app: Starlette) -> Peer:
     """An active peer with batches both ways and a payment notice, as rows."""
-    long_ago = utcnow() - timedelta(hours=app.state.settings.receipt_hours + 1)
-    async with app.state.db.transaction() as session:
+    long_ago = utcnow() - timedelta(hours=context(app).settings.receipt_hours + 1)
+    async with context(app).db.transaction() as session:
         peer = Peer(domain="beta.test", state="active", currency="EUR", credit_limit=50_000)
         session.add(peer)
         await session.flush()
@@ -226,7 +227,7 @@ async def test_the_creator_sees_pending_and_available_per_peer(
     # Given bob's lines in batches from two peers, one of them paid and confirmed
     bob = await make_account(app, "bob")
     other = await make_account(app, "carol")
-    async with app.state.db.transaction() as session:
+    async with context(app).db.transaction() as session:
         for domain, state, amount in (("beta.test", "confirmed", 300), ("gamma.test", "paid", 120)):
             peer = Peer(domain=domain, state="active", currency="EUR", credit_limit=10_000)
             session.add(peer)

@@ -4,6 +4,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from server.context import context
 from server.settings import Settings
 from tests.server.helpers import csrf_from, log_in, make_account
 
@@ -42,7 +43,7 @@ async def test_sign_up_without_csrf_token_is_refused(
         headers={"accept": "text/html"},
     )
     assert response.status_code == 403
-    async with app.state.db.session() as session:
+    async with context(app).db.session() as session:
         from server.accounts.accounts import count_accounts
 
         assert await count_accounts(session) == 0

@@ -9,6 +9,7 @@ from starlette.routing import Route
 
 from server.accounts.sessions import end_sessions, live_sessions
 from server.auth import AccountUser, current_account, current_user, require_scope
+from server.context import context
 from server.domain_errors import Unauthorized
 from server.render.mastodon import render_account
 
@@ -18,7 +19,7 @@ SESSIONS = "/api/v1/likewise/sessions"
 @require_scope("read:accounts")
 async def verify_credentials(request: Request) -> Response:
     account = await current_account(request)
-    return JSONResponse(render_account(request.app.state.settings, account, source=True))
+    return JSONResponse(render_account(context(request).settings, account, source=True))
 
 
 def _user(request: Request) -> AccountUser:
@@ -31,7 +32,7 @@ def _user(request: Request) -> AccountUser:
 @require_scope("read:accounts")
 async def sessions(request: Request) -> Response:
     user = _user(request)
-    async with request.app.state.db.session() as session:
+    async with context(request).db.session() as session:
         found = await live_sessions(session, user.id)
     return JSONResponse(
         [
@@ -51,7 +52,7 @@ async def sessions(request: Request) -> Response:
 async def end_all_sessions(request: Request) -> Response:
     """Log out everywhere: every browser session of the account ends (tokens stay)."""
     user = _user(request)
-    async with request.app.state.db.transaction() as session:
+    async with context(request).db.transaction() as session:
         ended = await end_sessions(session, user.id)
     if user.via == "session":
         request.session.clear()

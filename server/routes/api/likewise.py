@@ -9,7 +9,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from server.auth import current_account, current_user, require_scope
-from server.context import federation
+from server.context import context
 from server.domain_errors import NotFound, ServiceError, Unauthorized, ValidationFailed
 from server.donations.budget import update_donor_settings
 from server.donations.clicks import remove_click_by_id
@@ -53,8 +53,8 @@ async def _object(request: Request) -> dict[str, Any]:
 
 @require_scope("read")
 async def me(request: Request) -> Response:
-    settings, who = request.app.state.settings, _user_id(request)
-    async with request.app.state.db.session() as session:
+    settings, who = context(request).settings, _user_id(request)
+    async with context(request).db.session() as session:
         donor = await donor_summary(session, settings, who)
         creator = await creator_summary(session, settings, who)
     return JSONResponse(render_me(settings, donor, creator))
@@ -62,8 +62,8 @@ async def me(request: Request) -> Response:
 
 @require_scope("read")
 async def clicks(request: Request) -> Response:
-    settings, who = request.app.state.settings, _user_id(request)
-    async with request.app.state.db.session() as session:
+    settings, who = context(request).settings, _user_id(request)
+    async with context(request).db.session() as session:
         donor = await donor_summary(session, settings, who)
     return JSONResponse([render_click(settings, click) for click in donor.clicks])
 
@@ -71,7 +71,7 @@ async def clicks(request: Request) -> Response:
 @require_scope("write")
 async def unclick(request: Request) -> Response:
     who = _user_id(request)
-    async with request.app.state.db.transaction() as session:
+    async with context(request).db.transaction() as session:
         removed = await remove_click_by_id(session, who, int(request.path_params["click_id"]))
     if not removed:
         raise NotFound("no such click of yours in a period that is still open")
@@ -102,61 +102,61 @@ def _flag(body: dict[str, Any], name: str) -> bool | None:
 
 @require_scope("read")
 async def budget(request: Request) -> Response:
-    settings, who = request.app.state.settings, _user_id(request)
-    async with request.app.state.db.session() as session:
+    settings, who = context(request).settings, _user_id(request)
+    async with context(request).db.session() as session:
         donor = await donor_summary(session, settings, who)
     return JSONResponse(render_budget(settings, donor))
 
 
 @require_scope("write")
 async def set_budget(request: Request) -> Response:
-    settings, who = request.app.state.settings, _user_id(request)
+    settings, who = context(request).settings, _user_id(request)
     body = _only(await _object(request), BUDGET_KEYS)
     amount = None
     if "monthly_budget" in body:
         amount = amount_from_json(body["monthly_budget"], settings, field="monthly_budget")
     paused, anonymous = _flag(body, "paused"), _flag(body, "anonymous")
-    async with request.app.state.db.transaction() as session:
+    async with context(request).db.transaction() as session:
         await update_donor_settings(
             session, settings, who, monthly_budget=amount, paused=paused, anonymous=anonymous
         )
-    async with request.app.state.db.session() as session:
+    async with context(request).db.session() as session:
         donor = await donor_summary(session, settings, who)
     return JSONResponse(render_budget(settings, donor))
 
 
 @require_scope("read")
 async def payouts(request: Request) -> Response:
-    settings, who = request.app.state.settings, _user_id(request)
-    async with request.app.state.db.session() as session:
+    settings, who = context(request).settings, _user_id(request)
+    async with context(request).db.session() as session:
         rows = await list_payouts(session, account_id=who)
     return JSONResponse([render_payout(settings, payout) for payout in rows])
 
 
 @require_scope("write")
 async def new_payout(request: Request) -> Response:
-    settings, who = request.app.state.settings, _user_id(request)
+    settings, who = context(request).settings, _user_id(request)
     body = _only(await _object(request), PAYOUT_KEYS)
     texts = {name: body.get(name, "") for name in ("iban", "name", "bic")}
     if not all(isinstance(value, str) for value in texts.values()):
         raise ValidationFailed("iban, name and bic must be strings")
     amount = amount_from_json(body.get("amount"), settings)
     wanted = PayoutRequest(who, amount, texts["iban"], texts["name"], texts["bic"])
-    async with request.app.state.db.transaction() as session:
+    async with context(request).db.transaction() as session:
         payout = await request_payout(session, settings, wanted)
     return JSONResponse(render_payout(settings, payout), status_code=201)
 
 
 @require_scope("write")
 async def likes(request: Request) -> Response:
-    settings, who = request.app.state.settings, _user_id(request)
+    settings, who = context(request).settings, _user_id(request)
     body = await _object(request)
     uri = body.get("uri")
     if not isinstance(uri, str):
         raise ValidationFailed("uri must be a URL string", field="uri")
     canonical_url(uri)  # refuses what no like may name (a user name, no host) before a fetch
     note = await _fediverse_note(request, uri)
-    async with request.app.state.db.transaction() as session:
+    async with context(request).db.transaction() as session:
         if note is not None:
             account = await current_account(request)
             before = await clicks_on(session, who, note.uri)
@@ -172,17 +172,17 @@ async def likes(request: Request) -> Response:
 
 @require_scope("read")
 async def claims(request: Request) -> Response:
-    settings, who = request.app.state.settings, _user_id(request)
-    async with request.app.state.db.session() as session:
+    settings, who = context(request).settings, _user_id(request)
+    async with context(request).db.session() as session:
         waiting = await waiting_for(session, who)
     return JSONResponse([render_waiting(settings, row) for row in waiting])
 
 
 @require_scope("write")
 async def claim(request: Request) -> Response:
-    settings, who = request.app.state.settings, _user_id(request)
+    settings, who = context(request).settings, _user_id(request)
     identity_id = int(request.path_params["identity_id"])
-    async with request.app.state.db.transaction() as session:
+    async with context(request).db.transaction() as session:
         done = await claim_identity(session, settings, identity_id, who)
         available = await balance_of(
             session, settings, Owner(LedgerKind.creator_available, account_id=who)
@@ -192,17 +192,16 @@ async def claim(request: Request) -> Response:
 
 @require_scope("write")
 async def claim_account(request: Request) -> Response:
-    settings, who = request.app.state.settings, _user_id(request)
+    settings, who = context(request).settings, _user_id(request)
     body = await _object(request)
     named = body.get("actor")
     if not isinstance(named, str) or not named.strip():
         raise ValidationFailed(
             "actor must name a fediverse account: @user@host or its URL", field="actor"
         )
-    remote = federation(request.app.state).remote
-    done = await claim_fediverse_account(request.app.state.db, settings, remote, who, named)
-    request.app.state.worker.wakeup.set()  # the profile Update it queued
-    async with request.app.state.db.session() as session:
+    remote = context(request).federation.remote
+    done = await claim_fediverse_account(context(request).db, settings, remote, who, named)
+    async with context(request).db.session() as session:
         available = await balance_of(
             session, settings, Owner(LedgerKind.creator_available, account_id=who)
         )
@@ -215,7 +214,7 @@ async def _fediverse_note(request: Request, uri: str) -> Note | None:
     if not uri.startswith(("https://", "http://")):
         return None
     try:
-        found = await resolve(federation(request.app.state).remote, uri)
+        found = await resolve(context(request).federation.remote, uri)
     except ServiceError:
         return None
     return found.note

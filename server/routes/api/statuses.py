@@ -9,7 +9,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from server.auth import current_account, current_user, refuse_nul, require_scope
-from server.context import federation
+from server.context import context
 from server.convertors import is_row_id
 from server.domain_errors import NotFound
 from server.errors import BadRequest, read_json
@@ -47,12 +47,12 @@ async def _params(request: Request) -> dict[str, Any]:
 
 
 async def _render(request: Request, note_id: int, viewer_id: int | None) -> Response:
-    async with request.app.state.db.session() as session:
+    async with context(request).db.session() as session:
         note = await get_note(session, note_id)
         if not visible_to(note, viewer_id):
             raise NotFound("no such status")
         view = await status_view(session, note, viewer_id)
-    return JSONResponse(render_status(request.app.state.settings, view))
+    return JSONResponse(render_status(context(request).settings, view))
 
 
 def _note_id(request: Request) -> int:
@@ -73,9 +73,8 @@ async def post_status(request: Request) -> Response:
         sensitive=str(params.get("sensitive", "")).lower() in ("true", "1"),
         idempotency_key=request.headers.get("idempotency-key"),
     )
-    async with request.app.state.db.transaction() as session:
-        note = await create_status(session, request.app.state.settings, account, status)
-    request.app.state.worker.wakeup.set()
+    async with context(request).db.transaction() as session:
+        note = await create_status(session, context(request).settings, account, status)
     return await _render(request, note.id or 0, account.id)
 
 
@@ -86,8 +85,8 @@ async def get_status(request: Request) -> Response:
 
 async def _favourite(request: Request, add: bool) -> Response:
     account = await current_account(request)
-    settings = request.app.state.settings
-    async with request.app.state.db.transaction() as session:
+    settings = context(request).settings
+    async with context(request).db.transaction() as session:
         note = await get_note(session, _note_id(request))
         if not visible_to(note, account.id):
             raise NotFound("no such status")
@@ -95,7 +94,6 @@ async def _favourite(request: Request, add: bool) -> Response:
             await favourite(session, settings, account, note, SOURCE_API)
         else:
             await unfavourite(session, settings, account, note)
-    request.app.state.worker.wakeup.set()
     return await _render(request, note.id or 0, account.id)
 
 
@@ -113,30 +111,29 @@ async def unfavourite_status(request: Request) -> Response:
 async def follow_remote(request: Request) -> Response:
     account = await current_account(request)
     params = await _params(request)
-    runtime = federation(request.app.state)
+    runtime = context(request).federation
     found = await resolve(runtime.remote, str(params.get("uri") or ""))
     if found.actor is None:
         raise BadRequest("this is not an account")
-    await follow(request.app.state.db, account, found.actor)
-    request.app.state.worker.wakeup.set()
-    return JSONResponse(render_remote_account(request.app.state.settings, found.actor))
+    await follow(context(request).db, account, found.actor)
+    return JSONResponse(render_remote_account(context(request).settings, found.actor))
 
 
 @require_scope("read:search")
 async def search(request: Request) -> Response:
     user = current_user(request)
     query = request.query_params.get("q", "")
-    settings = request.app.state.settings
+    settings = context(request).settings
     result: dict[str, list[Any]] = {"accounts": [], "statuses": [], "hashtags": []}
     if request.query_params.get("resolve", "").lower() not in ("true", "1"):
         return JSONResponse(result)
-    found = await resolve(federation(request.app.state).remote, query)
+    found = await resolve(context(request).federation.remote, query)
     if found.note is not None:
-        async with request.app.state.db.session() as session:
+        async with context(request).db.session() as session:
             view = await status_view(session, found.note, user.id if user else None)
         result["statuses"].append(render_status(settings, view))
     elif found.actor is not None:
-        async with request.app.state.db.session() as session:
+        async with context(request).db.session() as session:
             local = await session.get(Account, found.actor.account_id or 0)
         result["accounts"].append(
             render_account(settings, local)
@@ -149,9 +146,9 @@ async def search(request: Request) -> Response:
 @require_scope("write:statuses")
 async def delete_status_route(request: Request) -> Response:
     account = await current_account(request)
-    async with request.app.state.db.transaction() as session:
+    async with context(request).db.transaction() as session:
         note = await get_note(session, _note_id(request))
-        view = render_status(request.app.state.settings, await status_view(session, note, None))
+        view = render_status(context(request).settings, await status_view(session, note, None))
         await delete_status(session, account, note)
     return JSONResponse(view)
 
@@ -166,14 +163,14 @@ def _remote_id(request: Request) -> int:
 @require_scope("read:follows")
 async def list_follow_requests(request: Request) -> Response:
     account = await current_account(request)
-    actors = await follow_requests(request.app.state.db, account)
-    settings = request.app.state.settings
+    actors = await follow_requests(context(request).db, account)
+    settings = context(request).settings
     return JSONResponse([render_remote_account(settings, actor) for actor in actors])
 
 
 async def _answer(request: Request, accept: bool) -> Response:
     account = await current_account(request)
-    db = request.app.state.db
+    db = context(request).db
     follower = await answer_follow_request(db, account, _remote_id(request), accept)
     relationship = {"id": f"r{follower.id}", "following": False, "followed_by": accept}
     return JSONResponse(relationship)
@@ -201,10 +198,10 @@ def _limit(request: Request) -> int:
 async def home(request: Request) -> Response:
     account = await current_account(request)
     limit = _limit(request)
-    async with request.app.state.db.session() as session:
+    async with context(request).db.session() as session:
         notes = await home_timeline(session, account.id or 0, limit)
         views = [await status_view(session, note, account.id) for note in notes]
-    settings = request.app.state.settings
+    settings = context(request).settings
     return JSONResponse([render_status(settings, view) for view in views])
 
 
