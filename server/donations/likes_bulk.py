@@ -7,11 +7,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from server.db.upsert import insert_ignoring_duplicates
 from server.models import InboxItem, Note, NoteLike
 from server.models.base import utcnow
 from server.models.federation import INBOX_DONE, INBOX_IGNORED
@@ -39,9 +38,7 @@ def simple_like_target(item: StoredActivity) -> str | None:
     return target if isinstance(target, str) else None
 
 
-async def process_likes(
-    session: AsyncSession, items: Sequence[tuple[StoredActivity, str]], is_sqlite: bool
-) -> None:
+async def process_likes(session: AsyncSession, items: Sequence[tuple[StoredActivity, str]]) -> None:
     """Record plain Likes of our notes; each item ends done (new like) or ignored."""
     if not items:
         return
@@ -64,8 +61,7 @@ async def process_likes(
     recorded: set[str] = set()
     if rows:
         table = NoteLike.__table__  # type: ignore[attr-defined]
-        dialect_insert = sqlite_insert if is_sqlite else pg_insert
-        statement = dialect_insert(table).on_conflict_do_nothing().returning(table.c.activity_id)
+        statement = insert_ignoring_duplicates(session, table).returning(table.c.activity_id)
         result = await session.connection()
         recorded = {row[0] for row in (await result.execute(statement, rows)).all()}
     now = utcnow()

@@ -10,15 +10,11 @@ import asyncio
 import json
 import logging
 import math
-import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -33,11 +29,18 @@ from activitypub.signatures import (
     verify_parsed,
 )
 from activitypub.vocab import NOTE_TYPES, Activity, EmbeddedObject, note_author, parse_activity
-from server.db.engine import SQLITE_DIALECT, Database, insert_or_ignore
+from server.db.engine import Database
+from server.db.inbox_sql import (
+    insert_processing_job,
+    store_activities,
+    store_activities_for_slice,
+    stored_since_and_none_waiting_since,
+)
 from server.domain_errors import Kind, ServiceError
 from server.federation.remote import RemoteActors, RemoteError, domain_of
-from server.models import InboxItem, Job, Peer, PeerState
+from server.models import Peer, PeerState
 from server.models.base import utcnow
+from server.models.federation import INBOX_PENDING
 
 log = logging.getLogger("likewise.inbox")
 
@@ -193,11 +196,14 @@ class InboxBatcher:
     """Group commit: whatever arrived while the previous commit ran (up to BATCH_MAX)
     is inserted in one transaction; each request gets its answer after that commit."""
 
-    def __init__(self, db: Database, bucket_seconds: float = 0.0) -> None:
+    def __init__(
+        self, db: Database, bucket_seconds: float = 0.0, now: Callable[[], datetime] = utcnow
+    ) -> None:
         # The worker is not woken per batch: it polls, so its transactions stay few.
         self.db = db
         self.bucket_seconds = bucket_seconds
         self.waiting: list[_Pending] = []
+        self.now = now  # the clock: when an activity is received, and its time slice
         self.arrival: asyncio.Future[None] | None = None
         self.task: asyncio.Task[None] | None = None
         # The dedupe key of the last processing job this batcher committed (bucketed, SQLite).
@@ -219,7 +225,7 @@ class InboxBatcher:
             "body": post.text,
             "state": "pending",
             "error": "",
-            "received_at": utcnow(),
+            "received_at": self.now(),
         }
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self.waiting.append(_Pending(row, future))
@@ -255,107 +261,39 @@ class InboxBatcher:
         rows: dict[object, dict[str, object]] = {}
         for pending in batch:
             rows.setdefault(pending.row["activity_id"], pending.row)
-        table = InboxItem.__table__  # type: ignore[attr-defined]
-        jobs = Job.__table__  # type: ignore[attr-defined]
-        if self.db.is_sqlite and self.bucket_seconds > 0:
-            job = processing_job([], self.bucket_seconds)
-            # That slice's job is committed already: inserting it again would be ignored.
-            queued = job["dedupe_key"] == self.queued_job
-            new = await self.db.sqlite_writer().transaction(
-                lambda connection: _store_new(
-                    connection, table, rows, None if queued else (jobs, job)
-                )
+        if self.bucket_seconds <= 0:
+            return await store_activities(
+                self.db, rows, lambda ids: processing_job(ids, 0.0, self.now())
             )
-            if new:
-                self.queued_job = job["dedupe_key"]
-            return new
-        async with self.db.engine.begin() as connection:
-            if self.bucket_seconds > 0:
-                stored_ids, ids = await self._insert_known_new(connection, table, rows)
-            else:
-                statement = (
-                    self._insert(table)
-                    .on_conflict_do_nothing(index_elements=["activity_id"])
-                    .returning(table.c.id, table.c.activity_id)
-                )
-                stored = (await connection.execute(statement, list(rows.values()))).all()
-                stored_ids, ids = {row[1] for row in stored}, [row[0] for row in stored]
-            if stored_ids:
-                job = processing_job(ids, self.bucket_seconds)
-                await connection.execute(
-                    self._insert(jobs).on_conflict_do_nothing(index_elements=["dedupe_key"]), [job]
-                )
-        return stored_ids
-
-    async def _insert_known_new(
-        self, connection: AsyncConnection, table: Any, rows: dict[object, dict[str, object]]
-    ) -> tuple[set[object], list[int]]:
-        """Single writer (SQLite, one process): look the ids up, insert the new ones.
-
-        Cheaper than RETURNING row by row; the write lock taken at BEGIN makes it exact.
-        """
-        query = select(table.c.activity_id).where(table.c.activity_id.in_(list(rows)))
-        known = set((await connection.execute(query)).scalars().all())
-        new = [row for key, row in rows.items() if key not in known]
+        job = processing_job([], self.bucket_seconds, self.now())
+        # That slice's job is committed already: inserting it again would be ignored.
+        queued = job["dedupe_key"] == self.queued_job
+        new = await store_activities_for_slice(self.db, rows, None if queued else job)
         if new:
-            await connection.execute(self._insert(table).on_conflict_do_nothing(), new)
-        return {row["activity_id"] for row in new}, []
-
-    def _insert(self, table: Any) -> Any:
-        return sqlite_insert(table) if self.db.is_sqlite else pg_insert(table)
-
-
-def _store_new(
-    connection: sqlite3.Connection,
-    table: Any,
-    rows: dict[object, dict[str, object]],
-    job: tuple[Any, dict[str, object]] | None,
-) -> set[object]:
-    """The SQLite group commit on the writer thread: INSERT OR IGNORE, then (only if some
-    were there already) the ids of the rows it inserted. The write lock is held from BEGIN
-    and SQLite gives a new row the largest rowid + 1, so those are the last `inserted` rows."""
-    inserted = insert_or_ignore(connection, table, list(rows.values()))
-    if inserted == len(rows):
-        new = set(rows)
-    else:
-        query = f"SELECT activity_id FROM {table.name} ORDER BY id DESC LIMIT ?"
-        new = {row[0] for row in connection.execute(query, (inserted,))}
-    if new and job is not None:
-        insert_or_ignore(connection, job[0], [job[1]])
-    return new
-
-
-def _arriving(
-    connection: sqlite3.Connection, table: Any, since: object, pending_since: object
-) -> bool:
-    received = table.c.received_at.type._cached_bind_processor(SQLITE_DIALECT)
-    newest = f"SELECT received_at FROM {table.name} ORDER BY id DESC LIMIT 1"
-    oldest = f"SELECT received_at FROM {table.name} WHERE state = 'pending' ORDER BY id LIMIT 1"
-    query = f"SELECT ({newest}) > ?, ({oldest}) > ?"
-    row = connection.execute(query, (received(since), received(pending_since))).fetchone()
-    return bool(row[0]) and bool(row[1])
+            self.queued_job = job["dedupe_key"]
+        return new
 
 
 async def deliveries_arriving(db: Database, quiet: timedelta, longest_wait: timedelta) -> bool:
     """Whether an activity was stored under `quiet` ago while none pending has waited
     `longest_wait` yet (SQLite; elsewhere always False). Asked on the writer thread, so it
     never waits for, nor holds up, the inbox's group commits."""
-    if not db.is_sqlite:
-        return False
-    table = InboxItem.__table__  # type: ignore[attr-defined]
     now = utcnow()
-    return await db.sqlite_writer().transaction(
-        lambda connection: _arriving(connection, table, now - quiet, now - longest_wait)
+    return await stored_since_and_none_waiting_since(
+        db, now - quiet, now - longest_wait, INBOX_PENDING
     )
 
 
-def processing_job(ids: list[int], bucket_seconds: float) -> dict[str, object]:
-    """One job per batch, or (bucketed) one per time slice that runs once it has ended.
+def processing_job(
+    ids: list[int], bucket_seconds: float, now: datetime | None = None
+) -> dict[str, object]:
+    """One job per batch, or (bucketed) one per time slice that runs once it has ended;
+    `now` (default: the time now) places it.
 
     With SQLite and the worker in-process, fewer jobs mean fewer write transactions
     competing with the inbox; a bucketed job processes every pending item.
     """
-    now = utcnow()
+    now = utcnow() if now is None else now
     payload: dict[str, object]
     if bucket_seconds > 0:
         slot = math.floor(now.timestamp() / bucket_seconds) + 1
@@ -381,8 +319,4 @@ def processing_job(ids: list[int], bucket_seconds: float) -> dict[str, object]:
 
 async def enqueue_processing(session: AsyncSession, bucket_seconds: float) -> None:
     """A bucketed processing job for the coming time slice (nothing if one exists)."""
-    jobs = Job.__table__  # type: ignore[attr-defined]
-    connection = await session.connection()
-    insert = sqlite_insert if connection.dialect.name == "sqlite" else pg_insert
-    statement = insert(jobs).on_conflict_do_nothing(index_elements=["dedupe_key"])
-    await connection.execute(statement, [processing_job([], bucket_seconds)])
+    await insert_processing_job(await session.connection(), processing_job([], bucket_seconds))

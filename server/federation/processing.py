@@ -361,7 +361,7 @@ async def _process(context: JobContext, ids: list[int] | None) -> int:
         rows = [StoredActivity(*row) for row in (await connection.execute(query)).all()]
         targets = [(row, simple_like_target(row)) for row in rows]
         plain = [(row, target) for row, target in targets if target is not None]
-        await process_likes(session, plain, context.db.is_sqlite)
+        await process_likes(session, plain)
         others = [row.id for row, target in targets if target is None]
         if others:
             items = select(InboxItem).where(col(InboxItem.id).in_(others))
