@@ -20,6 +20,8 @@ from tests.support.instances import LiveInstance
 if TYPE_CHECKING:
     from playwright.async_api import Page
 
+pytest_plugins = ["tests.support.fixtures"]
+
 os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
 
 TEST_DOMAIN = "likewise.test"

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from activitypub.keys import RsaKeyPair
-from tests.activitypub.payloads import load_text
+from tests.support.payloads import load_text
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ import pytest
 
 from activitypub.profile_fields import field_link, profile_links
 from activitypub.vocab import parse_actor
-from tests.activitypub.payloads import load_json
+from tests.support.payloads import load_json
 
 MASTODON_FIELD = (
     '<a href="https://likewise.example/@cat" target="_blank" rel="nofollow noopener me" '

@@ -15,7 +15,7 @@ from activitypub.keys import (
     generate_ed25519_key,
 )
 from activitypub.proofs import canonicalize, create_proof, verify_proof
-from tests.activitypub.payloads import load_json
+from tests.support.payloads import load_json
 
 VECTOR = load_json("ap_w3c_eddsa_jcs_2022.json")
 ACTOR = "https://likewise.example/actor"

@@ -21,7 +21,7 @@ from activitypub.signatures import (
     sign_request,
     verify_request,
 )
-from tests.activitypub.payloads import load_json
+from tests.support.payloads import load_json
 
 NOW = datetime(2026, 11, 3, 12, 0, 0, tzinfo=UTC)
 INBOX = "https://likewise.example/users/alice/inbox"

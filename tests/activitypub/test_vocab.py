@@ -19,7 +19,7 @@ from activitypub.vocab import (
     parse_note,
     parse_uri,
 )
-from tests.activitypub.payloads import load_json
+from tests.support.payloads import load_json
 
 LIKE = {
     "@context": "https://www.w3.org/ns/activitystreams",

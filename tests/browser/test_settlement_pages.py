@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Page, expect
 
-from tests.federation.settlement_support import (
+from tests.support.live import (
     FAST,
     Start,
     close,

@@ -10,7 +10,7 @@ from starlette.applications import Starlette
 
 from server.context import context
 from server.models import Actor, Note, NoteLike, NoteShare
-from tests.federation.network import FakeMastodon, Network
+from tests.support.network import FakeMastodon, Network
 from tests.federation.test_inbox import INBOX, _post_note, _send
 
 AS = "https://www.w3.org/ns/activitystreams"

@@ -14,10 +14,10 @@ from starlette.applications import Starlette
 
 from server.context import context
 from server.models import Actor
-from tests.federation.fake_sites import AS, RemoteActor, Site, join_site
-from tests.federation.network import Network
+from tests.support.fake_sites import AS, RemoteActor, Site, join_site
+from tests.support.network import Network
 from tests.federation.test_inbox import _post_note
-from tests.server.helpers import make_account, make_token
+from tests.support.accounts import make_account, make_token
 
 INBOX = "http://alpha.test/inbox"
 BAD_USERNAMES = ["bob<script>", "bob smith", "bob@evil.example", ".bob", "", "b" * 256, None]

@@ -11,10 +11,10 @@ import pytest
 from starlette.applications import Starlette
 
 from activitypub.webfinger import build_jrd
-from tests.federation.fake_sites import RemoteActor, Site, join_site
-from tests.federation.network import Network
+from tests.support.fake_sites import RemoteActor, Site, join_site
+from tests.support.network import Network
 from tests.federation.test_inbox import _post_note
-from tests.server.helpers import csrf_from, make_account, make_token
+from tests.support.accounts import csrf_from, make_account, make_token
 
 MALFORMED = ["", "acct:", "acct:carol", "carol@", "acct:@alpha.test", "http://", "https:///x"]
 

@@ -15,8 +15,8 @@ from activitypub.signatures import sign_request
 from server.context import context
 from server.models import Follow, InboxItem, NoteLike
 from server.social.notes import local_actor
-from tests.federation.network import FakeMastodon, Network
-from tests.server.helpers import make_account, make_token
+from tests.support.network import FakeMastodon, Network
+from tests.support.accounts import make_account, make_token
 
 INBOX = "http://alpha.test/inbox"
 

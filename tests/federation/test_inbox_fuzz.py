@@ -18,8 +18,8 @@ from sqlmodel import select
 from server.app import create_app
 from server.context import context
 from server.models import InboxItem
-from tests.federation.network import FakeMastodon, Network, join, settings_for
-from tests.server.helpers import make_account
+from tests.support.network import FakeMastodon, Network, join, settings_for
+from tests.support.accounts import make_account
 from tests.support.databases import DatabaseFactory
 
 T = TypeVar("T")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.federation.settlement_support import Start
+from tests.support.live import Start
 from tests.support.instances import LiveInstance
 
 pytestmark = pytest.mark.live

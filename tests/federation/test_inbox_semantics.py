@@ -11,7 +11,7 @@ from starlette.applications import Starlette
 
 from server.context import context
 from server.models import Actor, InboxItem, Note, NoteLike
-from tests.federation.network import FakeMastodon, Network
+from tests.support.network import FakeMastodon, Network
 from tests.federation.test_activities import _activity, _deliver, _note
 from tests.federation.test_inbox import INBOX, _like, _post_note, _send
 

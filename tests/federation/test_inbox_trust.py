@@ -18,8 +18,8 @@ from activitypub.signatures import digest_header
 from server.context import context
 from server.models import InboxItem, Peer, PeerState
 from server.settings import Settings
-from tests.federation.network import FakeMastodon, Network, running
-from tests.server.helpers import make_account
+from tests.support.network import FakeMastodon, Network, running
+from tests.support.accounts import make_account
 
 LIMIT = 4096  # the ordinary limit of these tests (the settlement limit stays 32 MiB)
 CHUNK = 1024

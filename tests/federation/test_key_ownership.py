@@ -13,8 +13,8 @@ from starlette.applications import Starlette
 
 from server.context import context
 from server.models import Actor
-from tests.federation.fake_sites import RemoteActor, Site, join_site
-from tests.federation.network import Network, running, settings_for
+from tests.support.fake_sites import RemoteActor, Site, join_site
+from tests.support.network import Network, running, settings_for
 from tests.federation.test_inbox import _post_note
 from tests.support.databases import DatabaseFactory
 

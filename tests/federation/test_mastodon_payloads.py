@@ -10,10 +10,10 @@ from starlette.applications import Starlette
 
 from server.context import context
 from server.models import Follow, Note, NoteLike
-from tests.activitypub.payloads import load_text
-from tests.federation.network import FakeMastodon, Network
+from tests.support.payloads import load_text
+from tests.support.network import FakeMastodon, Network
 from tests.federation.test_inbox import INBOX, _send
-from tests.server.helpers import make_account, make_token
+from tests.support.accounts import make_account, make_token
 
 
 def _payload(name: str) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from server.federation import processing as federation
 from server.federation.processing import Received
 from server.models import InboxItem, Job, NoteLike, NoteShare
 from server.models.base import utcnow
-from tests.federation.network import FakeMastodon, Network
+from tests.support.network import FakeMastodon, Network
 from tests.federation.test_inbox import INBOX, _like, _post_note, _send
 
 

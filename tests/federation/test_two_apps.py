@@ -7,8 +7,8 @@ from starlette.applications import Starlette
 
 from server.context import context
 from server.models import Click, Follow, Note
-from tests.federation.network import Network
-from tests.server.helpers import make_account, make_token
+from tests.support.network import Network
+from tests.support.accounts import make_account, make_token
 
 
 async def _drain(*apps: Starlette) -> None:

@@ -30,9 +30,9 @@ from server.middleware import DirectRoutes
 from server.models import Peer, PeerState
 from server.money.funding import Funding, credit_wallet
 from server.settings import Settings
-from tests.federation.network import FakeMastodon, Network, join, settings_for
+from tests.support.network import FakeMastodon, Network, join, settings_for
 from tests.server.fuzzing import Probe
-from tests.server.helpers import csrf_from, log_in, make_account, make_token
+from tests.support.accounts import csrf_from, log_in, make_account, make_token
 from tests.support.databases import DatabaseFactory
 
 T = TypeVar("T")

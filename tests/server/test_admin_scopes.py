@@ -11,7 +11,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from server.routes import all_routes
-from tests.server.helpers import log_in, make_account, make_token
+from tests.support.accounts import log_in, make_account, make_token
 
 # A value for each non-numeric path parameter of the admin routes.
 PARAMS = {"domain": "peer.example", "action": "suspend", "decision": "confirm"}

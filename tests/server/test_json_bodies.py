@@ -6,7 +6,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from tests.server.helpers import make_account, make_token
+from tests.support.accounts import make_account, make_token
 
 
 @pytest.mark.parametrize(

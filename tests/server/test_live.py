@@ -16,7 +16,7 @@ from server.db.engine import Database
 from server.http import build_http_client
 from server.models import Actor
 from server.settings import Settings
-from tests.server.helpers import csrf_from
+from tests.support.accounts import csrf_from
 from tests.support.instances import LiveInstance
 from tests.support.tls import make_local_ca
 

@@ -11,7 +11,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from server.routes import all_routes
-from tests.server.helpers import csrf_from, log_in, make_account, make_token
+from tests.support.accounts import csrf_from, log_in, make_account, make_token
 
 # Past an id column (PostgreSQL's integer), past SQLite's, and past both by far.
 TOO_LARGE = [str(2**31), str(2**63), "99999999999999999999"]

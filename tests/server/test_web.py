@@ -6,7 +6,7 @@ from starlette.applications import Starlette
 
 from server.context import context
 from server.settings import Settings
-from tests.server.helpers import csrf_from, log_in, make_account
+from tests.support.accounts import csrf_from, log_in, make_account
 
 
 async def test_home_page_says_what_the_instance_is(client: httpx.AsyncClient) -> None:

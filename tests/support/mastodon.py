@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from activitypub.jsonld import ACTIVITY_JSON
-from tests.activitypub.payloads import load_json, load_text
+from tests.support.payloads import load_json, load_text
 from tests.support.instances import free_port
 
 CAPTURED_HOST = "https://mastodon.example"

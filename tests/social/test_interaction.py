@@ -1,0 +1,88 @@
+"""Remote interaction pages, the web like button and profile pages."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from sqlmodel import select
+from starlette.applications import Starlette
+
+from server.context import context
+from server.models import Click, Follow, NoteLike
+from tests.support.network import Network
+from tests.federation.test_inbox import _post_note
+from tests.federation.test_two_apps import _drain
+from tests.support.accounts import csrf_from, log_in, make_account
+
+
+async def test_authorize_interaction_likes_and_follows_a_remote_object(
+    alpha: Starlette, beta: Starlette, network: Network
+) -> None:
+    status = await _post_note(alpha, network)
+    await make_account(beta, "dave")
+    async with network.client("beta.test") as browser:
+        await log_in(browser, "dave")
+        page = await browser.get(f"/authorize_interaction?uri={quote(status['uri'])}")
+        assert "hello fediverse" in page.text
+        liked = await browser.post(
+            "/authorize_interaction",
+            data={"uri": status["uri"], "action": "like", "csrf_token": csrf_from(page.text)},
+        )
+        assert liked.status_code == 303
+        actor_page = await browser.get("/authorize_interaction?uri=http://alpha.test/users/carol")
+        followed = await browser.post(
+            "/authorize_interaction",
+            data={
+                "uri": "http://alpha.test/users/carol",
+                "action": "follow",
+                "csrf_token": csrf_from(actor_page.text),
+            },
+        )
+        assert followed.status_code == 303
+    await _drain(alpha, beta)
+    async with context(alpha).db.session() as session:
+        assert len((await session.exec(select(NoteLike))).all()) == 1
+        assert (await session.exec(select(Follow))).one().state == "accepted"
+
+
+async def test_like_from_your_instance_redirects_to_the_visitors_server(
+    alpha: Starlette, beta: Starlette, network: Network
+) -> None:
+    status = await _post_note(alpha, network)
+    await make_account(beta, "dave")
+    async with network.client("alpha.test") as browser:
+        page = await browser.get(f"/@carol/{status['id']}")
+        assert "Like from your instance" in page.text
+        sent = await browser.post(
+            "/remote_interaction",
+            data={
+                "handle": "dave@beta.test",
+                "uri": status["uri"],
+                "csrf_token": csrf_from(page.text),
+            },
+        )
+    assert sent.status_code == 303
+    assert sent.headers["location"] == (
+        f"http://beta.test/authorize_interaction?uri={quote(status['uri'], safe='')}"
+    )
+
+
+async def test_the_web_like_button_records_a_web_click(alpha: Starlette, network: Network) -> None:
+    status = await _post_note(alpha, network)
+    erin = await make_account(alpha, "erin")
+    async with network.client("alpha.test") as browser:
+        await log_in(browser, "erin")
+        page = await browser.get(f"/@carol/{status['id']}")
+        liked = await browser.post(
+            f"/@carol/{status['id']}/like", data={"csrf_token": csrf_from(page.text)}
+        )
+        after = await browser.get(f"/@carol/{status['id']}")
+        profile = await browser.get("/users/carol", headers={"Accept": "text/html"})
+        support = await browser.get("/@carol/support")
+    assert liked.status_code == 303
+    assert "1 like" in after.text and "Unlike" in after.text
+    assert "hello fediverse" in profile.text
+    assert support.status_code == 200 and "EUR" in support.text
+    async with context(alpha).db.session() as session:
+        clicks = (await session.exec(select(Click))).all()
+    assert [(c.donor_id, c.source) for c in clicks] == [(erin.id, "web")]

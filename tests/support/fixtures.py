@@ -1,0 +1,55 @@
+"""Fixtures shared across test folders, registered in tests/conftest.py via pytest_plugins:
+the money settings (a 10% fee), the in-process network of apps, a fake Mastodon on it and
+two instances, alpha.test and beta.test, that reach each other through it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from starlette.applications import Starlette
+
+from server.settings import Settings
+from tests.support.databases import DatabaseFactory
+from tests.support.network import FakeMastodon, Network, running, settings_for
+
+
+@pytest.fixture
+def money_settings(settings: Settings) -> Settings:
+    return settings.replace(fee_bps=1000)
+
+
+@pytest.fixture
+def network() -> Network:
+    return Network()
+
+
+@pytest.fixture
+def mastodon(network: Network) -> FakeMastodon:
+    fake = FakeMastodon()
+    network.apps[fake.host] = fake.app()
+    return fake
+
+
+# Databases are made in sync fixtures, outside the test's event loop.
+@pytest.fixture
+def alpha_settings(tmp_path: Path, databases: DatabaseFactory) -> Settings:
+    return settings_for(tmp_path, "alpha.test", databases)
+
+
+@pytest.fixture
+def beta_settings(tmp_path: Path, databases: DatabaseFactory) -> Settings:
+    return settings_for(tmp_path, "beta.test", databases)
+
+
+@pytest.fixture
+async def alpha(network: Network, alpha_settings: Settings) -> AsyncIterator[Starlette]:
+    async with running(network, alpha_settings) as app:
+        yield app
+
+
+@pytest.fixture
+async def beta(network: Network, beta_settings: Settings) -> AsyncIterator[Starlette]:
+    async with running(network, beta_settings) as app:
+        yield app
