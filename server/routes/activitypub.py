@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func
-from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -13,19 +10,15 @@ from starlette.types import Receive, Scope, Send
 from activitypub.builders import Json, build_collection, build_create, build_ordered_collection
 from activitypub.jsonld import ACTIVITY_JSON, accepts_activity_json
 from server.accounts.actors import INSTANCE_ACTOR_PATH
-from server.accounts.actors import instance_actor as find_instance_actor
+from server.accounts.discovery import the_instance_actor
 from server.context import AppContext, context
-from server.domain_errors import NotFound, ServiceError
+from server.domain_errors import ServiceError
 from server.errors import handle_service_error
-from server.escrow.claims import person_document
 from server.federation.inbox import accept_activity, decode_body, verify_signature
-from server.models import Account, Actor, Follow, Note
-from server.models.federation import FOLLOW_ACCEPTED
 from server.render.activitypub import render_instance_actor, render_note
 from server.routes.notes import profile_page
 from server.routes.signed_body import read_signed_body, signed_message
-from server.settings import Settings
-from server.social.notes import like_count, like_ids, share_count
+from server.social import published
 
 OUTBOX_PAGE = 20
 
@@ -36,19 +29,11 @@ class ActivityResponse(JSONResponse):
 
 async def _signer(request: Request) -> str | None:
     """Who signed this GET (or None); in secure mode an unsigned GET is refused."""
-    settings: Settings = context(request).settings
+    settings = context(request).settings
     if "signature" not in request.headers and not settings.secure_mode:
         return None
     message = signed_message(request.scope, b"")
     return await verify_signature(context(request).federation.remote, message)
-
-
-async def _local(session: AsyncSession, username: str) -> tuple[Account, Actor]:
-    query = select(Account, Actor).join(Actor, col(Actor.account_id) == col(Account.id))
-    row = (await session.exec(query.where(Account.username == username))).first()
-    if row is None or row[0].suspended_at is not None:
-        raise NotFound("no such user")
-    return row[0], row[1]
 
 
 async def actor(request: Request) -> Response:
@@ -56,19 +41,14 @@ async def actor(request: Request) -> Response:
     if not accepts_activity_json(request.headers.get("accept")):
         return await profile_page(request)
     await _signer(request)
-    async with context(request).db.session() as session:
-        account, local = await _local(session, username)
-        document = await person_document(session, context(request).settings, account, local)
-    return ActivityResponse(document)
+    app = context(request)
+    return ActivityResponse(await published.actor_document(app.db, app.settings, username))
 
 
 async def instance_actor(request: Request) -> Response:
-    settings: Settings = context(request).settings
-    async with context(request).db.session() as session:
-        row = await find_instance_actor(session, settings)
-    if row is None:
-        raise NotFound("no instance actor")
-    return ActivityResponse(render_instance_actor(settings, row))
+    app = context(request)
+    row = await the_instance_actor(app.db, app.settings)
+    return ActivityResponse(render_instance_actor(app.settings, row))
 
 
 async def inbox(request: Request) -> Response:
@@ -79,8 +59,7 @@ async def inbox(request: Request) -> Response:
 async def _accept(app: AppContext, scope: Scope, receive: Receive) -> None:
     username = scope["path_params"].get("username")
     if username is not None:
-        async with app.db.session() as session:
-            await _local(session, username)
+        await published.require_local(app.db, username)
     signed = await read_signed_body(scope, receive)
     await store_activity(app, signed.signer, *decode_body(signed.body))
 
@@ -113,28 +92,22 @@ _ACCEPTED = [(b"content-length", b"0")]
 
 async def outbox(request: Request) -> Response:
     await _signer(request)
-    async with context(request).db.session() as session:
-        _, local = await _local(session, request.path_params["username"])
-        public = (Note.author_id == local.id, Note.visibility == "public")
-        total_query = select(func.count()).select_from(Note).where(*public)
-        total = int((await session.exec(total_query)).one())
-        query = select(Note).where(*public, col(Note.deleted_at).is_(None))
-        notes = (await session.exec(query.order_by(col(Note.id).desc()).limit(OUTBOX_PAGE))).all()
+    username = request.path_params["username"]
+    found = await published.outbox(context(request).db, username, OUTBOX_PAGE)
+    local = found.actor
     items: list[Json] = [
-        build_create(f"{note.uri}/activity", local.uri, render_note(note, local)) for note in notes
+        build_create(f"{note.uri}/activity", local.uri, render_note(note, local))
+        for note in found.notes
     ]
-    return ActivityResponse(build_ordered_collection(local.outbox, total, items))
+    return ActivityResponse(build_ordered_collection(local.outbox, found.total, items))
 
 
 async def _follow_count(request: Request, followers: bool) -> Response:
     await _signer(request)
-    async with context(request).db.session() as session:
-        _, local = await _local(session, request.path_params["username"])
-        column = Follow.followee_id if followers else Follow.follower_id
-        query = select(func.count()).select_from(Follow).where(column == local.id)
-        total = int((await session.exec(query.where(Follow.state == FOLLOW_ACCEPTED))).one())
+    username = request.path_params["username"]
+    found = await published.follow_count(context(request).db, username, followers=followers)
     name = "followers" if followers else "following"
-    return ActivityResponse(build_ordered_collection(f"{local.uri}/{name}", total))
+    return ActivityResponse(build_ordered_collection(f"{found.actor.uri}/{name}", found.total))
 
 
 async def followers(request: Request) -> Response:
@@ -145,41 +118,27 @@ async def following(request: Request) -> Response:
     return await _follow_count(request, followers=False)
 
 
-async def _note(session: AsyncSession, request: Request) -> tuple[Note, Actor]:
-    _, local = await _local(session, request.path_params["username"])
-    note = await session.get(Note, request.path_params["note_id"])
-    if note is None or note.author_id != local.id or note.deleted_at is not None:
-        raise NotFound("no such note")
-    if note.visibility == "private":
-        raise NotFound("no such note")
-    return note, local
-
-
 async def note(request: Request) -> Response:
+    username, note_id = request.path_params["username"], request.path_params["note_id"]
     if not accepts_activity_json(request.headers.get("accept")):
-        username, note_id = request.path_params["username"], request.path_params["note_id"]
         return RedirectResponse(f"/@{username}/{note_id}", status_code=302)
     await _signer(request)
-    async with context(request).db.session() as session:
-        found, author = await _note(session, request)
-    return ActivityResponse(render_note(found, author))
+    found = await published.published_note(context(request).db, username, note_id)
+    return ActivityResponse(render_note(found.note, found.author))
 
 
 async def note_likes(request: Request) -> Response:
     signer = await _signer(request)
-    async with context(request).db.session() as session:
-        found, author = await _note(session, request)
-        total = await like_count(session, found.id or 0)
-        items = await like_ids(session, found.id or 0) if signer == author.uri else None
-    return ActivityResponse(build_collection(f"{found.uri}/likes", total, items))
+    username, note_id = request.path_params["username"], request.path_params["note_id"]
+    found = await published.note_likes(context(request).db, username, note_id, signer)
+    return ActivityResponse(build_collection(f"{found.note.uri}/likes", found.total, found.items))
 
 
 async def note_shares(request: Request) -> Response:
     await _signer(request)
-    async with context(request).db.session() as session:
-        found, _ = await _note(session, request)
-        total = await share_count(session, found.id or 0)
-    return ActivityResponse(build_collection(f"{found.uri}/shares", total))
+    username, note_id = request.path_params["username"], request.path_params["note_id"]
+    found = await published.note_shares(context(request).db, username, note_id)
+    return ActivityResponse(build_collection(f"{found.note.uri}/shares", found.total))
 
 
 # Served directly by `DirectRoutes`, and by the router like any other route.

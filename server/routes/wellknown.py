@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func
-from sqlmodel import col, select
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -15,8 +13,8 @@ from activitypub.origin import origin_of
 from activitypub.vocab import MAX_URI_LENGTH
 from activitypub.webfinger import build_jrd, parse_acct
 from server.accounts.actors import INSTANCE_ACTOR_PATH, actor_uri
+from server.accounts.discovery import account_named, instance_counts
 from server.context import context
-from server.models import Account, Note
 from server.settings import Settings
 
 SOFTWARE_VERSION = "0.1.0"
@@ -78,11 +76,7 @@ async def webfinger(request: Request) -> Response:
     if instance is not None:
         return JSONResponse(instance, media_type=JRD_JSON, headers=CORS)
     username = _username(settings, resource)
-    account = None
-    if username:
-        async with context(request).db.session() as session:
-            query = select(Account).where(func.lower(Account.username) == username.lower())
-            account = (await session.exec(query)).first()
+    account = await account_named(context(request).db, username) if username else None
     if account is None or account.suspended_at is not None:
         return JSONResponse({"error": "not found"}, status_code=404, headers=CORS)
     jrd = build_jrd(
@@ -112,15 +106,14 @@ async def nodeinfo_links(request: Request) -> Response:
 
 
 async def nodeinfo(request: Request) -> Response:
-    settings: Settings = context(request).settings
+    app = context(request)
+    settings = app.settings
     version = request.path_params["version"]
     if version not in ("2.0", "2.1"):
         return JSONResponse({"error": "not found"}, status_code=404)
-    async with context(request).db.session() as session:
-        users = (await session.exec(select(func.count()).select_from(Account))).one()
-        posts_query = select(func.count()).select_from(Note).where(col(Note.is_local).is_(True))
-        posts = (await session.exec(posts_query)).one()
-    usage = Usage(int(users), int(users), int(users), int(posts))
+    counts = await instance_counts(app.db)
+    users = counts.users
+    usage = Usage(users, users, users, counts.local_posts)
     actor = settings.base_url + INSTANCE_ACTOR_PATH
     offer = settlement_metadata(settings.currency, actor)["likewise"]
     likewise = dict(offer)  # type: ignore[call-overload]
