@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+from typing import Any
 
 from alembic import context
+from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
@@ -35,6 +37,15 @@ def _run(connection: Connection) -> None:
 
 async def _run_async() -> None:
     engine = create_engine(_url())
+    if engine.dialect.name == "sqlite":
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def foreign_keys_off(dbapi_connection: Any, _record: Any) -> None:
+            # SQLite adds a constraint by copying the table: dropping the old copy of a
+            # table others reference would break their foreign keys on the way. Off only
+            # while migrating (it cannot change inside a transaction).
+            dbapi_connection.execute("PRAGMA foreign_keys=OFF")
+
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_run)

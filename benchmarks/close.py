@@ -33,7 +33,7 @@ from sqlalchemy.engine import make_url
 
 from server.db.engine import Database
 from server.db.migrations import upgrade
-from server.models import Account, Click, Identity, LedgerKind, Thing
+from server.models import Account, Click, Identity, LedgerKind, Thing, TransferKind
 from server.models.base import utcnow
 from server.money.ledger import Owner, TransferSpec, ledger_accounts, post_many
 from server.money.split import equal_split, fee_of
@@ -141,7 +141,7 @@ async def fund(db: Database, settings: Settings, donors: list[int], rng: random.
                         world,
                         int(accounts[o].id or 0),
                         rng.randint(100, 2000),
-                        "funding",
+                        TransferKind.funding,
                     )
                     for o in owners[1:]
                 ],

@@ -59,6 +59,7 @@ from server.models import (  # noqa: E402
     LedgerKind,
     Settlement,
     Thing,
+    TransferKind,
 )
 from server.models.base import utcnow  # noqa: E402
 from server.money.ledger import Owner, TransferSpec, ledger_accounts, post_many  # noqa: E402
@@ -215,7 +216,7 @@ async def seed_donors(a: LiveInstance, b: LiveInstance, creators: int, per_donor
                             world,
                             int(found[o].id or 0),
                             1000,
-                            "funding",
+                            TransferKind.funding,
                         )
                         for o in owners[1:]
                     ],

@@ -152,8 +152,11 @@ async def mark_donors_done(
     outcomes: Sequence[DonorOutcome],
     stage: str,
     stamp: object,
+    *,
+    source: str,
 ) -> None:
-    """Record each donor's outcome and move its period row to `stage` at `stamp`."""
+    """Record each donor's outcome and move its period row from `source` to `stage` at
+    `stamp`."""
     if not outcomes:
         return
     connection = await session.connection()
@@ -163,17 +166,18 @@ async def mark_donors_done(
             "clicks = d.clicks, closed_at = $2 FROM unnest($3::text::bigint[], "
             "$4::text::bigint[], $5::text::int[], $6::text::bigint[]) "
             "AS d(budget, fee, clicks, donor) "
-            "WHERE donor_period.period = $7 AND donor_period.donor_id = d.donor"
+            "WHERE donor_period.period = $7 AND donor_period.donor_id = d.donor "
+            "AND donor_period.stage = $8"
         )
         columns = [int_array(c) for c in zip(*outcomes, strict=True)]
-        await connection.exec_driver_sql(sql, (stage, stamp, *columns, period))
+        await connection.exec_driver_sql(sql, (stage, stamp, *columns, period, source))
         return
     sql = (
         "UPDATE donor_period SET stage = ?, budget = ?, fee = ?, clicks = ?, closed_at = ? "
-        "WHERE period = ? AND donor_id = ?"
+        "WHERE period = ? AND donor_id = ? AND stage = ?"
     )
     rows = [
-        (stage, budget, fee, clicks, stamp, period, donor)
+        (stage, budget, fee, clicks, stamp, period, donor, source)
         for budget, fee, clicks, donor in outcomes
     ]
     await connection.exec_driver_sql(sql, rows)

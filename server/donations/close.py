@@ -39,9 +39,10 @@ from server.domain_errors import ValidationFailed
 from server.donations.periods import lock_period, period_of
 from server.federation.remote import domain_of
 from server.jobs.queue import enqueue
-from server.models import Account, Click, DonorPeriod, LedgerAccount, LedgerKind
+from server.models import Account, Click, DonorPeriod, LedgerAccount, LedgerKind, TransferKind
 from server.models.base import utcnow
 from server.models.clicks import DonorStage, PeriodStage
+from server.models.payouts import EscrowState
 from server.money.ledger import (
     Owner,
     TransferRow,
@@ -51,11 +52,21 @@ from server.money.ledger import (
 from server.money.split import equal_split, fee_of
 from server.settings import Settings
 from server.settlement.peering import PREPARE_JOB
+from server.states import advance, source_values
 
 Progress = Callable[[int, int], None]
 FEES = Owner(LedgerKind.instance_fees)
 ESCROWS = frozenset({LedgerKind.escrow_peer, LedgerKind.escrow_identity})
-UNSPENT = "close_unspent"  # the transfer kind of a budget given to LIKEWISE_UNSPENT_TO
+# The close's transfer kinds, and the state of the escrow lines it writes, as its bulk rows
+# carry them.
+RESERVE = TransferKind.close_reserve.value  # a donor's budget, from the wallet
+FEE = TransferKind.close_fee.value
+SHARE = TransferKind.close_share.value
+UNSPENT = TransferKind.close_unspent.value  # a budget given to LIKEWISE_UNSPENT_TO
+HELD = EscrowState.held.value
+# A batch moves its donors' period rows from pending to done in bulk.
+DONOR_DONE = DonorStage.done.value
+(DONOR_PENDING,) = source_values(DonorStage.pending, to=DonorStage.done)
 
 
 class Unclaimed(NamedTuple):
@@ -108,7 +119,7 @@ async def start_close(
             raise ValidationFailed(
                 f"the period {period} is still running; close it early with --force"
             )
-        row.stage = PeriodStage.closing.value
+        advance(row, PeriodStage.closing)
         row.closing_at = now or utcnow()
         session.add(row)
         pending = (literal(DonorStage.pending.value), *[literal(0)] * 3)
@@ -323,11 +334,11 @@ def plan_donor(
     reserve, transfers, escrow = context.reserves[donor], plan.transfers, plan.escrow
     wallet, stamp = context.wallets[donor], context.stamp
     transfers.append(
-        (f"{prefix}:reserve", wallet, reserve, spend, "close_reserve", period, None, "", stamp)
+        (f"{prefix}:reserve", wallet, reserve, spend, RESERVE, period, None, "", stamp)
     )
     if fee and context.fees is not None:
         transfers.append(
-            (f"{prefix}:fee", reserve, context.fees, fee, "close_fee", period, None, "", stamp)
+            (f"{prefix}:fee", reserve, context.fees, fee, FEE, period, None, "", stamp)
         )
     if unspent is not None:
         if spend > fee:
@@ -342,9 +353,9 @@ def plan_donor(
         click, identity = line.click, line.identity
         target, held = targets[identity]
         key = f"{share_prefix}{click:012d}"
-        transfers.append((key, reserve, target, share, "close_share", period, click, "", stamp))
+        transfers.append((key, reserve, target, share, SHARE, period, click, "", stamp))
         if held is not None:
-            escrow.append((period, donor, click, identity, target, *held, share, "held", stamp))
+            escrow.append((period, donor, click, identity, target, *held, share, HELD, stamp))
 
 
 ESCROW_COLUMNS = (
@@ -385,7 +396,9 @@ async def close_batch(
         budgets = await _budgets(session, settings, donors, context.wallets)
         plan = plan_batch(context, donors, budgets, lines)
         await copy_rows(session, "escrow_line", ESCROW_COLUMNS, plan.escrow)
-        await mark_donors_done(session, period, plan.donors, DonorStage.done.value, context.stamp)
+        await mark_donors_done(
+            session, period, plan.donors, DONOR_DONE, context.stamp, source=DONOR_PENDING
+        )
         # Last: it ends with the balance updates, whose row locks concurrent workers wait on.
         await post_rows(session, plan.transfers)
     cache.unclaimed.update(learnt.unclaimed)
@@ -405,7 +418,7 @@ async def finish_close(db: Database, period: str) -> str:
         )
         if pending.one():
             return row.stage
-        row.stage = PeriodStage.closed.value
+        advance(row, PeriodStage.closed)
         row.closed_at = utcnow()
         session.add(row)
         # Shares held for peers' creators go out as settlement batches (the worker sends).

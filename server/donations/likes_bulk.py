@@ -13,7 +13,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from server.db.upsert import insert_ignoring_duplicates
 from server.models import InboxItem, Note, NoteLike
 from server.models.base import utcnow
-from server.models.federation import INBOX_DONE, INBOX_IGNORED
+from server.models.federation import InboxState
+from server.states import moving
 
 
 @dataclass(frozen=True)
@@ -67,10 +68,11 @@ async def process_likes(session: AsyncSession, items: Sequence[tuple[StoredActiv
     now = utcnow()
     done = [item.id for item, _ in items if item.activity_id in recorded]
     ignored = [item.id for item, _ in items if item.activity_id not in recorded]
-    for ids, state in ((done, INBOX_DONE), (ignored, INBOX_IGNORED)):
+    for ids, state in ((done, InboxState.done), (ignored, InboxState.ignored)):
         if ids:
             await session.exec(
                 update(InboxItem)
                 .where(col(InboxItem.id).in_(ids))
+                .where(moving(col(InboxItem.state), InboxState.pending, to=state))
                 .values(state=state, processed_at=now)
             )

@@ -26,6 +26,7 @@ from server.models import (
     Payout,
     Thing,
     Transfer,
+    TransferKind,
 )
 from server.money.ledger import Owner
 from server.money.split import equal_split, fee_of
@@ -143,13 +144,13 @@ async def supporters(session: AsyncSession, account_id: int, limit: int = 50) ->
         select(col(Click.donor_id).label("donor"), col(Transfer.amount).label("amount"))
         .join(Click, col(Click.id) == Transfer.click_id)
         .join(credit, col(credit.id) == Transfer.credit_id)
-        .where(credit.key == target, Transfer.kind == "close_share")
+        .where(credit.key == target, Transfer.kind == TransferKind.close_share)
     )
     given: Any = (
         select(col(reserve.account_id).label("donor"), col(Transfer.amount).label("amount"))
         .join(reserve, col(reserve.id) == Transfer.debit_id)
         .join(credit, col(credit.id) == Transfer.credit_id)
-        .where(credit.key == target, Transfer.kind == "close_unspent")
+        .where(credit.key == target, Transfer.kind == TransferKind.close_unspent)
     )
     both = union_all(shares, given).subquery()
     total = func.sum(both.c.amount)

@@ -33,11 +33,19 @@ from server.domain_errors import (
 )
 from server.donations.clicks import CreatorRef, ensure_identity
 from server.donations.likes import canonical_url
-from server.escrow.escrow import CLAIM_KIND, LOCAL_NETWORK, Claim, claim_identity, claimable_by
+from server.escrow.escrow import LOCAL_NETWORK, Claim, claim_identity, claimable_by
 from server.federation.delivery import deliver, follower_inboxes
 from server.federation.origins import own_url
 from server.federation.remote import NotAnActor, RemoteActors, RemoteError, domain_of
-from server.models import Account, Actor, Identity, LedgerAccount, LedgerKind, Transfer
+from server.models import (
+    Account,
+    Actor,
+    Identity,
+    LedgerAccount,
+    LedgerKind,
+    Transfer,
+    TransferKind,
+)
 from server.money.ledger import Owner
 from server.render.activitypub import render_person
 from server.settings import Settings
@@ -163,7 +171,7 @@ async def claims_received(
     rows = await session.exec(
         select(Transfer.reference, func.sum(Transfer.amount), func.max(Transfer.created_at))
         .join(LedgerAccount, col(LedgerAccount.id) == col(Transfer.credit_id))
-        .where(LedgerAccount.key == key, Transfer.kind == CLAIM_KIND)
+        .where(LedgerAccount.key == key, Transfer.kind == TransferKind.escrow_claim)
         .group_by(col(Transfer.reference))
         .order_by(func.max(Transfer.created_at).desc())
     )

@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.domain_errors import Conflict, Forbidden, NotFound
 from server.federation.remote import domain_of
-from server.models import Actor, EscrowLine, Identity, LedgerAccount, LedgerKind
+from server.models import Actor, EscrowLine, Identity, LedgerAccount, LedgerKind, TransferKind
 from server.models.base import utcnow
 from server.models.payouts import EscrowState
 from server.money.ledger import (
@@ -26,6 +26,7 @@ from server.money.ledger import (
 )
 from server.money.split import largest_remainder
 from server.settings import Settings
+from server.states import advance, moving
 
 
 class HeldLine(NamedTuple):
@@ -62,6 +63,7 @@ async def expire_escrow(
         await session.exec(
             update(EscrowLine)
             .where(col(EscrowLine.id).in_(ids[start : start + 5000]))
+            .where(moving(col(EscrowLine.state), EscrowState.held, to=EscrowState.returned))
             .values(state=EscrowState.returned.value, resolved_at=utcnow())
         )
     return sum(spec.amount for spec in returns)
@@ -88,7 +90,7 @@ async def _returns(
             account_id,
             wallets[Owner(LedgerKind.donor_wallet, account_id=donor)],
             share,
-            "escrow_return",
+            TransferKind.escrow_return,
         )
         for donor, share in zip(donors, shares, strict=True)
         if share
@@ -97,7 +99,6 @@ async def _returns(
 
 LOCAL_NETWORK = "fediverse"  # the one network whose identities this instance verifies itself
 WEB_NETWORK = "web"
-CLAIM_KIND = "escrow_claim"
 
 
 def claimable_by(account_id: int) -> ColumnElement[bool]:
@@ -266,11 +267,14 @@ async def _move_escrow(
         key = f"escrow-claim-peer:{identity_id}:{group[0].id}"
         reference = f"identity:{identity_id}"
         await post_transfer(
-            session, TransferSpec(key, source, target, amount, CLAIM_KIND, reference=reference)
+            session,
+            TransferSpec(
+                key, source, target, amount, TransferKind.escrow_claim, reference=reference
+            ),
         )
         moved += amount
     for line in lines:
-        line.state = EscrowState.claimed.value
+        advance(line, EscrowState.claimed)
         line.resolved_at = utcnow()
         session.add(line)
     return moved
@@ -284,7 +288,12 @@ async def _move_identity_escrow(
     if amount > 0:
         key = f"escrow-claim:{identity_id}:{lines[0].id if lines else 0}:{amount}"
         spec = TransferSpec(
-            key, escrow_id, target, amount, CLAIM_KIND, reference=f"identity:{identity_id}"
+            key,
+            escrow_id,
+            target,
+            amount,
+            TransferKind.escrow_claim,
+            reference=f"identity:{identity_id}",
         )
         await post_transfer(session, spec)
     return amount

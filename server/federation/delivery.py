@@ -22,7 +22,7 @@ from server.jobs.handler import GiveUp, JobContext, RetryLater
 from server.jobs.queue import ClaimedJob, enqueue
 from server.models import Actor, Follow, PeerInbox
 from server.models.base import utcnow
-from server.models.federation import FOLLOW_ACCEPTED
+from server.models.federation import FollowState
 
 DELIVERY_JOB = "delivery.send"
 UNAVAILABLE_AFTER = 8
@@ -61,7 +61,7 @@ async def follower_inboxes(session: AsyncSession, actor: Actor) -> list[str]:
     query = (
         select(Actor)
         .join(Follow, col(Follow.follower_id) == col(Actor.id))
-        .where(Follow.followee_id == actor.id, Follow.state == FOLLOW_ACCEPTED)
+        .where(Follow.followee_id == actor.id, Follow.state == FollowState.accepted)
         .where(col(Actor.is_local).is_(False), col(Actor.tombstoned_at).is_(None))
     )
     followers = (await session.exec(query)).all()

@@ -38,9 +38,9 @@ from server.db.inbox_sql import (
 )
 from server.domain_errors import Kind, ServiceError
 from server.federation.remote import RemoteActors, RemoteError, domain_of
-from server.models import Peer, PeerState
+from server.models import JobState, Peer, PeerState
 from server.models.base import utcnow
-from server.models.federation import INBOX_PENDING
+from server.models.federation import InboxState
 
 log = logging.getLogger("likewise.inbox")
 
@@ -223,7 +223,7 @@ class InboxBatcher:
             "actor_uri": activity.actor_id,
             "type": activity.type,
             "body": post.text,
-            "state": "pending",
+            "state": InboxState.pending.value,
             "error": "",
             "received_at": self.now(),
         }
@@ -280,7 +280,7 @@ async def deliveries_arriving(db: Database, quiet: timedelta, longest_wait: time
     never waits for, nor holds up, the inbox's group commits."""
     now = utcnow()
     return await stored_since_and_none_waiting_since(
-        db, now - quiet, now - longest_wait, INBOX_PENDING
+        db, now - quiet, now - longest_wait, InboxState.pending.value
     )
 
 
@@ -305,7 +305,7 @@ def processing_job(
         "kind": PROCESS_JOB,
         "payload": json.dumps(payload),
         "dedupe_key": key,
-        "state": "queued",
+        "state": JobState.queued.value,
         "attempts": 0,
         "max_attempts": 5,
         "run_after": run_after,

@@ -35,18 +35,11 @@ from server.jobs.handler import JobContext
 from server.jobs.queue import ClaimedJob
 from server.models import Account, Actor, Follow, InboxItem, Note, NoteLike, NoteShare
 from server.models.base import utcnow
-from server.models.federation import (
-    FOLLOW_ACCEPTED,
-    FOLLOW_PENDING,
-    FOLLOW_REJECTED,
-    INBOX_DONE,
-    INBOX_FAILED,
-    INBOX_IGNORED,
-    INBOX_PENDING,
-)
+from server.models.federation import FollowState, InboxState
 from server.models.notices import OptOutVia
 from server.settings import Settings
 from server.social.notes import store_remote_note
+from server.states import advance
 
 log = logging.getLogger("likewise.federation")
 
@@ -94,7 +87,7 @@ async def handle_follow(r: Received) -> None:
     )
     follow.activity_id = r.activity.id
     locked = account is not None and account.locked
-    follow.state = FOLLOW_PENDING if locked else FOLLOW_ACCEPTED
+    advance(follow, FollowState.pending if locked else FollowState.accepted)
     r.session.add(follow)
     if not locked:
         accept_id = f"{followee.uri}#accepts/follows/{uuid.uuid4().hex}"
@@ -102,7 +95,7 @@ async def handle_follow(r: Received) -> None:
         await deliver(r.session, followee, accept, [follower.inbox])
 
 
-async def _follow_answered(r: Received, state: str) -> None:
+async def _follow_answered(r: Received, state: FollowState) -> None:
     inner = r.activity.object
     query = select(Follow).join(Actor, col(Actor.id) == col(Follow.followee_id))
     query = query.where(Actor.uri == r.activity.actor_id)
@@ -114,16 +107,16 @@ async def _follow_answered(r: Received, state: str) -> None:
     follow = (await r.session.exec(query)).first()
     if follow is None:
         raise Ignored("no such follow")
-    follow.state = state
+    advance(follow, state)
     r.session.add(follow)
 
 
 async def handle_accept(r: Received) -> None:
-    await _follow_answered(r, FOLLOW_ACCEPTED)
+    await _follow_answered(r, FollowState.accepted)
 
 
 async def handle_reject(r: Received) -> None:
-    await _follow_answered(r, FOLLOW_REJECTED)
+    await _follow_answered(r, FollowState.rejected)
 
 
 async def _undo_follow(r: Received, inner: EmbeddedObject | None) -> None:
@@ -330,11 +323,13 @@ async def process_item(session: AsyncSession, settings: Settings, item: InboxIte
             if handler is None:
                 raise Ignored(f"{activity.type} is not handled")
             await _run(Received(session, settings, activity), handler)
-        item.state = INBOX_DONE
+        advance(item, InboxState.done)
     except Ignored as reason:
-        item.state, item.error = INBOX_IGNORED, str(reason)
+        advance(item, InboxState.ignored)
+        item.error = str(reason)
     except (ActivityPubError, ServiceError, ValueError) as error:
-        item.state, item.error = INBOX_FAILED, str(error)
+        advance(item, InboxState.failed)
+        item.error = str(error)
     item.processed_at = utcnow()
     session.add(item)
 
@@ -352,7 +347,7 @@ async def _process(context: JobContext, ids: list[int] | None) -> int:
     table = InboxItem.__table__  # type: ignore[attr-defined]
     query = sa_select(
         table.c.id, table.c.activity_id, table.c.actor_uri, table.c.type, table.c.body
-    ).where(table.c.state == INBOX_PENDING)
+    ).where(table.c.state == InboxState.pending)
     if ids is not None:
         query = query.where(table.c.id.in_(ids))
     query = query.order_by(table.c.id).limit(PROCESS_CHUNK)

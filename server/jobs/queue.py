@@ -26,6 +26,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from server.db.engine import Database, mark_jobs_enqueued
 from server.models import Job, JobState
 from server.models.base import utcnow
+from server.states import moving
 
 DEFAULT_LEASE = timedelta(minutes=5)
 
@@ -81,8 +82,14 @@ async def enqueue(
 
 def _claimable(now: datetime) -> Any:
     return or_(
-        and_(col(Job.state) == JobState.queued, col(Job.run_after) <= now),
-        and_(col(Job.state) == JobState.running, col(Job.locked_until) < now),
+        and_(
+            moving(col(Job.state), JobState.queued, to=JobState.running),
+            col(Job.run_after) <= now,
+        ),
+        and_(
+            moving(col(Job.state), JobState.running, to=JobState.running),
+            col(Job.locked_until) < now,
+        ),
     )
 
 
@@ -143,6 +150,7 @@ async def complete(db: Database, job: ClaimedJob, worker_id: str, *, now: Clock 
         await session.exec(
             update(Job)
             .where(col(Job.id) == job.id, col(Job.locked_by) == worker_id)
+            .where(moving(col(Job.state), JobState.running, to=JobState.done))
             .values(state=JobState.done, finished_at=now(), locked_until=None)
         )
 
@@ -159,16 +167,16 @@ async def fail(
     """Record a failure; retry later unless attempts are used up (or retry_in says never)."""
     permanent = job.attempts >= job.max_attempts or retry_in == timedelta.max
     values: dict[str, Any] = {"last_error": error[-8000:], "locked_until": None}
+    state = JobState.failed if permanent else JobState.queued
     if permanent:
-        values.update(state=JobState.failed, finished_at=now())
+        values.update(state=state, finished_at=now())
     else:
-        values.update(
-            state=JobState.queued, run_after=now() + (retry_in or retry_delay(job.attempts))
-        )
+        values.update(state=state, run_after=now() + (retry_in or retry_delay(job.attempts)))
     async with db.transaction() as session:
         await session.exec(
             update(Job)
             .where(col(Job.id) == job.id, col(Job.locked_by) == worker_id)
+            .where(moving(col(Job.state), JobState.running, to=state))
             .values(**values)
         )
 

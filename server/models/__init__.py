@@ -14,7 +14,7 @@ from server.models.clicks import (
 )
 from server.models.federation import Follow, InboxItem, PeerInbox
 from server.models.jobs import Job, JobState
-from server.models.ledger import LedgerAccount, LedgerKind, Transfer
+from server.models.ledger import LedgerAccount, LedgerKind, Transfer, TransferKind
 from server.models.notes import Note, NoteLike, NoteShare, StatusIdempotency
 from server.models.notices import CreatorNotice, NoticeOptOut
 from server.models.payouts import EscrowLine, Payout, PayoutBatch
@@ -67,5 +67,6 @@ __all__ = [
     "StatusIdempotency",
     "Thing",
     "Transfer",
+    "TransferKind",
     "WebSession",
 ]

@@ -5,10 +5,10 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Column, Index, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from server.models.base import utcnow
+from server.models.base import enum_type, in_enum, utcnow
 
 
 class Identity(SQLModel, table=True):
@@ -80,8 +80,15 @@ class PeriodStage(enum.StrEnum):
 class Period(SQLModel, table=True):
     """A UTC calendar month ("2026-11"); its close is a resumable job staged here."""
 
+    __table_args__ = (
+        CheckConstraint(in_enum("stage", PeriodStage), name="period_stage_valid"),
+        # A closing or closed period says when its close began; a closed one when it ended.
+        CheckConstraint("stage = 'open' OR closing_at IS NOT NULL", name="period_closing_at"),
+        CheckConstraint("stage <> 'closed' OR closed_at IS NOT NULL", name="period_closed_at"),
+    )
+
     id: str = Field(primary_key=True, max_length=7)
-    stage: str = Field(default=PeriodStage.open, max_length=16)
+    stage: PeriodStage = Field(default=PeriodStage.open, sa_type=enum_type(PeriodStage))
     closing_at: datetime | None = None
     closed_at: datetime | None = None
 
@@ -95,10 +102,14 @@ class DonorPeriod(SQLModel, table=True):
     """Per donor progress of a period's close, and what it decided."""
 
     __tablename__ = "donor_period"
+    __table_args__ = (
+        CheckConstraint(in_enum("stage", DonorStage), name="donor_period_stage_valid"),
+        CheckConstraint("stage <> 'done' OR closed_at IS NOT NULL", name="donor_period_closed_at"),
+    )
 
     period: str = Field(primary_key=True, max_length=7)
     donor_id: int = Field(primary_key=True, foreign_key="account.id")
-    stage: str = Field(default=DonorStage.pending, max_length=16, index=True)
+    stage: DonorStage = Field(default=DonorStage.pending, sa_type=enum_type(DonorStage), index=True)
     budget: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
     fee: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
     clicks: int = 0

@@ -3,11 +3,11 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Column, Index, Text
+from sqlalchemy import CheckConstraint, Column, Index, Text
 from sqlalchemy import Enum as SAEnum
 from sqlmodel import Field, SQLModel
 
-from server.models.base import utcnow
+from server.models.base import in_enum, utcnow
 
 
 class JobState(enum.StrEnum):
@@ -20,7 +20,17 @@ class JobState(enum.StrEnum):
 class Job(SQLModel, table=True):
     """A persisted unit of background work, claimed by one worker under a lease."""
 
-    __table_args__ = (Index("ix_job_claim", "state", "run_after"),)
+    __table_args__ = (
+        Index("ix_job_claim", "state", "run_after"),
+        CheckConstraint(in_enum("state", JobState), name="job_state_valid"),
+        # A running job is leased; a finished one says when it finished.
+        CheckConstraint(
+            "state <> 'running' OR locked_until IS NOT NULL", name="job_running_leased"
+        ),
+        CheckConstraint(
+            "state NOT IN ('done', 'failed') OR finished_at IS NOT NULL", name="job_finished_at"
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(max_length=64)

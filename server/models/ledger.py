@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, CheckConstraint, Column, String
 from sqlmodel import Field, SQLModel
 
-from server.models.base import utcnow
+from server.models.base import enum_type, in_enum, utcnow
 
 # The most any amount or balance may be, in minor units (docs/settlement.md, "Amounts"):
 # 9,999,999,999,999.99 EUR. Below JCS's 2^53 - 1, so it signs as it is; far below BIGINT's
@@ -38,6 +38,26 @@ class LedgerKind(enum.StrEnum):
     outside_world = "outside_world"
 
 
+class TransferKind(enum.StrEnum):
+    """Why money moved: every transfer is one of these (`likewise ledger check` sums the
+    close's kinds per period)."""
+
+    funding = "funding"  # money came in from outside: a donor's wallet is funded
+    close_reserve = "close_reserve"  # the close: a donor's budget leaves the wallet
+    close_fee = "close_fee"  # the close: the instance's fee from the reserve
+    close_share = "close_share"  # the close: one click's share, to its creator or escrow
+    close_unspent = "close_unspent"  # the close: a budget given unspent (LIKEWISE_UNSPENT_TO)
+    escrow_return = "escrow_return"  # expired escrow back to the donors' wallets
+    escrow_claim = "escrow_claim"  # a claimed identity's escrow to its creator
+    not_payable = "not_payable"  # a peer's creator it cannot pay: to identity escrow
+    settlement_rejected = "settlement_rejected"  # lines a peer rejected: to identity escrow
+    settlement_accepted = "settlement_accepted"  # a batch the peer accepted: now owed to it
+    settlement_credit = "settlement_credit"  # a peer's batch credits our creators (pending)
+    settlement_paid = "settlement_paid"  # a payment between peers, and funds it released
+    settlement_netted = "settlement_netted"  # what both sides owed each other, netted
+    payout = "payout"  # a creator's payout: held, rejected back, or paid out
+
+
 class LedgerAccount(SQLModel, table=True):
     """One ledger account; `balance` is a cache of credits minus debits, checked by
     `likewise ledger check`. On PostgreSQL its pages are half filled (migration 0008), so
@@ -46,11 +66,12 @@ class LedgerAccount(SQLModel, table=True):
     __tablename__ = "ledger_account"
     __table_args__ = (
         CheckConstraint(BALANCE_WITHIN_CEILING, name="ledger_account_balance_ceiling"),
+        CheckConstraint(in_enum("kind", LedgerKind), name="ledger_account_kind_valid"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(sa_column=Column(bytewise(300), unique=True, nullable=False))
-    kind: str = Field(max_length=32)
+    kind: LedgerKind = Field(sa_type=enum_type(LedgerKind, 32))
     currency: str = Field(max_length=3)
     account_id: int | None = Field(default=None, foreign_key="account.id", index=True)
     identity_id: int | None = Field(default=None, foreign_key="identity.id")
@@ -69,6 +90,7 @@ class Transfer(SQLModel, table=True):
         CheckConstraint("amount > 0", name="transfer_amount_positive"),
         CheckConstraint("debit_id <> credit_id", name="transfer_distinct_accounts"),
         CheckConstraint(AMOUNT_WITHIN_CEILING, name="transfer_amount_ceiling"),
+        CheckConstraint(in_enum("kind", TransferKind), name="transfer_kind_valid"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -76,7 +98,7 @@ class Transfer(SQLModel, table=True):
     debit_id: int = Field(index=True)
     credit_id: int = Field(index=True)
     amount: int = Field(sa_column=Column(BigInteger, nullable=False))
-    kind: str = Field(max_length=32)
+    kind: TransferKind = Field(sa_type=enum_type(TransferKind, 32))
     period: str = Field(default="", max_length=7)
     click_id: int | None = Field(default=None)
     reference: str = Field(default="", max_length=200)

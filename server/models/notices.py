@@ -5,10 +5,10 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Column, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from server.models.base import utcnow
+from server.models.base import enum_type, in_enum, utcnow
 
 
 class NoticeState(enum.StrEnum):
@@ -22,14 +22,17 @@ class CreatorNotice(SQLModel, table=True):
     token names the public page the message links to."""
 
     __tablename__ = "creator_notice"
-    __table_args__ = (UniqueConstraint("creator_uri", "month"),)
+    __table_args__ = (
+        UniqueConstraint("creator_uri", "month"),
+        CheckConstraint(in_enum("state", NoticeState), name="creator_notice_state_valid"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     creator_uri: str = Field(max_length=2048)
     month: str = Field(max_length=7)
     identity_id: int = Field(foreign_key="identity.id", index=True)
     token: str = Field(max_length=64, unique=True)
-    state: str = Field(default=NoticeState.sent, max_length=16)
+    state: NoticeState = Field(default=NoticeState.sent, sa_type=enum_type(NoticeState))
     amount: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
     supporters: int = 0
     returns_at: datetime | None = None

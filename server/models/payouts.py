@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, CheckConstraint, Column, Index, Text, text
 from sqlmodel import Field, SQLModel
 
-from server.models.base import utcnow
+from server.models.base import enum_type, in_enum, utcnow
 
 
 class EscrowState(enum.StrEnum):
@@ -42,6 +42,17 @@ class EscrowLine(SQLModel, table=True):
             sqlite_where=text("settlement_id IS NOT NULL"),
         ),
         Index("ix_escrow_line_state_created", "state", "created_at"),  # the hourly expiry
+        CheckConstraint(in_enum("state", EscrowState), name="escrow_line_state_valid"),
+        # Only offered and settled lines name a batch.
+        CheckConstraint(
+            "state IN ('offered', 'settled') OR settlement_id IS NULL",
+            name="escrow_line_batch_unnamed",
+        ),
+        # Claimed, returned and settled lines are resolved, and say when.
+        CheckConstraint(
+            "state IN ('held', 'offered') OR resolved_at IS NOT NULL",
+            name="escrow_line_resolved_at",
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -54,7 +65,7 @@ class EscrowLine(SQLModel, table=True):
     creator_uri: str = Field(default="", max_length=2048)
     settlement_id: int | None = Field(default=None, foreign_key="settlement.id")
     amount: int = Field(sa_column=Column(BigInteger, nullable=False))
-    state: str = Field(default=EscrowState.held, max_length=16)
+    state: EscrowState = Field(default=EscrowState.held, sa_type=enum_type(EscrowState))
     created_at: datetime = Field(default_factory=utcnow)
     resolved_at: datetime | None = None
 
@@ -68,7 +79,17 @@ class PayoutState(enum.StrEnum):
 
 
 class Payout(SQLModel, table=True):
-    __table_args__ = (CheckConstraint("amount > 0", name="payout_amount_positive"),)
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="payout_amount_positive"),
+        CheckConstraint(in_enum("state", PayoutState), name="payout_state_valid"),
+        # Every payout past its request was decided; one in a batch names it; a paid one
+        # says when.
+        CheckConstraint("state = 'requested' OR decided_at IS NOT NULL", name="payout_decided_at"),
+        CheckConstraint(
+            "state NOT IN ('in_flight', 'paid') OR batch_id IS NOT NULL", name="payout_batch_named"
+        ),
+        CheckConstraint("state <> 'paid' OR paid_at IS NOT NULL", name="payout_paid_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     account_id: int = Field(foreign_key="account.id", index=True)
@@ -76,7 +97,9 @@ class Payout(SQLModel, table=True):
     iban: str = Field(max_length=34)
     bic: str = Field(default="", max_length=11)
     name: str = Field(max_length=70)
-    state: str = Field(default=PayoutState.requested, max_length=16, index=True)
+    state: PayoutState = Field(
+        default=PayoutState.requested, sa_type=enum_type(PayoutState), index=True
+    )
     batch_id: int | None = Field(default=None, foreign_key="payout_batch.id", index=True)
     note: str = Field(default="", max_length=500)
     created_at: datetime = Field(default_factory=utcnow)

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, CheckConstraint, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from server.models.base import utcnow
+from server.models.base import enum_type, in_enum, utcnow
 
 
 class PeerState(enum.StrEnum):
@@ -34,9 +34,11 @@ class Peer(SQLModel, table=True):
     other unsettled, in minor units of `currency`.
     """
 
+    __table_args__ = (CheckConstraint(in_enum("state", PeerState), name="peer_state_valid"),)
+
     id: int | None = Field(default=None, primary_key=True)
     domain: str = Field(max_length=255, unique=True)
-    state: str = Field(default=PeerState.proposed, max_length=16)
+    state: PeerState = Field(default=PeerState.proposed, sa_type=enum_type(PeerState))
     proposed_by: str = Field(default="us", max_length=8)
     actor_uri: str = Field(default="", max_length=2048)
     inbox: str = Field(default="", max_length=2048)
@@ -65,6 +67,19 @@ class Settlement(SQLModel, table=True):
     __table_args__ = (
         Index("ix_settlement_peer_direction_sequence", "peer_id", "direction", "sequence"),
         CheckConstraint("total > 0", name="settlement_total_positive"),
+        CheckConstraint(in_enum("state", SettlementState), name="settlement_state_valid"),
+        # A batch past its offer was answered; only a paid or confirmed one names a
+        # payment; a confirmed one says when.
+        CheckConstraint(
+            "state = 'offered' OR answered_at IS NOT NULL", name="settlement_answered_at"
+        ),
+        CheckConstraint(
+            "state IN ('paid', 'confirmed') OR payment_id IS NULL",
+            name="settlement_payment_unnamed",
+        ),
+        CheckConstraint(
+            "state <> 'confirmed' OR confirmed_at IS NOT NULL", name="settlement_confirmed_at"
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -77,7 +92,9 @@ class Settlement(SQLModel, table=True):
     total: int = Field(sa_column=Column(BigInteger, nullable=False))
     accepted_total: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
     rejected_total: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
-    state: str = Field(default=SettlementState.offered, max_length=16, index=True)
+    state: SettlementState = Field(
+        default=SettlementState.offered, sa_type=enum_type(SettlementState), index=True
+    )
     document: str = Field(sa_type=Text)
     digest: str = Field(max_length=64)
     answer: str = Field(default="", sa_type=Text)
@@ -101,6 +118,7 @@ class SettlementLineRow(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("settlement_id", "position"),
         CheckConstraint("amount > 0", name="settlement_line_amount_positive"),
+        CheckConstraint(in_enum("state", LineState), name="settlement_line_state_valid"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -111,7 +129,7 @@ class SettlementLineRow(SQLModel, table=True):
     identity_id: int | None = Field(default=None, foreign_key="identity.id")
     amount: int = Field(sa_column=Column(BigInteger, nullable=False))
     supporters: int
-    state: str = Field(default=LineState.offered, max_length=16)
+    state: LineState = Field(default=LineState.offered, sa_type=enum_type(LineState))
     reason: str = Field(default="", max_length=64)
 
 
@@ -126,7 +144,14 @@ class SettlementPayment(SQLModel, table=True):
     batches in both directions (what the payer owed, net of what it was owed)."""
 
     __tablename__ = "settlement_payment"
-    __table_args__ = (CheckConstraint("amount > 0", name="settlement_payment_amount_positive"),)
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="settlement_payment_amount_positive"),
+        CheckConstraint(in_enum("state", PaymentState), name="settlement_payment_state_valid"),
+        # A confirmed or refused notice was answered, and says when.
+        CheckConstraint(
+            "state = 'notified' OR answered_at IS NOT NULL", name="settlement_payment_answered_at"
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     uri: str = Field(max_length=2048, unique=True)
@@ -135,7 +160,7 @@ class SettlementPayment(SQLModel, table=True):
     amount: int = Field(sa_column=Column(BigInteger, nullable=False))
     reference: str = Field(max_length=200)
     settles: str = Field(default="[]", sa_type=Text)
-    state: str = Field(default=PaymentState.notified, max_length=16)
+    state: PaymentState = Field(default=PaymentState.notified, sa_type=enum_type(PaymentState))
     document: str = Field(sa_type=Text)
     answer: str = Field(default="", sa_type=Text)
     expected: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))

@@ -25,6 +25,7 @@ from server.models import (
     LedgerKind,
     Period,
     Transfer,
+    TransferKind,
 )
 from server.models.clicks import PeriodStage
 from server.models.ledger import AMOUNT_CEILING
@@ -170,10 +171,15 @@ async def _check_transfers(session: AsyncSession, audit: Audit) -> None:
         )
 
 
-CLOSE_KINDS = ("close_reserve", "close_fee", "close_share", "close_unspent")
+CLOSE_KINDS = (
+    TransferKind.close_reserve,
+    TransferKind.close_fee,
+    TransferKind.close_share,
+    TransferKind.close_unspent,
+)
 
 
-def _sum_of(transfer: Any, kind: str) -> Any:
+def _sum_of(transfer: Any, kind: TransferKind) -> Any:
     return func.coalesce(func.sum(case((transfer.c.kind == kind, transfer.c.amount))), 0)
 
 
@@ -246,7 +252,7 @@ async def _escrow_lines_astray(session: AsyncSession, period: str) -> int:
         .join_from(transfer, reserve, reserve.c.id == transfer.c.debit_id)
         .where(
             transfer.c.period == period,
-            transfer.c.kind == "close_share",
+            transfer.c.kind == TransferKind.close_share,
             reserve.c.kind == LedgerKind.donor_reserve.value,
         )
     )

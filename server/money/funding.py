@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.domain_errors import ValidationFailed
-from server.models import LedgerKind, Transfer
+from server.models import LedgerKind, Transfer, TransferKind
 from server.money.ledger import Owner, TransferSpec, check_amount, ledger_accounts, post_transfer
 from server.settings import Settings
 
@@ -42,7 +42,7 @@ async def credit_wallet(
         debit_id=int(accounts[world].id or 0),
         credit_id=int(accounts[wallet].id or 0),
         amount=funding.amount,
-        kind="funding",
+        kind=TransferKind.funding,
         reference=reference,
     )
     return await post_transfer(session, spec)

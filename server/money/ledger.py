@@ -21,7 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from server.db.bulk import MissingAccount, add_to_balances, copy_rows, db_time
 from server.db.ledger_sql import account_ids_by_key, insert_accounts
 from server.domain_errors import Conflict, ValidationFailed
-from server.models import LedgerAccount, LedgerKind, Transfer
+from server.models import LedgerAccount, LedgerKind, Transfer, TransferKind
 from server.models.base import utcnow
 from server.models.ledger import AMOUNT_CEILING
 from server.settings import Settings
@@ -91,7 +91,7 @@ class TransferSpec(NamedTuple):
     debit_id: int
     credit_id: int
     amount: int
-    kind: str
+    kind: TransferKind
     period: str = ""
     click_id: int | None = None
     reference: str = ""

@@ -16,7 +16,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.domain_errors import Conflict, NotFound, ValidationFailed
-from server.models import LedgerKind, Payout, PayoutBatch
+from server.models import LedgerKind, Payout, PayoutBatch, TransferKind
 from server.models.base import utcnow
 from server.models.payouts import PayoutState
 from server.money.amounts import format_amount
@@ -29,6 +29,7 @@ from server.money.ledger import (
     post_transfer,
 )
 from server.settings import Settings
+from server.states import advance
 
 IN_FLIGHT = Owner(LedgerKind.payouts_in_flight)
 WORLD = Owner(LedgerKind.outside_world)
@@ -88,7 +89,8 @@ async def _move(
     session: AsyncSession, settings: Settings, key: str, debit: Owner, credit: Owner, amount: int
 ) -> None:
     ids = await ledger_account_ids(session, settings, [debit, credit])
-    await post_transfer(session, TransferSpec(key, ids[debit], ids[credit], amount, "payout"))
+    spec = TransferSpec(key, ids[debit], ids[credit], amount, TransferKind.payout)
+    await post_transfer(session, spec)
 
 
 async def request_payout(
@@ -125,7 +127,7 @@ async def _payout(session: AsyncSession, payout_id: int, *states: PayoutState) -
 
 async def approve_payout(session: AsyncSession, payout_id: int) -> Payout:
     payout = await _payout(session, payout_id, PayoutState.requested)
-    payout.state = PayoutState.approved.value
+    advance(payout, PayoutState.approved)
     payout.decided_at = utcnow()
     session.add(payout)
     return payout
@@ -139,7 +141,7 @@ async def reject_payout(
     await _move(
         session, settings, f"payout:{payout.id}:reject", IN_FLIGHT, available, payout.amount
     )
-    payout.state = PayoutState.rejected.value
+    advance(payout, PayoutState.rejected)
     payout.note = note[:500]
     payout.decided_at = utcnow()
     session.add(payout)
@@ -196,7 +198,7 @@ async def export_batch(session: AsyncSession, settings: Settings, debtor: Debtor
     session.add(batch)
     await session.flush()
     for payout in payouts:
-        payout.state = PayoutState.in_flight.value
+        advance(payout, PayoutState.in_flight)
         payout.batch_id = batch.id
         session.add(payout)
     return batch
@@ -212,7 +214,7 @@ async def confirm_batch(session: AsyncSession, settings: Settings, batch_id: int
         if payout.state == PayoutState.paid:
             continue
         await _move(session, settings, f"payout:{payout.id}:paid", IN_FLIGHT, WORLD, payout.amount)
-        payout.state = PayoutState.paid.value
+        advance(payout, PayoutState.paid)
         payout.paid_at = utcnow()
         session.add(payout)
     batch.confirmed_at = batch.confirmed_at or utcnow()

@@ -34,6 +34,7 @@ from server.models import (
     PeerState,
     Settlement,
     SettlementState,
+    TransferKind,
 )
 from server.models.base import utcnow
 from server.money.ledger import Owner, TransferSpec, ledger_account_ids, post_many
@@ -174,7 +175,7 @@ async def _credit(
         total=offer.total.value,
         accepted_total=receipt.accepted_total.value,
         rejected_total=receipt.rejected_total.value,
-        state=SettlementState.accepted.value,
+        state=SettlementState.accepted,
         document=dumps(data),
         digest=digest,
         answer=dumps(answer),
@@ -215,7 +216,7 @@ async def _credit(
             ids[source],
             ids[Owner(LedgerKind.creator_pending, account_id=creators[line.creator][0])],
             line.amount.value,
-            "settlement_credit",
+            TransferKind.settlement_credit,
             offer.period,
         )
         for i, line in accepted

@@ -49,6 +49,7 @@ from server.models import (
     Settlement,
     SettlementLineRow,
     SettlementState,
+    TransferKind,
 )
 from server.models.base import utcnow
 from server.models.payouts import EscrowState
@@ -63,6 +64,7 @@ from server.settlement.documents import (
     queue_send,
 )
 from server.settlement.peering import peer_balance
+from server.states import advance, moving
 
 CHUNK = 500
 LINE_COLUMNS = (
@@ -151,7 +153,11 @@ async def _held_creators(db: Database, domain: str) -> list[str]:
 
 
 async def rehome_to_identity(
-    session: AsyncSession, settings: Settings, domain: str, lines: Sequence[EscrowLine], why: str
+    session: AsyncSession,
+    settings: Settings,
+    domain: str,
+    lines: Sequence[EscrowLine],
+    why: TransferKind,
 ) -> None:
     """Move held or offered lines from the peer's escrow to their creators' identity escrow
     (claimable, and returned to the donors when it expires). A line a claim or the expiry
@@ -172,7 +178,8 @@ async def rehome_to_identity(
         await post_transfer(session, TransferSpec(key, ids[source], target, amount, why))
         for line in group:
             line.ledger_account_id, line.peer_domain = target, ""
-            line.settlement_id, line.state = None, EscrowState.held.value
+            advance(line, EscrowState.held)
+            line.settlement_id = None
             session.add(line)
 
 
@@ -296,9 +303,9 @@ async def _offer(
     )
     session.add(settlement)
     await session.flush()
-    sid = settlement.id or 0
+    sid, offered = settlement.id or 0, LineState.offered.value
     rows = [
-        (sid, i, line.creator, None, None, line.amount.value, line.supporters, "offered", "")
+        (sid, i, line.creator, None, None, line.amount.value, line.supporters, offered, "")
         for i, line in enumerate(offer.lines)
     ]
     await insert_rows(session, "settlement_line", LINE_COLUMNS, rows, LINE_PG_TYPES)
@@ -307,6 +314,7 @@ async def _offer(
         await session.exec(
             update(table)
             .where(table.c.id.in_(draft.escrow_ids[start : start + CHUNK]))
+            .where(moving(table.c.state, EscrowState.held, to=EscrowState.offered))
             .values(state=EscrowState.offered.value, settlement_id=sid)
         )
     await queue_send(session, peer, document)
@@ -376,7 +384,9 @@ async def prepare_batches(
                     )
                     .order_by(col(EscrowLine.id))
                 )
-                await rehome_to_identity(session, settings, peer.domain, stray.all(), "not_payable")
+                await rehome_to_identity(
+                    session, settings, peer.domain, stray.all(), TransferKind.not_payable
+                )
             signer = await local_signer(session, settings)
             for draft in await _drafts(session, settings, locked, payable):
                 made.append(await _offer(session, settings, signer, locked, draft))
@@ -409,9 +419,10 @@ async def apply_batch_answer(
         await session.exec(
             update(escrow_table)
             .where(escrow_table.c.settlement_id == settlement.id)
+            .where(moving(escrow_table.c.state, EscrowState.offered, to=EscrowState.held))
             .values(state=EscrowState.held.value, settlement_id=None)
         )
-        settlement.state = SettlementState.refused.value
+        advance(settlement, SettlementState.refused)
         settlement.last_error = f"{answer.reason.value}: {answer.summary or ''}".strip(": ")
         session.add(settlement)
         return
@@ -435,6 +446,7 @@ async def _book_receipt(
     await session.exec(
         update(lines_table)
         .where(lines_table.c.settlement_id == settlement.id)
+        .where(moving(lines_table.c.state, LineState.offered, to=LineState.accepted))
         .values(state=LineState.accepted.value)
     )
     escrow_table = EscrowLine.__table__  # type: ignore[attr-defined]
@@ -447,7 +459,8 @@ async def _book_receipt(
         )
         for row in rows.all():
             reason = rejected[row.creator_uri]
-            row.state, row.reason = LineState.rejected.value, reason.value if reason else ""
+            advance(row, LineState.rejected)
+            row.reason = reason.value if reason else ""
             session.add(row)
         escrow = (
             await session.exec(
@@ -461,22 +474,23 @@ async def _book_receipt(
         waiting = [line for line in escrow if rejected[line.creator_uri] is limit]
         returned = [line for line in escrow if rejected[line.creator_uri] is not limit]
         for line in waiting:
-            line.state, line.settlement_id = EscrowState.held.value, None
+            advance(line, EscrowState.held)
+            line.settlement_id = None
             session.add(line)
         if returned:
             await rehome_to_identity(
-                session, settings, peer.domain, returned, "settlement_rejected"
+                session, settings, peer.domain, returned, TransferKind.settlement_rejected
             )
         await session.flush()
     await session.exec(
         update(escrow_table)
         .where(escrow_table.c.settlement_id == settlement.id)
-        .where(escrow_table.c.state == EscrowState.offered.value)
+        .where(moving(escrow_table.c.state, EscrowState.offered, to=EscrowState.settled))
         .values(state=EscrowState.settled.value, resolved_at=utcnow())
     )
     accepted = receipt.accepted_total.value
     settlement.accepted_total, settlement.rejected_total = accepted, receipt.rejected_total.value
-    settlement.state = SettlementState.accepted.value
+    advance(settlement, SettlementState.accepted)
     session.add(settlement)
     if accepted:
         source = Owner(LedgerKind.escrow_peer, peer_domain=peer.domain)
@@ -487,7 +501,7 @@ async def _book_receipt(
             ids[source],
             ids[target],
             accepted,
-            "settlement_accepted",
+            TransferKind.settlement_accepted,
             settlement.period,
         )
         await post_transfer(session, spec)

@@ -48,6 +48,7 @@ from server.models import (
     SettlementLineRow,
     SettlementPayment,
     SettlementState,
+    TransferKind,
 )
 from server.models.base import utcnow
 from server.money.amounts import format_money
@@ -64,6 +65,7 @@ from server.settlement.documents import (
     unit_problem,
 )
 from server.settlement.peering import find_peer
+from server.states import advance, moving
 
 
 def _amount(settings: Settings, value: int) -> Amount:
@@ -143,7 +145,8 @@ async def mark_paid(
 
 def _cover(batches: Sequence[Settlement], payment: SettlementPayment) -> None:
     for batch in batches:
-        batch.state, batch.payment_id = SettlementState.paid.value, payment.id
+        advance(batch, SettlementState.paid)
+        batch.payment_id = payment.id
 
 
 async def receive_notice(
@@ -199,8 +202,8 @@ async def receive_notice(
                 return await _hold(session, settings, signer, peer, payment, batches)
             refusal = signer.sign(build_payment_refusal(answer))
     if problem is None:  # an amount beyond the ceiling does not fit the table: not stored
-        payment.state, payment.answer = PaymentState.refused.value, dumps(refusal)
-        payment.answered_at = utcnow()
+        advance(payment, PaymentState.refused)
+        payment.answer, payment.answered_at = dumps(refusal), utcnow()
         session.add(payment)
     return 422, refusal
 
@@ -304,7 +307,7 @@ async def _release_pending(
             accounts[Owner(LedgerKind.creator_pending, account_id=line.account_id)],
             accounts[Owner(LedgerKind.creator_available, account_id=line.account_id)],
             line.amount,
-            "settlement_paid",
+            TransferKind.settlement_paid,
             periods[line.settlement_id],
         )
         for line in lines
@@ -328,7 +331,11 @@ async def _book_payment(
     ids = await ledger_account_ids(session, settings, [payable, receivable, world])
     if payer == Direction.outgoing:
         cash = TransferSpec(
-            f"settle:paid:{payment.id}", ids[payable], ids[world], payment.amount, "settlement_paid"
+            f"settle:paid:{payment.id}",
+            ids[payable],
+            ids[world],
+            payment.amount,
+            TransferKind.settlement_paid,
         )
     else:
         cash = TransferSpec(
@@ -336,20 +343,26 @@ async def _book_payment(
             ids[world],
             ids[receivable],
             payment.amount,
-            "settlement_paid",
+            TransferKind.settlement_paid,
         )
     await post_transfer(session, cash)
     if netted:
         net = TransferSpec(
-            f"settle:net:{payment.id}", ids[payable], ids[receivable], netted, "settlement_netted"
+            f"settle:net:{payment.id}",
+            ids[payable],
+            ids[receivable],
+            netted,
+            TransferKind.settlement_netted,
         )
         await post_transfer(session, net)
     await _release_pending(session, settings, batches)
     now = utcnow()
     for batch in batches:
-        batch.state, batch.confirmed_at = SettlementState.confirmed.value, now
+        advance(batch, SettlementState.confirmed)
+        batch.confirmed_at = now
         session.add(batch)
-    payment.state, payment.answered_at = PaymentState.confirmed.value, now
+    advance(payment, PaymentState.confirmed)
+    payment.answered_at = now
     session.add(payment)
 
 
@@ -421,9 +434,11 @@ async def _reopen(
     await session.exec(
         update(table)
         .where(table.c.payment_id == payment.id)
+        .where(moving(table.c.state, SettlementState.paid, to=SettlementState.accepted))
         .values(state=SettlementState.accepted.value, payment_id=None)
     )
-    payment.state, payment.answer = PaymentState.refused.value, dumps(answer)
+    advance(payment, PaymentState.refused)
+    payment.answer = dumps(answer)
     payment.answered_at = utcnow()
     session.add(payment)
 

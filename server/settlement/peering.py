@@ -65,6 +65,7 @@ from server.settlement.documents import (
     queue_send,
     unit_problem,
 )
+from server.states import advance
 
 PREPARE_JOB = "settlement.prepare"
 
@@ -165,7 +166,8 @@ async def propose(
         document = signer.sign(build_peering_proposal(proposal))
         peer = peer or Peer(domain=profile.domain, currency=settings.currency, credit_limit=0)
         _apply_profile(peer, profile)
-        peer.state, peer.proposed_by = PeerState.proposed.value, "us"
+        advance(peer, PeerState.proposed)
+        peer.proposed_by = "us"
         peer.credit_limit, peer.proposal_uri = credit_limit, proposal.id
         peer.proposal, peer.answer, peer.note = dumps(document), "", ""
         peer.updated_at = utcnow()
@@ -181,7 +183,8 @@ def _apply_profile(peer: Peer, profile: PeerProfile) -> None:
 
 
 async def _activate(session: AsyncSession, peer: Peer, answer: dict[str, object]) -> None:
-    peer.state, peer.answer, peer.updated_at = PeerState.active.value, dumps(answer), utcnow()
+    advance(peer, PeerState.active)
+    peer.answer, peer.updated_at = dumps(answer), utcnow()
     session.add(peer)
     await enqueue(session, PREPARE_JOB, {"peer_id": peer.id})
 
@@ -211,7 +214,8 @@ async def _reject(
         summary=summary,
     )
     document = signer.sign(build_peering_rejection(rejection))
-    peer.state, peer.answer, peer.note = PeerState.ended.value, dumps(document), reason.value
+    advance(peer, PeerState.ended)
+    peer.answer, peer.note = dumps(document), reason.value
     peer.updated_at = utcnow()
     session.add(peer)
     return document
@@ -250,7 +254,8 @@ async def set_state(db: Database, domain: str, state: PeerState) -> Peer:
         }
         if peer.state not in allowed[state]:
             raise Conflict(f"{domain} is {peer.state}; it cannot become {state}")
-        peer.state, peer.updated_at = state.value, utcnow()
+        advance(peer, state)
+        peer.updated_at = utcnow()
         session.add(peer)
         if state == PeerState.active:
             await enqueue(session, PREPARE_JOB, {"peer_id": peer.id})
@@ -279,7 +284,8 @@ async def receive_proposal(
     _apply_profile(peer, profile)
     check_proof(data, peer)
     problem = unit_problem(proposal, settings)
-    peer.state, peer.proposed_by = PeerState.proposed.value, "them"
+    advance(peer, PeerState.proposed)
+    peer.proposed_by = "them"
     # A limit in another unit or beyond the ceiling is refused below, and not kept.
     peer.currency = proposal.currency
     peer.credit_limit = proposal.credit_limit.value if problem is None else 0
@@ -322,7 +328,8 @@ async def apply_peering_answer(
             raise SettlementRefused(422, "malformed", str(error)) from error
         await _activate(session, peer, data)
         return
-    peer.state, peer.answer, peer.note = PeerState.ended.value, dumps(data), answer.reason.value
+    advance(peer, PeerState.ended)
+    peer.answer, peer.note = dumps(data), answer.reason.value
     peer.updated_at = utcnow()
     session.add(peer)
 

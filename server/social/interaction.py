@@ -20,8 +20,9 @@ from server.federation.delivery import deliver
 from server.federation.origins import host_of
 from server.federation.remote import InvalidActor, RemoteActors, RemoteError
 from server.models import Account, Actor, Follow, Note
-from server.models.federation import FOLLOW_ACCEPTED, FOLLOW_PENDING
+from server.models.federation import FollowState
 from server.social.notes import local_actor, store_remote_note
+from server.states import advance
 
 NOTE_TYPES = frozenset({"Note", "Article", "Page", "Question"})
 
@@ -152,7 +153,7 @@ async def follow(db: Database, account: Account, target: Actor) -> Follow:
             follower_id=me.id or 0,
             followee_id=target.id or 0,
             activity_id=activity_id,
-            state=FOLLOW_PENDING,
+            state=FollowState.pending,
         )
         session.add(row)
         await deliver(session, me, build_follow(activity_id, me.uri, target.uri), [target.inbox])
@@ -165,7 +166,7 @@ async def follow_requests(db: Database, account: Account) -> list[Actor]:
         query = (
             select(Actor)
             .join(Follow, col(Follow.follower_id) == col(Actor.id))
-            .where(Follow.followee_id == me.id, Follow.state == FOLLOW_PENDING)
+            .where(Follow.followee_id == me.id, Follow.state == FollowState.pending)
         )
         return list((await session.exec(query)).all())
 
@@ -179,7 +180,7 @@ async def answer_follow_request(
         query = select(Follow).where(
             Follow.follower_id == follower_id,
             Follow.followee_id == me.id,
-            Follow.state == FOLLOW_PENDING,
+            Follow.state == FollowState.pending,
         )
         row = (await session.exec(query)).first()
         follower = await session.get(Actor, follower_id)
@@ -188,7 +189,7 @@ async def answer_follow_request(
         inner = build_follow(row.activity_id, follower.uri, me.uri)
         answer_id = f"{me.uri}#follow-answers/{uuid.uuid4().hex}"
         if accept:
-            row.state = FOLLOW_ACCEPTED
+            advance(row, FollowState.accepted)
             session.add(row)
             activity = build_accept(answer_id, me.uri, inner)
         else:

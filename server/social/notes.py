@@ -21,7 +21,7 @@ from server.federation.origins import own_url
 from server.federation.remote import domain_of, sanitize_html
 from server.models import Account, Actor, Follow, Note, NoteLike, NoteShare, StatusIdempotency
 from server.models.base import utcnow
-from server.models.federation import FOLLOW_ACCEPTED
+from server.models.federation import FollowState
 from server.render.activitypub import render_note
 from server.render.statuses import StatusView
 from server.settings import Settings
@@ -219,7 +219,7 @@ async def home_timeline(session: AsyncSession, account_id: int, limit: int = 20)
     """The account's own notes and those of actors it follows (accepted), newest first."""
     me = await local_actor(session, account_id)
     followed = select(Follow.followee_id).where(
-        Follow.follower_id == me.id, Follow.state == FOLLOW_ACCEPTED
+        Follow.follower_id == me.id, Follow.state == FollowState.accepted
     )
     query = select(Note).where(
         col(Note.deleted_at).is_(None),

@@ -16,7 +16,7 @@ from server.db.engine import Database
 from server.domain_errors import NotFound
 from server.escrow.claims import person_document
 from server.models import Actor, Follow, Note
-from server.models.federation import FOLLOW_ACCEPTED
+from server.models.federation import FollowState
 from server.settings import Settings
 from server.social.notes import like_count, like_ids, local_profile, share_count
 
@@ -76,7 +76,7 @@ async def follow_count(db: Database, username: str, *, followers: bool) -> Follo
         _, actor = await local_profile(session, username)
         column = Follow.followee_id if followers else Follow.follower_id
         query = select(func.count()).select_from(Follow).where(column == actor.id)
-        total = int((await session.exec(query.where(Follow.state == FOLLOW_ACCEPTED))).one())
+        total = int((await session.exec(query.where(Follow.state == FollowState.accepted))).one())
     return FollowCount(actor, total)
 
 

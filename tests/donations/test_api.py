@@ -7,7 +7,7 @@ import pytest
 from starlette.applications import Starlette
 
 from server.context import context
-from server.models import LedgerKind
+from server.models import LedgerKind, TransferKind
 from server.money.funding import Funding, credit_wallet
 from server.money.ledger import Owner, TransferSpec, ledger_account_ids, post_transfer
 from tests.support.accounts import make_account, make_token
@@ -115,7 +115,9 @@ async def test_a_creator_requests_a_payout(app: Starlette, client: httpx.AsyncCl
         world = Owner(LedgerKind.outside_world)
         mine = Owner(LedgerKind.creator_available, account_id=account.id)
         ids = await ledger_account_ids(session, settings, [world, mine])
-        await post_transfer(session, TransferSpec("gift", ids[world], ids[mine], 2500, "test"))
+        await post_transfer(
+            session, TransferSpec("gift", ids[world], ids[mine], 2500, TransferKind.funding)
+        )
     body = {
         "amount": {"value": "2000", "currency": "EUR", "scale": 2},
         "iban": "DE89 3704 0044 0532 0130 00",

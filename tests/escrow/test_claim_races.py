@@ -29,6 +29,7 @@ from server.models import (
     Peer,
     PeerState,
     Settlement,
+    TransferKind,
 )
 from server.money.ledger import Owner, ledger_account_ids
 from server.settlement import outgoing as settlement_batches
@@ -91,7 +92,7 @@ async def _active_peer(db: Database, fake: FakeMastodonServer) -> int:
     async with db.transaction() as session:
         peer = Peer(
             domain=PEER,
-            state=PeerState.active.value,
+            state=PeerState.active,
             currency="EUR",
             credit_limit=100_000,
             actor_uri=f"{fake.base}/actor",
@@ -138,7 +139,7 @@ async def test_rehoming_leaves_alone_a_line_claimed_since_it_was_read(
         async with db.transaction() as claiming:
             claim = await claim_identity(claiming, settings, bob, cat, verified=True)
         assert claim.moved == 400
-        await rehome_to_identity(preparing, settings, PEER, stale, "not_payable")
+        await rehome_to_identity(preparing, settings, PEER, stale, TransferKind.not_payable)
         await preparing.commit()
     # Then the preparation moved nothing more, and its copy of the line is the claimed one
     assert [line.state for line in stale] == ["claimed"]

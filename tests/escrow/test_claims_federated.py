@@ -17,7 +17,7 @@ from starlette.applications import Starlette
 
 from server.context import context
 from server.donations.close import close_period
-from server.models import Account, Click, EscrowLine, Identity, LedgerKind
+from server.models import Account, Click, EscrowLine, Identity, LedgerKind, TransferKind
 from server.money.ledger import Owner
 from server.settlement.outgoing import rehome_to_identity
 from tests.support.network import Network
@@ -92,7 +92,7 @@ async def _lines(app: Starlette) -> list[tuple[str, str, str, int]]:
                 EscrowLine.state, EscrowLine.peer_domain, EscrowLine.creator_uri, EscrowLine.amount
             ).order_by(col(EscrowLine.amount))
         )
-        return [tuple(row) for row in rows.all()]
+        return [(state, peer, creator, amount) for state, peer, creator, amount in rows.all()]
 
 
 async def _claimed_by(app: Starlette, uri: str = BOB) -> int | None:
@@ -223,7 +223,9 @@ async def test_later_shares_go_straight_to_the_claimant(
     await close_period(db, settings, "2026-09")
     async with db.transaction() as session:
         august = await session.exec(select(EscrowLine).where(EscrowLine.period == "2026-08"))
-        await rehome_to_identity(session, settings, "mastodon.test", august.all(), "not_payable")
+        await rehome_to_identity(
+            session, settings, "mastodon.test", august.all(), TransferKind.not_payable
+        )
     # When cat signs up and claims bob's account
     await sign_up(browser, "cat")
     cat = await _account_id(alpha, "cat")
@@ -276,7 +278,7 @@ async def test_lines_in_a_settlement_wait_and_are_claimed_when_they_come_back(
     async with db.transaction() as session:
         offered = await session.exec(select(EscrowLine).where(EscrowLine.state == "offered"))
         await rehome_to_identity(
-            session, settings, "mastodon.test", offered.all(), "settlement_rejected"
+            session, settings, "mastodon.test", offered.all(), TransferKind.settlement_rejected
         )
     # Then cat sees it waiting for bob's account, and claims it with one click
     listed = (await browser.get("/api/v1/likewise/claims", headers=_auth(token))).json()

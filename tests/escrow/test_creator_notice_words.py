@@ -182,7 +182,7 @@ async def test_the_page_once_nothing_waits_and_once_opted_out(
 ) -> None:
     await _notice(app)
     async with context(app).db.transaction() as session:
-        await session.exec(update(EscrowLine).values(state="returned"))
+        await session.exec(update(EscrowLine).values(state="returned", resolved_at=utcnow()))
         session.add(NoticeOptOut(actor_uri=BOB, via=OptOutVia.block.value))
     text = " ".join((await client.get("/waiting/tok-1")).text.split())
     assert "Nothing is set aside for @bob@mastodon.example any more" in text

@@ -10,7 +10,7 @@ from server.db.engine import Database
 from server.domain_errors import Conflict, Forbidden, ValidationFailed
 from server.donations.close import close_period
 from server.escrow.escrow import claim_identity, expire_escrow
-from server.models import Actor, EscrowLine, Identity, LedgerKind, Payout
+from server.models import Actor, EscrowLine, Identity, LedgerKind, Payout, TransferKind
 from server.money.funding import Funding, credit_wallet
 from server.money.ledger import Owner, TransferSpec, ledger_account_ids, post_transfer
 from server.money.payouts import (
@@ -44,7 +44,10 @@ async def _give(db: Database, settings: Settings, account_id: int, amount: int) 
         world, target = Owner(LedgerKind.outside_world), available(account_id)
         ids = await ledger_account_ids(session, settings, [world, target])
         await post_transfer(
-            session, TransferSpec(f"gift:{account_id}", ids[world], ids[target], amount, "test")
+            session,
+            TransferSpec(
+                f"gift:{account_id}", ids[world], ids[target], amount, TransferKind.funding
+            ),
         )
 
 

@@ -78,7 +78,7 @@ async def _peer(app: Starlette, mastodon: FakeMastodon, state: PeerState) -> Non
         session.add(
             Peer(
                 domain=mastodon.host,
-                state=state.value,
+                state=state,
                 currency="EUR",
                 credit_limit=100_000,
                 actor_uri=mastodon.actor,

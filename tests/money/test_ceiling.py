@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from server.db.engine import Database
 from server.db.migrations import alembic_config, upgrade
 from server.domain_errors import Conflict
-from server.models import LedgerKind
+from server.models import LedgerKind, TransferKind
 from server.money.audit import check_ledger
 from server.money.ledger import (
     Owner,
@@ -26,10 +26,11 @@ from server.money.ledger import (
     post_transfer,
 )
 from server.settings import Settings
-from tests.support.ledger import assert_books_balance, balance, donor, wallet
 from tests.support.databases import DatabaseFactory
+from tests.support.ledger import assert_books_balance, balance, donor, wallet
 
 WORLD = Owner(LedgerKind.outside_world)
+FUNDING = TransferKind.funding
 AMOUNT_CEILING = 10**15 - 1  # minor units: the documented ceiling (docs/settlement.md)
 # The ledger's refusal (CeilingExceeded, a Conflict: 409 to a request)
 PAST_THE_CEILING = "beyond 999999999999999 minor units"
@@ -47,16 +48,16 @@ async def test_a_posting_past_the_ceiling_is_refused_and_its_transaction_rolls_b
     ids = await _accounts(db, settings, WORLD, wallet(ann), wallet(bob))
     # Given ann's wallet one minor unit below the ceiling
     async with db.transaction() as session:
-        near = TransferSpec("near", ids[WORLD], ids[wallet(ann)], AMOUNT_CEILING - 1, "funding")
+        near = TransferSpec("near", ids[WORLD], ids[wallet(ann)], AMOUNT_CEILING - 1, FUNDING)
         await post_transfer(session, near)
     # When one transaction credits bob, then takes ann's wallet past the ceiling
     with pytest.raises(Conflict, match=PAST_THE_CEILING):
         async with db.transaction() as session:
             await post_transfer(
-                session, TransferSpec("bob", ids[wallet(ann)], ids[wallet(bob)], 5, "gift")
+                session, TransferSpec("bob", ids[wallet(ann)], ids[wallet(bob)], 5, FUNDING)
             )
             await post_transfer(
-                session, TransferSpec("over", ids[WORLD], ids[wallet(ann)], 6, "funding")
+                session, TransferSpec("over", ids[WORLD], ids[wallet(ann)], 6, FUNDING)
             )
     # Then nothing of it is booked, bob's credit neither
     assert await balance(db, settings, wallet(ann)) == AMOUNT_CEILING - 1
@@ -67,8 +68,8 @@ async def test_a_posting_past_the_ceiling_is_refused_and_its_transaction_rolls_b
             await post_many(
                 session,
                 [
-                    TransferSpec("b1", ids[wallet(ann)], ids[wallet(bob)], 7, "gift"),
-                    TransferSpec("b2", ids[WORLD], ids[wallet(ann)], 9, "funding"),
+                    TransferSpec("b1", ids[wallet(ann)], ids[wallet(bob)], 7, FUNDING),
+                    TransferSpec("b2", ids[WORLD], ids[wallet(ann)], 9, FUNDING),
                 ],
             )
     # A single amount past the ceiling is refused whatever the balances
@@ -78,9 +79,9 @@ async def test_a_posting_past_the_ceiling_is_refused_and_its_transaction_rolls_b
             await post_many(
                 session,
                 [
-                    TransferSpec("c1", ids[wallet(bob)], ids[wallet(ann)], big, "gift"),
-                    TransferSpec("c2", ids[wallet(bob)], ids[wallet(ann)], big, "gift"),
-                    TransferSpec("c3", ids[wallet(bob)], ids[wallet(ann)], big, "gift"),
+                    TransferSpec("c1", ids[wallet(bob)], ids[wallet(ann)], big, FUNDING),
+                    TransferSpec("c2", ids[wallet(bob)], ids[wallet(ann)], big, FUNDING),
+                    TransferSpec("c3", ids[wallet(bob)], ids[wallet(ann)], big, FUNDING),
                 ],
             )
     assert await balance(db, settings, wallet(ann)) == AMOUNT_CEILING - 1

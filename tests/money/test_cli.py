@@ -70,7 +70,7 @@ def test_payouts_from_request_to_sepa_file_to_paid(
     )
 
     async def request() -> None:
-        from server.models import LedgerKind
+        from server.models import LedgerKind, TransferKind
         from server.money.ledger import Owner, TransferSpec, ledger_account_ids, post_transfer
         from server.money.payouts import PayoutRequest, request_payout
         from server.settings import Settings
@@ -85,7 +85,7 @@ def test_payouts_from_request_to_sepa_file_to_paid(
                 )
                 ids = await ledger_account_ids(session, settings, [world, mine])
                 await post_transfer(
-                    session, TransferSpec("gift", ids[world], ids[mine], 4000, "test")
+                    session, TransferSpec("gift", ids[world], ids[mine], 4000, TransferKind.funding)
                 )
                 await request_payout(
                     session, settings, PayoutRequest(1, 2500, "DE89370400440532013000", "Cat Doe")

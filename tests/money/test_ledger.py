@@ -11,7 +11,7 @@ from server.db.bulk import MissingAccount
 from server.db.engine import Database
 from server.domain_errors import ValidationFailed
 from server.donations.close import close_period
-from server.models import EscrowLine, LedgerAccount, LedgerKind, Transfer
+from server.models import EscrowLine, LedgerAccount, LedgerKind, Transfer, TransferKind
 from server.money.audit import check_ledger
 from server.money.funding import Funding, credit_wallet
 from server.money.ledger import (
@@ -34,7 +34,11 @@ async def _spec(db: Database, settings: Settings, who: int, amount: int, key: st
     async with db.transaction() as session:
         accounts = await ledger_accounts(session, settings, [wallet(who), FEES])
     return TransferSpec(
-        key, int(accounts[wallet(who)].id or 0), int(accounts[FEES].id or 0), amount, "test"
+        key,
+        int(accounts[wallet(who)].id or 0),
+        int(accounts[FEES].id or 0),
+        amount,
+        TransferKind.funding,
     )
 
 
@@ -57,7 +61,7 @@ async def test_same_key_with_other_contents_is_a_conflict(db: Database, settings
     async with db.transaction() as session:
         _, again = await post_transfer(session, spec)
     assert (created, again) == (True, False)
-    changed = TransferSpec(spec.key, spec.debit_id, spec.credit_id, 101, "test")
+    changed = TransferSpec(spec.key, spec.debit_id, spec.credit_id, 101, TransferKind.funding)
     with pytest.raises(IdempotencyConflict):
         async with db.transaction() as session:
             await post_transfer(session, changed)

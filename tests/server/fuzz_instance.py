@@ -177,7 +177,7 @@ async def _seed(instance: Instance) -> None:
         session.add(
             Peer(
                 domain=mastodon.host,
-                state=PeerState.active.value,
+                state=PeerState.active,
                 proposed_by="them",
                 currency="EUR",
                 credit_limit=100_000,

@@ -13,7 +13,15 @@ import pytest
 from starlette.applications import Starlette
 
 from server.context import context
-from server.models import Peer, Settlement, SettlementLineRow, SettlementPayment
+from server.models import (
+    LineState,
+    Peer,
+    PeerState,
+    Settlement,
+    SettlementLineRow,
+    SettlementPayment,
+    SettlementState,
+)
 from server.models.base import utcnow
 from server.render.bars import LABEL_WIDTH, VALUE_WIDTH, balance_bars, stacked_bars
 from tests.support.network import Network, running, settings_for
@@ -149,7 +157,7 @@ async def _stored_peer(app: Starlette) -> Peer:
     """An active peer with batches both ways and a payment notice, as rows."""
     long_ago = utcnow() - timedelta(hours=context(app).settings.receipt_hours + 1)
     async with context(app).db.transaction() as session:
-        peer = Peer(domain="beta.test", state="active", currency="EUR", credit_limit=50_000)
+        peer = Peer(domain="beta.test", state=PeerState.active, currency="EUR", credit_limit=50_000)
         session.add(peer)
         await session.flush()
         batches = [
@@ -168,11 +176,12 @@ async def _stored_peer(app: Starlette) -> Peer:
                     currency="EUR",
                     total=700,
                     accepted_total=700 if state == "accepted" else 0,
-                    state=state,
+                    state=SettlementState(state),
                     document="{}",
                     digest="0" * 64,
                     last_error=error,
                     created_at=created,
+                    answered_at=None if state == "offered" else created,
                 )
             )
         session.add(
@@ -229,7 +238,7 @@ async def test_the_creator_sees_pending_and_available_per_peer(
     other = await make_account(app, "carol")
     async with context(app).db.transaction() as session:
         for domain, state, amount in (("beta.test", "confirmed", 300), ("gamma.test", "paid", 120)):
-            peer = Peer(domain=domain, state="active", currency="EUR", credit_limit=10_000)
+            peer = Peer(domain=domain, state=PeerState.active, currency="EUR", credit_limit=10_000)
             session.add(peer)
             await session.flush()
             batch = Settlement(
@@ -241,9 +250,11 @@ async def test_the_creator_sees_pending_and_available_per_peer(
                 currency="EUR",
                 total=amount + 50 + 999,
                 accepted_total=amount + 50,
-                state=state,
+                state=SettlementState(state),
                 document="{}",
                 digest="0" * 64,
+                answered_at=utcnow(),
+                confirmed_at=utcnow() if state == "confirmed" else None,
             )
             session.add(batch)
             await session.flush()
@@ -258,7 +269,7 @@ async def test_the_creator_sees_pending_and_available_per_peer(
                         account_id=account_id,
                         amount=value,
                         supporters=1,
-                        state=line_state,
+                        state=LineState(line_state),
                     )
                 )
     # When bob opens his creator page

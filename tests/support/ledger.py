@@ -12,7 +12,7 @@ from server.accounts.accounts import NewAccount, create_account
 from server.db.engine import Database
 from server.donations.budget import update_donor_settings
 from server.donations.clicks import ClickOutcome, CreatorRef, ThingRef, record_click
-from server.models import Account, LedgerAccount, LedgerKind, Transfer
+from server.models import Account, LedgerAccount, LedgerKind, Transfer, TransferKind
 from server.models.base import utcnow
 from server.money.audit import check_ledger
 from server.money.funding import Funding, credit_wallet
@@ -201,7 +201,7 @@ async def _seed_clicks(
                 world,
                 int(accounts[wallet(i)].id or 0),
                 rng.randint(1, 2000),
-                "funding",
+                TransferKind.funding,
             )
             for i in ids
         ],

@@ -30,6 +30,7 @@ from activitypub.signatures import sign_request
 from server.accounts.actors import instance_actor
 from server.context import context
 from server.models import Direction, LedgerKind, Peer, Settlement, SettlementState
+from server.models.base import utcnow
 from server.money.ledger import Owner, balance_of
 from server.settlement.documents import dumps
 from tests.support.network import Network
@@ -177,9 +178,11 @@ async def seed_outgoing(
         currency="EUR",
         total=value,
         accepted_total=accepted,
-        state=state.value,
+        state=state,
         document=dumps(document),
         digest=batch_digest(document),
+        answered_at=None if state == SettlementState.offered else utcnow(),
+        confirmed_at=utcnow() if state == SettlementState.confirmed else None,
     )
     async with context(app).db.transaction() as session:
         session.add(row)
