@@ -12,6 +12,8 @@ from starlette.routing import Route
 from activitypub.jsonld import ACTIVITY_JSON
 from server.accounts.actors import INSTANCE_ACTOR_PATH
 from server.context import context
+from server.domain_errors import Kind
+from server.errors import status_of
 from server.federation.inbox import decode_body
 from server.routes import activitypub
 from server.routes.signed_body import read_signed_body
@@ -31,16 +33,15 @@ async def instance_inbox(request: Request) -> Response:
         await activitypub.store_activity(app, signed.signer, text, data)
         return Response(status_code=202)
     try:
-        status, answer = await receive(
-            app.db, app.settings, app.federation.remote, signed.signer, data
-        )
+        receipt = await receive(app.db, app.settings, app.federation.remote, signed.signer, data)
     except SettlementRefused as refused:
         # A signed Reject states the reason itself (result.reason and summary).
         content = refused.document or {"error": refused.message, "code": refused.code}
-        return ActivityResponse(content, status_code=refused.status_code)
-    if answer is None:
-        return Response(status_code=status)
-    return ActivityResponse(answer, status_code=status)
+        return ActivityResponse(content, status_code=status_of(refused))
+    if receipt.answer is None:
+        return Response(status_code=202)  # taken; our answer, if any, comes later
+    status = status_of(Kind.refused) if receipt.refused else 200
+    return ActivityResponse(receipt.answer, status_code=status)
 
 
 routes = [Route(INSTANCE_ACTOR_PATH + "/inbox", instance_inbox, methods=["POST"])]

@@ -34,7 +34,7 @@ from activitypub.settlement import (
     verify_document,
 )
 from server.accounts.actors import instance_actor
-from server.domain_errors import ServiceError
+from server.domain_errors import Kind, ServiceError
 from server.federation.remote import domain_of, signer_of
 from server.jobs.handler import GiveUp, JobContext, RetryLater
 from server.jobs.queue import ClaimedJob, enqueue
@@ -48,15 +48,31 @@ DOCUMENT_MAX_BYTES = 32 * 1024 * 1024  # a batch of 100,000 lines with their cli
 
 
 class SettlementRefused(ServiceError):
-    """A peer's document refused as a whole; `document` is our signed Reject, if any."""
+    """A peer's document refused as a whole: what kind of failure, `code` the reason a peer
+    reads, and `document` our signed Reject, if any. Nothing it would have written stays."""
 
     def __init__(
-        self, status_code: int, code: str, message: str, document: dict[str, object] | None = None
+        self, kind: Kind, code: str, message: str, document: dict[str, object] | None = None
     ) -> None:
         super().__init__(message)
-        self.status_code = status_code
+        self.kind = kind
         self.code = code
         self.document = document
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """How a peer's document was taken, when it was not refused whole. `answer` is our signed
+    reply, sent back at once: a receipt, an acceptance, a confirmation, or (`refused`) a
+    refusal that was recorded, so that a repeat of the document gets the same. None: taken,
+    with nothing to answer now (it waits on our admin, or it was itself an answer)."""
+
+    answer: dict[str, object] | None = None
+    refused: bool = False
+
+    def __post_init__(self) -> None:
+        if self.refused and self.answer is None:
+            raise ValueError("a refusal is a signed answer")
 
 
 @dataclass(frozen=True)
@@ -100,7 +116,9 @@ def check_proof(document: Mapping[str, object], peer: Peer) -> None:
     try:
         verify_document(document, peer.ed25519_multibase, peer.actor_uri)
     except ProofError as error:
-        raise SettlementRefused(401, "bad_proof", f"the document's proof fails: {error}") from error
+        raise SettlementRefused(
+            Kind.unauthorized, "bad_proof", f"the document's proof fails: {error}"
+        ) from error
 
 
 def parse_document(data: object) -> SettlementDocument:
@@ -108,7 +126,7 @@ def parse_document(data: object) -> SettlementDocument:
         return parse_settlement_document(data)
     except SettlementError as error:
         raise SettlementRefused(
-            400, "malformed", f"not a valid settlement document: {error}"
+            Kind.bad_request, "malformed", f"not a valid settlement document: {error}"
         ) from error
 
 
@@ -139,11 +157,11 @@ def unit_problem(document: SettlementDocument, settings: Settings) -> UnitProble
 
 
 def check_units(document: SettlementDocument, settings: Settings) -> None:
-    """An answer whose amounts are not in our unit is refused whole (422), nothing booked."""
+    """An answer whose amounts are not in our unit is refused whole, nothing booked."""
     problem = unit_problem(document, settings)
     if problem is not None:
         code = "amount_too_large" if problem.too_large else "wrong_currency"
-        raise SettlementRefused(422, code, problem.message)
+        raise SettlementRefused(Kind.refused, code, problem.message)
 
 
 async def peer_of_actor(session: AsyncSession, actor_uri: str) -> Peer | None:

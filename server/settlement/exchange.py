@@ -34,7 +34,7 @@ from activitypub.settlement import (
 )
 from server.accounts.actors import instance_actor
 from server.db.engine import Database
-from server.domain_errors import NotFound
+from server.domain_errors import Kind, NotFound
 from server.escrow.notices import queue_notices
 from server.federation.remote import RemoteActors, RemoteError, build_client
 from server.jobs.handler import GiveUp, JobContext, RetryLater
@@ -49,6 +49,7 @@ from server.models import (
 from server.models.base import utcnow
 from server.settings import Settings
 from server.settlement.documents import (
+    Receipt,
     SettlementRefused,
     check_proof,
     check_units,
@@ -63,8 +64,6 @@ from server.settlement.payments import apply_payment_answer, receive_notice
 from server.settlement.peering import actor_profile, apply_peering_answer, receive_proposal
 from server.settlement.waiting_notice import tell_waiting_instances
 
-Reply = tuple[int, dict[str, object] | None]
-
 
 def is_settlement_document(data: object) -> bool:
     """Whether an inbox body is meant for settlement (by its exact context)."""
@@ -73,12 +72,12 @@ def is_settlement_document(data: object) -> bool:
 
 async def receive(
     db: Database, settings: Settings, remote: RemoteActors, signer: str, data: dict[str, object]
-) -> Reply:
+) -> Receipt:
     """A settlement document POSTed to our instance inbox by `signer` (HTTP-signed)."""
     document = parse_document(data)
     if document.actor != signer:
         raise SettlementRefused(
-            401,
+            Kind.unauthorized,
             "wrong_signer",
             f"the request is signed by {signer}, the document is from {document.actor}",
         )
@@ -88,19 +87,21 @@ async def receive(
     async with db.transaction() as session:
         ours = await instance_actor(session, settings)
         if ours is None or document.recipient != ours.uri:
-            raise SettlementRefused(422, "wrong_recipient", "the document is for another actor")
+            raise SettlementRefused(
+                Kind.invalid, "wrong_recipient", "the document is for another actor"
+            )
         if isinstance(document, PeeringProposal) and profile is not None:
             return await receive_proposal(session, settings, profile, document, data)
         peer = await peer_of_actor(session, document.actor)
         if isinstance(document, BatchOffer):
             return await receive_batch(session, settings, peer, document, data)
         if peer is None:
-            raise SettlementRefused(403, "not_a_peer", f"{document.actor} is not a peer")
+            raise SettlementRefused(Kind.forbidden, "not_a_peer", f"{document.actor} is not a peer")
         check_proof(data, peer)
         if isinstance(document, PaymentNotice):
             return await receive_notice(session, settings, peer, document, data)
         await _apply(session, settings, peer, document, data)
-        return 202, None
+        return Receipt()
 
 
 async def _apply(
@@ -118,7 +119,7 @@ async def _apply(
     elif isinstance(document, PaymentConfirmation | PaymentRefusal):
         await apply_payment_answer(session, settings, peer, document, data)
     else:
-        raise SettlementRefused(422, "unexpected", "this document is not an answer")
+        raise SettlementRefused(Kind.invalid, "unexpected", "this document is not an answer")
 
 
 async def apply_answer(context: JobContext, peer: Peer, data: dict[str, object]) -> None:

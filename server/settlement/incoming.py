@@ -23,6 +23,7 @@ from activitypub.settlement import (
     make_receipt,
 )
 from server.db.bulk import insert_rows
+from server.domain_errors import Kind
 from server.federation.remote import domain_of
 from server.models import (
     Account,
@@ -41,6 +42,7 @@ from server.money.ledger import Owner, TransferSpec, ledger_account_ids, post_ma
 from server.settings import Settings
 from server.settlement.documents import (
     LocalSigner,
+    Receipt,
     SettlementRefused,
     check_proof,
     dumps,
@@ -56,7 +58,7 @@ def _refuse(
     settings: Settings,
     signer: LocalSigner,
     offer: BatchOffer,
-    status: int,
+    kind: Kind,
     reason: BatchRejectionReason,
     summary: str,
 ) -> SettlementRefused:
@@ -67,7 +69,7 @@ def _refuse(
         summary=summary,
     )
     document = signer.sign(build_batch_rejection(rejection))
-    return SettlementRefused(status, reason.value, summary, document)
+    return SettlementRefused(kind, reason.value, summary, document)
 
 
 async def _creators(
@@ -92,18 +94,25 @@ async def receive_batch(
     peer: Peer | None,
     offer: BatchOffer,
     data: dict[str, object],
-) -> tuple[int, dict[str, object]]:
+) -> Receipt:
     """Check, credit and answer a peer's batch; refusals raise with a signed Reject."""
     signer = await local_signer(session, settings)
     if peer is None or peer.state != PeerState.active:
         state = "not a peer" if peer is None else f"a {peer.state} peer"
         summary = f"{domain_of(offer.actor)} is {state} of {settings.domain}"
-        raise _refuse(settings, signer, offer, 403, BatchRejectionReason.NOT_A_PEER, summary)
+        raise _refuse(
+            settings, signer, offer, Kind.forbidden, BatchRejectionReason.NOT_A_PEER, summary
+        )
     try:
         check_proof(data, peer)
     except SettlementRefused as refused:
         raise _refuse(
-            settings, signer, offer, 401, BatchRejectionReason.BAD_PROOF, refused.message
+            settings,
+            signer,
+            offer,
+            Kind.unauthorized,
+            BatchRejectionReason.BAD_PROOF,
+            refused.message,
         ) from refused
     digest = batch_digest(data)
     existing = (await session.exec(select(Settlement).where(Settlement.uri == offer.id))).first()
@@ -113,12 +122,16 @@ async def receive_batch(
             and existing.direction == Direction.incoming
             and existing.answer
         ):
-            return 200, loads(existing.answer)
+            return Receipt(loads(existing.answer))
         summary = f"batch {offer.id} was received before with other contents"
-        raise _refuse(settings, signer, offer, 409, BatchRejectionReason.SEQUENCE_CONFLICT, summary)
+        raise _refuse(
+            settings, signer, offer, Kind.conflict, BatchRejectionReason.SEQUENCE_CONFLICT, summary
+        )
     if offer.currency != settings.currency or offer.currency != peer.currency:
         summary = f"this instance settles in {settings.currency}, the batch is in {offer.currency}"
-        raise _refuse(settings, signer, offer, 422, BatchRejectionReason.WRONG_CURRENCY, summary)
+        raise _refuse(
+            settings, signer, offer, Kind.refused, BatchRejectionReason.WRONG_CURRENCY, summary
+        )
     problem = unit_problem(offer, settings)
     if problem is not None:
         reason = (
@@ -126,7 +139,7 @@ async def receive_batch(
             if problem.too_large
             else BatchRejectionReason.WRONG_CURRENCY
         )
-        raise _refuse(settings, signer, offer, 422, reason, problem.message)
+        raise _refuse(settings, signer, offer, Kind.refused, reason, problem.message)
     expected = await next_sequence(session, peer, Direction.incoming)
     if offer.sequence != expected:
         reason = (
@@ -135,8 +148,8 @@ async def receive_batch(
             else BatchRejectionReason.SEQUENCE_CONFLICT
         )
         summary = f"expected sequence {expected}, got {offer.sequence}"
-        raise _refuse(settings, signer, offer, 409, reason, summary)
-    return 200, await _credit(session, settings, signer, peer, offer, data, digest)
+        raise _refuse(settings, signer, offer, Kind.conflict, reason, summary)
+    return Receipt(await _credit(session, settings, signer, peer, offer, data, digest))
 
 
 async def _credit(

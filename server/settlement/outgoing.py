@@ -36,6 +36,7 @@ from activitypub.settlement import (
 )
 from server.db.bulk import insert_rows
 from server.db.engine import Database
+from server.domain_errors import Kind
 from server.federation.remote import ACTOR_TTL_SECONDS, RemoteActors, RemoteError, domain_of
 from server.models import (
     Actor,
@@ -410,7 +411,9 @@ async def apply_batch_answer(
         )
     ).first()
     if settlement is None:
-        raise SettlementRefused(404, "unknown_batch", "this answers no batch we sent you")
+        raise SettlementRefused(
+            Kind.not_found, "unknown_batch", "this answers no batch we sent you"
+        )
     if settlement.state != SettlementState.offered:
         return
     settlement.answer, settlement.answered_at = dumps(data), utcnow()
@@ -429,7 +432,9 @@ async def apply_batch_answer(
     try:
         check_receipt(parse_batch_offer(loads(settlement.document)), settlement.digest, answer)
     except ActivityPubError as error:
-        raise SettlementRefused(422, "malformed", f"receipt does not match: {error}") from error
+        raise SettlementRefused(
+            Kind.invalid, "malformed", f"receipt does not match: {error}"
+        ) from error
     await _book_receipt(session, settings, peer, settlement, answer)
 
 

@@ -35,7 +35,7 @@ from activitypub.settlement import (
     parse_payment_notice,
 )
 from server.db.engine import Database
-from server.domain_errors import Conflict, NotFound, ValidationFailed
+from server.domain_errors import Conflict, Kind, NotFound, ValidationFailed
 from server.federation.remote import domain_of
 from server.models import (
     Direction,
@@ -56,6 +56,7 @@ from server.money.ledger import Owner, TransferSpec, ledger_account_ids, post_ma
 from server.settings import Settings
 from server.settlement.documents import (
     LocalSigner,
+    Receipt,
     SettlementRefused,
     UnitProblem,
     dumps,
@@ -155,7 +156,7 @@ async def receive_notice(
     peer: Peer,
     notice: PaymentNotice,
     data: dict[str, object],
-) -> tuple[int, dict[str, object] | None]:
+) -> Receipt:
     """A peer says it paid us: refuse it (stating the difference) or hold it for our admin
     (or confirm it at once when configured)."""
     existing = (
@@ -163,15 +164,15 @@ async def receive_notice(
     ).first()
     if existing is not None:
         if existing.answer:
-            status = 200 if existing.state == PaymentState.confirmed else 422
-            return status, loads(existing.answer)
-        return 202, None
+            refused = existing.state != PaymentState.confirmed
+            return Receipt(loads(existing.answer), refused=refused)
+        return Receipt()
     signer = await local_signer(session, settings)
     problem = unit_problem(notice, settings)
     if problem is not None and not problem.too_large:
         # Signed, so the payer reopens its batches; not stored: nothing is owed in that unit.
         reason = PaymentRefusalReason.WRONG_CURRENCY
-        return 422, _refusal(settings, signer, notice, reason, problem.message)
+        return Receipt(_refusal(settings, signer, notice, reason, problem.message), refused=True)
     open_ = {b.uri: b for b in await open_batches(session, peer)}
     listed = list(notice.settles) or list(open_)
     unknown = [uri for uri in listed if uri not in open_]
@@ -205,7 +206,7 @@ async def receive_notice(
         advance(payment, PaymentState.refused)
         payment.answer, payment.answered_at = dumps(refusal), utcnow()
         session.add(payment)
-    return 422, refusal
+    return Receipt(refusal, refused=True)
 
 
 def _mismatch(
@@ -244,7 +245,7 @@ async def _hold(
     peer: Peer,
     payment: SettlementPayment,
     batches: Sequence[Settlement],
-) -> tuple[int, dict[str, object] | None]:
+) -> Receipt:
     """A notice that pays exactly the open balance: it covers its batches, and waits for
     our admin (or is confirmed at once when configured)."""
     session.add(payment)
@@ -253,8 +254,8 @@ async def _hold(
     for batch in batches:
         session.add(batch)
     if settings.payment_auto_confirm:
-        return 200, await _confirm(session, settings, signer, peer, payment, send=False)
-    return 202, None
+        return Receipt(await _confirm(session, settings, signer, peer, payment, send=False))
+    return Receipt()
 
 
 def _refusal(
@@ -460,13 +461,17 @@ async def apply_payment_answer(
         )
     ).first()
     if payment is None:
-        raise SettlementRefused(404, "unknown_payment", "this answers no payment notice of ours")
+        raise SettlementRefused(
+            Kind.not_found, "unknown_payment", "this answers no payment notice of ours"
+        )
     if payment.state != PaymentState.notified:
         return
     if isinstance(answer, PaymentRefusal):
         await _reopen(session, payment, data)
         return
     if answer.amount != _amount(settings, payment.amount) or answer.reference != payment.reference:
-        raise SettlementRefused(422, "malformed", "the confirmation repeats another amount")
+        raise SettlementRefused(
+            Kind.invalid, "malformed", "the confirmation repeats another amount"
+        )
     payment.answer = dumps(data)
     await _book_payment(session, settings, peer, payment, await _covered(session, payment))

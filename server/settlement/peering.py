@@ -33,7 +33,7 @@ from activitypub.settlement import (
 )
 from activitypub.vocab import parse_actor
 from server.db.engine import Database
-from server.domain_errors import Conflict, NotFound, ValidationFailed
+from server.domain_errors import Conflict, Kind, NotFound, ValidationFailed
 from server.federation.remote import (
     InvalidActor,
     RemoteActors,
@@ -57,6 +57,7 @@ from server.money.ledger import Owner, balance_of
 from server.settings import Settings
 from server.settlement.documents import (
     LocalSigner,
+    Receipt,
     SettlementRefused,
     check_proof,
     dumps,
@@ -268,7 +269,7 @@ async def receive_proposal(
     profile: PeerProfile,
     proposal: PeeringProposal,
     data: dict[str, object],
-) -> tuple[int, dict[str, object] | None]:
+) -> Receipt:
     """A peer's proposal: stored for the admin, or answered at once when configured (or when
     our own proposal to it crossed this one). `profile` is the proposer's instance actor,
     fetched before the transaction."""
@@ -276,9 +277,11 @@ async def receive_proposal(
     domain = domain_of(proposal.actor)
     peer = (await session.exec(select(Peer).where(Peer.domain == domain))).first()
     if peer is not None and peer.proposal_uri == proposal.id:
-        return (200, loads(peer.answer)) if peer.answer else (202, None)
+        return Receipt(loads(peer.answer)) if peer.answer else Receipt()
     if peer is not None and peer.state in (PeerState.active, PeerState.suspended):
-        raise SettlementRefused(409, "conflict", f"{domain} is already a peer ({peer.state})")
+        raise SettlementRefused(
+            Kind.conflict, "conflict", f"{domain} is already a peer ({peer.state})"
+        )
     crossed = peer is not None and peer.state == PeerState.proposed and peer.proposed_by == "us"
     peer = peer or Peer(domain=domain, currency=proposal.currency, credit_limit=0)
     _apply_profile(peer, profile)
@@ -296,17 +299,19 @@ async def receive_proposal(
     if proposal.currency != settings.currency:
         summary = f"this instance settles in {settings.currency}, not {proposal.currency}"
         reason = PeeringRefusalReason.WRONG_CURRENCY
-        return 422, await _reject(session, settings, signer, peer, reason, summary)
+        rejection = await _reject(session, settings, signer, peer, reason, summary)
+        return Receipt(rejection, refused=True)
     if problem is not None:
         reason = (
             PeeringRefusalReason.CREDIT_LIMIT_TOO_HIGH
             if problem.too_large
             else PeeringRefusalReason.WRONG_CURRENCY
         )
-        return 422, await _reject(session, settings, signer, peer, reason, problem.message)
+        rejection = await _reject(session, settings, signer, peer, reason, problem.message)
+        return Receipt(rejection, refused=True)
     if settings.peer_auto_accept or crossed:
-        return 200, await _accept(session, settings, signer, peer)
-    return 202, None
+        return Receipt(await _accept(session, settings, signer, peer))
+    return Receipt()
 
 
 async def apply_peering_answer(
@@ -318,14 +323,14 @@ async def apply_peering_answer(
     """The peer's answer to our proposal (from the response or a later POST)."""
     check_proof(data, peer)
     if peer.proposed_by != "us" or answer.proposal_id != peer.proposal_uri:
-        raise SettlementRefused(409, "conflict", "this answers no proposal of ours")
+        raise SettlementRefused(Kind.conflict, "conflict", "this answers no proposal of ours")
     if peer.answer:
         return  # answered already: a duplicate changes nothing
     if isinstance(answer, PeeringAcceptance):
         try:
             check_peering_acceptance(parse_peering_proposal(loads(peer.proposal)), answer)
         except ActivityPubError as error:
-            raise SettlementRefused(422, "malformed", str(error)) from error
+            raise SettlementRefused(Kind.invalid, "malformed", str(error)) from error
         await _activate(session, peer, data)
         return
     advance(peer, PeerState.ended)
