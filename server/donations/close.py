@@ -36,6 +36,7 @@ from server.db.close_sql import (
 from server.db.engine import Database
 from server.db.upsert import insert_ignoring_duplicates
 from server.domain_errors import ValidationFailed
+from server.donations.close_checks import check_before_closing
 from server.donations.periods import lock_period, period_of
 from server.federation.remote import domain_of
 from server.jobs.queue import enqueue
@@ -418,6 +419,8 @@ async def finish_close(db: Database, period: str) -> str:
         )
         if pending.one():
             return row.stage
+        # Its ledger must add up before the period is closed (raises, nothing kept, if not).
+        await check_before_closing(session, period)
         advance(row, PeriodStage.closed)
         row.closed_at = utcnow()
         session.add(row)

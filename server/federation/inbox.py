@@ -202,8 +202,8 @@ class InboxBatcher:
         # The worker is not woken per batch: it polls, so its transactions stay few.
         self.db = db
         self.bucket_seconds = bucket_seconds
-        self.waiting: list[_Pending] = []
         self.now = now  # the clock: when an activity is received, and its time slice
+        self.waiting: list[_Pending] = []
         self.arrival: asyncio.Future[None] | None = None
         self.task: asyncio.Task[None] | None = None
         # The dedupe key of the last processing job this batcher committed (bucketed, SQLite).

@@ -184,7 +184,6 @@ def _sum_of(transfer: Any, kind: TransferKind) -> Any:
 
 
 async def _check_periods(session: AsyncSession, audit: Audit) -> None:
-    transfer = Transfer.__table__  # type: ignore[attr-defined]
     connection = await session.connection()
     closed = await connection.execute(
         sa_select(Period.__table__.c.id).where(  # type: ignore[attr-defined]
@@ -193,27 +192,50 @@ async def _check_periods(session: AsyncSession, audit: Audit) -> None:
     )
     for (period,) in closed.all():
         audit.periods_checked += 1
-        try:
-            sums = await _sum_query(
-                session,
-                sa_select(*(_sum_of(transfer, kind) for kind in CLOSE_KINDS)).where(
-                    transfer.c.period == period
-                ),
-            )
-        except Unsummable as error:
-            audit.problems.append(f"period {period}: its transfers cannot be summed ({error})")
-            continue
-        spent, fees, shares, unspent = (_whole(v) for v in sums[0])
-        if spent != fees + shares + unspent:
-            audit.problems.append(
-                f"period {period}: donors spent {spent} but fees {fees} + shares {shares} "
-                f"+ budgets given unspent {unspent} = {fees + shares + unspent}"
-            )
-        await _check_period_records(session, audit, period, spent)
+        audit.problems.extend((await check_period(session, period)).problems)
+
+
+@dataclass
+class PeriodAudit:
+    """One period's close as its transfers add up, and what disagrees."""
+
+    spent: int = 0  # donors' budgets, moved from wallets to reserves
+    fees: int = 0
+    shares: int = 0
+    unspent: int = 0  # budgets given to LIKEWISE_UNSPENT_TO's account
+    problems: list[str] = field(default_factory=list)
+
+
+async def check_period(session: AsyncSession, period: str) -> PeriodAudit:
+    """The invariants of one period's close: what donors spent is what went out as fees,
+    shares and budgets given unspent; the donors' records say the same total; every
+    escrow line matches its share. `likewise ledger check` runs them for every closed
+    period, and the close before it marks a period closed."""
+    transfer = Transfer.__table__  # type: ignore[attr-defined]
+    result = PeriodAudit()
+    try:
+        sums = await _sum_query(
+            session,
+            sa_select(*(_sum_of(transfer, kind) for kind in CLOSE_KINDS)).where(
+                transfer.c.period == period
+            ),
+        )
+    except Unsummable as error:
+        result.problems.append(f"period {period}: its transfers cannot be summed ({error})")
+        return result
+    spent, fees, shares, unspent = (_whole(v) for v in sums[0])
+    result.spent, result.fees, result.shares, result.unspent = spent, fees, shares, unspent
+    if spent != fees + shares + unspent:
+        result.problems.append(
+            f"period {period}: donors spent {spent} but fees {fees} + shares {shares} "
+            f"+ budgets given unspent {unspent} = {fees + shares + unspent}"
+        )
+    await _check_period_records(session, result.problems, period, spent)
+    return result
 
 
 async def _check_period_records(
-    session: AsyncSession, audit: Audit, period: str, spent: int
+    session: AsyncSession, problems: list[str], period: str, spent: int
 ) -> None:
     connection = await session.connection()
     donor_period = DonorPeriod.__table__  # type: ignore[attr-defined]
@@ -224,10 +246,10 @@ async def _check_period_records(
     )
     recorded = _whole(budgets.scalar_one())
     if recorded != spent:
-        audit.problems.append(f"period {period}: donor records say {recorded}, ledger {spent}")
+        problems.append(f"period {period}: donor records say {recorded}, ledger {spent}")
     bad = await _escrow_lines_astray(session, period)
     if bad:
-        audit.problems.append(
+        problems.append(
             f"period {period}: {bad} escrow lines disagree with their transfers or name "
             "rows that do not exist"
         )
