@@ -70,9 +70,10 @@ async def _prune_chunk(
         .where(*finished, col(Job.run_after) < cutoff, _prunable_key(retention))
         .order_by(col(Job.run_after))
         .limit(size)
+        # PostgreSQL: concurrent pruners skip each other's rows. SQLite renders no lock
+        # (its write lock, taken at BEGIN, already keeps them apart).
+        .with_for_update(skip_locked=True)
     )
-    if not db.is_sqlite:
-        ids = ids.with_for_update(skip_locked=True)
     # Two statements, not DELETE … IN (subquery): PostgreSQL may run a locking subquery
     # again for the join and delete past its LIMIT.
     async with db.transaction() as session:
