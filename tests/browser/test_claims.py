@@ -11,7 +11,8 @@ import pytest
 from playwright.async_api import Page, expect
 
 from tests.support.instances import LiveInstance
-from tests.support.mastodon import FakeMastodonServer, field_link, serving
+from tests.support.mastodon import FakeMastodonServer, field_link
+from tests.support.remote import serving
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 

@@ -18,8 +18,8 @@ from server.donations.periods import period_of, period_start, previous_period
 from server.models import Period
 from server.models.base import utcnow
 from server.settings import Settings
-from tests.support.ledger import fediverse_thing, like
 from tests.support.instances import LiveInstance
+from tests.support.ledger import fediverse_thing, like
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Page, expect
 
+from tests.support.instances import LiveInstance
 from tests.support.live import (
     FAST,
     Start,
@@ -24,7 +25,6 @@ from tests.support.live import (
     post,
     user,
 )
-from tests.support.instances import LiveInstance
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 

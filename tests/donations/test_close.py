@@ -16,6 +16,7 @@ from server.models import Actor, EscrowLine, LedgerKind
 from server.money.ledger import Owner
 from server.money.split import equal_split, fee_of
 from server.settings import Settings
+from tests.support.databases import DatabaseFactory
 from tests.support.ledger import (
     assert_books_balance,
     available,
@@ -27,7 +28,6 @@ from tests.support.ledger import (
     wallet,
     web_thing,
 )
-from tests.support.databases import DatabaseFactory
 
 OCT = datetime(2026, 10, 10, tzinfo=UTC)
 FEES = Owner(LedgerKind.instance_fees)

@@ -23,6 +23,7 @@ from server.donations.clicks import remove_click
 from server.donations.close import close_period
 from server.models import Click, DonorPeriod, Transfer
 from server.settings import Settings
+from tests.support.databases import DatabaseFactory, _pg_execute
 from tests.support.ledger import (
     Scenario,
     assert_books_balance,
@@ -32,7 +33,6 @@ from tests.support.ledger import (
     transfers,
     web_thing,
 )
-from tests.support.databases import DatabaseFactory, _pg_execute
 
 SCENARIO = Scenario(donors=1500, creators=400, clicks_per_donor=8, seed=7)
 

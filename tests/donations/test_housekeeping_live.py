@@ -20,8 +20,8 @@ from server.donations.periods import period_of, period_start, previous_period
 from server.models import EscrowLine, Period
 from server.models.base import utcnow
 from server.settings import Settings
-from tests.support.ledger import balance, like, wallet, web_thing
 from tests.support.instances import LiveInstance
+from tests.support.ledger import balance, like, wallet, web_thing
 
 pytestmark = pytest.mark.live
 T = TypeVar("T")

@@ -20,6 +20,7 @@ from server.models import DonorPeriod, LedgerKind
 from server.money.funding import Funding, credit_wallet
 from server.money.ledger import Owner
 from server.settings import Settings
+from tests.support.accounts import log_in, make_account, make_token
 from tests.support.ledger import (
     assert_books_balance,
     available,
@@ -30,7 +31,6 @@ from tests.support.ledger import (
     wallet,
     web_thing,
 )
-from tests.support.accounts import log_in, make_account, make_token
 
 OCT = datetime(2026, 10, 10, tzinfo=UTC)
 FEES = Owner(LedgerKind.instance_fees)

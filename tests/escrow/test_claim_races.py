@@ -34,7 +34,6 @@ from server.models import (
 from server.money.ledger import Owner, ledger_account_ids
 from server.settlement import outgoing as settlement_batches
 from server.settlement.outgoing import prepare_batches, rehome_to_identity
-from tests.support.network import Network
 from tests.support.ledger import (
     assert_books_balance,
     available,
@@ -45,6 +44,7 @@ from tests.support.ledger import (
     transfers,
 )
 from tests.support.mastodon import FakeMastodonServer
+from tests.support.network import Network
 
 BOB = "http://mastodon.test/users/bob"
 CAROL = "http://mastodon.test/users/carol"

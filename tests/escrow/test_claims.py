@@ -17,6 +17,7 @@ from server.db.engine import Database
 from server.donations.close import close_period
 from server.escrow.escrow import claim_identity
 from server.models import Account, EscrowLine, Identity
+from tests.support.accounts import csrf_from, log_in, make_token
 from tests.support.ledger import (
     assert_books_balance,
     available,
@@ -27,7 +28,6 @@ from tests.support.ledger import (
     transfers,
     web_thing,
 )
-from tests.support.accounts import csrf_from, log_in, make_token
 
 OCT = datetime(2026, 10, 10, tzinfo=UTC)
 

@@ -20,7 +20,7 @@ from server.donations.close import close_period
 from server.models import Account, Click, EscrowLine, Identity, LedgerKind, TransferKind
 from server.money.ledger import Owner
 from server.settlement.outgoing import rehome_to_identity
-from tests.support.network import Network
+from tests.support.accounts import csrf_from, make_token, sign_up
 from tests.support.ledger import (
     assert_books_balance,
     available,
@@ -30,8 +30,8 @@ from tests.support.ledger import (
     like,
     transfers,
 )
-from tests.support.accounts import csrf_from, make_token, sign_up
 from tests.support.mastodon import FakeMastodonServer, field_link, mention
+from tests.support.network import Network
 
 ALPHA = "http://alpha.test"
 BOB = "http://mastodon.test/users/bob"
@@ -186,7 +186,7 @@ async def test_a_creator_claims_her_mastodon_account_by_links_both_ways(
     document = await browser.get("/users/cat", headers={"Accept": "application/activity+json"})
     assert field in document.json()["attachment"]
     await context(alpha).worker.drain()
-    updates = [item for item in fake.received if item["type"] == "Update"]
+    updates = [item for item in fake.activities() if item["type"] == "Update"]
     assert [(item["actor"], item["object"]["id"]) for item in updates] == [
         (f"{ALPHA}/users/cat", f"{ALPHA}/users/cat")
     ]

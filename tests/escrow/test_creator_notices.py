@@ -23,9 +23,9 @@ from server.escrow.notices import creators_to_tell, notify_creators
 from server.jobs.queue import ClaimedJob
 from server.models import CreatorNotice, EscrowLine, NoticeOptOut, Peer, PeerState
 from server.models.base import utcnow
-from tests.support.fediverse_creator import FediverseCreator
-from tests.support.network import Network
 from tests.support.ledger import donor, like
+from tests.support.network import Network
+from tests.support.remote import RemoteActor, RemoteServer, fediverse_creator
 
 THIS_MONTH = period_of(utcnow())
 LAST_MONTH = previous_period(THIS_MONTH)
@@ -35,10 +35,8 @@ PAGE = re.compile(r'href="(http://alpha\.test/waiting/[\w-]+)"')
 
 
 @pytest.fixture
-def bob(network: Network) -> FediverseCreator:
-    fake = FediverseCreator()
-    network.apps[fake.host] = fake.app()
-    return fake
+def bob(network: Network) -> RemoteActor:
+    return fediverse_creator(RemoteServer().join(network))
 
 
 def _month(period: str) -> datetime:
@@ -46,9 +44,9 @@ def _month(period: str) -> datetime:
     return period_start(period) + timedelta(days=14)
 
 
-async def _liked_last_month(alpha: Starlette, bob: FediverseCreator, donors: int = 1) -> None:
+async def _liked_last_month(alpha: Starlette, bob: RemoteActor, donors: int = 1) -> None:
     db, settings = context(alpha).db, context(alpha).settings
-    creator = CreatorRef("fediverse", bob.actor, "@bob@mastodon.test", f"{bob.base}/@bob")
+    creator = CreatorRef("fediverse", bob.uri, "@bob@mastodon.test", f"{bob.server.base}/@bob")
     for n in range(donors):
         who = await donor(db, settings, f"ann{n}", funds=2000, budget=500)
         thing = ThingRef(bob.post_uri(1), creator)
@@ -71,7 +69,7 @@ async def _notify(alpha: Starlette, month: str) -> list[str]:
     return told
 
 
-async def _send(network: Network, bob: FediverseCreator, activity: dict[str, Any]) -> int:
+async def _send(network: Network, bob: RemoteActor, activity: dict[str, Any]) -> int:
     url = f"{ALPHA}/actor/inbox"
     body, headers = bob.signed(url, activity)
     async with network.client("alpha.test") as http:
@@ -80,7 +78,7 @@ async def _send(network: Network, bob: FediverseCreator, activity: dict[str, Any
 
 
 async def _accepted(
-    alpha: Starlette, network: Network, bob: FediverseCreator, *activities: dict[str, Any]
+    alpha: Starlette, network: Network, bob: RemoteActor, *activities: dict[str, Any]
 ) -> None:
     """bob's activities, each signed, accepted (202) and processed by alpha's worker."""
     for activity in activities:
@@ -102,25 +100,25 @@ async def _opt_outs(alpha: Starlette) -> list[tuple[str, str]]:
 
 
 async def test_one_signed_direct_note_a_month_while_money_waits(
-    alpha: Starlette, network: Network, bob: FediverseCreator
+    alpha: Starlette, network: Network, bob: RemoteActor
 ) -> None:
     # Given two donors on alpha who liked bob's post last month
     await _liked_last_month(alpha, bob, donors=2)
     # When housekeeping runs (it closes last month; the worker prepares and sends)
     await _housekeeping(alpha, "first")
     # Then bob's server received exactly one note, signed by alpha's instance actor
-    notices = bob.notices()
+    notices = bob.server.notices()
     assert len(notices) == 1
     notice = notices[0]
     assert notice.path == "/users/bob/inbox"
-    bob.check_signed_by(notice, *await _instance_key(network))
+    bob.server.check_signed_by(notice, *await _instance_key(network))
     create = notice.activity
     note = create["object"]
     assert create["actor"] == note["attributedTo"] == INSTANCE_ACTOR
     # A direct message: to bob alone, nothing public, no followers; a Mention to notify him
-    assert create["to"] == note["to"] == [bob.actor]
+    assert create["to"] == note["to"] == [bob.uri]
     assert note["cc"] == [] and PUBLIC_COLLECTION not in str(create)
-    assert note["tag"] == [{"type": "Mention", "href": bob.actor, "name": "@bob@mastodon.test"}]
+    assert note["tag"] == [{"type": "Mention", "href": bob.uri, "name": "@bob@mastodon.test"}]
     async with context(alpha).db.session() as session:
         line = (await session.exec(select(EscrowLine))).first()
     assert line is not None
@@ -141,40 +139,40 @@ async def test_one_signed_direct_note_a_month_while_money_waits(
 
     # When housekeeping runs again this month: nothing more is sent
     await _housekeeping(alpha, "second")
-    assert len(bob.notices()) == 1
+    assert len(bob.server.notices()) == 1
     # Next month, money still waiting: one more, with the same facts
-    assert await _notify(alpha, next_period(THIS_MONTH)) == [bob.actor]
+    assert await _notify(alpha, next_period(THIS_MONTH)) == [bob.uri]
     assert await _notify(alpha, next_period(THIS_MONTH)) == []
-    assert len(bob.notices()) == 2
-    assert "10.00 EUR" in bob.notices()[1].activity["object"]["content"]
+    assert len(bob.server.notices()) == 2
+    assert "10.00 EUR" in bob.server.notices()[1].activity["object"]["content"]
 
 
 async def test_a_signed_block_stops_the_notices_and_its_undo_lifts_that(
-    alpha: Starlette, network: Network, bob: FediverseCreator
+    alpha: Starlette, network: Network, bob: RemoteActor
 ) -> None:
     await _liked_last_month(alpha, bob)
     await _housekeeping(alpha, "first")
-    assert len(bob.notices()) == 1
+    assert len(bob.server.notices()) == 1
     # When bob blocks alpha's instance actor (signed, as Mastodon sends it)
     block = bob.block(INSTANCE_ACTOR)
     await _accepted(alpha, network, bob, block)
     # Then he is recorded as opted out, and next month nothing is sent
-    assert await _opt_outs(alpha) == [(bob.actor, "block")]
+    assert await _opt_outs(alpha) == [(bob.uri, "block")]
     assert await _notify(alpha, next_period(THIS_MONTH)) == []
-    assert len(bob.notices()) == 1
+    assert len(bob.server.notices()) == 1
     # When he unblocks, the month after brings one again
     await _accepted(alpha, network, bob, bob.undo(block))
     assert await _opt_outs(alpha) == []
-    assert await _notify(alpha, next_period(next_period(THIS_MONTH))) == [bob.actor]
-    assert len(bob.notices()) == 2
+    assert await _notify(alpha, next_period(next_period(THIS_MONTH))) == [bob.uri]
+    assert len(bob.server.notices()) == 2
 
 
 async def test_a_stop_reply_to_the_notice_stops_them_for_good(
-    alpha: Starlette, network: Network, bob: FediverseCreator
+    alpha: Starlette, network: Network, bob: RemoteActor
 ) -> None:
     await _liked_last_month(alpha, bob)
     await _housekeeping(alpha, "first")
-    notice_id = bob.notices()[0].activity["object"]["id"]
+    notice_id = bob.server.notices()[0].activity["object"]["id"]
     # A friendly reply that does not say stop changes nothing
     thanks = bob.reply(INSTANCE_ACTOR, notice_id, "Thanks, how nice!", number=8)
     await _accepted(alpha, network, bob, thanks)
@@ -183,36 +181,36 @@ async def test_a_stop_reply_to_the_notice_stops_them_for_good(
     await _accepted(alpha, network, bob, bob.reply(INSTANCE_ACTOR, notice_id, "STOP please"))
     block = bob.block(INSTANCE_ACTOR)
     await _accepted(alpha, network, bob, block, bob.undo(block))
-    assert await _opt_outs(alpha) == [(bob.actor, "reply")]
+    assert await _opt_outs(alpha) == [(bob.uri, "reply")]
     assert await _notify(alpha, next_period(THIS_MONTH)) == []
-    assert len(bob.notices()) == 1
+    assert len(bob.server.notices()) == 1
 
 
 @pytest.mark.parametrize("by_id", [False, True], ids=["embedded", "by-id"])
 async def test_a_stop_reply_while_blocking_outlasts_the_unblock(
-    alpha: Starlette, network: Network, bob: FediverseCreator, by_id: bool
+    alpha: Starlette, network: Network, bob: RemoteActor, by_id: bool
 ) -> None:
     await _liked_last_month(alpha, bob)
     await _housekeeping(alpha, "first")
-    notice_id = bob.notices()[0].activity["object"]["id"]
+    notice_id = bob.server.notices()[0].activity["object"]["id"]
     # Given bob blocked alpha's instance actor and said "stop" while blocking it
     block = bob.block(INSTANCE_ACTOR)
     stop = bob.reply(INSTANCE_ACTOR, notice_id, "stop")
     await _accepted(alpha, network, bob, block, stop)
-    assert await _opt_outs(alpha) == [(bob.actor, "reply")]
+    assert await _opt_outs(alpha) == [(bob.uri, "reply")]
     # When he unblocks (the Undo embeds the Block, or names it by its id only)
     undo = bob.undo(block)
     if by_id:
         undo["object"] = block["id"]
     await _accepted(alpha, network, bob, undo)
     # Then his "stop" stands: no notice next month
-    assert await _opt_outs(alpha) == [(bob.actor, "reply")]
+    assert await _opt_outs(alpha) == [(bob.uri, "reply")]
     assert await _notify(alpha, next_period(THIS_MONTH)) == []
-    assert len(bob.notices()) == 1
+    assert len(bob.server.notices()) == 1
 
 
 async def test_unsigned_or_forged_opt_outs_change_nothing(
-    alpha: Starlette, network: Network, bob: FediverseCreator
+    alpha: Starlette, network: Network, bob: RemoteActor
 ) -> None:
     await _liked_last_month(alpha, bob)
     await _housekeeping(alpha, "first")
@@ -233,11 +231,11 @@ async def test_unsigned_or_forged_opt_outs_change_nothing(
     assert (unsigned.status_code, tampered.status_code, impostor.status_code) == (401, 401, 401)
     await context(alpha).worker.drain()
     assert await _opt_outs(alpha) == []
-    assert await _notify(alpha, next_period(THIS_MONTH)) == [bob.actor]
+    assert await _notify(alpha, next_period(THIS_MONTH)) == [bob.uri]
 
 
 async def test_a_block_of_someone_else_or_a_stop_to_someone_else_is_no_opt_out(
-    alpha: Starlette, network: Network, bob: FediverseCreator
+    alpha: Starlette, network: Network, bob: RemoteActor
 ) -> None:
     await _liked_last_month(alpha, bob)
     await _housekeeping(alpha, "first")
@@ -248,7 +246,7 @@ async def test_a_block_of_someone_else_or_a_stop_to_someone_else_is_no_opt_out(
 
 
 async def test_nothing_for_gone_actors_active_peers_or_with_the_setting_off(
-    alpha: Starlette, network: Network, bob: FediverseCreator
+    alpha: Starlette, network: Network, bob: RemoteActor
 ) -> None:
     await _liked_last_month(alpha, bob)
     state = context(alpha)
@@ -259,7 +257,9 @@ async def test_nothing_for_gone_actors_active_peers_or_with_the_setting_off(
     assert await notify_creators(state.db, off, remote, _month(THIS_MONTH)) == []
     # While the creator's server is an active settlement peer, settlement pays: no notice
     async with state.db.transaction() as session:
-        peer = Peer(domain=bob.host, state=PeerState.active, currency="EUR", credit_limit=1000)
+        peer = Peer(
+            domain=bob.server.host, state=PeerState.active, currency="EUR", credit_limit=1000
+        )
         session.add(peer)
     async with state.db.session() as session:
         assert await creators_to_tell(session, state.settings, THIS_MONTH) == []
@@ -268,49 +268,49 @@ async def test_nothing_for_gone_actors_active_peers_or_with_the_setting_off(
         session.add(peer)
     async with state.db.session() as session:
         waiting = await creators_to_tell(session, state.settings, THIS_MONTH)
-    assert [(w.creator_uri, w.amount, w.supporters) for w in waiting] == [(bob.actor, 500, 1)]
+    assert [(w.creator_uri, w.amount, w.supporters) for w in waiting] == [(bob.uri, 500, 1)]
     # An actor that is gone is recorded once and not asked again this month
-    bob.gone = True
+    bob.server.gone.add(bob.path)
     assert await notify_creators(state.db, state.settings, remote, _month(THIS_MONTH)) == []
     async with state.db.session() as session:
         rows = (await session.exec(select(CreatorNotice.state))).all()
     assert rows == ["gone"]
     assert await notify_creators(state.db, state.settings, remote, _month(THIS_MONTH)) == []
     await state.worker.drain()
-    assert bob.notices() == []
+    assert bob.server.notices() == []
 
 
 async def test_two_runs_at_once_send_one_notice(
-    alpha: Starlette, network: Network, bob: FediverseCreator
+    alpha: Starlette, network: Network, bob: RemoteActor
 ) -> None:
     await _liked_last_month(alpha, bob)
     state = context(alpha)
     await close_period(state.db, state.settings, LAST_MONTH)
     remote = state.federation.remote
-    await remote.get_actor(bob.actor)  # cached: the race here is the notice's, not the cache's
+    await remote.get_actor(bob.uri)  # cached: the race here is the notice's, not the cache's
     now = _month(THIS_MONTH)
     runs = await asyncio.gather(
         *(notify_creators(state.db, state.settings, remote, now) for _ in range(2))
     )
-    assert sorted(runs) == [[], [bob.actor]]
+    assert sorted(runs) == [[], [bob.uri]]
     await state.worker.drain()
-    assert len(bob.notices()) == 1
+    assert len(bob.server.notices()) == 1
 
 
 async def test_a_server_that_is_down_is_asked_again_on_the_next_run(
-    alpha: Starlette, network: Network, bob: FediverseCreator
+    alpha: Starlette, network: Network, bob: RemoteActor
 ) -> None:
     await _liked_last_month(alpha, bob)
     state = context(alpha)
     await close_period(state.db, state.settings, LAST_MONTH)
     # Bob's server is down, and alpha has not cached his actor
-    down = network.apps.pop(bob.host)
+    down = network.apps.pop(bob.server.host)
     assert await _notify(alpha, THIS_MONTH) == []
     async with state.db.session() as session:
         assert (await session.exec(select(CreatorNotice))).all() == []
-    network.apps[bob.host] = down
-    assert await _notify(alpha, THIS_MONTH) == [bob.actor]
-    assert len(bob.notices()) == 1
+    network.apps[bob.server.host] = down
+    assert await _notify(alpha, THIS_MONTH) == [bob.uri]
+    assert len(bob.server.notices()) == 1
 
 
 async def test_an_unknown_page_is_404(alpha: Starlette, network: Network) -> None:

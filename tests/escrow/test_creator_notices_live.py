@@ -4,43 +4,27 @@ fediverse server (bob's) on another, talking over real HTTP."""
 from __future__ import annotations
 
 import re
-import threading
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
-import uvicorn
 
-from tests.support.fediverse_creator import FediverseCreator
 from tests.support.live import FAST, Start, close, eventually, like, user
-from tests.support.instances import free_port
+from tests.support.remote import RemoteActor, RemoteServer, fediverse_creator, serving
 
 pytestmark = pytest.mark.live
 PAGE = re.compile(r'href="(http://127\.0\.0\.1:\d+/waiting/[\w-]+)"')
 
 
 @pytest.fixture
-def bob() -> Iterator[FediverseCreator]:
+def bob() -> Iterator[RemoteActor]:
     """Bob's server, served by uvicorn in a thread on its own loopback port."""
-    fake = FediverseCreator(base=f"http://127.0.0.1:{free_port()}")
-    port = int(fake.host.rsplit(":", 1)[1])
-    config = uvicorn.Config(
-        fake.app(), host="127.0.0.1", port=port, ws="none", lifespan="off", log_level="error"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield fake
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(RemoteServer()) as server:
+        yield fediverse_creator(server)
 
 
 def test_a_liked_fediverse_creator_gets_one_signed_direct_note_and_can_block(
-    instances: Start, bob: FediverseCreator
+    instances: Start, bob: RemoteActor
 ) -> None:
     # Given a donor on alpha who likes bob's post (alpha fetches it from bob's server)
     alpha = instances(env=FAST)
@@ -50,12 +34,12 @@ def test_a_liked_fediverse_creator_gets_one_signed_direct_note_and_can_block(
     # When the admin closes the month, and alpha's own worker carries on
     close(alpha)
     # Then bob's server receives one note, signed with the key alpha's actor publishes
-    notices = eventually(bob.notices)
+    notices = eventually(bob.server.notices)
     actor = httpx.get(f"{alpha.base_url}/actor", headers={"Accept": "application/activity+json"})
     key = actor.json()["publicKey"]
-    bob.check_signed_by(notices[0], key["id"], key["publicKeyPem"])
+    bob.server.check_signed_by(notices[0], key["id"], key["publicKeyPem"])
     note = notices[0].activity["object"]
-    assert note["to"] == [bob.actor] and note["cc"] == []
+    assert note["to"] == [bob.uri] and note["cc"] == []
     assert (
         f"Supporters on {alpha.domain} have set aside 5.00 EUR for you (1 supporter)"
         in (note["content"])
@@ -66,7 +50,7 @@ def test_a_liked_fediverse_creator_gets_one_signed_direct_note_and_can_block(
     assert page.status_code == 200 and "5.00 EUR" in page.text
     # Nothing more this month (the admin's list shows the one notice)
     assert "5.00" in alpha.cli("notices", "list").stdout
-    assert len(bob.notices()) == 1
+    assert len(bob.server.notices()) == 1
     # An unsigned Block is refused; bob's signed Block is taken, and the admin sees it
     inbox = f"{alpha.base_url}/actor/inbox"
     block = bob.block(f"{alpha.base_url}/actor")
@@ -75,8 +59,6 @@ def test_a_liked_fediverse_creator_gets_one_signed_direct_note_and_can_block(
     assert "nobody has opted out" in alpha.cli("notices", "opt-outs").stdout
     body, headers = bob.signed(inbox, block)
     assert httpx.post(inbox, content=body, headers=headers).status_code == 202
-    listed = eventually(
-        lambda: bob.actor in (out := alpha.cli("notices", "opt-outs").stdout) and out
-    )
+    listed = eventually(lambda: bob.uri in (out := alpha.cli("notices", "opt-outs").stdout) and out)
     assert "block" in listed
     assert "Traceback" not in alpha.read_log()

@@ -21,6 +21,8 @@ from server.donations.clicks import CreatorRef, ThingRef
 from server.donations.close import close_period
 from server.models import Account, Click, EscrowLine, Identity, Thing
 from server.settings import Settings
+from tests.support.accounts import csrf_from, log_in, make_token, sign_up
+from tests.support.instances import LiveInstance
 from tests.support.ledger import (
     assert_books_balance,
     available,
@@ -30,8 +32,6 @@ from tests.support.ledger import (
     like,
     transfers,
 )
-from tests.support.accounts import csrf_from, log_in, make_token, sign_up
-from tests.support.instances import LiveInstance
 
 OCT = datetime(2026, 10, 10, tzinfo=UTC)
 SITE = "http://likewise.test"

@@ -14,21 +14,21 @@ from starlette.applications import Starlette
 
 from server.context import context
 from server.models import Actor
-from tests.support.fake_sites import AS, RemoteActor, Site, join_site
-from tests.support.network import Network
-from tests.federation.test_inbox import _post_note
 from tests.support.accounts import make_account, make_token
+from tests.support.inbox import post_note
+from tests.support.network import Network
+from tests.support.remote import AS, RemoteActor, RemoteServer, serve_remote
 
 INBOX = "http://alpha.test/inbox"
 BAD_USERNAMES = ["bob<script>", "bob smith", "bob@evil.example", ".bob", "", "b" * 256, None]
 
 
 @pytest.fixture
-def good(network: Network) -> Site:
-    return join_site(network, "good.example")
+def good(network: Network) -> RemoteServer:
+    return serve_remote(network, "good.example")
 
 
-async def _send(network: Network, body: bytes, headers: dict[str, str]) -> httpx.Response:
+async def send(network: Network, body: bytes, headers: dict[str, str]) -> httpx.Response:
     async with network.client("alpha.test") as http:
         return await http.post(INBOX, content=body, headers=headers)
 
@@ -52,19 +52,19 @@ async def _search(app: Starlette, network: Network, query: str) -> httpx.Respons
 
 @pytest.mark.parametrize("username", BAD_USERNAMES)
 async def test_an_actor_with_an_invalid_username_is_refused_at_the_inbox(
-    alpha: Starlette, network: Network, good: Site, username: str | None
+    alpha: Starlette, network: Network, good: RemoteServer, username: str | None
 ) -> None:
-    note = (await _post_note(alpha, network))["uri"]
+    note = (await post_note(alpha, network))["uri"]
     actor = RemoteActor(good, "odd")
     actor.publish(preferredUsername=username)
-    response = await _send(network, *actor.signed(INBOX, actor.like(note)))
+    response = await send(network, *actor.signed(INBOX, actor.like(note)))
     assert response.status_code == 401
     assert "preferredUsername" in response.json()["error"]
     assert await _row(alpha, actor.uri) is None
 
 
 async def test_an_actor_with_an_invalid_username_is_not_resolved(
-    alpha: Starlette, network: Network, good: Site
+    alpha: Starlette, network: Network, good: RemoteServer
 ) -> None:
     actor = RemoteActor(good, "odd")
     actor.publish(preferredUsername="bob<script>")
@@ -76,7 +76,7 @@ async def test_an_actor_with_an_invalid_username_is_not_resolved(
 
 @pytest.mark.parametrize("name", ["bob", "Bob_2", "bob.smith", "bob-smith"])
 async def test_a_valid_username_shows_as_user_at_host(
-    alpha: Starlette, network: Network, good: Site, name: str
+    alpha: Starlette, network: Network, good: RemoteServer, name: str
 ) -> None:
     actor = RemoteActor(good, name)
     actor.publish()
@@ -87,21 +87,21 @@ async def test_a_valid_username_shows_as_user_at_host(
 
 
 async def test_an_actor_whose_inbox_is_elsewhere_is_refused(
-    alpha: Starlette, network: Network, good: Site
+    alpha: Starlette, network: Network, good: RemoteServer
 ) -> None:
-    note = (await _post_note(alpha, network))["uri"]
+    note = (await post_note(alpha, network))["uri"]
     actor = RemoteActor(good, "bounce")
     actor.publish(inbox="http://victim.example/inbox")
-    response = await _send(network, *actor.signed(INBOX, actor.like(note)))
+    response = await send(network, *actor.signed(INBOX, actor.like(note)))
     assert response.status_code == 401
     assert "inbox" in response.json()["error"]
     assert await _row(alpha, actor.uri) is None
 
 
 async def test_endpoints_and_a_profile_url_elsewhere_are_not_kept(
-    alpha: Starlette, network: Network, good: Site
+    alpha: Starlette, network: Network, good: RemoteServer
 ) -> None:
-    note = (await _post_note(alpha, network))["uri"]
+    note = (await post_note(alpha, network))["uri"]
     actor = RemoteActor(good, "wanderer")
     elsewhere = "http://evil.example"
     actor.publish(
@@ -110,7 +110,7 @@ async def test_endpoints_and_a_profile_url_elsewhere_are_not_kept(
         url=f"{elsewhere}/@wanderer",
         endpoints={"sharedInbox": f"{elsewhere}/inbox"},
     )
-    response = await _send(network, *actor.signed(INBOX, actor.like(note)))
+    response = await send(network, *actor.signed(INBOX, actor.like(note)))
     assert response.status_code == 202, response.text
     row = await _row(alpha, actor.uri)
     assert row is not None
@@ -131,15 +131,15 @@ def _update(actor: RemoteActor, document: dict[str, Any]) -> dict[str, Any]:
 
 
 async def test_an_update_cannot_bring_an_invalid_username_or_anothers_key(
-    alpha: Starlette, network: Network, good: Site
+    alpha: Starlette, network: Network, good: RemoteServer
 ) -> None:
-    note = (await _post_note(alpha, network))["uri"]
+    note = (await post_note(alpha, network))["uri"]
     actor = RemoteActor(good, "changer")
     actor.publish()
-    assert (await _send(network, *actor.signed(INBOX, actor.like(note)))).status_code == 202
+    assert (await send(network, *actor.signed(INBOX, actor.like(note)))).status_code == 202
     # When it sends an Update with a username Mastodon refuses
     renamed = actor.document(preferredUsername="changer<b>")
-    sent = await _send(network, *actor.signed(INBOX, _update(actor, renamed)))
+    sent = await send(network, *actor.signed(INBOX, _update(actor, renamed)))
     await context(alpha).worker.drain()
     row = await _row(alpha, actor.uri)
     assert sent.status_code == 202 and row is not None
@@ -148,7 +148,7 @@ async def test_an_update_cannot_bring_an_invalid_username_or_anothers_key(
     foreign = {"id": "http://evil.example/users/x#main-key", "owner": actor.uri}
     rekeyed = actor.document(publicKey={**foreign, "publicKeyPem": actor.keys.public_pem})
     update = {**_update(actor, rekeyed), "id": f"{actor.uri}#updates/2"}
-    sent = await _send(network, *actor.signed(INBOX, update))
+    sent = await send(network, *actor.signed(INBOX, update))
     await context(alpha).worker.drain()
     row = await _row(alpha, actor.uri)
     assert sent.status_code == 202 and row is not None

@@ -16,8 +16,8 @@ from server.federation.delivery import DELIVERY_JOB, UNAVAILABLE_AFTER, deliver
 from server.models import Actor, Job, JobState, PeerInbox
 from server.models.base import utcnow
 from server.social.notes import local_actor
-from tests.support.network import Network
 from tests.support.accounts import make_account
+from tests.support.network import Network
 
 
 def _peer(network: Network, answers: list[tuple[int, dict[str, str]]]) -> list[bytes]:

@@ -6,8 +6,8 @@ from activitypub.nodeinfo import parse_nodeinfo, parse_nodeinfo_links
 from activitypub.vocab import parse_actor
 from activitypub.webfinger import SUBSCRIBE_REL, parse_jrd
 from server.context import context
-from tests.support.network import Network
 from tests.support.accounts import make_account
+from tests.support.network import Network
 
 
 async def test_webfinger_finds_a_local_user(alpha: Starlette, network: Network) -> None:

@@ -11,10 +11,10 @@ import pytest
 from starlette.applications import Starlette
 
 from activitypub.webfinger import build_jrd
-from tests.support.fake_sites import RemoteActor, Site, join_site
-from tests.support.network import Network
-from tests.federation.test_inbox import _post_note
 from tests.support.accounts import csrf_from, make_account, make_token
+from tests.support.inbox import post_note
+from tests.support.network import Network
+from tests.support.remote import RemoteActor, RemoteServer, serve_remote
 
 MALFORMED = ["", "acct:", "acct:carol", "carol@", "acct:@alpha.test", "http://", "https:///x"]
 
@@ -48,7 +48,7 @@ async def test_webfinger_answers_404_to_a_well_formed_unknown_resource(
 
 
 async def _remote_interaction(alpha: Starlette, network: Network, template: str) -> httpx.Response:
-    visitor = join_site(network, "visitor.test")
+    visitor = serve_remote(network, "visitor.test")
     visitor.jrds["dave"] = build_jrd(
         "dave",
         "visitor.test",
@@ -56,7 +56,7 @@ async def _remote_interaction(alpha: Starlette, network: Network, template: str)
         "http://visitor.test/@dave",
         subscribe_template=template,
     )
-    status = await _post_note(alpha, network)
+    status = await post_note(alpha, network)
     async with network.client("alpha.test") as browser:
         page = await browser.get(f"/@carol/{status['id']}")
         return await browser.post(
@@ -111,12 +111,12 @@ async def _search(app: Starlette, network: Network, query: str) -> httpx.Respons
         )
 
 
-def _alias_elsewhere(network: Network) -> tuple[Site, RemoteActor]:
+def _alias_elsewhere(network: Network) -> tuple[RemoteServer, RemoteActor]:
     """alice@visitor.test, whose server names an actor on good.example."""
-    good = join_site(network, "good.example")
+    good = serve_remote(network, "good.example")
     victim = RemoteActor(good, "victim")
     victim.publish()
-    visitor = join_site(network, "visitor.test")
+    visitor = serve_remote(network, "visitor.test")
     visitor.jrds["alice"] = build_jrd(
         "alice", "visitor.test", victim.uri, "http://visitor.test/@alice"
     )

@@ -4,7 +4,6 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import func
 from sqlmodel import select
@@ -15,10 +14,10 @@ from activitypub.signatures import sign_request
 from server.context import context
 from server.models import Follow, InboxItem, NoteLike
 from server.social.notes import local_actor
-from tests.support.network import FakeMastodon, Network
 from tests.support.accounts import make_account, make_token
-
-INBOX = "http://alpha.test/inbox"
+from tests.support.inbox import INBOX, post_note, send
+from tests.support.network import Network
+from tests.support.remote import RemoteActor
 
 
 async def _count(app: Starlette, model: Any) -> int:
@@ -26,47 +25,16 @@ async def _count(app: Starlette, model: Any) -> int:
         return int((await session.exec(select(func.count()).select_from(model))).one())
 
 
-async def _post_note(app: Starlette, network: Network, username: str = "carol") -> dict[str, Any]:
-    account = await make_account(app, username)
-    token = await make_token(app, account)
-    async with network.client(context(app).settings.domain) as http:
-        response = await http.post(
-            "/api/v1/statuses",
-            data={"status": "hello fediverse"},
-            headers={"Authorization": f"Bearer {token}"},
-        )
-    assert response.status_code == 200, response.text
-    status: dict[str, Any] = response.json()
-    return status
-
-
-def _like(mastodon: FakeMastodon, note_uri: str, n: int = 1) -> dict[str, Any]:
-    return {
-        "@context": "https://www.w3.org/ns/activitystreams",
-        "id": f"{mastodon.actor}#likes/{n}",
-        "type": "Like",
-        "actor": mastodon.actor,
-        "object": note_uri,
-    }
-
-
-async def _send(
-    network: Network, body: bytes, headers: dict[str, str], url: str = INBOX
-) -> httpx.Response:
-    async with network.client("alpha.test") as http:
-        return await http.post(url, content=body, headers=headers)
-
-
 async def test_a_signed_like_is_stored_then_counted_once(
-    alpha: Starlette, network: Network, mastodon: FakeMastodon
+    alpha: Starlette, network: Network, mastodon: RemoteActor
 ) -> None:
     # Given a post on alpha
-    status = await _post_note(alpha, network)
-    like = _like(mastodon, status["uri"])
+    status = await post_note(alpha, network)
+    like = mastodon.like(status["uri"])
     # When the Like arrives twice (shared inbox, then the personal inbox)
-    first = await _send(network, *mastodon.signed(INBOX, like))
+    first = await send(network, *mastodon.signed(INBOX, like))
     personal = "http://alpha.test/users/carol/inbox"
-    again = await _send(network, *mastodon.signed(personal, like), url=personal)
+    again = await send(network, *mastodon.signed(personal, like), url=personal)
     await context(alpha).worker.drain()
     # Then both are answered 202 (senders retry after timeouts), stored and counted once
     assert first.status_code == 202
@@ -80,39 +48,39 @@ async def test_a_signed_like_is_stored_then_counted_once(
         "@context": "https://www.w3.org/ns/activitystreams",
         "id": f"{like['id']}/undo",
         "type": "Undo",
-        "actor": mastodon.actor,
+        "actor": mastodon.uri,
         "object": {k: v for k, v in like.items() if k != "@context"},
     }
-    assert (await _send(network, *mastodon.signed(INBOX, undo))).status_code == 202
+    assert (await send(network, *mastodon.signed(INBOX, undo))).status_code == 202
     await context(alpha).worker.drain()
     assert await _count(alpha, NoteLike) == 0
 
 
 async def test_the_actor_is_cached_with_sanitized_html(
-    alpha: Starlette, network: Network, mastodon: FakeMastodon
+    alpha: Starlette, network: Network, mastodon: RemoteActor
 ) -> None:
-    status = await _post_note(alpha, network)
-    await _send(network, *mastodon.signed(INBOX, _like(mastodon, status["uri"])))
+    status = await post_note(alpha, network)
+    await send(network, *mastodon.signed(INBOX, mastodon.like(status["uri"])))
     from server.models import Actor
 
     async with context(alpha).db.session() as session:
-        bob = (await session.exec(select(Actor).where(Actor.uri == mastodon.actor))).one()
+        bob = (await session.exec(select(Actor).where(Actor.uri == mastodon.uri))).one()
     assert "<script>" not in bob.summary
     assert "<script>" not in bob.name
     assert bob.shared_inbox == "http://mastodon.test/inbox"
 
 
-def _tampered(mastodon: FakeMastodon, note_uri: str) -> dict[str, tuple[bytes, dict[str, str]]]:
-    like = _like(mastodon, note_uri)
+def _tampered(mastodon: RemoteActor, note_uri: str) -> dict[str, tuple[bytes, dict[str, str]]]:
+    like = mastodon.like(note_uri)
     body, headers = mastodon.signed(INBOX, like)
-    other_body = json.dumps({**like, "id": f"{mastodon.actor}#likes/999"}).encode()
+    other_body = json.dumps({**like, "id": f"{mastodon.uri}#likes/999"}).encode()
     stale = sign_request(
         "POST",
         INBOX,
         {"Content-Type": "application/activity+json"},
         body,
         mastodon.key_id,
-        mastodon.private_pem,
+        mastodon.keys.private_pem,
         now=datetime.now(UTC) - timedelta(hours=2),
     )
     stranger = generate_rsa_key_pair()
@@ -131,25 +99,25 @@ def _tampered(mastodon: FakeMastodon, note_uri: str) -> dict[str, tuple[bytes, d
 
 
 async def test_every_tampering_is_refused_and_stores_nothing(
-    alpha: Starlette, network: Network, mastodon: FakeMastodon
+    alpha: Starlette, network: Network, mastodon: RemoteActor
 ) -> None:
-    status = await _post_note(alpha, network)
+    status = await post_note(alpha, network)
     for name, (body, headers) in _tampered(mastodon, status["uri"]).items():
-        response = await _send(network, body, headers)
+        response = await send(network, body, headers)
         assert response.status_code in (400, 401), (name, response.status_code, response.text)
     assert await _count(alpha, InboxItem) == 0
 
 
 async def test_unknown_types_are_accepted_and_ignored(
-    alpha: Starlette, network: Network, mastodon: FakeMastodon
+    alpha: Starlette, network: Network, mastodon: RemoteActor
 ) -> None:
     activity = {
-        "id": f"{mastodon.actor}#odd/1",
+        "id": f"{mastodon.uri}#odd/1",
         "type": "Flag",
-        "actor": mastodon.actor,
+        "actor": mastodon.uri,
         "object": "http://alpha.test/users/nobody",
     }
-    response = await _send(network, *mastodon.signed(INBOX, activity))
+    response = await send(network, *mastodon.signed(INBOX, activity))
     await context(alpha).worker.drain()
     assert response.status_code == 202
     async with context(alpha).db.session() as session:
@@ -159,7 +127,7 @@ async def test_unknown_types_are_accepted_and_ignored(
 
 @pytest.mark.parametrize("locked", [False, True])
 async def test_follow_is_accepted_unless_locked(
-    alpha: Starlette, network: Network, mastodon: FakeMastodon, locked: bool
+    alpha: Starlette, network: Network, mastodon: RemoteActor, locked: bool
 ) -> None:
     account = await make_account(alpha, "carol")
     if locked:
@@ -168,17 +136,17 @@ async def test_follow_is_accepted_unless_locked(
             session.add(account)
     follow = {
         "@context": "https://www.w3.org/ns/activitystreams",
-        "id": f"{mastodon.actor}#follows/1",
+        "id": f"{mastodon.uri}#follows/1",
         "type": "Follow",
-        "actor": mastodon.actor,
+        "actor": mastodon.uri,
         "object": "http://alpha.test/users/carol",
     }
-    assert (await _send(network, *mastodon.signed(INBOX, follow))).status_code == 202
+    assert (await send(network, *mastodon.signed(INBOX, follow))).status_code == 202
     await context(alpha).worker.drain()
     async with context(alpha).db.session() as session:
         row = (await session.exec(select(Follow))).one()
     assert row.state == ("pending" if locked else "accepted")
-    accepts = [item for item in mastodon.received if item["type"] == "Accept"]
+    accepts = [item for item in mastodon.server.activities() if item["type"] == "Accept"]
     assert len(accepts) == (0 if locked else 1)
     if not locked:
         assert accepts[0]["object"]["id"] == follow["id"]
@@ -191,28 +159,27 @@ async def test_follow_is_accepted_unless_locked(
                 headers={"Authorization": f"Bearer {token}"},
             )
         await context(alpha).worker.drain()
-        creates = [item for item in mastodon.received if item["type"] == "Create"]
+        creates = [item for item in mastodon.server.activities() if item["type"] == "Create"]
         assert creates[0]["object"]["content"] == "<p>to my followers</p>"
 
 
 async def test_a_rotated_key_is_refetched_once(
-    alpha: Starlette, network: Network, mastodon: FakeMastodon
+    alpha: Starlette, network: Network, mastodon: RemoteActor
 ) -> None:
     # Given alpha cached bob's first key
-    status = await _post_note(alpha, network)
+    status = await post_note(alpha, network)
     assert (
-        await _send(network, *mastodon.signed(INBOX, _like(mastodon, status["uri"])))
+        await send(network, *mastodon.signed(INBOX, mastodon.like(status["uri"])))
     ).status_code == 202
     # When bob rotates his key and signs with the new one
-    rotated = generate_rsa_key_pair()
-    mastodon.public_pem, mastodon.private_pem = rotated.public_pem, rotated.private_pem
+    mastodon.rotate_key()
     undo = {
-        "id": f"{mastodon.actor}#likes/1/undo",
+        "id": f"{mastodon.uri}#likes/1/undo",
         "type": "Undo",
-        "actor": mastodon.actor,
-        "object": _like(mastodon, status["uri"]),
+        "actor": mastodon.uri,
+        "object": mastodon.like(status["uri"]),
     }
-    response = await _send(network, *mastodon.signed(INBOX, undo))
+    response = await send(network, *mastodon.signed(INBOX, undo))
     # Then the actor is refetched and the signature verifies
     assert response.status_code == 202
 
@@ -220,7 +187,7 @@ async def test_a_rotated_key_is_refetched_once(
 async def test_secure_mode_fetches_are_signed_by_the_instance_actor(
     alpha: Starlette, beta: Starlette, network: Network
 ) -> None:
-    status = await _post_note(alpha, network)
+    status = await post_note(alpha, network)
     context(alpha).settings = context(alpha).settings.replace(secure_mode=True)
     dave = await make_account(beta, "dave")
     token = await make_token(beta, dave)
@@ -238,11 +205,11 @@ async def test_secure_mode_fetches_are_signed_by_the_instance_actor(
 
 
 async def test_likes_collection_lists_ids_only_to_the_owner(
-    alpha: Starlette, network: Network, mastodon: FakeMastodon
+    alpha: Starlette, network: Network, mastodon: RemoteActor
 ) -> None:
-    status = await _post_note(alpha, network)
-    like = _like(mastodon, status["uri"])
-    await _send(network, *mastodon.signed(INBOX, like))
+    status = await post_note(alpha, network)
+    like = mastodon.like(status["uri"])
+    await send(network, *mastodon.signed(INBOX, like))
     await context(alpha).worker.drain()
 
     async with context(alpha).db.session() as session:
@@ -258,12 +225,12 @@ async def test_likes_collection_lists_ids_only_to_the_owner(
 
 
 async def test_an_unknown_users_inbox_is_a_404_and_stores_nothing(
-    alpha: Starlette, network: Network, mastodon: FakeMastodon
+    alpha: Starlette, network: Network, mastodon: RemoteActor
 ) -> None:
-    status = await _post_note(alpha, network)
+    status = await post_note(alpha, network)
     nobody = "http://alpha.test/users/nobody/inbox"
-    response = await _send(
-        network, *mastodon.signed(nobody, _like(mastodon, status["uri"])), url=nobody
+    response = await send(
+        network, *mastodon.signed(nobody, mastodon.like(status["uri"])), url=nobody
     )
     assert response.status_code == 404
     assert await _count(alpha, InboxItem) == 0

@@ -18,9 +18,10 @@ from sqlmodel import select
 from server.app import create_app
 from server.context import context
 from server.models import InboxItem
-from tests.support.network import FakeMastodon, Network, join, settings_for
 from tests.support.accounts import make_account
 from tests.support.databases import DatabaseFactory
+from tests.support.network import Network, join, settings_for
+from tests.support.remote import RemoteServer, mastodon_bob
 
 T = TypeVar("T")
 INBOXES = ("http://alpha.test/inbox", "http://alpha.test/users/carol/inbox")
@@ -48,8 +49,8 @@ def test_hostile_bodies_never_cause_a_500(tmp_path: Path, databases: DatabaseFac
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
     network = Network()
-    mastodon = FakeMastodon()
-    network.apps[mastodon.host] = mastodon.app()
+    mastodon = mastodon_bob(RemoteServer())
+    network.apps[mastodon.server.host] = mastodon.server.app()
     app = create_app(settings_for(tmp_path, "alpha.test", databases))
     started, stop = threading.Event(), asyncio.Event()
 

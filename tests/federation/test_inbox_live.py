@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.live import Start
 from tests.support.instances import LiveInstance
+from tests.support.live import Start
 
 pytestmark = pytest.mark.live
 

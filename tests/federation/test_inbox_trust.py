@@ -18,8 +18,9 @@ from activitypub.signatures import digest_header
 from server.context import context
 from server.models import InboxItem, Peer, PeerState
 from server.settings import Settings
-from tests.support.network import FakeMastodon, Network, running
 from tests.support.accounts import make_account
+from tests.support.network import Network, running
+from tests.support.remote import RemoteActor
 
 LIMIT = 4096  # the ordinary limit of these tests (the settlement limit stays 32 MiB)
 CHUNK = 1024
@@ -33,12 +34,12 @@ async def alpha(network: Network, alpha_settings: Settings) -> AsyncIterator[Sta
         yield app
 
 
-def _padded(mastodon: FakeMastodon, size: int, n: int = 1) -> bytes:
+def _padded(mastodon: RemoteActor, size: int, n: int = 1) -> bytes:
     """A signed-worthy activity of about `size` bytes (a Flag: stored, then ignored)."""
     activity = {
-        "id": f"{mastodon.actor}#flags/{n}",
+        "id": f"{mastodon.uri}#flags/{n}",
         "type": "Flag",
-        "actor": mastodon.actor,
+        "actor": mastodon.uri,
         "object": "http://alpha.test/users/nobody",
         "content": "",
     }
@@ -72,17 +73,17 @@ async def _stored(app: Starlette) -> int:
         return int((await session.exec(select(func.count()).select_from(InboxItem))).one())
 
 
-async def _peer(app: Starlette, mastodon: FakeMastodon, state: PeerState) -> None:
+async def _peer(app: Starlette, mastodon: RemoteActor, state: PeerState) -> None:
     """mastodon.test as a settlement peer, bob standing as its instance actor."""
     async with context(app).db.transaction() as session:
         session.add(
             Peer(
-                domain=mastodon.host,
+                domain=mastodon.server.host,
                 state=state,
                 currency="EUR",
                 credit_limit=100_000,
-                actor_uri=mastodon.actor,
-                inbox=f"http://{mastodon.host}/inbox",
+                actor_uri=mastodon.uri,
+                inbox=f"http://{mastodon.server.host}/inbox",
             )
         )
 
@@ -120,7 +121,7 @@ async def test_an_unsigned_body_is_refused_unread_and_unparsed(
 
 @pytest.mark.parametrize("declared", [True, False], ids=["content-length", "chunked"])
 async def test_a_signed_body_from_a_stranger_stops_at_the_ordinary_limit(
-    alpha: Starlette, network: Network, mastodon: FakeMastodon, parsed: list[int], declared: bool
+    alpha: Starlette, network: Network, mastodon: RemoteActor, parsed: list[int], declared: bool
 ) -> None:
     # Given bob (no peer) signs a body of twice the ordinary limit, JSON only up to it
     raw = _padded(mastodon, LIMIT)[:-1] + b"x" * LIMIT
@@ -141,7 +142,7 @@ async def test_a_signed_body_from_a_stranger_stops_at_the_ordinary_limit(
 
 
 async def test_an_active_peers_instance_actor_may_send_settlement_sizes(
-    alpha: Starlette, network: Network, mastodon: FakeMastodon
+    alpha: Starlette, network: Network, mastodon: RemoteActor
 ) -> None:
     # Given mastodon.test is an active peer whose instance actor is bob
     await _peer(alpha, mastodon, PeerState.active)
@@ -157,7 +158,7 @@ async def test_an_active_peers_instance_actor_may_send_settlement_sizes(
 
 @pytest.mark.parametrize("state", [PeerState.proposed, PeerState.suspended, PeerState.ended])
 async def test_a_peer_that_is_not_active_has_the_ordinary_limit(
-    alpha: Starlette, network: Network, mastodon: FakeMastodon, state: PeerState
+    alpha: Starlette, network: Network, mastodon: RemoteActor, state: PeerState
 ) -> None:
     await _peer(alpha, mastodon, state)
     large = _padded(mastodon, 4 * LIMIT)
@@ -171,12 +172,12 @@ async def test_a_peer_that_is_not_active_has_the_ordinary_limit(
 
 
 async def test_another_actor_of_a_peers_domain_has_the_ordinary_limit(
-    alpha: Starlette, network: Network, mastodon: FakeMastodon
+    alpha: Starlette, network: Network, mastodon: RemoteActor
 ) -> None:
     await _peer(alpha, mastodon, PeerState.active)
     async with context(alpha).db.transaction() as session:
         peer = (await session.exec(select(Peer))).one()
-        peer.actor_uri = f"http://{mastodon.host}/actor"
+        peer.actor_uri = f"http://{mastodon.server.host}/actor"
         session.add(peer)
     large = _padded(mastodon, 4 * LIMIT)
     refused = await _post(network, INSTANCE_INBOX, *mastodon.signed(INSTANCE_INBOX, large))
@@ -187,7 +188,7 @@ async def test_another_actor_of_a_peers_domain_has_the_ordinary_limit(
     "url", [SHARED_INBOX, INSTANCE_INBOX, "http://alpha.test/users/carol/inbox"]
 )
 async def test_a_body_that_does_not_match_its_digest_is_refused_and_not_stored(
-    alpha: Starlette, network: Network, mastodon: FakeMastodon, url: str
+    alpha: Starlette, network: Network, mastodon: RemoteActor, url: str
 ) -> None:
     await make_account(alpha, "carol")
     body, headers = mastodon.signed(url, _padded(mastodon, 600))

@@ -10,10 +10,11 @@ from starlette.applications import Starlette
 
 from server.context import context
 from server.models import Follow, Note, NoteLike
-from tests.support.payloads import load_text
-from tests.support.network import FakeMastodon, Network
-from tests.federation.test_inbox import INBOX, _send
 from tests.support.accounts import make_account, make_token
+from tests.support.inbox import INBOX, send
+from tests.support.network import Network
+from tests.support.payloads import load_text
+from tests.support.remote import RemoteActor
 
 
 def _payload(name: str) -> dict[str, Any]:
@@ -25,7 +26,7 @@ def _payload(name: str) -> dict[str, Any]:
 
 
 async def test_mastodon_shapes_replayed(
-    alpha: Starlette, network: Network, mastodon: FakeMastodon
+    alpha: Starlette, network: Network, mastodon: RemoteActor
 ) -> None:
     alice = await make_account(alpha, "alice")
     token = await make_token(alpha, alice)
@@ -40,7 +41,7 @@ async def test_mastodon_shapes_replayed(
         "ap_mastodon_create_note.json",
         "mastodon_like.json",
     ):
-        response = await _send(network, *mastodon.signed(INBOX, _payload(name)))
+        response = await send(network, *mastodon.signed(INBOX, _payload(name)))
         assert response.status_code == 202, (name, response.text)
     await context(alpha).worker.drain()
     async with context(alpha).db.session() as session:
@@ -48,7 +49,7 @@ async def test_mastodon_shapes_replayed(
         assert len((await session.exec(select(NoteLike))).all()) == 1
         notes = (await session.exec(select(Note).where(col(Note.is_local).is_(False)))).all()
     assert notes[0].content == "<p>A new drawing!</p>"
-    undo = _send(network, *mastodon.signed(INBOX, _payload("ap_mastodon_undo_like.json")))
+    undo = send(network, *mastodon.signed(INBOX, _payload("ap_mastodon_undo_like.json")))
     assert (await undo).status_code == 202
     await context(alpha).worker.drain()
     async with context(alpha).db.session() as session:

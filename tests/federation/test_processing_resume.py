@@ -11,18 +11,19 @@ from server.federation import processing as federation
 from server.federation.processing import Received
 from server.models import InboxItem, Job, NoteLike, NoteShare
 from server.models.base import utcnow
-from tests.support.network import FakeMastodon, Network
-from tests.federation.test_inbox import INBOX, _like, _post_note, _send
+from tests.support.inbox import INBOX, post_note, send
+from tests.support.network import Network
+from tests.support.remote import RemoteActor
 
 
 async def test_a_crash_mid_batch_is_rolled_back_and_retried(
-    alpha: Starlette, network: Network, mastodon: FakeMastodon, monkeypatch: pytest.MonkeyPatch
+    alpha: Starlette, network: Network, mastodon: RemoteActor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given a Like and an Announce stored in the inbox
-    status = await _post_note(alpha, network)
-    await _send(network, *mastodon.signed(INBOX, _like(mastodon, status["uri"])))
-    announce = {**_like(mastodon, status["uri"], 2), "type": "Announce"}
-    await _send(network, *mastodon.signed(INBOX, announce))
+    status = await post_note(alpha, network)
+    await send(network, *mastodon.signed(INBOX, mastodon.like(status["uri"])))
+    announce = {**mastodon.like(status["uri"], 2), "type": "Announce"}
+    await send(network, *mastodon.signed(INBOX, announce))
     calls = 0
     original = federation.HANDLERS["Announce"]
 

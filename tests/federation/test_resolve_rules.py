@@ -10,8 +10,8 @@ from starlette.applications import Starlette
 
 from server.context import context
 from server.models import Follow
-from tests.support.network import Network
 from tests.support.accounts import make_account, make_token
+from tests.support.network import Network
 
 
 @pytest.mark.parametrize(

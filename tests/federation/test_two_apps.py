@@ -7,14 +7,9 @@ from starlette.applications import Starlette
 
 from server.context import context
 from server.models import Click, Follow, Note
-from tests.support.network import Network
 from tests.support.accounts import make_account, make_token
-
-
-async def _drain(*apps: Starlette) -> None:
-    for _ in range(3):
-        for app in apps:
-            await context(app).worker.drain()
+from tests.support.inbox import drain
+from tests.support.network import Network
 
 
 async def test_follow_post_like_unlike_across_two_instances(
@@ -32,7 +27,7 @@ async def test_follow_post_like_unlike_across_two_instances(
             "/api/v1/follows", data={"uri": "carol@alpha.test"}, headers=dave_auth
         )
     assert followed.status_code == 200, followed.text
-    await _drain(alpha, beta)
+    await drain(alpha, beta)
     async with context(beta).db.session() as session:
         assert (await session.exec(select(Follow))).one().state == "accepted"
     # And carol posts
@@ -49,7 +44,7 @@ async def test_follow_post_like_unlike_across_two_instances(
         )
     status: dict[str, Any] = posted.json()
     assert repeated.json()["id"] == status["id"]
-    await _drain(alpha, beta)
+    await drain(alpha, beta)
     # Then the post arrived on beta
     async with context(beta).db.session() as session:
         cached = (await session.exec(select(Note).where(Note.uri == status["uri"]))).one()
@@ -66,14 +61,14 @@ async def test_follow_post_like_unlike_across_two_instances(
     async with context(beta).db.session() as session:
         clicks = (await session.exec(select(Click))).all()
     assert [(c.donor_id, c.source) for c in clicks] == [(dave.id, "client_api")]
-    await _drain(alpha, beta)
+    await drain(alpha, beta)
     async with network.client("alpha.test") as http:
         counted = (await http.get(f"/api/v1/statuses/{status['id']}")).json()
     assert counted["favourites_count"] == 1
     # When he unlikes it
     async with network.client("beta.test") as http:
         await http.post(f"/api/v1/statuses/{local_id}/unfavourite", headers=dave_auth)
-    await _drain(alpha, beta)
+    await drain(alpha, beta)
     async with network.client("alpha.test") as http:
         counted = (await http.get(f"/api/v1/statuses/{status['id']}")).json()
         likes = await http.get(

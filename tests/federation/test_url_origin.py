@@ -26,11 +26,11 @@ from activitypub.signatures import sign_request
 from server.context import context
 from server.donations.close import close_period
 from server.models import Account, Click, Identity, Note, Thing
-from tests.support.payloads import load_text
-from tests.support.network import Network
-from tests.support.ledger import assert_books_balance, donor
 from tests.support.accounts import csrf_from, log_in, make_account, make_token
+from tests.support.ledger import assert_books_balance, donor
 from tests.support.mastodon import STATUS_ID, FakeMastodonServer, field_link
+from tests.support.network import Network
+from tests.support.payloads import load_text
 
 AS = "https://www.w3.org/ns/activitystreams"
 ALPHA = "http://alpha.test"

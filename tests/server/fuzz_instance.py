@@ -30,10 +30,11 @@ from server.middleware import DirectRoutes
 from server.models import Peer, PeerState
 from server.money.funding import Funding, credit_wallet
 from server.settings import Settings
-from tests.support.network import FakeMastodon, Network, join, settings_for
 from tests.server.fuzzing import Probe
 from tests.support.accounts import csrf_from, log_in, make_account, make_token
 from tests.support.databases import DatabaseFactory
+from tests.support.network import Network, join, settings_for
+from tests.support.remote import RemoteActor, RemoteServer, mastodon_bob
 
 T = TypeVar("T")
 HOST = "likewise.test"
@@ -72,7 +73,7 @@ def served_routes() -> list[tuple[str, str]]:
 class Instance:
     app: Starlette
     loop: asyncio.AbstractEventLoop
-    mastodon: FakeMastodon
+    mastodon: RemoteActor
     peer_key: ed25519.Ed25519PrivateKey
     existing: dict[str, list[str]] = field(default_factory=dict)
     token: str = ""
@@ -112,7 +113,7 @@ class Instance:
         if probe.signed:
             url = f"http://{HOST}{probe.path}"
             signed = sign_request(
-                probe.method, url, {}, body, self.mastodon.key_id, self.mastodon.private_pem
+                probe.method, url, {}, body, self.mastodon.key_id, self.mastodon.keys.private_pem
             )
             headers += [(name.lower().encode(), value.encode()) for name, value in signed.items()]
         else:
@@ -130,7 +131,7 @@ class Instance:
     def body_of(self, probe: Probe) -> bytes:
         """The body; a settlement document signed with the peer's key (if it still can be)."""
         if probe.settlement is not None:
-            method = f"{self.mastodon.actor}#ed25519-key"
+            method = f"{self.mastodon.uri}#ed25519-key"
             try:
                 document = sign_document(probe.settlement, self.peer_key, method)
             except ActivityPubError:  # a mutated actor no key can sign for: sent as it is
@@ -176,13 +177,13 @@ async def _seed(instance: Instance) -> None:
         )
         session.add(
             Peer(
-                domain=mastodon.host,
+                domain=mastodon.server.host,
                 state=PeerState.active,
                 proposed_by="them",
                 currency="EUR",
                 credit_limit=100_000,
-                actor_uri=mastodon.actor,
-                inbox=f"{mastodon.actor}/inbox",
+                actor_uri=mastodon.uri,
+                inbox=f"{mastodon.uri}/inbox",
                 ed25519_multibase=ed25519_public_to_multibase(instance.peer_key.public_key()),
             )
         )
@@ -210,7 +211,7 @@ async def _seed(instance: Instance) -> None:
         "settlement_id": ["1"],
         "decision": ["approve", "reject", "confirm", "refuse"],
         "action": ["accept", "reject", "suspend", "resume", "active"],
-        "domain": [mastodon.host, HOST],
+        "domain": [mastodon.server.host, HOST],
         "version": ["2.0", "2.1"],
         "path": ["style.css", "avatar.png"],
     }
@@ -226,8 +227,8 @@ def running(tmp: Path, databases: DatabaseFactory) -> Iterator[Instance]:
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
-    network, mastodon = Network(), FakeMastodon()
-    network.apps[mastodon.host] = mastodon.app()
+    network, mastodon = Network(), mastodon_bob(RemoteServer())
+    network.apps[mastodon.server.host] = mastodon.server.app()
     app = create_app(settings_for(tmp, HOST, databases))
     network.apps[HOST] = app
     instance = Instance(app, loop, mastodon, generate_ed25519_key())

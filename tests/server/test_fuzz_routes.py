@@ -49,7 +49,7 @@ def instance(
 
 
 def _settlements(instance: Instance) -> list[dict[str, Any]]:
-    return settlement_templates(instance.mastodon.actor, f"http://{HOST}/actor")
+    return settlement_templates(instance.mastodon.uri, f"http://{HOST}/actor")
 
 
 @st.composite

@@ -14,8 +14,8 @@ from starlette.routing import Route
 from server.context import context
 from server.models import Account
 from server.render.openapi import PREFIX
-from tests.support.ledger import donor
 from tests.support.accounts import make_token
+from tests.support.ledger import donor
 
 CONVERTOR = re.compile(r"{([a-zA-Z_]+):[a-zA-Z_]+}")
 

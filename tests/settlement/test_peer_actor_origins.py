@@ -14,16 +14,16 @@ from activitypub.keys import ed25519_public_to_multibase, generate_ed25519_key
 from activitypub.nodeinfo import Usage, build_nodeinfo, build_nodeinfo_links, settlement_metadata
 from server.context import context
 from server.models import Peer
-from tests.support.fake_sites import RemoteActor, Site, join_site
-from tests.support.network import Network
 from tests.support.accounts import csrf_from, log_in, make_account
+from tests.support.network import Network
+from tests.support.remote import RemoteActor, RemoteServer, serve_remote
 
 PEER = "peer.test"
 
 
-def _settling_site(network: Network, **changes: Any) -> Site:
+def _settling_site(network: Network, **changes: Any) -> RemoteServer:
     """peer.test: NodeInfo that settles in EUR, and its instance actor with `changes`."""
-    site = join_site(network, PEER)
+    site = serve_remote(network, PEER)
     actor = RemoteActor(site, PEER)
     uri = f"{site.base}/actor"
     site.documents["/.well-known/nodeinfo"] = build_nodeinfo_links(site.base)

@@ -15,6 +15,7 @@ from activitypub.settlement import (
     build_payment_notice,
     envelope_fields,
 )
+from tests.support.instances import LiveInstance
 from tests.support.live import (
     FAST,
     InstanceKeys,
@@ -27,7 +28,6 @@ from tests.support.live import (
     post_signed,
     user,
 )
-from tests.support.instances import LiveInstance
 
 
 def _batch(

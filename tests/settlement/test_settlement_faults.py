@@ -11,6 +11,7 @@ from sqlmodel import select
 
 from server.db.engine import Database
 from server.models import Direction, Settlement
+from tests.support.instances import LiveInstance
 from tests.support.live import (
     FAST,
     Start,
@@ -29,7 +30,6 @@ from tests.support.live import (
     post_signed,
     user,
 )
-from tests.support.instances import LiveInstance
 
 
 def _sent_batches(instance: LiveInstance) -> list[Settlement]:

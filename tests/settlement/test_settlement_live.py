@@ -7,6 +7,7 @@ import asyncio
 from server.db.engine import Database
 from server.settings import Settings
 from server.settlement.waiting_notice import notices_to_instance
+from tests.support.instances import LiveInstance
 from tests.support.live import (
     FAST,
     Start,
@@ -20,7 +21,6 @@ from tests.support.live import (
     post,
     user,
 )
-from tests.support.instances import LiveInstance
 
 
 def test_donors_on_a_pay_creators_on_b_through_settlement(instances: Start) -> None:

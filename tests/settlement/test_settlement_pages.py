@@ -24,9 +24,9 @@ from server.models import (
 )
 from server.models.base import utcnow
 from server.render.bars import LABEL_WIDTH, VALUE_WIDTH, balance_bars, stacked_bars
-from tests.support.network import Network, running, settings_for
 from tests.support.accounts import csrf_from, log_in, make_account
 from tests.support.databases import DatabaseFactory
+from tests.support.network import Network, running, settings_for
 
 HTML = {"accept": "text/html"}
 

@@ -11,6 +11,7 @@ from sqlmodel import select
 
 from server.db.engine import Database
 from server.models import EscrowLine
+from tests.support.instances import LiveInstance
 from tests.support.live import (
     FAST,
     Start,
@@ -24,7 +25,6 @@ from tests.support.live import (
     post,
     user,
 )
-from tests.support.instances import LiveInstance
 
 
 def _escrow(instance: LiveInstance) -> list[EscrowLine]:

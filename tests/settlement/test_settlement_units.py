@@ -27,6 +27,7 @@ from activitypub.settlement import (
 from server.context import context
 from server.models import SettlementPayment, SettlementState, Transfer
 from server.settlement.payments import mark_paid
+from tests.support.accounts import make_account
 from tests.support.network import Network
 from tests.support.settlement import (
     batch,
@@ -40,7 +41,6 @@ from tests.support.settlement import (
     settlements,
     speaker,
 )
-from tests.support.accounts import make_account
 
 ALPHA, BETA = "http://alpha.test/actor", "http://beta.test/actor"
 BOB = "http://beta.test/users/bob"

@@ -9,16 +9,15 @@ from starlette.applications import Starlette
 
 from server.context import context
 from server.models import Click, Follow, NoteLike
-from tests.support.network import Network
-from tests.federation.test_inbox import _post_note
-from tests.federation.test_two_apps import _drain
 from tests.support.accounts import csrf_from, log_in, make_account
+from tests.support.inbox import drain, post_note
+from tests.support.network import Network
 
 
 async def test_authorize_interaction_likes_and_follows_a_remote_object(
     alpha: Starlette, beta: Starlette, network: Network
 ) -> None:
-    status = await _post_note(alpha, network)
+    status = await post_note(alpha, network)
     await make_account(beta, "dave")
     async with network.client("beta.test") as browser:
         await log_in(browser, "dave")
@@ -39,7 +38,7 @@ async def test_authorize_interaction_likes_and_follows_a_remote_object(
             },
         )
         assert followed.status_code == 303
-    await _drain(alpha, beta)
+    await drain(alpha, beta)
     async with context(alpha).db.session() as session:
         assert len((await session.exec(select(NoteLike))).all()) == 1
         assert (await session.exec(select(Follow))).one().state == "accepted"
@@ -48,7 +47,7 @@ async def test_authorize_interaction_likes_and_follows_a_remote_object(
 async def test_like_from_your_instance_redirects_to_the_visitors_server(
     alpha: Starlette, beta: Starlette, network: Network
 ) -> None:
-    status = await _post_note(alpha, network)
+    status = await post_note(alpha, network)
     await make_account(beta, "dave")
     async with network.client("alpha.test") as browser:
         page = await browser.get(f"/@carol/{status['id']}")
@@ -68,7 +67,7 @@ async def test_like_from_your_instance_redirects_to_the_visitors_server(
 
 
 async def test_the_web_like_button_records_a_web_click(alpha: Starlette, network: Network) -> None:
-    status = await _post_note(alpha, network)
+    status = await post_note(alpha, network)
     erin = await make_account(alpha, "erin")
     async with network.client("alpha.test") as browser:
         await log_in(browser, "erin")

@@ -1,6 +1,6 @@
 """Fixtures shared across test folders, registered in tests/conftest.py via pytest_plugins:
-the money settings (a 10% fee), the in-process network of apps, a fake Mastodon on it and
-two instances, alpha.test and beta.test, that reach each other through it."""
+the money settings (a 10% fee), the in-process network of apps, bob on a fake remote server
+on it, and two instances, alpha.test and beta.test, that reach each other through it."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from starlette.applications import Starlette
 
 from server.settings import Settings
 from tests.support.databases import DatabaseFactory
-from tests.support.network import FakeMastodon, Network, running, settings_for
+from tests.support.network import Network, running, settings_for
+from tests.support.remote import RemoteActor, RemoteServer, mastodon_bob
 
 
 @pytest.fixture
@@ -26,10 +27,9 @@ def network() -> Network:
 
 
 @pytest.fixture
-def mastodon(network: Network) -> FakeMastodon:
-    fake = FakeMastodon()
-    network.apps[fake.host] = fake.app()
-    return fake
+def mastodon(network: Network) -> RemoteActor:
+    """bob on mastodon.test, a remote server on the network."""
+    return mastodon_bob(RemoteServer("mastodon.test").join(network))
 
 
 # Databases are made in sync fixtures, outside the test's event loop.

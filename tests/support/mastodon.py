@@ -1,27 +1,18 @@
 """A Mastodon-shaped server for claim tests: WebFinger, actors and posts in the shapes of
 the captured payloads (tests/data/ap_mastodon_*.json), profile fields written as Mastodon
-writes them, an inbox that records what it is sent. Served in process (an app for
-tests/federation's Network) or on a loopback port (`serving`, for real instances)."""
+writes them, an inbox that records what it is sent. It is the one fake remote server
+(tests/support/remote.py) with Mastodon's documents: served in process on a `Network` or on
+a loopback port (`serving`, for real instances)."""
 
 from __future__ import annotations
 
 import json
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
-
 from activitypub.jsonld import ACTIVITY_JSON
 from tests.support.payloads import load_json, load_text
-from tests.support.instances import free_port
+from tests.support.remote import RemoteServer
 
 CAPTURED_HOST = "https://mastodon.example"
 STATUS_ID = "113000000000000001"
@@ -54,16 +45,11 @@ def _rehosted(document: Any, base: str, name: str) -> Any:
 
 
 @dataclass
-class FakeMastodonServer:
-    """Accounts by name, each with its profile fields as (name, HTML value) pairs."""
+class FakeMastodonServer(RemoteServer):
+    """The remote server with Mastodon's shapes: accounts by name, each with its profile
+    fields as (name, HTML value) pairs."""
 
-    host: str = "mastodon.test"
     fields: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
-    received: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def base(self) -> str:
-        return f"http://{self.host}"
 
     def actor(self, name: str) -> str:
         return f"{self.base}/users/{name}"
@@ -93,82 +79,30 @@ class FakeMastodonServer:
         note["@context"] = create["@context"]
         return note
 
-    def app(self) -> Starlette:
-        def known(request: Request) -> str:
-            name = str(request.path_params["name"])
-            if name not in self.fields:
-                raise _Missing()
-            return name
+    def document_at(self, path: str) -> dict[str, Any] | None:
+        """Mastodon answers an account's actor URL and its profile URL with the actor."""
+        for prefix in ("/users/", "/@"):
+            name = path.removeprefix(prefix)
+            if path.startswith(prefix) and name in self.fields:
+                return self.document(name)
+        name, _, rest = path.removeprefix("/users/").partition("/")
+        if path.startswith("/users/") and rest == f"statuses/{STATUS_ID}" and name in self.fields:
+            return self.note(name)
+        return super().document_at(path)
 
-        async def webfinger(request: Request) -> Response:
-            user, _, host = (
-                request.query_params.get("resource", "").removeprefix("acct:").partition("@")
-            )
-            if host != self.host or user not in self.fields:
-                return Response(status_code=404)
-            links = [
-                {
-                    "rel": "http://webfinger.net/rel/profile-page",
-                    "type": "text/html",
-                    "href": self.profile(user),
-                },
-                {"rel": "self", "type": ACTIVITY_JSON, "href": self.actor(user)},
-            ]
-            jrd = {
-                "subject": f"acct:{user}@{self.host}",
-                "aliases": [self.profile(user), self.actor(user)],
-                "links": links,
-            }
-            return JSONResponse(jrd, media_type="application/jrd+json")
-
-        async def actor(request: Request) -> Response:
-            return JSONResponse(self.document(known(request)), media_type=ACTIVITY_JSON)
-
-        async def status(request: Request) -> Response:
-            return JSONResponse(self.note(known(request)), media_type=ACTIVITY_JSON)
-
-        async def inbox(request: Request) -> Response:
-            self.received.append(json.loads(await request.body()))
-            return Response(status_code=202)
-
-        async def missing(_: Request, __: Exception) -> Response:
-            return Response(status_code=404)
-
-        return Starlette(
-            routes=[
-                Route("/.well-known/webfinger", webfinger),
-                Route("/users/{name}", actor),
-                Route("/@{name}", actor),  # Mastodon answers its profile URL with the actor too
-                Route(f"/users/{{name}}/statuses/{STATUS_ID}", status),
-                Route("/users/{name}/inbox", inbox, methods=["POST"]),
-                Route("/inbox", inbox, methods=["POST"]),
-            ],
-            exception_handlers={_Missing: missing},
-        )
-
-
-class _Missing(Exception):
-    pass
-
-
-@contextmanager
-def serving(server: FakeMastodonServer) -> Iterator[FakeMastodonServer]:
-    """Serve the fake with uvicorn on a free loopback port (server.host becomes it)."""
-    port = free_port()
-    server.host = f"127.0.0.1:{port}"
-    config = uvicorn.Config(
-        server.app(), host="127.0.0.1", port=port, log_level="warning", lifespan="off", ws="none"
-    )
-    running = uvicorn.Server(config)
-    thread = threading.Thread(target=running.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not running.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the fake Mastodon server did not start")
-        time.sleep(0.05)
-    try:
-        yield server
-    finally:
-        running.should_exit = True
-        thread.join(timeout=10)
+    def jrd_for(self, user: str) -> dict[str, Any] | None:
+        if user not in self.fields:
+            return None
+        links = [
+            {
+                "rel": "http://webfinger.net/rel/profile-page",
+                "type": "text/html",
+                "href": self.profile(user),
+            },
+            {"rel": "self", "type": ACTIVITY_JSON, "href": self.actor(user)},
+        ]
+        return {
+            "subject": f"acct:{user}@{self.host}",
+            "aliases": [self.profile(user), self.actor(user)],
+            "links": links,
+        }

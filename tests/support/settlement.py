@@ -33,8 +33,8 @@ from server.models import Direction, LedgerKind, Peer, Settlement, SettlementSta
 from server.models.base import utcnow
 from server.money.ledger import Owner, balance_of
 from server.settlement.documents import dumps
-from tests.support.network import Network
 from tests.support.accounts import csrf_from, log_in, make_account
+from tests.support.network import Network
 
 
 def eur(value: int, scale: int = 2, currency: str = "EUR") -> Amount:
