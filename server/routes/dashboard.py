@@ -15,19 +15,14 @@ from starlette.routing import Route
 from server.auth import checked_form, current_user
 from server.context import context
 from server.domain_errors import ServiceError, Unauthorized
-from server.donations.budget import update_donor_settings
-from server.donations.clicks import remove_click_by_id
-from server.donations.summary import creator_summary, donor_summary
+from server.donations import dashboard
 from server.errors import status_of
-from server.escrow.claims import claim_fediverse_account, claims_received, linked_accounts
-from server.escrow.escrow import Claim, claim_identity, waiting_for
-from server.money.amounts import format_money, parse_amount
-from server.money.payouts import PayoutRequest, request_payout
+from server.escrow.claims import claim_fediverse_account
+from server.escrow.escrow import Claim
+from server.money.amounts import format_money
 from server.render.bars import stacked_bars
 from server.render.pie import pie_slices
 from server.settings import Settings
-from server.settlement.creator import funds_by_peer
-from server.social.notes import local_actor
 
 CREATOR_NOTICE = "creator_notice"
 
@@ -56,9 +51,8 @@ def _render(
 async def _donor_page(request: Request, error: ServiceError | None = None) -> Response:
     if current_user(request) is None:
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
-    settings, who = context(request).settings, _user_id(request)
-    async with context(request).db.session() as session:
-        donor = await donor_summary(session, settings, who)
+    app, who = context(request), _user_id(request)
+    donor = await dashboard.donor_dashboard(app.db, app.settings, who)
     slices = pie_slices([(click.title or click.uri, click.share) for click in donor.clicks])
     values = {"donor": donor, "slices": slices, "error": error}
     return _render(request, "dashboard.html", values, status_of(error) if error else 200)
@@ -69,19 +63,15 @@ async def donor_page(request: Request) -> Response:
 
 
 async def save_budget(request: Request) -> Response:
-    settings, who = context(request).settings, _user_id(request)
+    app, who = context(request), _user_id(request)
     form = await checked_form(request)
+    budget = dashboard.BudgetForm(
+        monthly_budget=str(form.get("monthly_budget", "")),
+        paused=form.get("paused") == "on",
+        anonymous=form.get("anonymous") == "on",
+    )
     try:
-        amount = parse_amount(str(form.get("monthly_budget", "")), settings, field="monthly_budget")
-        async with context(request).db.transaction() as session:
-            await update_donor_settings(
-                session,
-                settings,
-                who,
-                monthly_budget=amount,
-                paused=form.get("paused") == "on",
-                anonymous=form.get("anonymous") == "on",
-            )
+        await dashboard.save_budget(app.db, app.settings, who, budget)
     except ServiceError as exc:
         return await _donor_page(request, exc)
     return RedirectResponse("/money", status_code=303)
@@ -90,8 +80,7 @@ async def save_budget(request: Request) -> Response:
 async def unclick(request: Request) -> Response:
     who = _user_id(request)
     await checked_form(request)
-    async with context(request).db.transaction() as session:
-        await remove_click_by_id(session, who, int(request.path_params["click_id"]))
+    await dashboard.remove_click(context(request).db, who, int(request.path_params["click_id"]))
     return RedirectResponse("/money", status_code=303)
 
 
@@ -100,25 +89,22 @@ async def _creator_page(
 ) -> Response:
     if current_user(request) is None:
         return RedirectResponse(f"/login?{urlencode({'next': _here(request)})}", status_code=303)
-    settings, who = context(request).settings, _user_id(request)
-    async with context(request).db.session() as session:
-        creator = await creator_summary(session, settings, who)
-        by_peer = await funds_by_peer(session, who)
-        waiting = await waiting_for(session, who)
-        received = await claims_received(session, settings, who)
-        linked = await linked_accounts(session, settings, who)
-        profile = (await local_actor(session, who)).url
+    app, who = context(request), _user_id(request)
+    page = await dashboard.creator_dashboard(app.db, app.settings, who)
     peer_chart = stacked_bars(
-        [(row.domain, [("available", row.available), ("pending", row.pending)]) for row in by_peer]
+        [
+            (row.domain, [("available", row.available), ("pending", row.pending)])
+            for row in page.by_peer
+        ]
     )
     values = {
-        "creator": creator,
-        "by_peer": by_peer,
+        "creator": page.creator,
+        "by_peer": page.by_peer,
         "peer_chart": peer_chart,
-        "waiting": waiting,
-        "received": received,
-        "linked": linked,
-        "profile_url": profile,
+        "waiting": page.waiting,
+        "received": page.received,
+        "linked": page.linked,
+        "profile_url": page.profile_url,
         "named": request.query_params.get("actor", "") if named is None else named,
         "notice": request.session.pop(CREATOR_NOTICE, ""),
         "error": error,
@@ -137,33 +123,30 @@ async def creator_page(request: Request) -> Response:
 
 
 async def ask_payout(request: Request) -> Response:
-    settings, who = context(request).settings, _user_id(request)
+    app, who = context(request), _user_id(request)
     form = await checked_form(request)
+    wanted = dashboard.PayoutForm(
+        amount=str(form.get("amount", "")),
+        iban=str(form.get("iban", "")),
+        name=str(form.get("name", "")),
+        bic=str(form.get("bic", "")),
+    )
     try:
-        amount = parse_amount(str(form.get("amount", "")), settings)
-        wanted = PayoutRequest(
-            who,
-            amount,
-            str(form.get("iban", "")),
-            str(form.get("name", "")),
-            str(form.get("bic", "")),
-        )
-        async with context(request).db.transaction() as session:
-            await request_payout(session, settings, wanted)
+        await dashboard.ask_payout(app.db, app.settings, who, wanted)
     except ServiceError as exc:
         return await _creator_page(request, exc)
     return RedirectResponse("/money/creator", status_code=303)
 
 
 async def claim(request: Request) -> Response:
-    settings, who = context(request).settings, _user_id(request)
+    app, who = context(request), _user_id(request)
     await checked_form(request)
+    identity_id = int(request.path_params["identity_id"])
     try:
-        async with context(request).db.transaction() as session:
-            done = await claim_identity(session, settings, request.path_params["identity_id"], who)
+        done = await dashboard.claim_waiting(app.db, app.settings, who, identity_id)
     except ServiceError as exc:
         return await _creator_page(request, exc)
-    request.session[CREATOR_NOTICE] = _claim_notice(done, settings)
+    request.session[CREATOR_NOTICE] = _claim_notice(done, app.settings)
     return RedirectResponse("/money/creator", status_code=303)
 
 

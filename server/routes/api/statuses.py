@@ -13,25 +13,11 @@ from server.context import context
 from server.convertors import is_row_id
 from server.domain_errors import NotFound
 from server.errors import BadRequest, read_json
-from server.models import Account
 from server.render.mastodon import render_account
-from server.render.statuses import render_remote_account, render_status
-from server.social.favourites import SOURCE_API, favourite, unfavourite
-from server.social.interaction import (
-    answer_follow_request,
-    follow,
-    follow_requests,
-    resolve,
-)
-from server.social.notes import (
-    NewStatus,
-    create_status,
-    delete_status,
-    get_note,
-    home_timeline,
-    status_view,
-    visible_to,
-)
+from server.render.statuses import StatusView, render_remote_account, render_status
+from server.social import statuses
+from server.social.interaction import answer_follow_request, follow_requests
+from server.social.notes import NewStatus
 
 
 async def _params(request: Request) -> dict[str, Any]:
@@ -46,12 +32,7 @@ async def _params(request: Request) -> dict[str, Any]:
     return {key: value for key, value in form.items() if isinstance(value, str)}
 
 
-async def _render(request: Request, note_id: int, viewer_id: int | None) -> Response:
-    async with context(request).db.session() as session:
-        note = await get_note(session, note_id)
-        if not visible_to(note, viewer_id):
-            raise NotFound("no such status")
-        view = await status_view(session, note, viewer_id)
+def _render(request: Request, view: StatusView) -> Response:
     return JSONResponse(render_status(context(request).settings, view))
 
 
@@ -73,28 +54,23 @@ async def post_status(request: Request) -> Response:
         sensitive=str(params.get("sensitive", "")).lower() in ("true", "1"),
         idempotency_key=request.headers.get("idempotency-key"),
     )
-    async with context(request).db.transaction() as session:
-        note = await create_status(session, context(request).settings, account, status)
-    return await _render(request, note.id or 0, account.id)
+    app = context(request)
+    return _render(request, await statuses.post(app.db, app.settings, account, status))
 
 
 async def get_status(request: Request) -> Response:
     user = current_user(request)
-    return await _render(request, _note_id(request), user.id if user else None)
+    viewer = user.id if user else None
+    return _render(
+        request, await statuses.status_for(context(request).db, _note_id(request), viewer)
+    )
 
 
 async def _favourite(request: Request, add: bool) -> Response:
     account = await current_account(request)
-    settings = context(request).settings
-    async with context(request).db.transaction() as session:
-        note = await get_note(session, _note_id(request))
-        if not visible_to(note, account.id):
-            raise NotFound("no such status")
-        if add:
-            await favourite(session, settings, account, note, SOURCE_API)
-        else:
-            await unfavourite(session, settings, account, note)
-    return await _render(request, note.id or 0, account.id)
+    app = context(request)
+    view = await statuses.set_favourite(app.db, app.settings, account, _note_id(request), add=add)
+    return _render(request, view)
 
 
 @require_scope("write:favourites")
@@ -111,12 +87,10 @@ async def unfavourite_status(request: Request) -> Response:
 async def follow_remote(request: Request) -> Response:
     account = await current_account(request)
     params = await _params(request)
-    runtime = context(request).federation
-    found = await resolve(runtime.remote, str(params.get("uri") or ""))
-    if found.actor is None:
-        raise BadRequest("this is not an account")
-    await follow(context(request).db, account, found.actor)
-    return JSONResponse(render_remote_account(context(request).settings, found.actor))
+    app = context(request)
+    uri = str(params.get("uri") or "")
+    followed = await statuses.follow_uri(app.db, app.federation.remote, account, uri)
+    return JSONResponse(render_remote_account(app.settings, followed))
 
 
 @require_scope("read:search")
@@ -127,30 +101,23 @@ async def search(request: Request) -> Response:
     result: dict[str, list[Any]] = {"accounts": [], "statuses": [], "hashtags": []}
     if request.query_params.get("resolve", "").lower() not in ("true", "1"):
         return JSONResponse(result)
-    found = await resolve(context(request).federation.remote, query)
-    if found.note is not None:
-        async with context(request).db.session() as session:
-            view = await status_view(session, found.note, user.id if user else None)
-        result["statuses"].append(render_status(settings, view))
-    elif found.actor is not None:
-        async with context(request).db.session() as session:
-            local = await session.get(Account, found.actor.account_id or 0)
-        result["accounts"].append(
-            render_account(settings, local)
-            if local is not None
-            else render_remote_account(settings, found.actor)
-        )
+    app = context(request)
+    viewer = user.id if user else None
+    hit = await statuses.search_resolving(app.db, app.federation.remote, query, viewer)
+    if hit.status is not None:
+        result["statuses"].append(render_status(settings, hit.status))
+    elif hit.local is not None:
+        result["accounts"].append(render_account(settings, hit.local))
+    elif hit.remote is not None:
+        result["accounts"].append(render_remote_account(settings, hit.remote))
     return JSONResponse(result)
 
 
 @require_scope("write:statuses")
 async def delete_status_route(request: Request) -> Response:
     account = await current_account(request)
-    async with context(request).db.transaction() as session:
-        note = await get_note(session, _note_id(request))
-        view = render_status(context(request).settings, await status_view(session, note, None))
-        await delete_status(session, account, note)
-    return JSONResponse(view)
+    app = context(request)
+    return JSONResponse(await statuses.delete(app.db, app.settings, account, _note_id(request)))
 
 
 def _remote_id(request: Request) -> int:
@@ -198,9 +165,7 @@ def _limit(request: Request) -> int:
 async def home(request: Request) -> Response:
     account = await current_account(request)
     limit = _limit(request)
-    async with context(request).db.session() as session:
-        notes = await home_timeline(session, account.id or 0, limit)
-        views = [await status_view(session, note, account.id) for note in notes]
+    views = await statuses.home(context(request).db, account.id or 0, limit)
     settings = context(request).settings
     return JSONResponse([render_status(settings, view) for view in views])
 
