@@ -13,37 +13,17 @@ from starlette.routing import Route
 
 from server.auth import checked_form, require_admin
 from server.context import context
-from server.db.engine import Database
 from server.domain_errors import NotFound, ServiceError, ValidationFailed
 from server.errors import status_of
-from server.models import Direction, PaymentState, PeerState
-from server.money.amounts import format_amount, format_money, parse_amount
+from server.money.amounts import format_amount, format_money
 from server.render.bars import balance_bars
 from server.settings import Settings
-from server.settlement.exchange import (
-    list_payments,
-    list_settlements,
-    overdue,
-    verify_settlement,
-)
-from server.settlement.outgoing import prepare_batches
-from server.settlement.payments import confirm_payment, mark_paid, refuse_payment
-from server.settlement.peering import (
-    answer_proposal,
-    discover,
-    find_peer,
-    list_peers,
-    normalize_domain,
-    propose,
-    set_state,
-    waiting_instances,
-)
+from server.settlement import admin
+from server.settlement.exchange import verify_settlement
 from server.settlement.statements import statement
-from server.settlement.waiting_notice import notices_to_instance
 
 PAGE = "/admin/peers"
 NOTICE_KEY = "peers_notice"
-STATES = {"suspend": PeerState.suspended, "resume": PeerState.active, "end": PeerState.ended}
 
 
 def _money(settings: Settings) -> Callable[[int], str]:
@@ -69,26 +49,17 @@ async def _page(
     request: Request, error: ServiceError | None = None, entered: Mapping[str, str] | None = None
 ) -> Response:
     require_admin(request)
-    settings: Settings = context(request).settings
-    db: Database = context(request).db
-    balances = await list_peers(db, settings)
-    batches = await list_settlements(db)
-    payments = await list_payments(db)
-    waiting = await waiting_instances(db)
-    notices = await notices_to_instance(db, settings)
-    awaiting = {
-        peer.domain
-        for payment, peer in payments
-        if payment.direction == Direction.outgoing and payment.state == PaymentState.notified
-    }
+    app = context(request)
+    settings = app.settings
+    page = await admin.peers_page(app.db, settings)
     values = {
-        "balances": balances,
-        "chart": balance_bars([(row.peer.domain, row.net) for row in balances]),
-        "batches": [(batch, peer, overdue(settings, batch)) for batch, peer in batches],
-        "payments": payments,
-        "waiting": waiting,
-        "notices": notices,
-        "awaiting": awaiting,
+        "balances": page.balances,
+        "chart": balance_bars([(row.peer.domain, row.net) for row in page.balances]),
+        "batches": page.batches,
+        "payments": page.payments,
+        "waiting": page.waiting,
+        "notices": page.notices,
+        "awaiting": page.awaiting,
         "error": error,
         "notice": request.session.pop(NOTICE_KEY, ""),
         "entered": entered or {},
@@ -115,20 +86,15 @@ async def _act(request: Request, work: Callable[[Mapping[str, str]], Awaitable[s
 
 
 async def add_peer(request: Request) -> Response:
-    settings: Settings = context(request).settings
-    db: Database = context(request).db
+    app = context(request)
+    settings = app.settings
 
     async def work(form: Mapping[str, str]) -> str:
-        domain = normalize_domain(settings, form.get("domain", ""))
-        limit = settings.peer_credit_limit
-        if form.get("credit_limit", "").strip():
-            limit = parse_amount(form["credit_limit"], settings, field="credit_limit")
-        remote = context(request).federation.remote
-        # Discovery reads the peer's NodeInfo and actor: network I/O, outside any transaction.
-        profile = await discover(remote, remote.client, settings, domain)
-        peer = await propose(db, settings, profile, limit)
+        proposal = admin.PeerProposal(form.get("domain", ""), form.get("credit_limit", ""))
+        done = await admin.propose_peer(app.db, settings, app.federation.remote, proposal)
+        limit = _money(settings)(done.credit_limit)
         return (
-            f"Proposed settling with {peer.domain} (credit limit {_money(settings)(limit)}); "
+            f"Proposed settling with {done.peer.domain} (credit limit {limit}); "
             f"its admin accepts or rejects the proposal."
         )
 
@@ -138,17 +104,15 @@ async def add_peer(request: Request) -> Response:
 async def peer_action(request: Request) -> Response:
     """Accept or reject a peer's proposal; suspend, resume or end an agreement."""
     require_admin(request)
-    db: Database = context(request).db
+    app = context(request)
     domain, action = request.path_params["domain"].lower(), request.path_params["action"]
-    if action not in ("accept", "reject", *STATES):
+    if action not in admin.PEER_ACTIONS:
         raise NotFound(f"no action {action!r} on a peer")
 
     async def work(_: Mapping[str, str]) -> str:
-        if action in STATES:
-            peer = await set_state(db, domain, STATES[action])
+        peer = await admin.act_on_peer(app.db, app.settings, domain, action)
+        if action in admin.STATES:
             return f"{domain} is now {peer.state}."
-        settings = context(request).settings
-        peer = await answer_proposal(db, settings, domain, accept=action == "accept")
         verb = "Accepted" if action == "accept" else "Rejected"
         return f"{verb} the proposal of {domain}; the peer is {peer.state}."
 
@@ -156,14 +120,12 @@ async def peer_action(request: Request) -> Response:
 
 
 async def send_batches(request: Request) -> Response:
-    settings: Settings = context(request).settings
-    db: Database = context(request).db
+    app = context(request)
+    settings = app.settings
     domain = request.path_params["domain"].lower()
 
     async def work(_: Mapping[str, str]) -> str:
-        async with db.session() as session:
-            peer_id = (await find_peer(session, domain)).id
-        made = await prepare_batches(db, settings, context(request).federation.remote, peer_id)
+        made = await admin.send_batches(app.db, settings, app.federation.remote, domain)
         if not made:
             return f"Nothing to send to {domain}: no held shares for its payable creators."
         total = _money(settings)(sum(batch.total for batch in made))
@@ -173,14 +135,14 @@ async def send_batches(request: Request) -> Response:
 
 
 async def pay(request: Request) -> Response:
-    settings: Settings = context(request).settings
+    app = context(request)
+    settings = app.settings
     domain = request.path_params["domain"].lower()
 
     async def work(form: Mapping[str, str]) -> str:
-        amount = parse_amount(form.get("amount", ""), settings)
-        payment = await mark_paid(
-            context(request).db, settings, domain, amount, form.get("reference", "")
-        )
+        notice = admin.PaymentNotice(form.get("amount", ""), form.get("reference", ""))
+        paid = await admin.record_payment(app.db, settings, domain, notice)
+        payment, amount = paid.payment, paid.amount
         return (
             f"Payment notice {payment.id} of {_money(settings)(amount)} sent to {domain}; "
             f"it becomes final when {domain} confirms."
@@ -190,22 +152,21 @@ async def pay(request: Request) -> Response:
 
 
 async def answer_payment(request: Request) -> Response:
-    settings: Settings = context(request).settings
+    app = context(request)
+    settings = app.settings
     require_admin(request)
     payment_id, decision = int(request.path_params["payment_id"]), request.path_params["decision"]
-    if decision not in ("confirm", "refuse"):
+    if decision not in admin.PAYMENT_DECISIONS:
         raise NotFound(f"no action {decision!r} on a payment notice")
 
     async def work(form: Mapping[str, str]) -> str:
-        db = context(request).db
+        reason = form.get("reason", "").strip() or "the transfer has not arrived"
+        payment = await admin.answer_payment(app.db, settings, payment_id, decision, reason)
         if decision == "confirm":
-            payment = await confirm_payment(db, settings, payment_id)
             return (
                 f"Payment {payment_id} confirmed ({_money(settings)(payment.amount)}, "
                 f"{payment.reference}): creators' promised funds are available."
             )
-        reason = form.get("reason", "").strip() or "the transfer has not arrived"
-        await refuse_payment(db, settings, payment_id, reason)
         return f"Payment {payment_id} refused; its batches are open again."
 
     return await _act(request, work)

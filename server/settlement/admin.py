@@ -1,0 +1,135 @@
+"""What the admin's settlement pages (/admin/peers) read and do: the page's parts in one call,
+and one function per form, as the `likewise peers` / `settlements` commands call them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from server.db.engine import Database
+from server.federation.remote import RemoteActors
+from server.models import Direction, PaymentState, Peer, PeerState, Settlement, SettlementPayment
+from server.money.amounts import parse_amount
+from server.settings import Settings
+from server.settlement.exchange import list_payments, list_settlements, overdue
+from server.settlement.outgoing import prepare_batches
+from server.settlement.payments import confirm_payment, mark_paid, refuse_payment
+from server.settlement.peering import (
+    PeerBalance,
+    Waiting,
+    answer_proposal,
+    discover,
+    find_peer,
+    list_peers,
+    normalize_domain,
+    propose,
+    set_state,
+    waiting_instances,
+)
+from server.settlement.waiting_notice import notices_to_instance
+
+# What an admin may do to a peer's agreement besides answering its proposal.
+STATES = {"suspend": PeerState.suspended, "resume": PeerState.active, "end": PeerState.ended}
+PEER_ACTIONS = ("accept", "reject", *STATES)
+PAYMENT_DECISIONS = ("confirm", "refuse")
+
+
+@dataclass(frozen=True)
+class PeersPage:
+    balances: list[PeerBalance]
+    batches: list[tuple[Settlement, Peer, bool]]  # each batch, its peer, and whether overdue
+    payments: list[tuple[SettlementPayment, Peer]]
+    waiting: list[Waiting]
+    notices: list[tuple[str, str]]
+    awaiting: set[str]  # domains whose confirmation of our payment notice we await
+
+
+@dataclass(frozen=True)
+class PeerProposal:
+    """The propose form as sent."""
+
+    domain: str
+    credit_limit: str  # as typed; blank for the instance's default
+
+
+@dataclass(frozen=True)
+class Proposed:
+    peer: Peer
+    credit_limit: int
+
+
+@dataclass(frozen=True)
+class PaymentNotice:
+    """The "we paid" form as sent."""
+
+    amount: str  # as typed
+    reference: str
+
+
+@dataclass(frozen=True)
+class Paid:
+    payment: SettlementPayment
+    amount: int
+
+
+async def peers_page(db: Database, settings: Settings) -> PeersPage:
+    balances = await list_peers(db, settings)
+    batches = await list_settlements(db)
+    payments = await list_payments(db)
+    waiting = await waiting_instances(db)
+    notices = await notices_to_instance(db, settings)
+    awaiting = {
+        peer.domain
+        for payment, peer in payments
+        if payment.direction == Direction.outgoing and payment.state == PaymentState.notified
+    }
+    return PeersPage(
+        balances=balances,
+        batches=[(batch, peer, overdue(settings, batch)) for batch, peer in batches],
+        payments=payments,
+        waiting=waiting,
+        notices=notices,
+        awaiting=awaiting,
+    )
+
+
+async def propose_peer(
+    db: Database, settings: Settings, remote: RemoteActors, form: PeerProposal
+) -> Proposed:
+    domain = normalize_domain(settings, form.domain)
+    limit = settings.peer_credit_limit
+    if form.credit_limit.strip():
+        limit = parse_amount(form.credit_limit, settings, field="credit_limit")
+    # Discovery reads the peer's NodeInfo and actor: network I/O, outside any transaction.
+    profile = await discover(remote, remote.client, settings, domain)
+    return Proposed(await propose(db, settings, profile, limit), limit)
+
+
+async def act_on_peer(db: Database, settings: Settings, domain: str, action: str) -> Peer:
+    """Accept or reject the peer's proposal; suspend, resume or end the agreement."""
+    if action in STATES:
+        return await set_state(db, domain, STATES[action])
+    return await answer_proposal(db, settings, domain, accept=action == "accept")
+
+
+async def send_batches(
+    db: Database, settings: Settings, remote: RemoteActors, domain: str
+) -> list[Settlement]:
+    async with db.session() as session:
+        peer_id = (await find_peer(session, domain)).id
+    return await prepare_batches(db, settings, remote, peer_id)
+
+
+async def record_payment(
+    db: Database, settings: Settings, domain: str, notice: PaymentNotice
+) -> Paid:
+    amount = parse_amount(notice.amount, settings)
+    return Paid(await mark_paid(db, settings, domain, amount, notice.reference), amount)
+
+
+async def answer_payment(
+    db: Database, settings: Settings, payment_id: int, decision: str, reason: str
+) -> SettlementPayment:
+    """Confirm an incoming payment notice, or refuse it for `reason`."""
+    if decision == "confirm":
+        return await confirm_payment(db, settings, payment_id)
+    return await refuse_payment(db, settings, payment_id, reason)
