@@ -16,6 +16,12 @@ from server.settings import Settings
 from tests.support.browser import CHROMIUM_ARGS, chromium_path
 from tests.support.databases import DatabaseFactory
 from tests.support.instances import LiveInstance
+from tests.support.processes import (
+    LIVE_FIXTURES,
+    Processes,
+    running_test,
+    starts_processes_itself,
+)
 
 if TYPE_CHECKING:
     from playwright.async_api import Page
@@ -73,6 +79,46 @@ async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
     async with httpx.AsyncClient(transport=transport, base_url=f"http://{TEST_DOMAIN}") as c:
         yield c
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test that starts processes is `live` (and one with Chromium's `page` is
+    `browser` too): it uses a fixture of LIVE_FIXTURES. Runs before `-m` selects."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if not fixtures.isdisjoint(LIVE_FIXTURES):
+            item.add_marker(pytest.mark.live)
+        if "page" in fixtures:
+            item.add_marker(pytest.mark.browser)
+        function = getattr(item, "function", None)
+        if (
+            item.get_closest_marker("live") is None
+            and function is not None
+            and starts_processes_itself(function)
+        ):
+            raise pytest.UsageError(
+                f"{item.nodeid} starts a process itself: take it through a fixture of "
+                f"{sorted(LIVE_FIXTURES)} so that it is marked live"
+            )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    running_test(item.get_closest_marker("live") is not None)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    running_test(None)
+
+
+@pytest.fixture
+def processes() -> Iterator[Processes]:
+    """Start long-running commands (`processes.start(args)`); those left are killed after."""
+    started = Processes()
+    yield started
+    started.stop_all()
 
 
 @pytest.fixture

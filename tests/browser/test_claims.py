@@ -14,8 +14,6 @@ from tests.support.instances import LiveInstance
 from tests.support.mastodon import FakeMastodonServer, field_link
 from tests.support.remote import serving
 
-pytestmark = [pytest.mark.browser, pytest.mark.live]
-
 
 @pytest.fixture
 def mastodon() -> Iterator[FakeMastodonServer]:

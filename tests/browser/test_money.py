@@ -7,7 +7,6 @@ from pathlib import Path
 from urllib.parse import quote
 
 import httpx
-import pytest
 from playwright.async_api import Page, expect
 from sqlmodel import select
 
@@ -20,8 +19,6 @@ from server.models.base import utcnow
 from server.settings import Settings
 from tests.support.instances import LiveInstance
 from tests.support.ledger import fediverse_thing, like
-
-pytestmark = [pytest.mark.browser, pytest.mark.live]
 
 
 def _local_post(instance: LiveInstance) -> str:

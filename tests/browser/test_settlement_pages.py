@@ -26,8 +26,6 @@ from tests.support.live import (
     user,
 )
 
-pytestmark = [pytest.mark.browser, pytest.mark.live]
-
 PASSWORD = "correct horse"
 
 

@@ -3,12 +3,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from playwright.async_api import Page, expect
 
 from tests.support.instances import LiveInstance
-
-pytestmark = [pytest.mark.browser, pytest.mark.live]
 
 
 async def test_sign_up_log_out_and_log_in_again(

@@ -14,7 +14,6 @@ import time
 import uuid
 from pathlib import Path
 
-import pytest
 from sqlalchemy.engine import make_url
 from sqlmodel import select
 
@@ -33,6 +32,7 @@ from tests.support.ledger import (
     transfers,
     web_thing,
 )
+from tests.support.processes import Processes
 
 SCENARIO = Scenario(donors=1500, creators=400, clicks_per_donor=8, seed=7)
 
@@ -72,8 +72,8 @@ def close_args(data: Path) -> list[str]:
     ]
 
 
-def close_command(url: str, data: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
+def close_command(processes: Processes, url: str, data: Path) -> subprocess.Popen[bytes]:
+    return processes.start(
         close_args(data), env=close_env(url), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
 
@@ -104,9 +104,8 @@ async def _ledger(url: str) -> list[tuple[object, ...]]:
         await db.dispose()
 
 
-@pytest.mark.live
 async def test_a_close_killed_at_random_points_ends_like_an_uninterrupted_one(
-    databases: DatabaseFactory, settings: Settings, tmp_path: Path
+    databases: DatabaseFactory, settings: Settings, tmp_path: Path, processes: Processes
 ) -> None:
     seeded = await _seeded(databases, settings)
     reference = clone(databases, seeded, tmp_path)
@@ -124,7 +123,7 @@ async def test_a_close_killed_at_random_points_ends_like_an_uninterrupted_one(
             done = await _progress(url)
             if done + 1 >= SCENARIO.donors:
                 break
-            process = close_command(url, tmp_path / f"t{trial}")
+            process = close_command(processes, url, tmp_path / f"t{trial}")
             await _until_done(url, rng.randrange(done + 1, SCENARIO.donors), process)
             if process.poll() is None:
                 process.send_signal(signal.SIGKILL)

@@ -9,7 +9,6 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TypeVar
 
-import pytest
 from sqlalchemy import update
 from sqlmodel import select
 
@@ -23,7 +22,6 @@ from server.settings import Settings
 from tests.support.instances import LiveInstance
 from tests.support.ledger import balance, like, wallet, web_thing
 
-pytestmark = pytest.mark.live
 T = TypeVar("T")
 
 THIS_MONTH = period_of(utcnow())

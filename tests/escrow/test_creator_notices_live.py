@@ -12,7 +12,6 @@ import pytest
 from tests.support.live import FAST, Start, close, eventually, like, user
 from tests.support.remote import RemoteActor, RemoteServer, fediverse_creator, serving
 
-pytestmark = pytest.mark.live
 PAGE = re.compile(r'href="(http://127\.0\.0\.1:\d+/waiting/[\w-]+)"')
 
 

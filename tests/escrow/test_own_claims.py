@@ -263,7 +263,6 @@ def _liked_in_october(instance: LiveInstance) -> None:
     asyncio.run(run())
 
 
-@pytest.mark.live
 def test_likewise_users_create_claims_what_waits(instances: Callable[..., LiveInstance]) -> None:
     # Given dora's like of cat's post in October, closed before cat has an account
     instance = instances(autostart=False)

@@ -7,12 +7,8 @@ import socket
 import time
 from pathlib import Path
 
-import pytest
-
 from tests.support.instances import LiveInstance
 from tests.support.live import Start
-
-pytestmark = pytest.mark.live
 
 MB = 1024 * 1024
 ORDINARY_LIMIT = MB  # LIKEWISE_MAX_BODY_BYTES by default

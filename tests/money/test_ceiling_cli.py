@@ -7,13 +7,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-import pytest
 from sqlalchemy import text
 
 from server.db.engine import Database
 from tests.support.instances import LiveInstance
-
-pytestmark = pytest.mark.live
 
 HUGE = 99_999_999_999_999_999  # 999,999,999,999,999.99 EUR in minor units
 

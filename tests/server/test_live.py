@@ -20,8 +20,6 @@ from tests.support.accounts import csrf_from
 from tests.support.instances import LiveInstance
 from tests.support.tls import make_local_ca
 
-pytestmark = pytest.mark.live
-
 
 async def _instance_actor_key(database_url: str) -> str:
     db = Database(database_url)

@@ -11,12 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.support.instances import LiveInstance
 from tests.support.tls import make_local_ca
-
-pytestmark = pytest.mark.live
 
 ACTIVITY_JSON = {"Accept": "application/activity+json"}
 CREATE_ANN = ("users", "create", "ann", "--email", "ann@example.org", "--password", "pw-123456")

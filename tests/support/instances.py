@@ -14,6 +14,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.support.processes import require_live
+
 
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
@@ -83,6 +85,7 @@ class LiveInstance:
             str(self.data_dir),
             *self.args,
         ]
+        require_live(f"likewise serve on {self.base_url}")
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             command,
