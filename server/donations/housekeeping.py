@@ -1,7 +1,7 @@
 """The worker's periodic housekeeping: escrow past its time goes back to the donors,
 every ended month that is not closed yet is closed (unless LIKEWISE_AUTO_CLOSE is off),
 then old finished job rows are deleted (`job_retention`), then the month's notices to
-unclaimed creators are queued (`creator_notices`).
+unclaimed creators are queued (`server.escrow.notices`).
 
 Each step runs even when an earlier one failed, so a month that cannot close (say,
 LIKEWISE_UNSPENT_TO names no account) never stalls the others. A failure is logged

@@ -35,7 +35,7 @@ from server.federation.inbox import PROCESS_JOB
 from server.jobs.pruning import Retention
 from server.settings import Settings
 
-CREATOR_NOTICE_KEYS = "creator-notice:"  # creator_notices.delivery_key
+CREATOR_NOTICE_KEYS = "creator-notice:"  # server.escrow.notices.delivery_key
 
 
 def job_retention(

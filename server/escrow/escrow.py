@@ -104,7 +104,7 @@ WEB_NETWORK = "web"
 def claimable_by(account_id: int) -> ColumnElement[bool]:
     """Which identities an account may claim without an admin or a remote proof: its own
     fediverse actor, and its profile page or actor liked as web pages (web identities
-    keyed by that URL). Remote accounts are claimed by links both ways (services.claims)."""
+    keyed by that URL). Remote accounts are claimed by links both ways (server/escrow/claims.py)."""
     mine = Actor.account_id == account_id
     uri, page = col(Actor.uri), col(Actor.url)
     own_urls = union(

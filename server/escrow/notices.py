@@ -4,7 +4,7 @@ was set aside, so the oldest first), how to claim it, how to stop these messages
 
 Who: creators whose shares wait in escrow (held lines with a creator URI not on this
 instance), except shares held for an active peer (settlement pays those), identities
-already claimed, and actors who opted out (`notice_opt_outs`). Each gets at most one
+already claimed, and actors who opted out (`server.escrow.opt_outs`). Each gets at most one
 message per calendar month: a `Create` of a `Note` addressed only to them, with a
 `Mention` so Mastodon notifies them (a direct message), from the instance actor, through
 the delivery queue (signed, retried). The `creator_notice` row for (creator, month) is

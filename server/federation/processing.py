@@ -235,7 +235,7 @@ async def handle_create(r: Received) -> None:
 
 
 async def handle_block(r: Received) -> None:
-    """A Block of our instance actor: no more notices to this actor (see notice_opt_outs)."""
+    """A Block of our instance actor: no more notices to this actor (escrow/opt_outs.py)."""
     if r.activity.object_id != instance_actor_uri(r.settings):
         raise Ignored("block of an actor other than the instance actor")
     await opt_out(r.session, r.activity.actor_id, OptOutVia.block, r.activity.id)

@@ -1,6 +1,6 @@
 """Settlement between instances: one entry for what peers send, the jobs that send ours,
-and the checks and views admins use. The parts live in `peers`, `settlement_batches` and
-`settlement_payments`; the shared plumbing in `settlement_docs`.
+and the checks and views admins use. The parts live in `peering`, `outgoing`,
+`incoming` and `payments`; the shared plumbing in `documents`.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ period (only for payable creators, within the credit limit); the lines wait as
 escrow to what we owe the peer; rejected lines go back to escrow (held again for the
 peer when the credit limit was the reason, else to the creator's identity escrow).
 
-The receiving side is settlement_receiving.py.
+The receiving side is server/settlement/incoming.py.
 """
 
 from __future__ import annotations
