@@ -9,14 +9,12 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from server.accounts.accounts import get_account
 from server.auth import checked_form, require_admin
 from server.context import context
 from server.domain_errors import ServiceError
+from server.donations import admin
 from server.errors import status_of
-from server.money.amounts import format_money, parse_amount
-from server.money.funding import Funding, credit_wallet
-from server.money.payouts import approve_payout, list_payouts, reject_payout
+from server.money.amounts import format_money
 
 
 def _render(request: Request, values: Mapping[str, object], status: int = 200) -> Response:
@@ -33,10 +31,7 @@ def _render(request: Request, values: Mapping[str, object], status: int = 200) -
 
 async def _page(request: Request, error: ServiceError | None = None, notice: str = "") -> Response:
     require_admin(request)
-    async with context(request).db.session() as session:
-        open_payouts = [
-            p for p in await list_payouts(session) if p.state in ("requested", "approved")
-        ]
+    open_payouts = await admin.open_payouts(context(request).db)
     values = {"payouts": open_payouts, "error": error, "notice": notice}
     return _render(request, values, status_of(error) if error else 200)
 
@@ -47,18 +42,19 @@ async def admin_money(request: Request) -> Response:
 
 async def fund(request: Request) -> Response:
     require_admin(request)
-    settings = context(request).settings
+    app = context(request)
     form = await checked_form(request)
+    wanted = admin.FundForm(
+        username=str(form.get("username", "")),
+        amount=str(form.get("amount", "")),
+        reference=str(form.get("reference", "")),
+    )
     try:
-        amount = parse_amount(str(form.get("amount", "")), settings)
-        async with context(request).db.transaction() as session:
-            account = await get_account(session, str(form.get("username", "")))
-            funding = Funding(int(account.id or 0), amount, str(form.get("reference", "")).strip())
-            _, created = await credit_wallet(session, settings, funding)
+        done = await admin.fund_wallet(app.db, app.settings, wanted)
     except ServiceError as exc:
         return await _page(request, exc)
-    verb = "Credited" if created else "Already credited"
-    notice = f"{verb} {format_money(amount, settings)} to @{account.username}."
+    verb = "Credited" if done.created else "Already credited"
+    notice = f"{verb} {format_money(done.amount, app.settings)} to @{done.username}."
     return await _page(request, notice=notice)
 
 
@@ -66,13 +62,10 @@ async def decide(request: Request) -> Response:
     require_admin(request)
     form = await checked_form(request)
     payout_id = int(request.path_params["payout_id"])
+    approve, note = request.path_params["decision"] == "approve", str(form.get("note", ""))
+    app = context(request)
     try:
-        async with context(request).db.transaction() as session:
-            if request.path_params["decision"] == "approve":
-                await approve_payout(session, payout_id)
-            else:
-                note = str(form.get("note", ""))
-                await reject_payout(session, context(request).settings, payout_id, note)
+        await admin.decide_payout(app.db, app.settings, payout_id, approve=approve, note=note)
     except ServiceError as exc:
         return await _page(request, exc)
     return RedirectResponse("/admin/money", status_code=303)

@@ -10,18 +10,8 @@ from starlette.routing import Route
 
 from server.auth import checked_form, current_account, current_user
 from server.context import context
-from server.domain_errors import NotFound
-from server.escrow.claims import linked_accounts
-from server.social.favourites import SOURCE_WEB, favourite, unfavourite
-from server.social.notes import (
-    NewStatus,
-    create_status,
-    get_note,
-    local_profile,
-    recent_notes,
-    status_view,
-    visible_to,
-)
+from server.social import pages
+from server.social.notes import NewStatus
 
 
 def _render(request: Request, name: str, values: Mapping[str, object]) -> Response:
@@ -30,48 +20,38 @@ def _render(request: Request, name: str, values: Mapping[str, object]) -> Respon
 
 
 async def profile_page(request: Request) -> Response:
-    settings = context(request).settings
-    async with context(request).db.session() as session:
-        account, actor = await local_profile(session, request.path_params["username"])
-        notes = await recent_notes(session, actor.id or 0)
-        linked = await linked_accounts(session, settings, account.id or 0)
-    values = {"account": account, "actor": actor, "notes": notes, "linked": linked}
+    app = context(request)
+    found = await pages.profile(app.db, app.settings, request.path_params["username"])
+    values = {
+        "account": found.account,
+        "actor": found.actor,
+        "notes": found.notes,
+        "linked": found.linked,
+    }
     return _render(request, "profile.html", values)
 
 
 async def support_page(request: Request) -> Response:
     """Where the FEP-0ea0 payment link of an actor points: how to pay this creator."""
-    async with context(request).db.session() as session:
-        account, actor = await local_profile(session, request.path_params["username"])
-        notes = await recent_notes(session, actor.id or 0, limit=5)
-    values = {"account": account, "actor": actor, "notes": notes}
+    found = await pages.support(context(request).db, request.path_params["username"])
+    values = {"account": found.account, "actor": found.actor, "notes": found.notes}
     return _render(request, "support.html", values)
 
 
 async def note_page(request: Request) -> Response:
     user = current_user(request)
     viewer = user.id if user else None
-    async with context(request).db.session() as session:
-        account, _ = await local_profile(session, request.path_params["username"])
-        note = await get_note(session, request.path_params["note_id"])
-        if note.account_id != account.id or not visible_to(note, viewer):
-            raise NotFound("no such post")
-        view = await status_view(session, note, viewer)
-    return _render(request, "note.html", {"account": account, "view": view})
+    username, note_id = request.path_params["username"], request.path_params["note_id"]
+    found = await pages.note_page(context(request).db, username, note_id, viewer)
+    return _render(request, "note.html", {"account": found.account, "view": found.view})
 
 
 async def like_note(request: Request) -> Response:
     form = await checked_form(request)
     account = await current_account(request, "log in to like posts")
-    settings = context(request).settings
-    async with context(request).db.transaction() as session:
-        note = await get_note(session, request.path_params["note_id"])
-        if not visible_to(note, account.id):
-            raise NotFound("no such post")
-        if form.get("undo"):
-            await unfavourite(session, settings, account, note)
-        else:
-            await favourite(session, settings, account, note, SOURCE_WEB)
+    app = context(request)
+    note_id, undo = request.path_params["note_id"], bool(form.get("undo"))
+    await pages.like_from_web(app.db, app.settings, account, note_id, undo=undo)
     target = request.url.path.removesuffix("/like")
     return RedirectResponse(target, status_code=303)
 
@@ -84,8 +64,7 @@ async def compose(request: Request) -> Response:
     status = NewStatus(
         text=str(form.get("status", "")), visibility=str(form.get("visibility", "public"))
     )
-    async with context(request).db.transaction() as session:
-        note = await create_status(session, context(request).settings, account, status)
+    note = await pages.write(context(request).db, context(request).settings, account, status)
     return RedirectResponse(f"/@{account.username}/{note.id}", status_code=303)
 
 

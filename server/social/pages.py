@@ -1,0 +1,81 @@
+"""What the web pages for posts read and do (profiles, the support page, a note with its
+like button, writing a post): each function owns its session or transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from server.db.engine import Database
+from server.domain_errors import NotFound
+from server.escrow.claims import linked_accounts
+from server.models import Account, Actor, Identity, Note
+from server.render.statuses import StatusView
+from server.settings import Settings
+from server.social.favourites import SOURCE_WEB, favourite, unfavourite
+from server.social.notes import (
+    NewStatus,
+    create_status,
+    get_note,
+    local_profile,
+    recent_notes,
+    status_view,
+    visible_to,
+)
+
+
+@dataclass(frozen=True)
+class Profile:
+    account: Account
+    actor: Actor
+    notes: list[Note]  # the latest, newest first
+    linked: list[Identity] = field(default_factory=list)  # accounts elsewhere it claimed
+
+
+@dataclass(frozen=True)
+class NotePage:
+    account: Account
+    view: StatusView
+
+
+async def profile(db: Database, settings: Settings, username: str) -> Profile:
+    async with db.session() as session:
+        account, actor = await local_profile(session, username)
+        notes = await recent_notes(session, actor.id or 0)
+        linked = await linked_accounts(session, settings, account.id or 0)
+    return Profile(account, actor, notes, linked)
+
+
+async def support(db: Database, username: str) -> Profile:
+    """The creator and their five latest posts, for the page on how to pay them."""
+    async with db.session() as session:
+        account, actor = await local_profile(session, username)
+        notes = await recent_notes(session, actor.id or 0, limit=5)
+    return Profile(account, actor, notes)
+
+
+async def note_page(db: Database, username: str, note_id: int, viewer: int | None) -> NotePage:
+    async with db.session() as session:
+        account, _ = await local_profile(session, username)
+        note = await get_note(session, note_id)
+        if note.account_id != account.id or not visible_to(note, viewer):
+            raise NotFound("no such post")
+        return NotePage(account, await status_view(session, note, viewer))
+
+
+async def like_from_web(
+    db: Database, settings: Settings, account: Account, note_id: int, *, undo: bool
+) -> None:
+    async with db.transaction() as session:
+        note = await get_note(session, note_id)
+        if not visible_to(note, account.id):
+            raise NotFound("no such post")
+        if undo:
+            await unfavourite(session, settings, account, note)
+        else:
+            await favourite(session, settings, account, note, SOURCE_WEB)
+
+
+async def write(db: Database, settings: Settings, account: Account, status: NewStatus) -> Note:
+    """Write a post (its Create queued for the followers)."""
+    async with db.transaction() as session:
+        return await create_status(session, settings, account, status)
