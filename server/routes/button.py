@@ -11,8 +11,8 @@ from starlette.routing import Route
 
 from server.auth import checked_form, current_user
 from server.context import context
-from server.domain_errors import ServiceError, Unauthorized
-from server.donations.likes import like_count, like_url
+from server.domain_errors import Unauthorized
+from server.donations import button
 
 OUTCOME_TEXT = {
     "recorded": "Liked. It gets a share of your budget when the month closes.",
@@ -45,12 +45,9 @@ def _escape(text: str) -> str:
 
 
 async def badge(request: Request) -> Response:
-    settings = context(request).settings
-    try:
-        async with context(request).db.session() as session:
-            _, count = await like_count(session, settings, request.query_params.get("url", ""))
-    except ServiceError:
-        count = 0
+    app = context(request)
+    settings = app.settings
+    count = await button.badge_count(app.db, settings, request.query_params.get("url", ""))
     return Response(
         _badge(count, settings.name),
         media_type="image/svg+xml",
@@ -58,25 +55,23 @@ async def badge(request: Request) -> Response:
     )
 
 
-async def _page(request: Request, url: str, message: str = "", status: int = 200) -> Response:
-    settings = context(request).settings
-    async with context(request).db.session() as session:
-        thing, count = await like_count(session, settings, url)
+def _page(request: Request, url: str, view: button.ButtonView, message: str = "") -> Response:
     values = {
-        "thing": thing,
+        "thing": view.thing,
         "url": url,
-        "count": count,
+        "count": view.count,
         "message": message,
         "login_next": quote(f"/button?url={quote(url, safe='')}", safe=""),
     }
     response: Response = context(request).templates.TemplateResponse(
-        request, "button.html", values, status_code=status
+        request, "button.html", values, status_code=200
     )
     return response
 
 
 async def button_page(request: Request) -> Response:
-    return await _page(request, request.query_params.get("url", ""))
+    app, url = context(request), request.query_params.get("url", "")
+    return _page(request, url, await button.button_view(app.db, app.settings, url))
 
 
 async def button_like(request: Request) -> Response:
@@ -85,9 +80,9 @@ async def button_like(request: Request) -> Response:
         raise Unauthorized("log in to like things")
     form = await checked_form(request)
     url = str(form.get("url", ""))
-    async with context(request).db.transaction() as session:
-        outcome, _ = await like_url(session, context(request).settings, user.id, url)
-    return await _page(request, url, OUTCOME_TEXT.get(outcome.value, outcome.value))
+    app = context(request)
+    liked = await button.like_from_button(app.db, app.settings, user.id, url)
+    return _page(request, url, liked.view, OUTCOME_TEXT.get(liked.outcome, liked.outcome))
 
 
 routes = [

@@ -10,23 +10,19 @@ from starlette.routing import Route
 
 from server.auth import checked_form, current_account, current_user
 from server.context import context
-from server.domain_errors import ValidationFailed
-from server.social.favourites import SOURCE_WEB, favourite
-from server.social.interaction import follow, interaction_url, resolve
-from server.social.notes import status_view
+from server.social import pages
+from server.social.interaction import interaction_url
 
 
 async def authorize_interaction(request: Request) -> Response:
-    if current_user(request) is None:
+    user = current_user(request)
+    if user is None:
         return RedirectResponse("/login", status_code=303)
-    uri = request.query_params.get("uri", "")
-    found = await resolve(context(request).federation.remote, uri)
-    view = None
-    if found.note is not None:
-        async with context(request).db.session() as session:
-            view = await status_view(session, found.note, current_user(request).id)  # type: ignore[union-attr]
-    response: Response = context(request).templates.TemplateResponse(
-        request, "authorize_interaction.html", {"uri": uri, "found": found, "view": view}
+    uri, viewer, app = request.query_params.get("uri", ""), user.id, context(request)
+    page = await pages.interaction(app.db, app.federation.remote, uri, viewer)
+    values = {"uri": uri, "found": page.found, "view": page.view}
+    response: Response = app.templates.TemplateResponse(
+        request, "authorize_interaction.html", values
     )
     return response
 
@@ -34,16 +30,10 @@ async def authorize_interaction(request: Request) -> Response:
 async def act(request: Request) -> Response:
     form = await checked_form(request)
     account = await current_account(request, "log in first, then open this link again")
-    runtime = context(request).federation
-    found = await resolve(runtime.remote, str(form.get("uri", "")))
-    action = form.get("action")
-    if action == "like" and found.note is not None:
-        async with context(request).db.transaction() as session:
-            await favourite(session, context(request).settings, account, found.note, SOURCE_WEB)
-    elif action == "follow" and found.actor is not None and found.note is None:
-        await follow(context(request).db, account, found.actor)
-    else:
-        raise ValidationFailed("nothing to do with this object")
+    app, uri = context(request), str(form.get("uri", ""))
+    await pages.act_on(
+        app.db, app.settings, app.federation.remote, account, uri, form.get("action")
+    )
     target = "/authorize_interaction?uri=" + quote(str(form.get("uri", "")), safe="")
     return RedirectResponse(target, status_code=303)
 

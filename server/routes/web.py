@@ -10,11 +10,11 @@ from starlette.routing import Route
 
 from server.accounts import accounts
 from server.accounts.sessions import end_sessions, live_sessions
+from server.accounts.signup import sign_up
 from server.auth import checked_form, current_user, login_session, logout_session
 from server.context import context
 from server.domain_errors import Forbidden, ServiceError
 from server.errors import status_of
-from server.escrow.claims import claim_own_identities
 from server.money.amounts import format_money
 from server.routes.dashboard import CREATOR_NOTICE
 
@@ -49,14 +49,12 @@ async def signup(request: Request) -> Response:
         display_name=values["display_name"],
     )
     try:
-        async with context(request).db.transaction() as session:
-            account = await accounts.create_account(session, settings, new)
-            claims = await claim_own_identities(session, settings, int(account.id or 0))
+        done = await sign_up(context(request).db, settings, new)
     except ServiceError as exc:
         return _render(request, "signup.html", {"values": values, "error": exc}, status_of(exc))
-    if account.id is not None:
-        await login_session(request, account.id)
-    moved = sum(claim.moved for claim in claims)
+    if done.account.id is not None:
+        await login_session(request, done.account.id)
+    moved = done.moved
     if not moved:
         return RedirectResponse("/", status_code=303)
     money = format_money(moved, settings)

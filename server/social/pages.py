@@ -1,17 +1,20 @@
 """What the web pages for posts read and do (profiles, the support page, a note with its
-like button, writing a post): each function owns its session or transaction."""
+like button, writing a post, acting here on a remote object): each function owns its
+session or transaction."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from server.db.engine import Database
-from server.domain_errors import NotFound
+from server.domain_errors import NotFound, ValidationFailed
 from server.escrow.claims import linked_accounts
+from server.federation.remote import RemoteActors
 from server.models import Account, Actor, Identity, Note
 from server.render.statuses import StatusView
 from server.settings import Settings
 from server.social.favourites import SOURCE_WEB, favourite, unfavourite
+from server.social.interaction import Resolved, follow, resolve
 from server.social.notes import (
     NewStatus,
     create_status,
@@ -79,3 +82,39 @@ async def write(db: Database, settings: Settings, account: Account, status: NewS
     """Write a post (its Create queued for the followers)."""
     async with db.transaction() as session:
         return await create_status(session, settings, account, status)
+
+
+@dataclass(frozen=True)
+class Interaction:
+    """A remote object a visitor of ours is about to act on, and the post as they would see it."""
+
+    found: Resolved
+    view: StatusView | None
+
+
+async def interaction(db: Database, remote: RemoteActors, uri: str, viewer: int) -> Interaction:
+    found = await resolve(remote, uri)
+    if found.note is None:
+        return Interaction(found, None)
+    async with db.session() as session:
+        return Interaction(found, await status_view(session, found.note, viewer))
+
+
+async def act_on(
+    db: Database,
+    settings: Settings,
+    remote: RemoteActors,
+    account: Account,
+    uri: str,
+    action: object,
+) -> None:
+    """Like the post, or follow the account, that `uri` names; ValidationFailed if `action`
+    does not fit what it names."""
+    found = await resolve(remote, uri)
+    if action == "like" and found.note is not None:
+        async with db.transaction() as session:
+            await favourite(session, settings, account, found.note, SOURCE_WEB)
+    elif action == "follow" and found.actor is not None and found.note is None:
+        await follow(db, account, found.actor)
+    else:
+        raise ValidationFailed("nothing to do with this object")
