@@ -21,7 +21,7 @@ SQLITE_BATCH_SIZE = 5000  # donors per transaction on SQLite
 POSTGRES_BATCH_SIZE = 10_000
 POSTGRES_WORKERS = 2  # batches settled at once on PostgreSQL; SQLite has one writer
 SQLITE_CACHE_KIB = 65536  # a bigger page cache keeps the growing indexes in memory
-IDENTITY_CHUNK = 2000  # identities a statement (SQLite: one placeholder each)
+CHUNK = 2000  # ids a statement (on SQLite one placeholder each)
 
 
 @dataclass(frozen=True)
@@ -118,8 +118,8 @@ async def identities(session: AsyncSession, ids: Sequence[int]) -> list[Identity
     """Where these identities live (network and external id)."""
     connection = await session.connection()
     found: list[IdentityRow] = []
-    for start in range(0, len(ids), IDENTITY_CHUNK):
-        where, values = id_filter(connection, "id", ids[start : start + IDENTITY_CHUNK])
+    for start in range(0, len(ids), CHUNK):
+        where, values = id_filter(connection, "id", ids[start : start + CHUNK])
         sql = f"SELECT id, network, external_id FROM identity WHERE {where}"
         found.extend(map(IdentityRow._make, await fetch_rows(session, sql, values)))
     return found
@@ -192,3 +192,35 @@ async def refresh_escrow_statistics(db: Database) -> None:
         return
     async with db.transaction() as session:
         await (await session.connection()).execute(text("ANALYZE escrow_line"))
+
+
+class Movement(NamedTuple):
+    """Where a transfer went, and how much."""
+
+    key: str
+    credit_id: int
+    amount: int
+
+
+async def transfers_by_key(session: AsyncSession, keys: Sequence[str]) -> dict[str, Movement]:
+    """The transfers with these idempotency keys (those that exist), by key."""
+    connection = await session.connection()
+    chunk = max(1, len(keys)) if connection.dialect.name == "postgresql" else CHUNK
+    found: dict[str, Movement] = {}
+    for start in range(0, len(keys), chunk):
+        where, values = id_filter(
+            connection, "idempotency_key", keys[start : start + chunk], kind="varchar"
+        )
+        sql = f"SELECT idempotency_key, credit_id, amount FROM transfer WHERE {where}"
+        for row in await fetch_rows(session, sql, values):
+            movement = Movement._make(row)
+            found[movement.key] = movement
+    return found
+
+
+async def recorded_outcomes(session: AsyncSession, period: str) -> list[DonorOutcome]:
+    """What the close recorded for each donor of the period."""
+    connection = await session.connection()
+    (mark,) = placeholders(connection, 1)
+    sql = f"SELECT budget, fee, clicks, donor_id FROM donor_period WHERE period = {mark}"
+    return list(map(DonorOutcome._make, await fetch_rows(session, sql, (period,))))
