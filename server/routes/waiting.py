@@ -8,11 +8,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from server.context import context
+from server.escrow import pages
 from server.escrow.notices import (
     WAITING_PATH,
     date_text,
     supporters_text,
-    waiting_page,
 )
 from server.money.amounts import format_money
 
@@ -21,8 +21,7 @@ CLAIM_PATH = "/money/creator"  # where a signed-up account claims its fediverse 
 
 async def waiting(request: Request) -> Response:
     settings = context(request).settings
-    async with context(request).db.session() as session:
-        page = await waiting_page(session, settings, request.path_params["token"])
+    page = await pages.waiting(context(request).db, settings, request.path_params["token"])
     held = page.waiting
     values = {
         "page": page,

@@ -8,8 +8,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from server.accounts import accounts
-from server.accounts.sessions import end_sessions, live_sessions
+from server.accounts import accounts, own
 from server.accounts.signup import sign_up
 from server.auth import checked_form, current_user, login_session, logout_session
 from server.context import context
@@ -29,8 +28,7 @@ def _render(
 
 
 async def home(request: Request) -> Response:
-    async with context(request).db.session() as session:
-        users = await accounts.count_accounts(session)
+    users = await own.account_count(context(request).db)
     return _render(request, "home.html", {"users": users})
 
 
@@ -80,8 +78,8 @@ async def login(request: Request) -> Response:
         return _render(request, "login.html", {"login": "", "error": None, "next": next_url})
     form = await checked_form(request)
     login_name = str(form.get("login", ""))
-    async with context(request).db.session() as session:
-        account = await accounts.authenticate(session, login_name, str(form.get("password", "")))
+    password = str(form.get("password", ""))
+    account = await own.log_in(context(request).db, login_name, password)
     if account is None or account.id is None:
         values = {"login": login_name, "error": "Wrong username or password.", "next": next_url}
         return _render(request, "login.html", values, 401)
@@ -104,8 +102,7 @@ async def account_page(
     user = current_user(request)
     if user is None:
         return RedirectResponse("/login?next=/account", status_code=303)
-    async with context(request).db.session() as session:
-        sessions = await live_sessions(session, user.id)
+    sessions = await own.sessions_of(context(request).db, user.id)
     values = {
         "sessions": sessions,
         "current": user.session_id,
@@ -119,8 +116,7 @@ async def log_out_everywhere(request: Request) -> Response:
     await checked_form(request)
     user = current_user(request)
     if user is not None:
-        async with context(request).db.transaction() as session:
-            await end_sessions(session, user.id)
+        await own.end_all_sessions(context(request).db, user.id)
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
 
@@ -132,8 +128,8 @@ async def change_password(request: Request) -> Response:
         return RedirectResponse("/login?next=/account", status_code=303)
     current, new = str(form.get("current_password", "")), str(form.get("new_password", ""))
     try:
-        async with context(request).db.transaction() as session:
-            ended = await accounts.change_password(session, user.id, current, new, user.session_id)
+        db = context(request).db
+        ended = await own.change_password(db, user.id, current, new, user.session_id)
     except ServiceError as exc:
         return await account_page(request, exc, status_of(exc))
     others = f"; {ended} other session{'' if ended == 1 else 's'} ended" if ended else ""

@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from server.accounts.sessions import end_sessions, live_sessions
+from server.accounts import own
 from server.auth import AccountUser, current_account, current_user, require_scope
 from server.context import context
 from server.domain_errors import Unauthorized
@@ -32,8 +32,7 @@ def _user(request: Request) -> AccountUser:
 @require_scope("read:accounts")
 async def sessions(request: Request) -> Response:
     user = _user(request)
-    async with context(request).db.session() as session:
-        found = await live_sessions(session, user.id)
+    found = await own.sessions_of(context(request).db, user.id)
     return JSONResponse(
         [
             {
@@ -52,8 +51,7 @@ async def sessions(request: Request) -> Response:
 async def end_all_sessions(request: Request) -> Response:
     """Log out everywhere: every browser session of the account ends (tokens stay)."""
     user = _user(request)
-    async with context(request).db.transaction() as session:
-        ended = await end_sessions(session, user.id)
+    ended = await own.end_all_sessions(context(request).db, user.id)
     if user.via == "session":
         request.session.clear()
     return JSONResponse({"ended": ended})
