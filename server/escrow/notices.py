@@ -32,7 +32,6 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from activitypub.builders import NoteSpec, build_create, build_note
-from activitypub.errors import UnexpectedStatus
 from server.accounts.actors import instance_actor
 from server.db.engine import Database
 from server.db.upsert import insert_ignoring_duplicates
@@ -253,11 +252,6 @@ async def _queue(
     return await queue_delivery(session, ours, body, inbox, delivery_key(actor.uri, month))
 
 
-def _gone(error: RemoteError) -> bool:
-    cause = error.__cause__
-    return isinstance(cause, UnexpectedStatus) and cause.status in (404, 410)
-
-
 async def notify_creators(
     db: Database, settings: Settings, remote: RemoteActors, now: datetime | None = None
 ) -> list[str]:
@@ -277,7 +271,7 @@ async def notify_creators(
         try:
             actor: Actor | None = await remote.get_actor(creator.creator_uri)
         except RemoteError as error:
-            if not _gone(error):
+            if not error.gone:
                 unreachable.add(domain_of(creator.creator_uri))
                 log.info(
                     "event=creator_notice_deferred actor=%s error=%s", creator.creator_uri, error

@@ -14,7 +14,7 @@ import nh3
 from sqlmodel import select
 
 from activitypub.client import ActivityPubClient, Signer
-from activitypub.errors import ActivityPubError
+from activitypub.errors import ActivityPubError, UnexpectedStatus
 from activitypub.keys import key_belongs_to
 from activitypub.origin import same_origin
 from activitypub.vocab import ActorDocument, PublicKey, parse_actor
@@ -33,6 +33,13 @@ KEY_REFETCH_INTERVAL = 60.0
 class RemoteError(ServiceError):
     kind = Kind.upstream
     code = "remote_error"
+
+    @property
+    def gone(self) -> bool:
+        """The other server answered that the thing is not there (404) or gone for good
+        (410); any other failure (down, slow, nonsense) may pass."""
+        cause = self.__cause__
+        return isinstance(cause, UnexpectedStatus) and cause.status in (404, 410)
 
 
 class NotAnActor(RemoteError):

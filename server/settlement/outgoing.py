@@ -134,7 +134,7 @@ async def payable_creators(
             try:
                 actor = await remote.get_actor(uri, refresh=actor is not None)
             except RemoteError as error:
-                if "404" in str(error) or "410" in str(error):
+                if error.gone:
                     refused.add(uri)
                     continue
                 raise
