@@ -7,7 +7,15 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from server.cli.common import cli_settings, console, data_option, migrate_database, run_async
+from server.cli.common import (
+    cli_settings,
+    console,
+    data_option,
+    echo_json,
+    json_option,
+    migrate_database,
+    run_async,
+)
 from server.db.engine import Database
 from server.settings import record_public_url
 
@@ -56,7 +64,8 @@ def users_create(
 
 @users.command("list")
 @data_option
-def users_list(data_dir: Path | None) -> None:
+@json_option
+def users_list(data_dir: Path | None, as_json: bool) -> None:
     """List accounts."""
     from server.accounts.accounts import list_accounts
 
@@ -76,8 +85,13 @@ def users_list(data_dir: Path | None) -> None:
                 for a in await list_accounts(session)
             ]
 
+    rows = run_async(settings, work)
+    if as_json:
+        keys = ("id", "username", "email", "admin", "created")
+        echo_json([dict(zip(keys, row, strict=True)) for row in rows])
+        return
     table = Table("id", "username", "email", "admin", "created")
-    for row in run_async(settings, work):
+    for row in rows:
         table.add_row(*row)
     console.print(table)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import sys
 from collections.abc import Awaitable, Callable
@@ -38,6 +39,19 @@ data_option = click.option(
     default=None,
     help="Data directory (default ./data; env LIKEWISE_DATA).",
 )
+
+
+json_option = click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print a JSON array of objects, one key per column, instead of tables.",
+)
+
+
+def echo_json(rows: list[dict[str, Any]]) -> None:
+    """The rows of a list command, as one JSON array on stdout."""
+    click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
 
 
 def cli_settings(data_dir: Path | None, **overrides: Any) -> Settings:

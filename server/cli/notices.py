@@ -7,7 +7,15 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from server.cli.common import cli_settings, console, data_option, migrate_database, run_async
+from server.cli.common import (
+    cli_settings,
+    console,
+    data_option,
+    echo_json,
+    json_option,
+    migrate_database,
+    run_async,
+)
 from server.db.engine import Database
 
 
@@ -19,7 +27,8 @@ def notices() -> None:
 @notices.command("list")
 @data_option
 @click.option("--month", default=None, help="YYYY-MM; default every month.")
-def notices_list(data_dir: Path | None, month: str | None) -> None:
+@json_option
+def notices_list(data_dir: Path | None, month: str | None, as_json: bool) -> None:
     """The notices sent (or skipped: the actor was gone), newest first."""
     from server.escrow.notices import date_text, list_notices
     from server.money.amounts import format_amount
@@ -41,15 +50,21 @@ def notices_list(data_dir: Path | None, month: str | None) -> None:
                 for notice in await list_notices(session, month)
             ]
 
+    rows = run_async(settings, work)
+    if as_json:
+        keys = ("month", "creator", "state", "amount", "supporters", "returns_on")
+        echo_json([dict(zip(keys, row, strict=True)) for row in rows])
+        return
     table = Table("month", "creator", "state", settings.currency, "supporters", "returns on")
-    for row in run_async(settings, work):
+    for row in rows:
         table.add_row(*row)
     console.print(table)
 
 
 @notices.command("opt-outs")
 @data_option
-def notices_opt_outs(data_dir: Path | None) -> None:
+@json_option
+def notices_opt_outs(data_dir: Path | None, as_json: bool) -> None:
     """Actors who asked for no more notices (a "stop" reply, or a block of the instance)."""
     from server.escrow.opt_outs import list_opt_outs
 
@@ -64,6 +79,9 @@ def notices_opt_outs(data_dir: Path | None) -> None:
             ]
 
     rows = run_async(settings, work)
+    if as_json:
+        echo_json([dict(zip(("actor", "via", "since"), row, strict=True)) for row in rows])
+        return
     if not rows:
         click.echo("nobody has opted out")
         return

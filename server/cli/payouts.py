@@ -8,7 +8,15 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from server.cli.common import cli_settings, console, data_option, migrate_database, run_async
+from server.cli.common import (
+    cli_settings,
+    console,
+    data_option,
+    echo_json,
+    json_option,
+    migrate_database,
+    run_async,
+)
 from server.db.engine import Database
 
 
@@ -20,7 +28,8 @@ def payouts() -> None:
 @payouts.command("list")
 @data_option
 @click.option("--state", default=None, help="requested, approved, in_flight, paid, rejected")
-def payouts_list(data_dir: Path | None, state: str | None) -> None:
+@json_option
+def payouts_list(data_dir: Path | None, state: str | None, as_json: bool) -> None:
     """List payouts, newest first."""
     from server.money.amounts import format_amount
     from server.money.payouts import list_payouts
@@ -43,8 +52,13 @@ def payouts_list(data_dir: Path | None, state: str | None) -> None:
                 for p in await list_payouts(session, state=state)
             ]
 
+    rows = run_async(settings, work)
+    if as_json:
+        keys = ("id", "account", "amount", "state", "name", "iban", "batch")
+        echo_json([dict(zip(keys, row, strict=True)) for row in rows])
+        return
     table = Table("id", "account", settings.currency, "state", "name", "IBAN", "batch")
-    for row in run_async(settings, work):
+    for row in rows:
         table.add_row(*row)
     console.print(table)
 

@@ -7,7 +7,16 @@ from pathlib import Path
 import click
 from rich.table import Column, Table
 
-from server.cli.common import cli_settings, console, data_option, fail, migrate_database, run_async
+from server.cli.common import (
+    cli_settings,
+    console,
+    data_option,
+    echo_json,
+    fail,
+    json_option,
+    migrate_database,
+    run_async,
+)
 from server.cli.params import ROW_ID
 from server.db.engine import Database
 from server.settings import Settings
@@ -17,6 +26,16 @@ def _money(value: int, settings: Settings) -> str:
     from server.money.amounts import format_money
 
     return format_money(value, settings)
+
+
+def _net(net: int, notified: int, settings: Settings) -> str:
+    """Who pays whom on balance, and a payment notified but not yet confirmed."""
+    if not net:
+        return "settled"
+    shown = f"we pay {_money(net, settings)}" if net > 0 else f"they pay {_money(-net, settings)}"
+    if notified:
+        shown += f" (payment of {_money(notified, settings)} awaiting confirmation)"
+    return shown
 
 
 def _amount(text: str, settings: Settings, field: str) -> int:
@@ -139,22 +158,46 @@ def peers_end(data_dir: Path | None, domain: str) -> None:
 
 @peers.command("list")
 @data_option
-def peers_list(data_dir: Path | None) -> None:
-    """Every peer with its state, credit limit and open balance."""
+@json_option
+def peers_list(data_dir: Path | None, as_json: bool) -> None:
+    """Every peer with its state, credit limit and open balance; then the instances money
+    waits for without an active peering."""
     from server.settlement.peering import list_peers, waiting_instances
 
     settings = _prepared(data_dir)
     rows = run_async(settings, lambda db: list_peers(db, settings))
+    if as_json:
+        waiting_rows = run_async(settings, waiting_instances)
+        echo_json(
+            [
+                {
+                    "kind": "peer",
+                    "domain": row.peer.domain,
+                    "state": str(row.peer.state),
+                    "proposed_by": str(row.peer.proposed_by),
+                    "credit_limit": _money(row.peer.credit_limit, settings),
+                    "we_owe": _money(row.we_owe, settings),
+                    "they_owe": _money(row.they_owe, settings),
+                    "net": _net(row.net, row.notified, settings),
+                }
+                for row in rows
+            ]
+            + [
+                {
+                    "kind": "waiting",
+                    "domain": item.domain,
+                    "creators": str(item.creators),
+                    "held": _money(item.amount, settings),
+                    "agreement": item.state or "none",
+                }
+                for item in waiting_rows
+            ]
+        )
+        return
     table = Table("state", "proposed by", "credit limit", "we owe", "they owe", "net")
     widest = max((len(row.peer.domain) for row in rows), default=6)
     table.columns.insert(0, Column("domain", no_wrap=True, min_width=widest))
     for row in rows:
-        net = row.net
-        shown = (
-            f"we pay {_money(net, settings)}" if net > 0 else f"they pay {_money(-net, settings)}"
-        )
-        if row.notified:
-            shown += f" (payment of {_money(row.notified, settings)} awaiting confirmation)"
         table.add_row(
             row.peer.domain,
             row.peer.state,
@@ -162,7 +205,7 @@ def peers_list(data_dir: Path | None) -> None:
             _money(row.peer.credit_limit, settings),
             _money(row.we_owe, settings),
             _money(row.they_owe, settings),
-            shown if net else "settled",
+            _net(row.net, row.notified, settings),
         )
     console.print(table)
     waiting = run_async(settings, waiting_instances)
@@ -218,12 +261,47 @@ def settlements() -> None:
 @settlements.command("list")
 @data_option
 @click.option("--peer", "domain", default=None, help="Only this peer.")
-def settlements_list(data_dir: Path | None, domain: str | None) -> None:
-    """Batches sent and received, newest first; overdue ones are flagged."""
+@json_option
+def settlements_list(data_dir: Path | None, domain: str | None, as_json: bool) -> None:
+    """Batches sent and received, newest first; overdue ones are flagged. Then payments."""
     from server.settlement.exchange import list_payments, list_settlements, overdue
 
     settings = _prepared(data_dir)
     rows = run_async(settings, lambda db: list_settlements(db, domain))
+    if as_json:
+        payment_rows = run_async(settings, lambda db: list_payments(db, domain))
+        echo_json(
+            [
+                {
+                    "kind": "batch",
+                    "id": str(s.id),
+                    "peer": peer.domain,
+                    "dir": str(s.direction),
+                    "period": s.period,
+                    "seq": str(s.sequence),
+                    "total": _money(s.total, settings),
+                    "accepted": _money(s.accepted_total, settings),
+                    "state": str(s.state),
+                    "note": "no receipt yet: check the peer"
+                    if overdue(settings, s)
+                    else s.last_error[:60],
+                }
+                for s, peer in rows
+            ]
+            + [
+                {
+                    "kind": "payment",
+                    "id": str(p.id),
+                    "peer": peer.domain,
+                    "dir": str(p.direction),
+                    "amount": _money(p.amount, settings),
+                    "reference": p.reference,
+                    "state": str(p.state),
+                }
+                for p, peer in payment_rows
+            ]
+        )
+        return
     table = Table("id", "dir", "period", "seq", "total", "accepted", "state", "note")
     widest = max((len(peer.domain) for _, peer in rows), default=4)
     table.columns.insert(1, Column("peer", no_wrap=True, min_width=widest))

@@ -23,8 +23,10 @@ from tests.support.live import (
     is_down,
     ledger_ok,
     like,
+    listed,
     me,
     peer,
+    peer_row,
     peer_state,
     post,
     post_signed,
@@ -113,11 +115,11 @@ def test_three_instances_both_directions_net_per_pair(instances: Start) -> None:
     eventually(lambda: creator_balances(alpha, auth[alpha.domain]) == (500, 0))
     eventually(lambda: creator_balances(gamma, auth[gamma.domain]) == (250, 0))
     # alpha↔beta: alpha owes 2.50, beta owes 5.00 → beta pays alpha 2.50 net.
-    assert "they pay 2.50 EUR" in _peer_line(alpha, beta)
-    assert "we pay 2.50 EUR" in _peer_line(beta, alpha)
+    assert _net(alpha, beta) == "they pay 2.50 EUR"
+    assert _net(beta, alpha) == "we pay 2.50 EUR"
     # beta↔gamma: gamma owes 5.00. gamma↔alpha: alpha owes 2.50.
-    assert "they pay 5.00 EUR" in _peer_line(beta, gamma)
-    assert "we pay 2.50 EUR" in _peer_line(alpha, gamma)
+    assert _net(beta, gamma) == "they pay 5.00 EUR"
+    assert _net(alpha, gamma) == "we pay 2.50 EUR"
     # A notice that is not the net balance is refused locally, stating the difference.
     wrong = beta.cli(
         "settlements", "mark-paid", alpha.domain, "5.00", "--reference", "x", check=False
@@ -140,13 +142,10 @@ def test_three_instances_both_directions_net_per_pair(instances: Start) -> None:
         assert "Traceback" not in instance.read_log()
 
 
-def _peer_line(instance: LiveInstance, other: LiveInstance) -> str:
-    for line in instance.cli("peers", "list").stdout.splitlines():
-        if other.domain in line:
-            return line
-    return ""
+def _net(instance: LiveInstance, other: LiveInstance) -> str:
+    return peer_row(instance, other.domain)["net"]
 
 
 def _all_settled(instance: LiveInstance) -> bool:
-    listed = instance.cli("peers", "list").stdout
-    return "we pay" not in listed and "they pay" not in listed
+    peers = [row for row in listed(instance, "peers", "list") if row["kind"] == "peer"]
+    return bool(peers) and all(row["net"] == "settled" for row in peers)

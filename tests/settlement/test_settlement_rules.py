@@ -21,6 +21,7 @@ from tests.support.live import (
     incoming_notice,
     ledger_ok,
     like,
+    listed,
     peer,
     post,
     user,
@@ -56,7 +57,7 @@ def test_rejected_lines_return_and_the_credit_limit_holds_shares_back(instances:
     # batch by itself; beta is down, so it gets no receipt and is flagged.
     beta.stop()
     close(alpha)
-    eventually(lambda: "5.00 EUR" in _batch_line(alpha, "1"))
+    eventually(lambda: _batch(alpha, "1").get("total") == "5.00 EUR")
     time.sleep(1.5)
     assert "no receipt yet" in alpha.cli("settlements", "list").stdout
     beta.start()
@@ -84,9 +85,9 @@ def test_rejected_lines_return_and_the_credit_limit_holds_shares_back(instances:
         assert "Traceback" not in instance.read_log()
 
 
-def _batch_line(instance: LiveInstance, sequence: str) -> str:
-    for line in instance.cli("settlements", "list").stdout.splitlines():
-        cells = [c.strip() for c in line.split("│") if c.strip()]
-        if len(cells) >= 5 and cells[2] == "out" and cells[4] == sequence:
-            return line
-    return ""
+def _batch(instance: LiveInstance, sequence: str) -> dict[str, str]:
+    """The outgoing batch `sequence` as `settlements list --json` shows it ({} if none)."""
+    for row in listed(instance, "settlements", "list"):
+        if row["kind"] == "batch" and row["dir"] == "out" and row["seq"] == sequence:
+            return row
+    return {}

@@ -89,12 +89,22 @@ def close(instance: LiveInstance) -> None:
     instance.cli("period", "close", "--period", this_period(), "--force")
 
 
+def listed(instance: LiveInstance, *command: str) -> list[dict[str, str]]:
+    """The rows a `likewise … list --json` command prints."""
+    rows: list[dict[str, str]] = json.loads(instance.cli(*command, "--json").stdout)
+    return rows
+
+
+def peer_row(instance: LiveInstance, domain: str) -> dict[str, str]:
+    """This instance's `peers list` row for `domain` ({} if it has none)."""
+    for row in listed(instance, "peers", "list"):
+        if row["kind"] == "peer" and row["domain"] == domain:
+            return row
+    return {}
+
+
 def peer_state(instance: LiveInstance, domain: str) -> str:
-    output = instance.cli("peers", "list").stdout
-    for line in output.splitlines():
-        if domain in line:
-            return "active" if "active" in line else "proposed" if "proposed" in line else line
-    return ""
+    return peer_row(instance, domain).get("state", "")
 
 
 def peer(a: LiveInstance, b: LiveInstance, *options: str) -> None:
@@ -185,8 +195,7 @@ def is_down(instance: LiveInstance) -> bool:
 
 def incoming_notice(instance: LiveInstance) -> str:
     """The id of a payment notice from a peer that waits for this admin, or ""."""
-    for line in instance.cli("settlements", "list").stdout.splitlines():
-        cells = [c.strip() for c in line.split("│") if c.strip()]
-        if len(cells) >= 6 and cells[0].isdigit() and cells[2] == "in" and cells[5] == "notified":
-            return cells[0]
+    for row in listed(instance, "settlements", "list"):
+        if row["kind"] == "payment" and row["dir"] == "in" and row["state"] == "notified":
+            return row["id"]
     return ""
