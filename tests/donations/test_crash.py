@@ -22,7 +22,7 @@ from server.donations.clicks import remove_click
 from server.donations.close import close_period
 from server.models import Click, DonorPeriod, Transfer
 from server.settings import Settings
-from tests.support.databases import DatabaseFactory, _pg_execute
+from tests.support.databases import DatabaseFactory, pg_execute
 from tests.support.ledger import (
     Scenario,
     assert_books_balance,
@@ -43,7 +43,7 @@ def clone(databases: DatabaseFactory, url: str, directory: Path) -> str:
         shutil.copyfile(make_url(url).database or "", target)
         return f"sqlite+aiosqlite:///{target}"
     name = f"lw_{uuid.uuid4().hex[:12]}"
-    _pg_execute(
+    pg_execute(
         databases.base_url or "", f'CREATE DATABASE "{name}" TEMPLATE "{make_url(url).database}"'
     )
     databases._created.append(name)

@@ -167,7 +167,7 @@ async def _clicked(alpha: Starlette, donor_id: int) -> list[Creator]:
             .join(Click, col(Click.thing_id) == col(Thing.id))
             .where(Click.donor_id == donor_id)
         )
-        return [tuple(row) for row in rows.all()]
+        return [(network, external_id, uri) for network, external_id, uri in rows.all()]
 
 
 async def _mallory_collects(alpha: Starlette, api: httpx.AsyncClient) -> tuple[str, int]:

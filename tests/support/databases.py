@@ -44,7 +44,7 @@ def _in_thread(function: Callable[..., object], *args: object) -> None:
         pool.submit(function, *args).result()
 
 
-def _pg_execute(url: str, *statements: str) -> None:
+def pg_execute(url: str, *statements: str) -> None:
     _in_thread(asyncio.run, _pg_statements(url, statements))
 
 
@@ -68,7 +68,7 @@ class DatabaseFactory:
                 self._template = f"sqlite+aiosqlite:///{path}"
             else:
                 name = f"lw_tpl_{uuid.uuid4().hex[:10]}"
-                _pg_execute(self.base_url, f'CREATE DATABASE "{name}"')
+                pg_execute(self.base_url, f'CREATE DATABASE "{name}"')
                 self._created.append(name)
                 self._template = (
                     make_url(self.base_url).set(database=name).render_as_string(hide_password=False)
@@ -81,7 +81,7 @@ class DatabaseFactory:
         if self.base_url is None:
             return f"sqlite+aiosqlite:///{self.workdir / uuid.uuid4().hex}.db"
         name = f"lw_{uuid.uuid4().hex[:12]}"
-        _pg_execute(self.base_url, f'CREATE DATABASE "{name}"')
+        pg_execute(self.base_url, f'CREATE DATABASE "{name}"')
         self._created.append(name)
         return make_url(self.base_url).set(database=name).render_as_string(hide_password=False)
 
@@ -95,7 +95,7 @@ class DatabaseFactory:
             return f"sqlite+aiosqlite:///{target}"
         name = f"lw_{uuid.uuid4().hex[:12]}"
         template_name = make_url(template).database
-        _pg_execute(self.base_url, f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"')
+        pg_execute(self.base_url, f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"')
         self._created.append(name)
         return make_url(self.base_url).set(database=name).render_as_string(hide_password=False)
 
@@ -103,5 +103,5 @@ class DatabaseFactory:
         if self.base_url is None or not self._created:
             return
         drops = [f'DROP DATABASE IF EXISTS "{n}" WITH (FORCE)' for n in reversed(self._created)]
-        _pg_execute(self.base_url, *drops)
+        pg_execute(self.base_url, *drops)
         self._created.clear()
