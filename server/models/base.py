@@ -26,6 +26,7 @@ def enum_type(states: type[enum.StrEnum], length: int = 16) -> SAEnum:
 
 
 def in_enum(column: str, states: type[enum.StrEnum]) -> str:
-    """The SQL condition that `column` holds one of the StrEnum's values."""
-    values = ", ".join(f"'{member.value}'" for member in states)
-    return f"{column} IN ({values})"
+    """The SQL condition that `column` holds one of the StrEnum's values, spelt as
+    equalities: against an IN list of more than two values SQLite builds a temporary index
+    for every row it checks (several µs a row, seconds in a million-click close)."""
+    return " OR ".join(f"{column} = '{member.value}'" for member in states)

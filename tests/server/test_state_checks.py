@@ -5,8 +5,10 @@ migrated schema has exactly the models' CHECK constraints."""
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -447,3 +449,20 @@ async def test_the_upgrade_keeps_todays_rows_and_checks_every_new_one(
     assert await _refuses_astray_rows(url) == [False] * len(ASTRAY)
     await upgrade_async(url)
     assert (await _after(url))[1] == {name: 2 * (name in ASTRAY) for name in _new_checks()}
+
+
+def test_migration_0013_writes_the_models_conditions() -> None:
+    """The same SQL, so a database migrated and one made from the models check alike."""
+    path = next(Path(__file__).resolve().parents[2].glob("alembic/versions/*-0013_*.py"))
+    spec = importlib.util.spec_from_file_location("migration_0013", path)
+    assert spec is not None and spec.loader is not None
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    written = {name: (table, condition) for table, name, condition in migration.CHECKS}
+    models = {
+        str(check.name): (table.name, str(check.sqltext))
+        for table in SQLModel.metadata.tables.values()
+        for check in table.constraints
+        if isinstance(check, CheckConstraint) and str(check.name) in _new_checks()
+    }
+    assert written == models
