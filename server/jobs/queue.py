@@ -111,9 +111,8 @@ async def claim(
             .where(_claimable(at), col(Job.kind).in_(kinds))
             .order_by(col(Job.run_after), col(Job.id))
             .limit(limit)
+            .with_for_update(skip_locked=True)  # SQLite renders none: its write lock covers it
         )
-        if not db.is_sqlite:
-            query = query.with_for_update(skip_locked=True)
         ids = list((await session.exec(query)).all())
         for job_id in ids:
             result = await session.exec(
