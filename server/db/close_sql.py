@@ -12,7 +12,7 @@ from typing import NamedTuple
 from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from server.db.bulk import fetch_rows, id_filter, int_array, placeholders
+from server.db.bulk import fetch_rows, id_filter, int_array, named, placeholders
 from server.db.engine import Database
 
 SQLITE_BATCH_SIZE = 5000  # donors per transaction on SQLite
@@ -105,13 +105,12 @@ async def click_lines(
     connection = await session.connection()
     sql = CLICK_LINES_SQL.format(*placeholders(connection, 3))
     values = (period, first_donor, last_donor)
-    make = ClickLine._make
     if connection.dialect.name == "postgresql":
         (columns,) = await fetch_rows(session, CLICK_ARRAYS_SQL.format(sql), values)
-        lines = list(map(make, zip(*columns, strict=True))) if columns[0] else []
+        lines = named(ClickLine, zip(*columns, strict=True)) if columns[0] else []
         lines.sort(key=DONOR_THEN_CLICK)
         return lines
-    return list(map(make, await fetch_rows(session, sql, values)))
+    return named(ClickLine, await fetch_rows(session, sql, values))
 
 
 async def identities(session: AsyncSession, ids: Sequence[int]) -> list[IdentityRow]:
@@ -121,7 +120,7 @@ async def identities(session: AsyncSession, ids: Sequence[int]) -> list[Identity
     for start in range(0, len(ids), CHUNK):
         where, values = id_filter(connection, "id", ids[start : start + CHUNK])
         sql = f"SELECT id, network, external_id FROM identity WHERE {where}"
-        found.extend(map(IdentityRow._make, await fetch_rows(session, sql, values)))
+        found.extend(named(IdentityRow, await fetch_rows(session, sql, values)))
     return found
 
 
@@ -212,8 +211,7 @@ async def transfers_by_key(session: AsyncSession, keys: Sequence[str]) -> dict[s
             connection, "idempotency_key", keys[start : start + chunk], kind="varchar"
         )
         sql = f"SELECT idempotency_key, credit_id, amount FROM transfer WHERE {where}"
-        for row in await fetch_rows(session, sql, values):
-            movement = Movement._make(row)
+        for movement in named(Movement, await fetch_rows(session, sql, values)):
             found[movement.key] = movement
     return found
 
@@ -223,4 +221,4 @@ async def recorded_outcomes(session: AsyncSession, period: str) -> list[DonorOut
     connection = await session.connection()
     (mark,) = placeholders(connection, 1)
     sql = f"SELECT budget, fee, clicks, donor_id FROM donor_period WHERE period = {mark}"
-    return list(map(DonorOutcome._make, await fetch_rows(session, sql, (period,))))
+    return named(DonorOutcome, await fetch_rows(session, sql, (period,)))
