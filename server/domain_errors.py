@@ -3,7 +3,13 @@ server/errors.py is the one place a kind becomes a status code and a response bo
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from enum import StrEnum
+from typing import Generic, TypeVar
+
+Done = TypeVar("Done")
+Page = TypeVar("Page")
 
 
 class Kind(StrEnum):
@@ -57,3 +63,25 @@ class Forbidden(ServiceError):
 class Unauthorized(ServiceError):
     kind = Kind.unauthorized
     code = "unauthorized"
+
+
+@dataclass(frozen=True)
+class Outcome(Generic[Done, Page]):
+    """What a form's action came to, in one service call: what it did, or the refusal with
+    the page to show it on (read afresh, after the refused transaction rolled back); `page`
+    may also come with `done` when the form's page is shown again after the action."""
+
+    done: Done | None = None
+    page: Page | None = None
+    error: ServiceError | None = None
+
+
+async def attempt(
+    action: Awaitable[Done], page: Callable[[], Awaitable[Page]]
+) -> Outcome[Done, Page]:
+    """Run `action`; when it is refused, read the page that shows the refusal."""
+    try:
+        done = await action
+    except ServiceError as error:
+        return Outcome(page=await page(), error=error)
+    return Outcome(done=done)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from server.accounts.accounts import get_account
 from server.db.engine import Database
+from server.domain_errors import Outcome, attempt
 from server.models import Payout
 from server.money.amounts import parse_amount
 from server.money.funding import Funding, credit_wallet
@@ -53,3 +54,24 @@ async def decide_payout(
             await approve_payout(session, payout_id)
         else:
             await reject_payout(session, settings, payout_id, note)
+
+
+async def fund_wallet_and_page(
+    db: Database, settings: Settings, form: FundForm
+) -> Outcome[Funded, list[Payout]]:
+    """Fund a wallet; the open payouts the money page shows next come with what was done, or
+    with the refusal."""
+    outcome = await attempt(fund_wallet(db, settings, form), lambda: open_payouts(db))
+    if outcome.error is not None:
+        return outcome
+    return Outcome(done=outcome.done, page=await open_payouts(db))
+
+
+async def decide_payout_or_page(
+    db: Database, settings: Settings, payout_id: int, *, approve: bool, note: str
+) -> Outcome[None, list[Payout]]:
+    """Approve or reject a payout, or the open payouts showing the refusal."""
+    return await attempt(
+        decide_payout(db, settings, payout_id, approve=approve, note=note),
+        lambda: open_payouts(db),
+    )

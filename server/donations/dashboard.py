@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.db.engine import Database
-from server.domain_errors import ServiceError
+from server.domain_errors import Outcome, ServiceError, attempt
 from server.donations.budget import update_donor_settings
 from server.donations.clicks import remove_click_by_id
 from server.donations.likes import canonical_url, clicks_on, like_url
@@ -115,6 +115,46 @@ async def claim_waiting(db: Database, settings: Settings, who: int, identity_id:
     """Claim what waits for one of the account's own identities."""
     async with db.transaction() as session:
         return await claim_identity(session, settings, identity_id, who)
+
+
+async def save_budget_or_page(
+    db: Database, settings: Settings, who: int, form: BudgetForm
+) -> Outcome[None, DonorSummary]:
+    """Save the dashboard's budget form, or the donor's dashboard showing its refusal."""
+    return await attempt(
+        save_budget(db, settings, who, form), lambda: donor_dashboard(db, settings, who)
+    )
+
+
+async def ask_payout_or_page(
+    db: Database, settings: Settings, who: int, form: PayoutForm
+) -> Outcome[None, CreatorDashboard]:
+    """Ask for a payout, or the creator's dashboard showing the refusal."""
+    return await attempt(
+        ask_payout(db, settings, who, form), lambda: creator_dashboard(db, settings, who)
+    )
+
+
+async def claim_waiting_or_page(
+    db: Database, settings: Settings, who: int, identity_id: int
+) -> Outcome[Claim, CreatorDashboard]:
+    """Claim what waits for one of the account's identities, or the creator's dashboard
+    showing the refusal."""
+    return await attempt(
+        claim_waiting(db, settings, who, identity_id),
+        lambda: creator_dashboard(db, settings, who),
+    )
+
+
+async def claim_account_or_page(
+    db: Database, settings: Settings, remote: RemoteActors, who: int, named: str
+) -> Outcome[Claim, CreatorDashboard]:
+    """Claim a fediverse account by its handle, or the creator's dashboard showing the
+    refusal."""
+    return await attempt(
+        claim_fediverse_account(db, settings, remote, who, named),
+        lambda: creator_dashboard(db, settings, who),
+    )
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ from server.auth import checked_form, current_user
 from server.context import context
 from server.domain_errors import ServiceError, Unauthorized
 from server.donations import dashboard
+from server.donations.summary import DonorSummary
 from server.errors import status_of
-from server.escrow.claims import claim_fediverse_account
 from server.escrow.escrow import Claim
 from server.money.amounts import format_money
 from server.render.bars import stacked_bars
@@ -48,18 +48,19 @@ def _render(
     return response
 
 
-async def _donor_page(request: Request, error: ServiceError | None = None) -> Response:
-    if current_user(request) is None:
-        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
-    app, who = context(request), _user_id(request)
-    donor = await dashboard.donor_dashboard(app.db, app.settings, who)
+def _donor_page(
+    request: Request, donor: DonorSummary, error: ServiceError | None = None
+) -> Response:
     slices = pie_slices([(click.title or click.uri, click.share) for click in donor.clicks])
     values = {"donor": donor, "slices": slices, "error": error}
     return _render(request, "dashboard.html", values, status_of(error) if error else 200)
 
 
 async def donor_page(request: Request) -> Response:
-    return await _donor_page(request)
+    if current_user(request) is None:
+        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+    app, who = context(request), _user_id(request)
+    return _donor_page(request, await dashboard.donor_dashboard(app.db, app.settings, who))
 
 
 async def save_budget(request: Request) -> Response:
@@ -70,10 +71,9 @@ async def save_budget(request: Request) -> Response:
         paused=form.get("paused") == "on",
         anonymous=form.get("anonymous") == "on",
     )
-    try:
-        await dashboard.save_budget(app.db, app.settings, who, budget)
-    except ServiceError as exc:
-        return await _donor_page(request, exc)
+    outcome = await dashboard.save_budget_or_page(app.db, app.settings, who, budget)
+    if outcome.page is not None:
+        return _donor_page(request, outcome.page, outcome.error)
     return RedirectResponse("/money", status_code=303)
 
 
@@ -84,13 +84,12 @@ async def unclick(request: Request) -> Response:
     return RedirectResponse("/money", status_code=303)
 
 
-async def _creator_page(
-    request: Request, error: ServiceError | None = None, named: str | None = None
+def _creator_page(
+    request: Request,
+    page: dashboard.CreatorDashboard,
+    error: ServiceError | None = None,
+    named: str | None = None,
 ) -> Response:
-    if current_user(request) is None:
-        return RedirectResponse(f"/login?{urlencode({'next': _here(request)})}", status_code=303)
-    app, who = context(request), _user_id(request)
-    page = await dashboard.creator_dashboard(app.db, app.settings, who)
     peer_chart = stacked_bars(
         [
             (row.domain, [("available", row.available), ("pending", row.pending)])
@@ -119,7 +118,10 @@ def _here(request: Request) -> str:
 
 
 async def creator_page(request: Request) -> Response:
-    return await _creator_page(request)
+    if current_user(request) is None:
+        return RedirectResponse(f"/login?{urlencode({'next': _here(request)})}", status_code=303)
+    app, who = context(request), _user_id(request)
+    return _creator_page(request, await dashboard.creator_dashboard(app.db, app.settings, who))
 
 
 async def ask_payout(request: Request) -> Response:
@@ -131,10 +133,9 @@ async def ask_payout(request: Request) -> Response:
         name=str(form.get("name", "")),
         bic=str(form.get("bic", "")),
     )
-    try:
-        await dashboard.ask_payout(app.db, app.settings, who, wanted)
-    except ServiceError as exc:
-        return await _creator_page(request, exc)
+    outcome = await dashboard.ask_payout_or_page(app.db, app.settings, who, wanted)
+    if outcome.page is not None:
+        return _creator_page(request, outcome.page, outcome.error)
     return RedirectResponse("/money/creator", status_code=303)
 
 
@@ -142,24 +143,25 @@ async def claim(request: Request) -> Response:
     app, who = context(request), _user_id(request)
     await checked_form(request)
     identity_id = int(request.path_params["identity_id"])
-    try:
-        done = await dashboard.claim_waiting(app.db, app.settings, who, identity_id)
-    except ServiceError as exc:
-        return await _creator_page(request, exc)
-    request.session[CREATOR_NOTICE] = _claim_notice(done, app.settings)
+    outcome = await dashboard.claim_waiting_or_page(app.db, app.settings, who, identity_id)
+    if outcome.done is None:
+        assert outcome.page is not None
+        return _creator_page(request, outcome.page, outcome.error)
+    request.session[CREATOR_NOTICE] = _claim_notice(outcome.done, app.settings)
     return RedirectResponse("/money/creator", status_code=303)
 
 
 async def claim_account(request: Request) -> Response:
-    settings, who = context(request).settings, _user_id(request)
+    app, who = context(request), _user_id(request)
+    settings = app.settings
     form = await checked_form(request)
     named = str(form.get("actor", ""))
-    remote = context(request).federation.remote
-    try:
-        done = await claim_fediverse_account(context(request).db, settings, remote, who, named)
-    except ServiceError as exc:
-        return await _creator_page(request, exc, named)
-    request.session[CREATOR_NOTICE] = _account_claim_notice(done, settings)
+    remote = app.federation.remote
+    outcome = await dashboard.claim_account_or_page(app.db, settings, remote, who, named)
+    if outcome.done is None:
+        assert outcome.page is not None
+        return _creator_page(request, outcome.page, outcome.error, named)
+    request.session[CREATOR_NOTICE] = _account_claim_notice(outcome.done, settings)
     return RedirectResponse("/money/creator", status_code=303)
 
 

@@ -14,6 +14,7 @@ from server.context import context
 from server.domain_errors import ServiceError
 from server.donations import admin
 from server.errors import status_of
+from server.models import Payout
 from server.money.amounts import format_money
 
 
@@ -29,15 +30,19 @@ def _render(request: Request, values: Mapping[str, object], status: int = 200) -
     return response
 
 
-async def _page(request: Request, error: ServiceError | None = None, notice: str = "") -> Response:
-    require_admin(request)
-    open_payouts = await admin.open_payouts(context(request).db)
+def _page(
+    request: Request,
+    open_payouts: list[Payout],
+    error: ServiceError | None = None,
+    notice: str = "",
+) -> Response:
     values = {"payouts": open_payouts, "error": error, "notice": notice}
     return _render(request, values, status_of(error) if error else 200)
 
 
 async def admin_money(request: Request) -> Response:
-    return await _page(request)
+    require_admin(request)
+    return _page(request, await admin.open_payouts(context(request).db))
 
 
 async def fund(request: Request) -> Response:
@@ -49,13 +54,14 @@ async def fund(request: Request) -> Response:
         amount=str(form.get("amount", "")),
         reference=str(form.get("reference", "")),
     )
-    try:
-        done = await admin.fund_wallet(app.db, app.settings, wanted)
-    except ServiceError as exc:
-        return await _page(request, exc)
+    outcome = await admin.fund_wallet_and_page(app.db, app.settings, wanted)
+    assert outcome.page is not None
+    done = outcome.done
+    if done is None:
+        return _page(request, outcome.page, outcome.error)
     verb = "Credited" if done.created else "Already credited"
     notice = f"{verb} {format_money(done.amount, app.settings)} to @{done.username}."
-    return await _page(request, notice=notice)
+    return _page(request, outcome.page, notice=notice)
 
 
 async def decide(request: Request) -> Response:
@@ -64,10 +70,11 @@ async def decide(request: Request) -> Response:
     payout_id = int(request.path_params["payout_id"])
     approve, note = request.path_params["decision"] == "approve", str(form.get("note", ""))
     app = context(request)
-    try:
-        await admin.decide_payout(app.db, app.settings, payout_id, approve=approve, note=note)
-    except ServiceError as exc:
-        return await _page(request, exc)
+    outcome = await admin.decide_payout_or_page(
+        app.db, app.settings, payout_id, approve=approve, note=note
+    )
+    if outcome.page is not None:
+        return _page(request, outcome.page, outcome.error)
     return RedirectResponse("/admin/money", status_code=303)
 
 

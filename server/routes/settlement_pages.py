@@ -4,8 +4,8 @@ peer. Every action calls the service the `likewise peers` / `settlements` comman
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -13,17 +13,19 @@ from starlette.routing import Route
 
 from server.auth import checked_form, require_admin
 from server.context import context
-from server.domain_errors import NotFound, ServiceError, ValidationFailed
+from server.domain_errors import NotFound, Outcome, ServiceError
 from server.errors import status_of
+from server.models import Peer, Settlement, SettlementPayment
 from server.money.amounts import format_amount, format_money
 from server.render.bars import balance_bars
 from server.settings import Settings
 from server.settlement import admin
-from server.settlement.exchange import verify_settlement
+from server.settlement.exchange import Verification
 from server.settlement.statements import statement
 
 PAGE = "/admin/peers"
 NOTICE_KEY = "peers_notice"
+Done = TypeVar("Done")
 
 
 def _money(settings: Settings) -> Callable[[int], str]:
@@ -45,13 +47,13 @@ def _render(
     return response
 
 
-async def _page(
-    request: Request, error: ServiceError | None = None, entered: Mapping[str, str] | None = None
+def _page(
+    request: Request,
+    page: admin.PeersPage,
+    error: ServiceError | None = None,
+    entered: Mapping[str, str] | None = None,
 ) -> Response:
-    require_admin(request)
-    app = context(request)
-    settings = app.settings
-    page = await admin.peers_page(app.db, settings)
+    settings = context(request).settings
     values = {
         "balances": page.balances,
         "chart": balance_bars([(row.peer.domain, row.net) for row in page.balances]),
@@ -69,36 +71,47 @@ async def _page(
 
 
 async def peers_page(request: Request) -> Response:
-    return await _page(request)
+    require_admin(request)
+    app = context(request)
+    return _page(request, await admin.peers_page(app.db, app.settings))
 
 
-async def _act(request: Request, work: Callable[[Mapping[str, str]], Awaitable[str]]) -> Response:
-    """Check the admin and the form, do the work, then back to the page with its notice (or
-    the same page showing the service's refusal)."""
+async def _form(request: Request) -> dict[str, str]:
+    """Check the admin, then the form."""
     require_admin(request)
     form = await checked_form(request)
-    fields = {key: value for key, value in form.items() if isinstance(value, str)}
-    try:
-        request.session[NOTICE_KEY] = await work(fields)
-    except ServiceError as error:
-        return await _page(request, error, fields)
+    return {key: value for key, value in form.items() if isinstance(value, str)}
+
+
+def _answer(
+    request: Request,
+    outcome: Outcome[Done, admin.PeersPage],
+    entered: Mapping[str, str],
+    notice: Callable[[Done], str],
+) -> Response:
+    """Back to the page with the action's notice, or the same page showing its refusal."""
+    if outcome.page is not None:
+        return _page(request, outcome.page, outcome.error, entered)
+    assert outcome.done is not None
+    request.session[NOTICE_KEY] = notice(outcome.done)
     return RedirectResponse(PAGE, status_code=303)
 
 
 async def add_peer(request: Request) -> Response:
     app = context(request)
     settings = app.settings
+    form = await _form(request)
+    proposal = admin.PeerProposal(form.get("domain", ""), form.get("credit_limit", ""))
+    outcome = await admin.propose_peer_or_page(app.db, settings, app.federation.remote, proposal)
 
-    async def work(form: Mapping[str, str]) -> str:
-        proposal = admin.PeerProposal(form.get("domain", ""), form.get("credit_limit", ""))
-        done = await admin.propose_peer(app.db, settings, app.federation.remote, proposal)
+    def notice(done: admin.Proposed) -> str:
         limit = _money(settings)(done.credit_limit)
         return (
             f"Proposed settling with {done.peer.domain} (credit limit {limit}); "
             f"its admin accepts or rejects the proposal."
         )
 
-    return await _act(request, work)
+    return _answer(request, outcome, form, notice)
 
 
 async def peer_action(request: Request) -> Response:
@@ -108,47 +121,49 @@ async def peer_action(request: Request) -> Response:
     domain, action = request.path_params["domain"].lower(), request.path_params["action"]
     if action not in admin.PEER_ACTIONS:
         raise NotFound(f"no action {action!r} on a peer")
+    form = await _form(request)
+    outcome = await admin.act_on_peer_or_page(app.db, app.settings, domain, action)
 
-    async def work(_: Mapping[str, str]) -> str:
-        peer = await admin.act_on_peer(app.db, app.settings, domain, action)
+    def notice(peer: Peer) -> str:
         if action in admin.STATES:
             return f"{domain} is now {peer.state}."
         verb = "Accepted" if action == "accept" else "Rejected"
         return f"{verb} the proposal of {domain}; the peer is {peer.state}."
 
-    return await _act(request, work)
+    return _answer(request, outcome, form, notice)
 
 
 async def send_batches(request: Request) -> Response:
     app = context(request)
     settings = app.settings
     domain = request.path_params["domain"].lower()
+    form = await _form(request)
+    outcome = await admin.send_batches_or_page(app.db, settings, app.federation.remote, domain)
 
-    async def work(_: Mapping[str, str]) -> str:
-        made = await admin.send_batches(app.db, settings, app.federation.remote, domain)
+    def notice(made: list[Settlement]) -> str:
         if not made:
             return f"Nothing to send to {domain}: no held shares for its payable creators."
         total = _money(settings)(sum(batch.total for batch in made))
         return f"Queued {len(made)} batch(es) to {domain}, {total} in all."
 
-    return await _act(request, work)
+    return _answer(request, outcome, form, notice)
 
 
 async def pay(request: Request) -> Response:
     app = context(request)
     settings = app.settings
     domain = request.path_params["domain"].lower()
+    form = await _form(request)
+    payment_notice = admin.PaymentNotice(form.get("amount", ""), form.get("reference", ""))
+    outcome = await admin.record_payment_or_page(app.db, settings, domain, payment_notice)
 
-    async def work(form: Mapping[str, str]) -> str:
-        notice = admin.PaymentNotice(form.get("amount", ""), form.get("reference", ""))
-        paid = await admin.record_payment(app.db, settings, domain, notice)
-        payment, amount = paid.payment, paid.amount
+    def notice(paid: admin.Paid) -> str:
         return (
-            f"Payment notice {payment.id} of {_money(settings)(amount)} sent to {domain}; "
-            f"it becomes final when {domain} confirms."
+            f"Payment notice {paid.payment.id} of {_money(settings)(paid.amount)} sent to "
+            f"{domain}; it becomes final when {domain} confirms."
         )
 
-    return await _act(request, work)
+    return _answer(request, outcome, form, notice)
 
 
 async def answer_payment(request: Request) -> Response:
@@ -158,10 +173,11 @@ async def answer_payment(request: Request) -> Response:
     payment_id, decision = int(request.path_params["payment_id"]), request.path_params["decision"]
     if decision not in admin.PAYMENT_DECISIONS:
         raise NotFound(f"no action {decision!r} on a payment notice")
+    form = await _form(request)
+    reason = form.get("reason", "").strip() or "the transfer has not arrived"
+    outcome = await admin.answer_payment_or_page(app.db, settings, payment_id, decision, reason)
 
-    async def work(form: Mapping[str, str]) -> str:
-        reason = form.get("reason", "").strip() or "the transfer has not arrived"
-        payment = await admin.answer_payment(app.db, settings, payment_id, decision, reason)
+    def notice(payment: SettlementPayment) -> str:
         if decision == "confirm":
             return (
                 f"Payment {payment_id} confirmed ({_money(settings)(payment.amount)}, "
@@ -169,22 +185,20 @@ async def answer_payment(request: Request) -> Response:
             )
         return f"Payment {payment_id} refused; its batches are open again."
 
-    return await _act(request, work)
+    return _answer(request, outcome, form, notice)
 
 
 async def verify(request: Request) -> Response:
-    settings: Settings = context(request).settings
+    app = context(request)
     settlement_id = int(request.path_params["settlement_id"])
+    form = await _form(request)
+    outcome = await admin.verify_batch_or_page(app.db, app.settings, settlement_id)
 
-    async def work(_: Mapping[str, str]) -> str:
-        result = await verify_settlement(context(request).db, settings, settlement_id)
-        if not result.ok:
-            failed = "; ".join(f"{name}: {detail}" for name, ok, detail in result.checks if not ok)
-            raise ValidationFailed(f"Batch {settlement_id} does not verify: {failed}")
+    def notice(result: Verification) -> str:
         names = ", ".join(name for name, _, _ in result.checks)
         return f"Batch {settlement_id} verifies ({names})."
 
-    return await _act(request, work)
+    return _answer(request, outcome, form, notice)
 
 
 def _short(text: str) -> str:

@@ -6,11 +6,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from server.db.engine import Database
+from server.domain_errors import Outcome, ValidationFailed, attempt
 from server.federation.remote import RemoteActors
 from server.models import Direction, PaymentState, Peer, PeerState, Settlement, SettlementPayment
 from server.money.amounts import parse_amount
 from server.settings import Settings
-from server.settlement.exchange import list_payments, list_settlements, overdue
+from server.settlement.exchange import (
+    Verification,
+    list_payments,
+    list_settlements,
+    overdue,
+    verify_settlement,
+)
 from server.settlement.outgoing import prepare_batches
 from server.settlement.payments import confirm_payment, mark_paid, refuse_payment
 from server.settlement.peering import (
@@ -133,3 +140,62 @@ async def answer_payment(
     if decision == "confirm":
         return await confirm_payment(db, settings, payment_id)
     return await refuse_payment(db, settings, payment_id, reason)
+
+
+async def verify_batch(db: Database, settings: Settings, settlement_id: int) -> Verification:
+    """Re-check a stored batch and its answer; ValidationFailed names the checks that fail."""
+    result = await verify_settlement(db, settings, settlement_id)
+    if not result.ok:
+        failed = "; ".join(f"{name}: {detail}" for name, ok, detail in result.checks if not ok)
+        raise ValidationFailed(f"Batch {settlement_id} does not verify: {failed}")
+    return result
+
+
+# Each action of the peers page, in one call: what it did, or the page showing its refusal.
+
+
+async def propose_peer_or_page(
+    db: Database, settings: Settings, remote: RemoteActors, form: PeerProposal
+) -> Outcome[Proposed, PeersPage]:
+    return await attempt(propose_peer(db, settings, remote, form), lambda: peers_page(db, settings))
+
+
+async def act_on_peer_or_page(
+    db: Database, settings: Settings, domain: str, action: str
+) -> Outcome[Peer, PeersPage]:
+    return await attempt(
+        act_on_peer(db, settings, domain, action), lambda: peers_page(db, settings)
+    )
+
+
+async def send_batches_or_page(
+    db: Database, settings: Settings, remote: RemoteActors, domain: str
+) -> Outcome[list[Settlement], PeersPage]:
+    return await attempt(
+        send_batches(db, settings, remote, domain), lambda: peers_page(db, settings)
+    )
+
+
+async def record_payment_or_page(
+    db: Database, settings: Settings, domain: str, notice: PaymentNotice
+) -> Outcome[Paid, PeersPage]:
+    return await attempt(
+        record_payment(db, settings, domain, notice), lambda: peers_page(db, settings)
+    )
+
+
+async def answer_payment_or_page(
+    db: Database, settings: Settings, payment_id: int, decision: str, reason: str
+) -> Outcome[SettlementPayment, PeersPage]:
+    return await attempt(
+        answer_payment(db, settings, payment_id, decision, reason),
+        lambda: peers_page(db, settings),
+    )
+
+
+async def verify_batch_or_page(
+    db: Database, settings: Settings, settlement_id: int
+) -> Outcome[Verification, PeersPage]:
+    return await attempt(
+        verify_batch(db, settings, settlement_id), lambda: peers_page(db, settings)
+    )
