@@ -181,10 +181,6 @@ MACHINES: dict[type[enum.StrEnum], Machine] = {
 }
 
 
-def machine_of(states: type[enum.StrEnum]) -> Machine:
-    return MACHINES[states]
-
-
 def _check(machine: Machine, current: enum.StrEnum, to: enum.StrEnum, what: str) -> None:
     if not machine.allows(current, to):
         raise IllegalTransition(
