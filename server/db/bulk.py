@@ -71,6 +71,27 @@ async def fetch_rows(
         await cursor.close()
 
 
+async def fetch_where_in(
+    session: AsyncSession,
+    select: str,
+    column: str,
+    values: Sequence[object],
+    *,
+    kind: str = "bigint",
+    sqlite_chunk: int = 2000,
+) -> list[Sequence[Any]]:
+    """The rows of `select` (a statement up to its WHERE) whose `column` is one of
+    `values`: on PostgreSQL in one statement (an array), on SQLite `sqlite_chunk` values a
+    statement (one placeholder each)."""
+    connection = await session.connection()
+    chunk = max(1, len(values)) if connection.dialect.name == "postgresql" else sqlite_chunk
+    rows: list[Sequence[Any]] = []
+    for start in range(0, len(values), chunk):
+        where, parameters = id_filter(connection, column, values[start : start + chunk], kind=kind)
+        rows.extend(await fetch_rows(session, f"{select} WHERE {where}", parameters))
+    return rows
+
+
 async def insert_rows(
     session: AsyncSession,
     table: str,

@@ -12,7 +12,7 @@ from typing import NamedTuple
 from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from server.db.bulk import fetch_rows, id_filter, int_array, named, placeholders
+from server.db.bulk import fetch_rows, fetch_where_in, id_filter, int_array, named, placeholders
 from server.db.engine import Database
 
 SQLITE_BATCH_SIZE = 5000  # donors per transaction on SQLite
@@ -203,17 +203,11 @@ class Movement(NamedTuple):
 
 async def transfers_by_key(session: AsyncSession, keys: Sequence[str]) -> dict[str, Movement]:
     """The transfers with these idempotency keys (those that exist), by key."""
-    connection = await session.connection()
-    chunk = max(1, len(keys)) if connection.dialect.name == "postgresql" else CHUNK
-    found: dict[str, Movement] = {}
-    for start in range(0, len(keys), chunk):
-        where, values = id_filter(
-            connection, "idempotency_key", keys[start : start + chunk], kind="varchar"
-        )
-        sql = f"SELECT idempotency_key, credit_id, amount FROM transfer WHERE {where}"
-        for movement in named(Movement, await fetch_rows(session, sql, values)):
-            found[movement.key] = movement
-    return found
+    select = "SELECT idempotency_key, credit_id, amount FROM transfer"
+    rows = await fetch_where_in(
+        session, select, "idempotency_key", keys, kind="varchar", sqlite_chunk=CHUNK
+    )
+    return {movement.key: movement for movement in named(Movement, rows)}
 
 
 async def recorded_outcomes(session: AsyncSession, period: str) -> list[DonorOutcome]:

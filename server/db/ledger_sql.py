@@ -8,7 +8,7 @@ from typing import cast
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from server.db.bulk import fetch_rows, id_filter, insert_rows
+from server.db.bulk import fetch_where_in, insert_rows
 
 ACCOUNT_COLUMNS = (
     "key",
@@ -35,16 +35,15 @@ SQLITE_KEYS = 2000  # keys a statement on SQLite (one placeholder each); Postgre
 
 async def account_ids_by_key(session: AsyncSession, keys: list[str]) -> dict[str, int]:
     """The ids of the ledger accounts with these keys (those that exist)."""
-    connection = await session.connection()
-    chunk = max(1, len(keys)) if connection.dialect.name == "postgresql" else SQLITE_KEYS
-    found: dict[str, int] = {}
-    for start in range(0, len(keys), chunk):
-        where, values = id_filter(connection, "key", keys[start : start + chunk], kind="varchar")
-        rows = await fetch_rows(
-            session, f"SELECT key, id FROM ledger_account WHERE {where}", values
-        )
-        found.update(cast("list[tuple[str, int]]", rows))
-    return found
+    rows = await fetch_where_in(
+        session,
+        "SELECT key, id FROM ledger_account",
+        "key",
+        keys,
+        kind="varchar",
+        sqlite_chunk=SQLITE_KEYS,
+    )
+    return dict(cast("list[tuple[str, int]]", rows))
 
 
 async def insert_accounts(session: AsyncSession, rows: Sequence[tuple[object, ...]]) -> None:
