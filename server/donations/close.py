@@ -37,6 +37,7 @@ from server.db.engine import Database
 from server.db.upsert import insert_ignoring_duplicates
 from server.domain_errors import ValidationFailed
 from server.donations.close_checks import check_before_closing
+from server.donations.close_keys import donor_prefix, reserve_key
 from server.donations.periods import lock_period, period_of
 from server.federation.remote import domain_of
 from server.jobs.queue import enqueue
@@ -322,8 +323,7 @@ def plan_donor(
     A donor who liked nothing gives the budget, after the fee, to LIKEWISE_UNSPENT_TO's
     account where one is set (never to itself), else keeps it."""
     period = context.period
-    # Zero-padded: keys grow in insertion order, so their index is appended to, not split.
-    prefix = f"close:{period}:{donor:010d}"
+    prefix = donor_prefix(period, donor)
     unspent = context.unspent if not lines and context.unspent else None
     if unspent is not None and unspent[0] == donor:
         unspent = None
@@ -335,7 +335,7 @@ def plan_donor(
     reserve, transfers, escrow = context.reserves[donor], plan.transfers, plan.escrow
     wallet, stamp = context.wallets[donor], context.stamp
     transfers.append(
-        (f"{prefix}:reserve", wallet, reserve, spend, RESERVE, period, None, "", stamp)
+        (reserve_key(period, donor), wallet, reserve, spend, RESERVE, period, None, "", stamp)
     )
     if fee and context.fees is not None:
         transfers.append(

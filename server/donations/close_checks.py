@@ -11,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.db.close_sql import recorded_outcomes, transfers_by_key
 from server.db.ledger_sql import account_ids_by_key
+from server.donations.close_keys import reserve_key
 from server.models import LedgerAccount, LedgerKind
 from server.money.audit import check_period
 from server.money.ledger import NON_NEGATIVE, Owner
@@ -30,11 +31,6 @@ class CloseRefused(RuntimeError):
         )
         self.period = period
         self.problems = problems
-
-
-def reserve_key(period: str, donor: int) -> str:
-    """The key of the transfer of a donor's budget to its reserve (as `plan_donor` makes it)."""
-    return f"close:{period}:{donor:010d}:reserve"
 
 
 async def period_problems(session: AsyncSession, period: str) -> list[str]:
