@@ -9,31 +9,11 @@ from typing import Any
 import httpx
 
 from tests.support.instances import LiveInstance
+from tests.support.live import eventually, user
 
 FAST_RETRIES = {"LIKEWISE_DELIVERY_BACKOFF_SCALE": "0.001"}
 Start = Callable[..., LiveInstance]
-
-
-def _user(instance: LiveInstance, name: str) -> dict[str, str]:
-    instance.cli(
-        "users", "create", name, "--email", f"{name}@example.org", "--password", "pw-123456"
-    )
-    token = instance.cli("tokens", "create", name, "--scopes", "read write follow").stdout.strip()
-    return {"Authorization": f"Bearer {token}"}
-
-
-def _eventually(check: Callable[[], Any], timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            result = check()
-            if result:
-                return result
-        except (httpx.HTTPError, KeyError, IndexError):
-            pass
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.2)
+WAIT = 20.0  # seconds a change may take to cross between these instances
 
 
 def _followers(instance: LiveInstance, name: str) -> int:
@@ -59,7 +39,7 @@ def _arrived(instance: LiveInstance, auth: dict[str, str], uri: str) -> dict[str
     def found() -> list[dict[str, Any]]:
         return [s for s in _home(instance, auth) if s["uri"] == uri]
 
-    result: dict[str, Any] = _eventually(found)[0]
+    result: dict[str, Any] = eventually(found, timeout=WAIT)[0]
     return result
 
 
@@ -79,22 +59,22 @@ def _post(instance: LiveInstance, auth: dict[str, str], text: str) -> dict[str, 
 
 def test_follow_post_like_unlike_between_two_instances(instances: Start) -> None:
     alpha, beta = instances(env=FAST_RETRIES), instances(env=FAST_RETRIES)
-    carol, dave = _user(alpha, "carol"), _user(beta, "dave")
+    carol, dave = user(alpha, "carol"), user(beta, "dave")
     _follow(beta, dave, f"carol@{alpha.domain}")
-    _eventually(lambda: _followers(alpha, "carol") == 1)
+    eventually(lambda: _followers(alpha, "carol") == 1, timeout=WAIT)
     status = _post(alpha, carol, "a post worth a like")
-    arrived = _eventually(lambda: [s for s in _home(beta, dave) if s["uri"] == status["uri"]])[0]
+    arrived = _arrived(beta, dave, status["uri"])
     assert arrived["account"]["acct"] == f"carol@{alpha.domain}"
     for _ in range(2):  # a second favourite changes nothing
         liked = httpx.post(
             f"{beta.base_url}/api/v1/statuses/{arrived['id']}/favourite", headers=dave
         )
         assert liked.status_code == 200
-    _eventually(lambda: _favourites(alpha, status["id"]) == 1)
+    eventually(lambda: _favourites(alpha, status["id"]) == 1, timeout=WAIT)
     time.sleep(1.0)
     assert _favourites(alpha, status["id"]) == 1
     httpx.post(f"{beta.base_url}/api/v1/statuses/{arrived['id']}/unfavourite", headers=dave)
-    _eventually(lambda: _favourites(alpha, status["id"]) == 0)
+    eventually(lambda: _favourites(alpha, status["id"]) == 0, timeout=WAIT)
     assert "Traceback" not in alpha.read_log() + beta.read_log()
 
 
@@ -102,15 +82,15 @@ def test_queued_deliveries_survive_a_killed_sender_and_a_down_receiver(
     instances: Start,
 ) -> None:
     alpha, beta = instances(env=FAST_RETRIES), instances(env=FAST_RETRIES)
-    carol, dave = _user(alpha, "carol"), _user(beta, "dave")
+    carol, dave = user(alpha, "carol"), user(beta, "dave")
     _follow(beta, dave, f"carol@{alpha.domain}")
-    _eventually(lambda: _followers(alpha, "carol") == 1)
+    eventually(lambda: _followers(alpha, "carol") == 1, timeout=WAIT)
     # The receiver is down when carol posts: the Create waits in alpha's queue.
     beta.stop()
     status = _post(alpha, carol, "posted while beta was down")
     time.sleep(1.5)
     beta.start()
-    arrived = _eventually(lambda: [s for s in _home(beta, dave) if s["uri"] == status["uri"]])[0]
+    arrived = _arrived(beta, dave, status["uri"])
     # The sender queues a Like while alpha is down, then is killed before it can deliver.
     alpha.stop()
     liked = httpx.post(f"{beta.base_url}/api/v1/statuses/{arrived['id']}/favourite", headers=dave)
@@ -120,15 +100,15 @@ def test_queued_deliveries_survive_a_killed_sender_and_a_down_receiver(
     beta.kill()
     alpha.start()
     beta.start()
-    _eventually(lambda: _favourites(alpha, status["id"]) == 1, timeout=30)
+    eventually(lambda: _favourites(alpha, status["id"]) == 1, timeout=30)
 
 
 def test_three_instances_each_like_counts_once(instances: Start) -> None:
     alpha, beta, gamma = (instances(env=FAST_RETRIES) for _ in range(3))
-    carol, dave, erin = _user(alpha, "carol"), _user(beta, "dave"), _user(gamma, "erin")
+    carol, dave, erin = user(alpha, "carol"), user(beta, "dave"), user(gamma, "erin")
     _follow(beta, dave, f"carol@{alpha.domain}")
     _follow(gamma, erin, f"carol@{alpha.domain}")
-    _eventually(lambda: _followers(alpha, "carol") == 2)
+    eventually(lambda: _followers(alpha, "carol") == 2, timeout=WAIT)
     status = _post(alpha, carol, "one post, two instances")
     for instance, auth in ((beta, dave), (gamma, erin)):
         arrived = _arrived(instance, auth, status["uri"])
@@ -136,5 +116,5 @@ def test_three_instances_each_like_counts_once(instances: Start) -> None:
             f"{instance.base_url}/api/v1/statuses/{arrived['id']}/favourite", headers=auth
         )
         assert liked.status_code == 200
-    _eventually(lambda: _favourites(alpha, status["id"]) == 2)
+    eventually(lambda: _favourites(alpha, status["id"]) == 2, timeout=WAIT)
     assert "Traceback" not in alpha.read_log() + beta.read_log() + gamma.read_log()
