@@ -18,7 +18,6 @@ from activitypub.settlement import (
 from tests.support.instances import LiveInstance
 from tests.support.live import (
     FAST,
-    InstanceKeys,
     Start,
     creator_balances,
     instance_keys,
@@ -28,10 +27,11 @@ from tests.support.live import (
     post_signed,
     user,
 )
+from tests.support.settlement import Speaker
 
 
 def _batch(
-    keys: InstanceKeys,
+    keys: Speaker,
     target: LiveInstance,
     lines: list[tuple[str, int]],
     *,

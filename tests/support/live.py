@@ -6,22 +6,20 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from cryptography.hazmat.primitives.asymmetric import ed25519
 from sqlmodel import select
 
 from activitypub.keys import ed25519_private_from_pem
-from activitypub.settlement import Amount, Envelope, sign_document
+from activitypub.settlement import Amount
 from activitypub.signatures import sign_request
 from server.db.engine import Database
 from server.models import Actor
 from tests.support.instances import LiveInstance
+from tests.support.settlement import Speaker
 
 FAST = {"LIKEWISE_DELIVERY_BACKOFF_SCALE": "0.001", "COLUMNS": "240"}
 Start = Callable[..., LiveInstance]
@@ -122,30 +120,8 @@ def ledger_ok(instance: LiveInstance) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@dataclass(frozen=True)
-class InstanceKeys:
-    """An instance actor's identity and keys, read from its own database, so a test can
-    speak for it (or tamper with what it says)."""
-
-    uri: str
-    key_id: str
-    rsa_pem: str
-    ed25519: ed25519.Ed25519PrivateKey
-
-    def envelope(self, recipient: str) -> Envelope:
-        return Envelope(
-            id=f"{self.uri.rsplit('/', 1)[0]}/settlements/{uuid.uuid4()}",
-            actor=self.uri,
-            recipient=recipient,
-            published=datetime.now(UTC),
-        )
-
-    def sign(self, document: dict[str, object]) -> dict[str, object]:
-        return sign_document(document, self.ed25519, f"{self.uri}#ed25519-key")
-
-
-def instance_keys(instance: LiveInstance) -> InstanceKeys:
-    async def read() -> InstanceKeys:
+def instance_keys(instance: LiveInstance) -> Speaker:
+    async def read() -> Speaker:
         db = Database(instance.database_url)
         try:
             async with db.session() as session:
@@ -154,7 +130,7 @@ def instance_keys(instance: LiveInstance) -> InstanceKeys:
         finally:
             await db.dispose()
         assert actor.private_key_pem and actor.ed25519_private_pem
-        return InstanceKeys(
+        return Speaker(
             actor.uri,
             actor.key_id,
             actor.private_key_pem,
@@ -165,7 +141,7 @@ def instance_keys(instance: LiveInstance) -> InstanceKeys:
 
 
 def post_signed(
-    target: LiveInstance, document: object, signer: InstanceKeys, *, raw: bytes | None = None
+    target: LiveInstance, document: object, signer: Speaker, *, raw: bytes | None = None
 ) -> httpx.Response:
     """POST a document to the target's instance inbox, HTTP-signed by `signer`."""
     body = raw if raw is not None else json.dumps(document).encode()
