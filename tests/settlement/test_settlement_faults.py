@@ -3,13 +3,11 @@ exactly once on each side."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from functools import partial
 
 from sqlmodel import select
 
-from server.db.engine import Database
 from server.models import Direction, Settlement
 from tests.support.instances import LiveInstance
 from tests.support.live import (
@@ -30,21 +28,13 @@ from tests.support.live import (
     peer_state,
     post,
     post_signed,
+    rows,
     user,
 )
 
 
 def _sent_batches(instance: LiveInstance) -> list[Settlement]:
-    async def read() -> list[Settlement]:
-        db = Database(instance.database_url)
-        try:
-            async with db.session() as session:
-                query = select(Settlement).where(Settlement.direction == Direction.outgoing)
-                return list((await session.exec(query)).all())
-        finally:
-            await db.dispose()
-
-    return asyncio.run(read())
+    return rows(instance, select(Settlement).where(Settlement.direction == Direction.outgoing))
 
 
 def test_receiver_down_sender_killed_and_batch_delivered_three_times(instances: Start) -> None:

@@ -4,12 +4,10 @@ no receipt answers in time is flagged."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 from sqlmodel import select
 
-from server.db.engine import Database
 from server.models import EscrowLine
 from tests.support.instances import LiveInstance
 from tests.support.live import (
@@ -24,20 +22,13 @@ from tests.support.live import (
     listed,
     peer,
     post,
+    rows,
     user,
 )
 
 
 def _escrow(instance: LiveInstance) -> list[EscrowLine]:
-    async def read() -> list[EscrowLine]:
-        db = Database(instance.database_url)
-        try:
-            async with db.session() as session:
-                return list((await session.exec(select(EscrowLine))).all())
-        finally:
-            await db.dispose()
-
-    return asyncio.run(read())
+    return rows(instance, select(EscrowLine))
 
 
 def test_rejected_lines_return_and_the_credit_limit_holds_shares_back(instances: Start) -> None:

@@ -8,10 +8,11 @@ import json
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from sqlmodel import select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from activitypub.keys import ed25519_private_from_pem
 from activitypub.settlement import Amount
@@ -23,6 +24,7 @@ from tests.support.settlement import Speaker
 
 FAST = {"LIKEWISE_DELIVERY_BACKOFF_SCALE": "0.001", "COLUMNS": "240"}
 Start = Callable[..., LiveInstance]
+Row = TypeVar("Row")
 
 
 def eventually(check: Callable[[], Any], timeout: float = 30.0) -> Any:
@@ -120,24 +122,29 @@ def ledger_ok(instance: LiveInstance) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def instance_keys(instance: LiveInstance) -> Speaker:
-    async def read() -> Speaker:
+def rows(instance: LiveInstance, query: SelectOfScalar[Row]) -> list[Row]:
+    """What `query` finds in a live instance's database, read from the test process."""
+
+    async def read() -> list[Row]:
         db = Database(instance.database_url)
         try:
             async with db.session() as session:
-                uri = f"{instance.base_url}/actor"
-                actor = (await session.exec(select(Actor).where(Actor.uri == uri))).one()
+                return list((await session.exec(query)).all())
         finally:
             await db.dispose()
-        assert actor.private_key_pem and actor.ed25519_private_pem
-        return Speaker(
-            actor.uri,
-            actor.key_id,
-            actor.private_key_pem,
-            ed25519_private_from_pem(actor.ed25519_private_pem),
-        )
 
     return asyncio.run(read())
+
+
+def instance_keys(instance: LiveInstance) -> Speaker:
+    (actor,) = rows(instance, select(Actor).where(Actor.uri == f"{instance.base_url}/actor"))
+    assert actor.private_key_pem and actor.ed25519_private_pem
+    return Speaker(
+        actor.uri,
+        actor.key_id,
+        actor.private_key_pem,
+        ed25519_private_from_pem(actor.ed25519_private_pem),
+    )
 
 
 def post_signed(
