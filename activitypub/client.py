@@ -112,6 +112,53 @@ def _host(url: str) -> str | None:
         return None
 
 
+async def guard_url(
+    url: str, *, allow_http: bool, allow_private: bool, resolver: Resolver = resolve_host
+) -> None:
+    """The SSRF guard every outgoing request of an instance passes (ActivityPub fetches and
+    deliveries, the bridges' network calls): https only (http too with `allow_http`), a
+    plain host without user info, and, unless `allow_private` (dev mode), only public
+    addresses for it. BlockedAddress when refused; FetchError when the name does not resolve."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as error:
+        raise BlockedAddress(f"invalid URL {url!r}") from error
+    allowed = {"https", "http"} if allow_http else {"https"}
+    if parts.scheme not in allowed:
+        raise BlockedAddress(f"scheme {parts.scheme!r} refused for {url!r}")
+    if not parts.hostname or parts.username is not None or parts.password is not None:
+        raise BlockedAddress(f"no plain host in {url!r}")
+    if allow_private:
+        return
+    try:
+        addresses = [str(ipaddress.ip_address(parts.hostname))]
+    except ValueError:
+        default_port = 443 if parts.scheme == "https" else 80
+        addresses = await resolver(parts.hostname, port or default_port)
+    if not addresses:
+        raise FetchError(f"{parts.hostname} has no address")
+    for address in addresses:
+        if not is_public_address(address):
+            raise BlockedAddress(f"{parts.hostname} resolves to non-public {address}")
+
+
+async def read_limited(response: httpx.Response, max_bytes: int) -> bytes:
+    """A streamed response's body, refused (ResponseTooLarge) past `max_bytes`, whether it
+    says so in Content-Length or only sends more."""
+    length = response.headers.get("content-length", "")
+    if length.isdigit() and int(length) > max_bytes:
+        raise ResponseTooLarge(f"{response.url} announces {length} bytes (limit {max_bytes})")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > max_bytes:
+            raise ResponseTooLarge(f"{response.url} sent more than {max_bytes} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 class ActivityPubClient:
     def __init__(
         self,
@@ -136,41 +183,15 @@ class ActivityPubClient:
 
     async def check_url(self, url: str) -> None:
         """Refuse a URL by scheme, or by any address its host resolves to."""
-        try:
-            parts = urlsplit(url)
-            port = parts.port
-        except ValueError as error:
-            raise BlockedAddress(f"invalid URL {url!r}") from error
-        allowed = {"https", "http"} if self.allow_http else {"https"}
-        if parts.scheme not in allowed:
-            raise BlockedAddress(f"scheme {parts.scheme!r} refused for {url!r}")
-        if not parts.hostname:
-            raise BlockedAddress(f"no host in {url!r}")
-        if self.allow_private:
-            return
-        try:
-            addresses = [str(ipaddress.ip_address(parts.hostname))]
-        except ValueError:
-            default_port = 443 if parts.scheme == "https" else 80
-            addresses = await self.resolver(parts.hostname, port or default_port)
-        if not addresses:
-            raise FetchError(f"{parts.hostname} has no address")
-        for address in addresses:
-            if not is_public_address(address):
-                raise BlockedAddress(f"{parts.hostname} resolves to non-public {address}")
+        await guard_url(
+            url,
+            allow_http=self.allow_http,
+            allow_private=self.allow_private,
+            resolver=self.resolver,
+        )
 
     async def _read_limited(self, response: httpx.Response) -> bytes:
-        length = response.headers.get("content-length", "")
-        if length.isdigit() and int(length) > self.max_bytes:
-            raise ResponseTooLarge(f"{response.url} announces {length} bytes")
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > self.max_bytes:
-                raise ResponseTooLarge(f"{response.url} sent more than {self.max_bytes} bytes")
-            chunks.append(chunk)
-        return b"".join(chunks)
+        return await read_limited(response, self.max_bytes)
 
     def _headers(self, accept: str) -> dict[str, str]:
         return {"Accept": accept, "User-Agent": self.user_agent}

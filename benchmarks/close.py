@@ -318,7 +318,7 @@ def main() -> None:
                 ok = "" if elapsed < TARGET_SECONDS and mib < TARGET_MIB else "  (over target)"
                 print(
                     f"{kind:<11}{clicks:>9}{clicks // CLICKS_PER_DONOR:>8}{seeded:>8.1f}"
-                    f"{elapsed:>9.2f}{cpu:>7.1f}{db_cpu:>9}"
+                    f"{elapsed:>9.2f}{cpu:>7.2f}{db_cpu:>9}"
                     f"{elapsed / clicks * 1e6:>10.1f}{mib:>10.0f}"
                     f"{base:>12.2f}{elapsed / base:>7.1f}x{ok}",
                     flush=True,

@@ -98,7 +98,7 @@ class Copies:
             shutil.copyfile(make_url(self.seeded).database or "", target)
             return f"sqlite+aiosqlite:///{target}"
         template = make_url(self.seeded).database or ""
-        return fresh_database("postgresql", self.postgres, self.workdir, template)
+        return str(fresh_database("postgresql", self.postgres, self.workdir, template))
 
     def drop(self, url: str) -> None:
         if self.postgres is not None:

@@ -19,10 +19,19 @@ from server.db.engine import Database
 from server.errors import EXCEPTION_HANDLERS
 from server.http import build_http_client
 from server.jobs.worker import Handler, JobContext, Worker
-from server.middleware import AccessLogMiddleware, BodyLimitMiddleware, DirectRoutes, Metrics
+from server.middleware import (
+    AccessLogMiddleware,
+    BodyLimitMiddleware,
+    CorsMiddleware,
+    DirectRoutes,
+    Metrics,
+)
 from server.registry import job_handlers
 from server.routes import all_routes
 from server.routes.activitypub import inbox_routes
+from server.routes.api.media import FORM_OVERHEAD, UPLOAD_PATHS
+from server.routes.imports import UPLOAD_LIMIT as IMPORT_UPLOAD_LIMIT
+from server.routes.imports import UPLOAD_PATH as IMPORT_UPLOAD_PATH
 from server.settings import Settings
 from server.templating import build_templates
 
@@ -82,11 +91,16 @@ def create_app(settings: Settings, *, handlers: Mapping[str, Handler] | None = N
         routes=all_routes(),
         middleware=[
             Middleware(AccessLogMiddleware, metrics=metrics),
+            Middleware(CorsMiddleware),
             Middleware(
                 BodyLimitMiddleware,
                 max_bytes=settings.max_body_bytes,
                 # Settlement batches to the instance inbox run to megabytes.
-                larger={INSTANCE_ACTOR_PATH + "/inbox": settings.settlement_max_body_bytes},
+                larger={
+                    INSTANCE_ACTOR_PATH + "/inbox": settings.settlement_max_body_bytes,
+                    **dict.fromkeys(UPLOAD_PATHS, settings.media_max_bytes + FORM_OVERHEAD),
+                    IMPORT_UPLOAD_PATH: IMPORT_UPLOAD_LIMIT,  # a data export, streamed to disk
+                },
             ),
             Middleware(DirectRoutes, routes=inbox_routes),
             Middleware(

@@ -22,7 +22,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
 from server.accounts.sessions import end_session, resolve_session, start_session
-from server.accounts.tokens import resolve_token, scope_allows
+from server.accounts.tokens import resolve_token, scope_allows, touch_token
 from server.context import context
 from server.db.engine import Database
 from server.domain_errors import Forbidden, Unauthorized, ValidationFailed
@@ -31,12 +31,14 @@ from server.models import Account
 SESSION_SCOPES = frozenset({"read", "write", "follow", "push", "profile"})
 ADMIN_SCOPES = frozenset({"admin:read", "admin:write"})
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-# Paths that read their own bearer secret rather than an account token.
-OWN_TOKEN_PATHS = frozenset({"/metrics"})
+# Paths that read their own bearer secret rather than an account token
+# (the OAuth endpoints take an app's client secret by HTTP Basic).
+OWN_TOKEN_PATHS = frozenset({"/metrics", "/oauth/token", "/oauth/revoke"})
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 SESSION_KEY = "key"  # the cookie's entry naming its session row
 LEGACY_SESSION_KEY = "account_id"  # cookies from before sessions were rows: no longer honoured
+ACCOUNT_KEY = "likewise.account"  # the authenticated Account row, read once a request
 
 
 class AccountUser(BaseUser):
@@ -47,12 +49,14 @@ class AccountUser(BaseUser):
         is_admin: bool,
         via: str,
         session_id: int | None = None,
+        application_id: int | None = None,
     ) -> None:
         self.id = account_id
         self.username = username
         self.is_admin = is_admin
         self.via = via
         self.session_id = session_id  # the web_session row, for "via" == "session"
+        self.application_id = application_id  # the OAuth app the token was issued to
 
     @property
     def is_authenticated(self) -> bool:
@@ -63,6 +67,22 @@ class AccountUser(BaseUser):
         return self.username
 
 
+class ApplicationUser(BaseUser):
+    """An OAuth application's own token (client_credentials): no account behind it, so
+    only app-level endpoints (apps/verify_credentials, signing up) answer it."""
+
+    def __init__(self, application_id: int) -> None:
+        self.application_id = application_id
+
+    @property
+    def is_authenticated(self) -> bool:
+        return False
+
+    @property
+    def display_name(self) -> str:
+        return ""
+
+
 class AuthBackend(AuthenticationBackend):
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
         header = conn.headers.get("authorization", "")
@@ -71,13 +91,25 @@ class AuthBackend(AuthenticationBackend):
             scheme, _, token = header.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
                 raise AuthenticationError("the Authorization header must be 'Bearer <token>'")
-            async with db.transaction() as session:
+            async with db.reading() as session:
                 grant = await resolve_token(session, token.strip())
-                account = await session.get(Account, grant.account_id) if grant else None
+                account_id = grant.account_id if grant else None
+                account = await session.get(Account, account_id) if account_id else None
+            if grant is not None and grant.stale:
+                async with db.transaction() as session:
+                    await touch_token(session, grant)
+            if grant is not None and grant.account_id is None and grant.application_id:
+                return AuthCredentials(list(grant.scopes)), ApplicationUser(grant.application_id)
             if grant is None or account is None or account.suspended_at is not None:
                 raise AuthenticationError("the access token is invalid or revoked")
+            conn.scope[ACCOUNT_KEY] = account
             return AuthCredentials(list(grant.scopes)), AccountUser(
-                grant.account_id, account.username, account.is_admin, "token"
+                account.id or 0,
+                account.username,
+                account.is_admin,
+                "token",
+                None,
+                grant.application_id,
             )
         key = conn.session.get(SESSION_KEY) if "session" in conn.scope else None
         if not isinstance(key, str):
@@ -90,6 +122,7 @@ class AuthBackend(AuthenticationBackend):
             conn.session.clear()  # ended, expired or suspended: the cookie is worth nothing
             return None
         account = live.account
+        conn.scope[ACCOUNT_KEY] = account
         scopes = SESSION_SCOPES | (ADMIN_SCOPES if account.is_admin else frozenset())
         return AuthCredentials(list(scopes)), AccountUser(
             live.account_id, account.username, account.is_admin, "session", live.id
@@ -101,12 +134,23 @@ def current_user(request: HTTPConnection) -> AccountUser | None:
     return user if isinstance(user, AccountUser) else None
 
 
+def current_application(request: HTTPConnection) -> int | None:
+    """The OAuth application behind the request's token, with or without an account."""
+    user = request.scope.get("user")
+    if isinstance(user, AccountUser | ApplicationUser):
+        return user.application_id
+    return None
+
+
 async def current_account(request: HTTPConnection, message: str = "log in first") -> Account:
     """The logged-in user's Account row, or Unauthorized with `message`."""
     user = current_user(request)
     if user is not None:
+        known = request.scope.get(ACCOUNT_KEY)
+        if isinstance(known, Account) and known.id == user.id:
+            return known
         db: Database = context(request).db
-        async with db.session() as session:
+        async with db.reading() as session:
             account = await session.get(Account, user.id)
         if account is not None:
             return account
@@ -162,11 +206,41 @@ def require_scope(scope: str) -> Callable[[Endpoint], Endpoint]:
             user = current_user(request)
             if user is None:
                 raise Unauthorized("this needs a logged-in user or a bearer token")
-            if not scope_allows(frozenset(request.auth.scopes), scope):
+            if not _scoped(request, scope):
                 raise Forbidden(f"this needs the scope {scope!r}")
             if user.via == "session" and request.method in UNSAFE_METHODS:
                 if not _csrf_matches(request, request.headers.get(CSRF_HEADER)):
                     raise Forbidden("browser requests need the X-CSRF-Token header")
+            return await endpoint(request)
+
+        guarded.required_scope = scope  # type: ignore[attr-defined]
+        return guarded
+
+    return decorate
+
+
+# Mastodon's `profile` scope reads the token's own account and nothing more.
+PROFILE_PATHS = frozenset({"/api/v1/accounts/verify_credentials"})
+
+
+def _scoped(request: Request, scope: str) -> bool:
+    granted = frozenset(request.auth.scopes)
+    if scope_allows(granted, scope):
+        return True
+    return "profile" in granted and request.url.path in PROFILE_PATHS and request.method == "GET"
+
+
+def require_application(scope: str) -> Callable[[Endpoint], Endpoint]:
+    """App-level API guard: a token issued to an OAuth application (its own, or a user's)
+    holding `scope` (any scope when empty); 401 without one."""
+
+    def decorate(endpoint: Endpoint) -> Endpoint:
+        @functools.wraps(endpoint)
+        async def guarded(request: Request) -> Response:
+            if current_application(request) is None:
+                raise Unauthorized("this needs an application's access token")
+            if scope and not scope_allows(frozenset(request.auth.scopes), scope):
+                raise Forbidden(f"this needs the scope {scope!r}")
             return await endpoint(request)
 
         guarded.required_scope = scope  # type: ignore[attr-defined]

@@ -12,7 +12,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Match, Route
 
 from server.context import context
-from server.domain_errors import Kind, ServiceError
+from server.domain_errors import Kind, ServiceError, ValidationFailed
 
 log = logging.getLogger("likewise.errors")
 
@@ -130,8 +130,27 @@ async def read_json(request: Request) -> Any:
     """The request body as JSON, or a 400 that says what is wrong with it."""
     body = await request.body()
     try:
-        return json.loads(body)
+        data = json.loads(body)
     except RecursionError as exc:
         raise BadRequest("the body is not valid JSON: nested too deeply") from exc
     except ValueError as exc:  # bad JSON or UTF-8, and numbers past int()'s 4300 digits
         raise BadRequest(f"the body is not valid JSON: {exc}") from exc
+    try:
+        nul = b"\\u0000" in body and _holds_nul(data)  # JSON spells a NUL only so
+    except RecursionError as exc:
+        raise BadRequest("the body is not valid JSON: nested too deeply") from exc
+    if nul:
+        raise ValidationFailed("the body holds a NUL character")
+    return data
+
+
+def _holds_nul(value: Any) -> bool:
+    """Whether a JSON value's strings (or keys) hold a NUL character: as for forms
+    (server/auth.py refuse_nul), no text holds one and PostgreSQL refuses it (a 500)."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    if isinstance(value, dict):
+        return any("\x00" in key or _holds_nul(item) for key, item in value.items())
+    return False

@@ -1,4 +1,4 @@
-"""ASGI middleware: body size limit, and one log line plus metrics per request."""
+"""ASGI middleware: body size limit, one log line plus metrics per request, CORS for the API."""
 
 from __future__ import annotations
 
@@ -335,3 +335,69 @@ class DirectRoutes:
                     await other.handle(scope, receive, send)
                     return
         await self.app(scope, receive, send)
+
+
+# Mastodon's CORS (rack-cors): any origin, no cookies, on the API and the OAuth endpoints a
+# browser client calls; never on pages such as /oauth/authorize.
+CORS_PREFIXES = ("/api/", "/oauth/token", "/oauth/revoke", "/.well-known/", "/nodeinfo/")
+CORS_METHODS = b"GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
+CORS_HEADERS = b"Authorization, Content-Type, Idempotency-Key"
+CORS_EXPOSE = (
+    b"Link, X-RateLimit-Reset, X-RateLimit-Limit, X-RateLimit-Remaining, X-Request-Id, "
+    b"Idempotency-Key"
+)
+CORS_MAX_AGE = b"7200"
+ALLOW_ORIGIN = (b"access-control-allow-origin", b"*")
+EXPOSE = (b"access-control-expose-headers", CORS_EXPOSE)
+
+
+class CorsMiddleware:
+    """Answers preflight requests (OPTIONS with Access-Control-Request-Method) with a 204,
+    and lets any origin read the answers of the API and OAuth endpoints."""
+
+    def __init__(self, app: ASGIApp, prefixes: Sequence[str] = CORS_PREFIXES) -> None:
+        self.app = app
+        self.prefixes = tuple(prefixes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(self.prefixes):
+            await self.app(scope, receive, send)
+            return
+        requested = None
+        if scope["method"] == "OPTIONS":
+            headers = dict(scope["headers"])
+            if b"access-control-request-method" in headers:
+                requested = headers.get(b"access-control-request-headers", b"")
+        if requested is not None:
+            await _send_preflight(send, requested)
+            return
+
+        async def send_open(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = message.get("headers") or []
+                # A route that sends its own (WebFinger) keeps it; names come lower-cased.
+                if any(name == ALLOW_ORIGIN[0] for name, _ in headers):
+                    message["headers"] = [*headers, EXPOSE]
+                else:
+                    message["headers"] = [*headers, ALLOW_ORIGIN, EXPOSE]
+            await send(message)
+
+        await self.app(scope, receive, send_open)
+
+
+async def _send_preflight(send: Send, requested: bytes) -> None:
+    allowed = CORS_HEADERS + b", " + requested if requested.strip() else CORS_HEADERS
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 204,
+            "headers": [
+                ALLOW_ORIGIN,
+                (b"access-control-allow-methods", CORS_METHODS),
+                (b"access-control-allow-headers", allowed),
+                (b"access-control-max-age", CORS_MAX_AGE),
+                (b"vary", b"Origin"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": b""})

@@ -72,6 +72,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Open sign-up; off means admin-created accounts only.",
     ),
     Setting(
+        "oauth_password_grant",
+        "LIKEWISE_OAUTH_PASSWORD_GRANT",
+        bool,
+        "Let apps trade a username and password for a token (OAuth password grant).",
+    ),
+    Setting(
         "ca_bundle",
         "LIKEWISE_CA_BUNDLE",
         str,
@@ -95,6 +101,18 @@ SETTINGS: tuple[Setting, ...] = (
         "LIKEWISE_SETTLEMENT_MAX_BODY_BYTES",
         int,
         "Largest body the instance inbox accepts (settlement batches).",
+    ),
+    Setting(
+        "media_max_bytes",
+        "LIKEWISE_MEDIA_MAX_BYTES",
+        int,
+        "Largest image the client API's media upload accepts.",
+    ),
+    Setting(
+        "stream_seconds",
+        "LIKEWISE_STREAM_SECONDS",
+        float,
+        "How long a streaming API connection stays open before the server ends it.",
     ),
     Setting(
         "delivery_backoff_scale",
@@ -181,7 +199,14 @@ SETTINGS: tuple[Setting, ...] = (
         float,
         "Hours a sent settlement batch may wait for its receipt before it is flagged.",
     ),
+    Setting(
+        "bridge_poll_minutes",
+        "LIKEWISE_BRIDGE_POLL_MINUTES",
+        int,
+        "Minutes between two polls of a donor's connected account on a bridged network.",
+    ),
 )
+BRIDGE_KEYS = ("client_id", "client_secret", "base_url", "directory_url")
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
 MAX_DAYS = 36_500  # a hundred years: any more is a typo
 
@@ -197,11 +222,14 @@ class Settings:
     secret_key: str = ""
     name: str = "Likewise"
     registrations: bool = True
+    oauth_password_grant: bool = False
     ca_bundle: str = ""
     metrics_token: str = ""
     secure_mode: bool = False
     max_body_bytes: int = 1024 * 1024
     settlement_max_body_bytes: int = 32 * 1024 * 1024
+    media_max_bytes: int = 16 * 1024 * 1024
+    stream_seconds: float = 3600.0
     delivery_backoff_scale: float = 1.0
     emoji_reacts: bool = False
     budget_min: int = 200
@@ -219,6 +247,7 @@ class Settings:
     peer_auto_accept: bool = False
     payment_auto_confirm: bool = False
     receipt_hours: float = 24.0
+    bridge_poll_minutes: int = 10
     tls: bool = False  # https even in dev mode: `serve --ssl-certfile`, or a recorded https URL
     run_worker: bool = True
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -247,6 +276,19 @@ class Settings:
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def bridges(self) -> dict[str, dict[str, str]]:
+        """config.toml's `[bridges.<network>]` tables: client_id, client_secret, base_url
+        (a network's API root; tests point it at a fake), directory_url (Bluesky's PLC)."""
+        tables = self.extra.get("bridges", {})
+        if not isinstance(tables, Mapping):
+            return {}
+        return {
+            str(name): {key: str(table.get(key, "")) for key in BRIDGE_KEYS}
+            for name, table in tables.items()
+            if isinstance(table, Mapping)
+        }
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
@@ -390,8 +432,28 @@ def validate(settings: Settings) -> None:
         )
     if settings.max_body_bytes < 1024:
         raise ConfigError("LIKEWISE_MAX_BODY_BYTES must be at least 1024")
+    if settings.bridge_poll_minutes <= 0:
+        raise ConfigError("LIKEWISE_BRIDGE_POLL_MINUTES must be positive")
+    _validate_bridges(settings.extra.get("bridges"))
     if settings.ca_bundle and not Path(settings.ca_bundle).is_file():
         raise ConfigError(f"LIKEWISE_CA_BUNDLE: {settings.ca_bundle} is not a file")
+
+
+def _validate_bridges(tables: object) -> None:
+    """`[bridges.<network>]` tables hold strings of the known keys only."""
+    if tables is None:
+        return
+    if not isinstance(tables, Mapping):
+        raise ConfigError("config.toml: [bridges] must hold one [bridges.<network>] table each")
+    for name, table in tables.items():
+        if not isinstance(table, Mapping):
+            raise ConfigError(f"config.toml: [bridges.{name}] must be a table")
+        for key, value in table.items():
+            if key not in BRIDGE_KEYS:
+                known = ", ".join(BRIDGE_KEYS)
+                raise ConfigError(f"config.toml: [bridges.{name}] {key} is unknown ({known})")
+            if not isinstance(value, str):
+                raise ConfigError(f"config.toml: [bridges.{name}] {key} must be a string")
 
 
 def ensure_data_dir(settings: Settings) -> Settings:

@@ -16,10 +16,13 @@ from sqlalchemy import ColumnElement
 
 from server.domain_errors import Conflict
 from server.models.clicks import DonorStage, PeriodStage
+from server.models.connections import ConnectionState
 from server.models.federation import FollowState, InboxState
+from server.models.imports import ImportState
 from server.models.jobs import JobState
 from server.models.notices import NoticeState
 from server.models.payouts import EscrowState, PayoutState
+from server.models.peer_claims import PeerClaimState
 from server.models.settlement import LineState, PaymentState, PeerState, SettlementState
 
 S = TypeVar("S", bound=enum.StrEnum)
@@ -63,7 +66,9 @@ def _machine(
     )
 
 
-E, P, J = EscrowState, PayoutState, JobState
+E, P, J, C = EscrowState, PayoutState, JobState, ConnectionState
+Im = ImportState
+Pc = PeerClaimState
 
 MACHINES: dict[type[enum.StrEnum], Machine] = {
     machine.states: machine
@@ -176,6 +181,52 @@ MACHINES: dict[type[enum.StrEnum], Machine] = {
             PaymentState,
             {PaymentState.notified, PaymentState.refused},
             {PaymentState.notified: {PaymentState.confirmed, PaymentState.refused}},
+        ),
+        # A donor's account on a bridged network: paused and resumed by the donor; the
+        # network refusing its token asks the donor to sign in again (connecting again makes
+        # it active); disconnecting revokes it, and connecting again later revives the row.
+        _machine(
+            "connected_account",
+            ConnectionState,
+            {C.active},
+            {
+                C.active: {C.active, C.paused, C.needs_reauth, C.revoked},
+                C.paused: {C.active, C.paused, C.needs_reauth, C.revoked},
+                C.needs_reauth: {C.active, C.needs_reauth, C.revoked},
+                C.revoked: {C.active},
+            },
+        ),
+        # A data-export import: stored, read by its job (read again after a crash), shown;
+        # the donor confirms (its likes of the open period are counted) or cancels; a file
+        # refused fails it. A newer upload of the same network cancels one not confirmed.
+        _machine(
+            "import_batch",
+            ImportState,
+            {Im.uploaded},
+            {
+                Im.uploaded: {Im.parsing, Im.failed, Im.cancelled},
+                Im.parsing: {Im.parsing, Im.previewed, Im.failed, Im.cancelled},
+                Im.previewed: {Im.confirmed, Im.cancelled},
+                Im.confirmed: {Im.counted},
+            },
+        ),
+        # A claim of an identity through a peer. Ours starts announced; the peer's answer
+        # makes it accepted, contested or refused, and a later answer may change that (a
+        # rival appeared, an admin decided). Theirs starts accepted, or contested when the
+        # identity is claimed already; a rival's claim contests an accepted one, an admin
+        # accepts or refuses, the claimant's instance withdraws it. Announcing again (ours)
+        # or receiving it again after a withdrawal (theirs) starts it over.
+        _machine(
+            "peer_claim",
+            PeerClaimState,
+            {Pc.announced, Pc.accepted, Pc.contested},
+            {
+                Pc.announced: {Pc.announced, Pc.accepted, Pc.contested, Pc.refused, Pc.withdrawn},
+                Pc.accepted: {Pc.announced, Pc.accepted, Pc.contested, Pc.refused, Pc.withdrawn},
+                Pc.contested: {Pc.announced, Pc.accepted, Pc.contested, Pc.refused, Pc.withdrawn},
+                Pc.refused: {Pc.announced, Pc.accepted, Pc.contested, Pc.refused, Pc.withdrawn},
+                Pc.withdrawn: {Pc.announced, Pc.accepted, Pc.contested},
+            },
         ),
     )
 }

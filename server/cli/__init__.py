@@ -14,7 +14,8 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from server.cli import accounts, ledger, notices, payouts, peers, period, wallet
+from server.cli import accounts, claims, ledger, notices, payouts, peers, period, wallet
+from server.cli import imports as imports_cli
 from server.cli.common import (
     cli_settings,
     configure_logging,
@@ -180,4 +181,6 @@ main.add_command(payouts.payouts)
 main.add_command(payouts.escrow)
 main.add_command(peers.peers)
 main.add_command(peers.settlements)
+main.add_command(claims.claims)
 main.add_command(notices.notices)
+main.add_command(imports_cli.import_likes)

@@ -5,27 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 CHUNK = 10_000
-R = TypeVar("R", bound=tuple[Any, ...])
 
 
 def placeholders(connection: AsyncConnection, count: int, start: int = 1) -> list[str]:
     if connection.dialect.name == "sqlite":
         return ["?"] * count
     return [f"${index}" for index in range(start, start + count)]
-
-
-def named(cls: type[R], rows: Iterable[Sequence[Any]]) -> list[R]:
-    """Driver rows as the named tuple `cls` (its fields in the row's column order), built
-    in C: `cls._make` checks each row's length in Python, which a close of a million
-    clicks feels."""
-    return list(map(partial(tuple.__new__, cls), rows))
 
 
 def int_array(values: Iterable[int]) -> str:

@@ -7,12 +7,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from operator import itemgetter
-from typing import NamedTuple
+from typing import Final, NamedTuple, cast
 
 from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from server.db.bulk import fetch_rows, fetch_where_in, id_filter, int_array, named, placeholders
+from server.db.bulk import fetch_rows, fetch_where_in, id_filter, int_array, placeholders
 from server.db.engine import Database
 
 SQLITE_BATCH_SIZE = 5000  # donors per transaction on SQLite
@@ -41,19 +41,16 @@ def close_tuning(db: Database) -> CloseTuning:
     return CloseTuning(POSTGRES_BATCH_SIZE, POSTGRES_WORKERS, concurrent_writers=True)
 
 
-class ClickLine(NamedTuple):
-    """One click of a batch: what the close needs to pay its share."""
-
-    click: int
-    donor: int
-    identity: int
-    claimed_by: int | None  # the account that claimed the identity, if one has
-
-
-class IdentityRow(NamedTuple):
-    id: int
-    network: str
-    external_id: str
+# One click of a batch, what the close needs to pay its share: (click, donor, identity,
+# the account that claimed the identity or None), the driver's own row read by position.
+# Not a named tuple: that is a copy of each row, and a tuple subclass, which the cyclic
+# garbage collector never stops tracking (it untracks plain tuples of numbers): a batch's
+# tens of thousands of lines were promoted, and walked by every full collection.
+ClickLine = tuple[int, int, int, int | None]
+CLICK: Final = 0
+DONOR: Final = 1
+IDENTITY: Final = 2
+CLAIMED_BY: Final = 3
 
 
 class DonorChoice(NamedTuple):
@@ -62,13 +59,9 @@ class DonorChoice(NamedTuple):
     monthly_budget: int
 
 
-class DonorOutcome(NamedTuple):
-    """What the close decided for one donor (the order the PostgreSQL update takes)."""
-
-    budget: int
-    fee: int
-    clicks: int
-    donor: int
+# What the close decided for one donor, (budget, fee, clicks, donor): the order the
+# PostgreSQL update takes.
+DonorOutcome = tuple[int, int, int, int]
 
 
 async def widen_page_cache(session: AsyncSession) -> None:
@@ -78,7 +71,7 @@ async def widen_page_cache(session: AsyncSession) -> None:
         await connection.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
 
 
-DONOR_THEN_CLICK = itemgetter(1, 0)  # ClickLine.donor, ClickLine.click
+DONOR_THEN_CLICK = itemgetter(DONOR, CLICK)
 CLICK_LINES_SQL = (
     "SELECT click.id, click.donor_id, thing.identity_id, identity.claimed_account_id "
     "FROM click JOIN thing ON thing.id = click.thing_id "
@@ -107,20 +100,22 @@ async def click_lines(
     values = (period, first_donor, last_donor)
     if connection.dialect.name == "postgresql":
         (columns,) = await fetch_rows(session, CLICK_ARRAYS_SQL.format(sql), values)
-        lines = named(ClickLine, zip(*columns, strict=True)) if columns[0] else []
+        lines: list[ClickLine] = list(zip(*columns, strict=True)) if columns[0] else []
         lines.sort(key=DONOR_THEN_CLICK)
         return lines
-    return named(ClickLine, await fetch_rows(session, sql, values))
+    return cast("list[ClickLine]", await fetch_rows(session, sql, values))
 
 
-async def identities(session: AsyncSession, ids: Sequence[int]) -> list[IdentityRow]:
-    """Where these identities live (network and external id)."""
+async def identities(session: AsyncSession, ids: Sequence[int]) -> list[tuple[int, str, str, str]]:
+    """Where these identities live: (id, network, external id, the peer actor whose claim
+    of it holds or "") rows."""
     connection = await session.connection()
-    found: list[IdentityRow] = []
+    found: list[tuple[int, str, str, str]] = []
     for start in range(0, len(ids), CHUNK):
         where, values = id_filter(connection, "id", ids[start : start + CHUNK])
-        sql = f"SELECT id, network, external_id FROM identity WHERE {where}"
-        found.extend(named(IdentityRow, await fetch_rows(session, sql, values)))
+        sql = f"SELECT id, network, external_id, claimed_by_actor_uri FROM identity WHERE {where}"
+        rows = await fetch_rows(session, sql, values)
+        found.extend(cast("list[tuple[int, str, str, str]]", rows))
     return found
 
 
@@ -193,26 +188,34 @@ async def refresh_escrow_statistics(db: Database) -> None:
         await (await session.connection()).execute(text("ANALYZE escrow_line"))
 
 
-class Movement(NamedTuple):
-    """Where a transfer went, and how much."""
-
-    key: str
-    credit_id: int
-    amount: int
+# Where a transfer went, and how much: (the key of the ledger account it credited, None
+# when no such account exists; amount).
+Movement = tuple[str | None, int]
+TRANSFERS_CREDITED = (
+    "SELECT transfer.idempotency_key, ledger_account.key, transfer.amount FROM transfer "
+    "LEFT JOIN ledger_account ON ledger_account.id = transfer.credit_id"
+)
 
 
 async def transfers_by_key(session: AsyncSession, keys: Sequence[str]) -> dict[str, Movement]:
-    """The transfers with these idempotency keys (those that exist), by key."""
-    select = "SELECT idempotency_key, credit_id, amount FROM transfer"
+    """The transfers with these idempotency keys (those that exist), by key. The credited
+    account comes by its key, joined on its primary key: the caller knows the key it
+    expects, and needs no lookup of its own by key."""
     rows = await fetch_where_in(
-        session, select, "idempotency_key", keys, kind="varchar", sqlite_chunk=CHUNK
+        session,
+        TRANSFERS_CREDITED,
+        "transfer.idempotency_key",
+        keys,
+        kind="varchar",
+        sqlite_chunk=CHUNK,
     )
-    return {movement.key: movement for movement in named(Movement, rows)}
+    return {key: (account, amount) for key, account, amount in rows}
 
 
 async def recorded_outcomes(session: AsyncSession, period: str) -> list[DonorOutcome]:
-    """What the close recorded for each donor of the period."""
+    """What the close recorded for each donor of the period, (budget, fee, clicks, donor)
+    rows as the driver returns them."""
     connection = await session.connection()
     (mark,) = placeholders(connection, 1)
     sql = f"SELECT budget, fee, clicks, donor_id FROM donor_period WHERE period = {mark}"
-    return named(DonorOutcome, await fetch_rows(session, sql, (period,)))
+    return cast("list[DonorOutcome]", await fetch_rows(session, sql, (period,)))

@@ -7,6 +7,7 @@ import sqlite3
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from sqlalchemy import Table, event, text
@@ -23,6 +24,10 @@ T = TypeVar("T")
 # Set in a session's `info` by whatever enqueues a job in it (server.jobs.queue), so that the
 # database's `on_commit_with_jobs` runs once that transaction has committed.
 JOBS_ENQUEUED = "likewise.jobs_enqueued"
+
+
+# The databases whose write lock the current task holds (see Database.transaction).
+_WRITING: ContextVar[frozenset[int]] = ContextVar("likewise_writing", default=frozenset())
 
 
 class DatabaseURLError(Exception):
@@ -51,28 +56,36 @@ def check_url(url: str) -> str:
     return parsed.drivername
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _configure_sqlite(engine: AsyncEngine, *, read_only: bool = False) -> None:
+    """Own the transaction boundaries: pysqlite defers BEGIN until the first write, which
+    lets read-check-write races through (two 80-cent debits on a 100-cent wallet would both
+    pass their check), so BEGIN IMMEDIATE takes the write lock first. A read-only engine's
+    connections refuse writes (`query_only`) and begin deferred: in WAL mode its readers
+    never wait for the write lock, nor make writers wait (SQLite's busy handler sleeps up to
+    100 ms a try, which made every timeline read queue behind every favourite)."""
+
     @event.listens_for(engine.sync_engine, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Own the transaction boundaries: pysqlite defers BEGIN until the first write,
-        # which lets read-check-write races through (two 80-cent debits on a 100-cent
-        # wallet would both pass their check). BEGIN IMMEDIATE takes the write lock first.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         for pragma in SQLITE_PRAGMAS:
             cursor.execute(pragma)
+        if read_only:
+            cursor.execute("PRAGMA query_only=ON")
         cursor.close()
+
+    begin = "BEGIN" if read_only else "BEGIN IMMEDIATE"
 
     @event.listens_for(engine.sync_engine, "begin")
     def on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql(begin)
 
 
-def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+def create_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> AsyncEngine:
     driver = check_url(url)
     if driver.startswith("sqlite"):
         engine = create_async_engine(url, **kwargs)
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, read_only=read_only)
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
@@ -182,6 +195,26 @@ class Database:
             expire_on_commit=False,
         )
         self._sqlite_writer: SQLiteWriter | None = None
+        # SQLite has one writer at a time. Its busy handler makes the others sleep and retry
+        # (up to 100 ms a try, newcomers overtaking), so sixteen concurrent favourites made
+        # some wait seconds; this process's transactions queue here instead, first come first
+        # served. Other processes (a separate worker) still meet at SQLite's busy timeout.
+        self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        # SQLite: a second engine whose connections only read, in deferred transactions.
+        # PostgreSQL reads in plain sessions (MVCC: readers take no lock writers wait for).
+        self.read_engine: AsyncEngine | None = None
+        self.read_sessionmaker = self.sessionmaker
+        if self.is_sqlite and ":memory:" not in url and url.rstrip("/") != "sqlite+aiosqlite:":
+            # A connection per concurrent reader: an overflow connection is a new thread,
+            # a new file handle and the pragmas again, closed as soon as it is returned.
+            read_kwargs = {"pool_size": 16, "max_overflow": 16, **engine_kwargs}
+            self.read_engine = create_engine(url, read_only=True, **read_kwargs)
+            self.read_sessionmaker = async_sessionmaker(
+                self.read_engine,
+                class_=AsyncSession,
+                sync_session_class=session_class,
+                expire_on_commit=False,
+            )
 
     def _after_commit(self, session: Session) -> None:
         if session.in_nested_transaction():
@@ -209,10 +242,27 @@ class Database:
             yield session
 
     @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncSession]:
+        """A session that only reads (SQLite refuses a write in it): for pages and API
+        answers that change nothing, so they never queue for the write lock."""
+        async with self.read_sessionmaker() as session:
+            yield session
+
+    @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A session inside one transaction: committed on success, rolled back on error."""
-        async with self.sessionmaker() as session, session.begin():
-            yield session
+        held = _WRITING.get()
+        if self._write_lock is None or id(self) in held:
+            async with self.sessionmaker() as session, session.begin():
+                yield session
+            return
+        async with self._write_lock:
+            token = _WRITING.set(held | {id(self)})
+            try:
+                async with self.sessionmaker() as session, session.begin():
+                    yield session
+            finally:
+                _WRITING.reset(token)
 
     async def ping(self) -> None:
         async with self.engine.connect() as connection:
@@ -222,4 +272,6 @@ class Database:
         if self._sqlite_writer is not None:
             await asyncio.to_thread(self._sqlite_writer.close)
             self._sqlite_writer = None
+        if self.read_engine is not None:
+            await self.read_engine.dispose()
         await self.engine.dispose()

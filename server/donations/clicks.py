@@ -15,6 +15,8 @@ from sqlalchemy import delete
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bridges.base import Creator
+from bridges.bridgy import canonical_creator
 from server.db.upsert import insert_ignoring_duplicates
 from server.domain_errors import ValidationFailed
 from server.donations.periods import lock_period, open_period_for, period_of
@@ -61,9 +63,23 @@ def check_source(source: str) -> str:
     )
 
 
+def original_creator(creator: CreatorRef) -> CreatorRef:
+    """A bridged copy's original: the actor Bridgy Fed serves for a Bluesky account is that
+    account's DID, so a like on either side counts for the same creator and waits in the
+    same escrow (bridges/bridgy.py says what this rests on)."""
+    found = canonical_creator(
+        Creator(creator.network, creator.external_id, creator.handle, creator.profile_url)
+    )
+    if found.network == creator.network and found.external_id == creator.external_id:
+        return creator
+    return CreatorRef(found.network, found.external_id, found.handle, found.profile_url)
+
+
 async def ensure_identity(session: AsyncSession, creator: CreatorRef) -> Identity:
-    """The identity row of a creator, created if new; a local actor's is claimed at once.
-    A profile URL on another host than a fediverse or web creator's id is not kept."""
+    """The identity row of a creator (of the original, for a bridged copy), created if new;
+    a local actor's is claimed at once. A profile URL on another host than a fediverse or
+    web creator's id is not kept."""
+    creator = original_creator(creator)
     if not creator.network or not creator.external_id:
         raise ValidationFailed("a creator needs a network and an external id")
     profile_url = creator.profile_url

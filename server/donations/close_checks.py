@@ -10,7 +10,6 @@ from sqlalchemy import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.db.close_sql import recorded_outcomes, transfers_by_key
-from server.db.ledger_sql import account_ids_by_key
 from server.donations.close_keys import reserve_key
 from server.models import LedgerAccount, LedgerKind
 from server.money.audit import check_period
@@ -41,10 +40,10 @@ async def period_problems(session: AsyncSession, period: str) -> list[str]:
     audit = await check_period(session, period, escrow_lines=False)
     problems = list(audit.problems)
     outcomes = await recorded_outcomes(session, period)
-    fees = sum(outcome.fee for outcome in outcomes)
+    fees = sum(fee for _, fee, _, _ in outcomes)
     if fees != audit.fees:
         problems.append(f"period {period}: donor records say fees {fees}, ledger {audit.fees}")
-    astray = await _reserves_astray(session, period, {o.donor: o.budget for o in outcomes})
+    astray = await _reserves_astray(session, period, {d: budget for budget, _, _, d in outcomes})
     if astray:
         problems.append(
             f"period {period}: {astray} donors' reserves did not take in exactly the budget "
@@ -74,17 +73,16 @@ async def _reserves_astray(session: AsyncSession, period: str, budgets: dict[int
     it, one of another amount or to another account, or one where nothing was spent."""
     keys = {donor: reserve_key(period, donor) for donor in budgets}
     moved = await transfers_by_key(session, list(keys.values()))
-    owners = {donor: Owner(LedgerKind.donor_reserve, account_id=donor) for donor in budgets}
-    spending = [owners[donor] for donor, budget in budgets.items() if budget]
-    reserves = await account_ids_by_key(session, [owner.key for owner in spending])
     astray = 0
     for donor, budget in budgets.items():
         movement = moved.get(keys[donor])
         if movement is None:
             astray += budget != 0
-            continue
-        reserve = reserves.get(owners[donor].key)
-        astray += (movement.credit_id, movement.amount) != (reserve, budget)
+        elif not budget:
+            astray += 1  # money moved where nothing was spent
+        else:
+            reserve = Owner(LedgerKind.donor_reserve, account_id=donor).key
+            astray += movement != (reserve, budget)
     return astray
 
 

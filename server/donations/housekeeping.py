@@ -39,6 +39,7 @@ from server.models.base import utcnow
 from server.models.clicks import PeriodStage
 from server.money.amounts import format_amount
 from server.settings import Settings
+from server.social.money_notifications import notify_money
 
 HOUSEKEEPING_JOB = "housekeeping"
 log = logging.getLogger("likewise.housekeeping")
@@ -47,7 +48,7 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class StepFailure:
-    step: str  # escrow, close, prune or notices
+    step: str  # escrow, close, notify, prune or notices
     reason: str
     period: str = ""  # the month a failed close was for
     rule: bool = False  # a business rule refused it (a ServiceError): retrying soon won't help
@@ -144,6 +145,8 @@ async def run_housekeeping(
     failed: list[StepFailure] = []
     returned = await _step(failed, "escrow", _expire(db, settings), 0)
     closed = await _close_ended(db, settings, failed) if settings.auto_close else []
+    # Donors hear what a closed month sent, creators what arrived (once each).
+    await _step(failed, "notify", notify_money(db, settings), 0)
     pruned = await _step(failed, "prune", prune_old_jobs(db, settings), PruneReport())
     if notices_key is not None:
         # This month's messages to creators money waits for: a job of its own (it fetches

@@ -33,7 +33,8 @@ from server.domain_errors import (
 )
 from server.donations.clicks import CreatorRef, ensure_identity
 from server.donations.likes import canonical_url
-from server.escrow.escrow import LOCAL_NETWORK, Claim, claim_identity, claimable_by
+from server.escrow.announcements import announce_claims
+from server.escrow.escrow import LOCAL_NETWORK, WEB_NETWORK, Claim, claim_identity, claimable_by
 from server.federation.delivery import deliver, follower_inboxes
 from server.federation.origins import own_url
 from server.federation.remote import NotAnActor, RemoteActors, RemoteError, domain_of
@@ -103,6 +104,8 @@ async def claim_fediverse_account(
             await announce_profile(
                 session, settings, account_id, also=[document.shared_inbox or document.inbox]
             )
+        # Peers holding money for the account send it here (a repeat is not sent again).
+        await announce_claims(session, settings, account_id)
     return claim
 
 
@@ -143,24 +146,32 @@ async def claim_own_identities(
         .where(claimable_by(account_id), col(Identity.claimed_account_id).is_(None))
         .order_by(col(Identity.id))
     )
-    return [
+    claims = [
         await claim_identity(session, settings, int(identity_id or 0), account_id)
         for identity_id in ids.all()
     ]
+    if claims:
+        await announce_claims(session, settings, account_id)
+    return claims
 
 
 async def linked_accounts(
     session: AsyncSession, settings: Settings, account_id: int
 ) -> list[Identity]:
-    """The fediverse accounts elsewhere this account has claimed: its profile page links to
-    each with rel="me", which makes the proof hold both ways."""
+    """The accounts elsewhere this account has claimed: fediverse accounts on other
+    instances (its profile page links to each with rel="me", which makes the proof hold
+    both ways), then identities on other networks (Bluesky, …) a bridge verified."""
     rows = await session.exec(
         select(Identity)
-        .where(Identity.claimed_account_id == account_id, Identity.network == LOCAL_NETWORK)
-        .order_by(col(Identity.id))
+        .where(Identity.claimed_account_id == account_id, Identity.network != WEB_NETWORK)
+        .order_by(col(Identity.network) != LOCAL_NETWORK, col(Identity.id))
     )
     own = settings.domain.lower()
-    return [row for row in rows.all() if domain_of(row.external_id) != own]
+    return [
+        row
+        for row in rows.all()
+        if row.network != LOCAL_NETWORK or domain_of(row.external_id) != own
+    ]
 
 
 async def claims_received(

@@ -172,6 +172,11 @@ async def claim_identity(
             )
     if identity.claimed_account_id not in (None, account_id):
         raise Conflict("this identity is already claimed by another account")
+    if identity.claimed_by_actor_uri:
+        raise Conflict(
+            f"this identity is claimed by {identity.claimed_by_actor_uri} on a peer instance; "
+            "ask the admin here to look at it"
+        )
     already = identity.claimed_account_id == account_id
     identity.claimed_account_id = account_id
     identity.claimed_at = identity.claimed_at or utcnow()
@@ -191,8 +196,12 @@ def _held_for_peer(identity: Identity) -> ColumnElement[bool]:
     )
 
 
-def _held_lines(identity: Identity, escrow_id: int | None) -> ColumnElement[bool]:
+def held_lines(identity: Identity, escrow_id: int | None) -> ColumnElement[bool]:
     """Held lines of an identity: in its identity escrow, or held for its instance."""
+    return _held_lines(identity, escrow_id)
+
+
+def _held_lines(identity: Identity, escrow_id: int | None) -> ColumnElement[bool]:
     in_escrow = false() if escrow_id is None else col(EscrowLine.ledger_account_id) == escrow_id
     held = col(EscrowLine.state) == EscrowState.held
     return and_(held, or_(in_escrow, _held_for_peer(identity)))

@@ -24,7 +24,9 @@ from activitypub.vocab import (
     parse_activity,
     parse_actor,
 )
+from server.accounts import relations
 from server.accounts.actors import instance_actor_uri
+from server.connections.linked import count_linked_likes, uncount_linked_like
 from server.domain_errors import ServiceError
 from server.donations.likes_bulk import StoredActivity, process_likes, simple_like_target
 from server.escrow.opt_outs import addresses_us, lift_block, opt_out, says_stop
@@ -39,6 +41,18 @@ from server.models.federation import FollowState, InboxState
 from server.models.notices import OptOutVia
 from server.settings import Settings
 from server.social.notes import store_remote_note
+from server.social.notifications import (
+    FAVOURITE,
+    FOLLOW,
+    FOLLOW_REQUEST,
+    REBLOG,
+    notify,
+    notify_from,
+    notify_likes,
+    notify_mentions,
+    withdraw_undone,
+)
+from server.social.reblogs import remove_announce, store_announce
 from server.states import advance
 
 log = logging.getLogger("likewise.federation")
@@ -89,6 +103,8 @@ async def handle_follow(r: Received) -> None:
     locked = account is not None and account.locked
     advance(follow, FollowState.pending if locked else FollowState.accepted)
     r.session.add(follow)
+    kind = FOLLOW_REQUEST if locked else FOLLOW
+    await notify(r.session, account_id=followee.account_id, type=kind, actor_id=follower.id or 0)
     if not locked:
         accept_id = f"{followee.uri}#accepts/follows/{uuid.uuid4().hex}"
         accept = build_accept(accept_id, followee.uri, r.activity.data)
@@ -147,6 +163,7 @@ async def _undo_like(r: Received, inner: EmbeddedObject | None) -> None:
 
 
 async def _undo_announce(r: Received, inner: EmbeddedObject | None) -> None:
+    await remove_announce(r.session, r.activity.actor_id, r.activity.object_id or "")
     await r.session.exec(
         delete(NoteShare).where(
             col(NoteShare.activity_id) == r.activity.object_id,
@@ -172,8 +189,13 @@ async def handle_undo(r: Received) -> None:
         return  # the Undo named a Block of our instance actor by its id
     elif kind in ("Like", "EmojiReact", None):
         await _undo_like(r, inner)
+        await uncount_linked_like(
+            r.session, r.settings, r.activity.actor_id, r.activity.object_id or ""
+        )
+        await withdraw_undone(r.session, FAVOURITE, r.activity.actor_id)
     elif kind == "Announce":
         await _undo_announce(r, inner)
+        await withdraw_undone(r.session, REBLOG, r.activity.actor_id)
     else:
         raise Ignored(f"undo of {kind}")
 
@@ -190,10 +212,16 @@ async def _record_like(r: Received, kind: str) -> None:
     )
     r.session.add(like)
     await r.session.flush()
+    actor_uri = r.activity.actor_id
+    await notify_from(
+        r.session, account_id=note.account_id, type=FAVOURITE, actor_uri=actor_uri, note=note
+    )
 
 
 async def handle_like(r: Received) -> None:
     await _record_like(r, "Like")
+    like = (r.activity.actor_id, r.activity.object_id or "", r.activity.id)
+    await count_linked_likes(r.session, r.settings, [like])  # a donor's linked actor
 
 
 async def handle_emojireact(r: Received) -> None:
@@ -203,7 +231,15 @@ async def handle_emojireact(r: Received) -> None:
 
 
 async def handle_announce(r: Received) -> None:
-    note = await _local_note(r.session, r.activity.object_id)
+    kept = await store_announce(
+        r.session, r.activity.actor_id, r.activity.id, r.activity.object_id or ""
+    )
+    try:
+        note = await _local_note(r.session, r.activity.object_id)
+    except Ignored:
+        if kept is None:
+            raise
+        return  # a followed actor's reblog of a remote note: for the home timelines only
     query = select(NoteShare).where(
         NoteShare.note_id == note.id, NoteShare.actor_uri == r.activity.actor_id
     )
@@ -211,6 +247,10 @@ async def handle_announce(r: Received) -> None:
         raise Ignored("already shared")
     r.session.add(
         NoteShare(note_id=note.id or 0, actor_uri=r.activity.actor_id, activity_id=r.activity.id)
+    )
+    actor_uri = r.activity.actor_id
+    await notify_from(
+        r.session, account_id=note.account_id, type=REBLOG, actor_uri=actor_uri, note=note
     )
 
 
@@ -231,7 +271,9 @@ async def handle_create(r: Received) -> None:
     author = await _actor(r.session, r.activity.actor_id)
     if addresses_us(r.settings, inner.data) and says_stop(inner.content or ""):
         await opt_out(r.session, author.uri, OptOutVia.reply, r.activity.id)
-    await store_remote_note(r.session, author, _authored(r.activity, inner), create=True)
+    note = await store_remote_note(r.session, author, _authored(r.activity, inner), create=True)
+    if note is not None:
+        await notify_mentions(r.session, note, author, inner.data.get("tag"))
 
 
 async def handle_block(r: Received) -> None:
@@ -322,6 +364,8 @@ async def process_item(session: AsyncSession, settings: Settings, item: InboxIte
             handler = HANDLERS.get(activity.type)
             if handler is None:
                 raise Ignored(f"{activity.type} is not handled")
+            if refused := await relations.refusal(session, activity):
+                raise Ignored(refused)
             await _run(Received(session, settings, activity), handler)
         advance(item, InboxState.done)
     except Ignored as reason:
@@ -355,8 +399,13 @@ async def _process(context: JobContext, ids: list[int] | None) -> int:
         connection = await session.connection()
         rows = [StoredActivity(*row) for row in (await connection.execute(query)).all()]
         targets = [(row, simple_like_target(row)) for row in rows]
+        # A blocked actor's Like goes the one-by-one way, which drops it.
+        targets = await relations.likes_not_refused(session, targets, lambda row: row.actor_uri)
         plain = [(row, target) for row, target in targets if target is not None]
         await process_likes(session, plain)
+        linked = [(row.actor_uri, target, row.activity_id) for row, target in plain]
+        await count_linked_likes(session, context.settings, linked)  # donors' linked actors
+        await notify_likes(session, [row.activity_id for row, _ in plain])
         others = [row.id for row, target in targets if target is None]
         if others:
             items = select(InboxItem).where(col(InboxItem.id).in_(others))

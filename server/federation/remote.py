@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
-from urllib.parse import urlsplit
+from html.parser import HTMLParser
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 import nh3
 from sqlmodel import select
 
 from activitypub.client import ActivityPubClient, Signer
-from activitypub.errors import ActivityPubError, UnexpectedStatus
+from activitypub.errors import ActivityPubError, UnexpectedContentType, UnexpectedStatus
+from activitypub.jsonld import is_activity_content_type
 from activitypub.keys import key_belongs_to
 from activitypub.origin import same_origin
 from activitypub.vocab import ActorDocument, PublicKey, parse_actor
@@ -22,6 +24,7 @@ from activitypub.webfinger import is_valid_username
 from server.accounts.actors import instance_actor
 from server.db.engine import Database
 from server.domain_errors import Kind, ServiceError
+from server.federation.origins import same_host
 from server.models import Actor
 from server.models.base import utcnow
 from server.settings import Settings
@@ -55,6 +58,33 @@ class InvalidActor(NotAnActor):
 
 def sanitize_html(html: str) -> str:
     return nh3.clean(html, link_rel="nofollow noopener noreferrer")
+
+
+class _AlternateLinks(HTMLParser):
+    """The hrefs of a page's `<link rel="alternate">` to an ActivityPub document."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        named = {name: value or "" for name, value in attrs}
+        rels = named.get("rel", "").lower().split()
+        if tag == "link" and "alternate" in rels and is_activity_content_type(named.get("type")):
+            self.hrefs.append(named.get("href", "").strip())
+
+
+def activity_link(page_url: str, page: str) -> str | None:
+    """Where an HTML page says its ActivityPub document is: the first `rel=alternate`
+    activity link on the page's own origin (docs/security.md: a page speaks only for its
+    own origin); links elsewhere are ignored."""
+    parser = _AlternateLinks()
+    parser.feed(page)
+    for href in parser.hrefs:
+        linked = urljoin(page_url, href)
+        if linked.startswith(("https://", "http://")) and same_host(linked, page_url):
+            return linked
+    return None
 
 
 def domain_of(uri: str) -> str:
@@ -173,11 +203,30 @@ class RemoteActors:
     refetched: dict[str, float] = field(default_factory=dict)
 
     async def fetch_document(self, uri: str) -> dict[str, object]:
+        """The ActivityPub document at `uri`; when `uri` is a web page (a post or profile
+        link someone pasted), the document its `rel=alternate` link names on its origin."""
         signer = await instance_signer(self.db, self.settings)
         try:
-            return await self.client.fetch(uri, signer)
+            try:
+                return await self.client.fetch(uri, signer)
+            except UnexpectedContentType:
+                linked = await self._alternate_of(uri)
+                if linked is None:
+                    raise
+                return await self.client.fetch(linked, signer)
         except ActivityPubError as error:
             raise RemoteError(f"could not fetch {uri}: {error}") from error
+
+    async def _alternate_of(self, page_url: str) -> str | None:
+        """The page's activity link, read from its HTML under the client's guards (address
+        checks, redirects, size limit); a link on another origin than the page's own (after
+        redirects) or the URL pasted is not followed."""
+        client = self.client
+        page = await client._guarded(client._get(page_url, "text/html", None))
+        if "html" not in (page.content_type or "").lower():
+            return None
+        linked = activity_link(page.url, page.body.decode("utf-8", errors="replace"))
+        return linked if linked is not None and same_host(linked, page_url) else None
 
     async def fetch_actor(self, uri: str) -> Actor:
         actor, _ = await self.fetch_actor_document(uri)

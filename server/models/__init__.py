@@ -12,12 +12,26 @@ from server.models.clicks import (
     Period,
     Thing,
 )
+from server.models.connections import (
+    BridgeLike,
+    BridgeLikeOutcome,
+    ConnectAttempt,
+    ConnectedAccount,
+    ConnectionState,
+)
 from server.models.federation import Follow, InboxItem, PeerInbox
+from server.models.imports import ImportBatch, ImportLike, ImportLikeOutcome, ImportState
 from server.models.jobs import Job, JobState
 from server.models.ledger import LedgerAccount, LedgerKind, Transfer, TransferKind
+from server.models.markers import Marker
+from server.models.media import MediaAttachment
 from server.models.notes import Note, NoteLike, NoteShare, StatusIdempotency
 from server.models.notices import CreatorNotice, NoticeOptOut
+from server.models.notifications import Notification
+from server.models.oauth import OAuthApplication, OAuthCode
 from server.models.payouts import EscrowLine, Payout, PayoutBatch
+from server.models.peer_claims import PeerClaim, PeerClaimState
+from server.models.relations import Block, DomainBlock, Mute
 from server.models.sessions import WebSession
 from server.models.settlement import (
     Direction,
@@ -30,33 +44,56 @@ from server.models.settlement import (
     SettlementPayment,
     SettlementState,
 )
+from server.models.statuses import Bookmark, NoteMention, NoteTag
 
 __all__ = [
     "Account",
     "Actor",
     "ApiToken",
+    "Block",
+    "Bookmark",
+    "BridgeLike",
+    "BridgeLikeOutcome",
     "Click",
+    "ConnectAttempt",
+    "ConnectedAccount",
+    "ConnectionState",
     "CreatorNotice",
     "Direction",
+    "DomainBlock",
     "DonorPeriod",
     "DonorSettings",
     "EscrowLine",
     "Follow",
     "Identity",
+    "ImportBatch",
+    "ImportLike",
+    "ImportLikeOutcome",
+    "ImportState",
     "InboxItem",
     "Job",
     "JobState",
     "LedgerAccount",
     "LedgerKind",
     "LineState",
+    "Marker",
+    "MediaAttachment",
+    "Mute",
     "Note",
     "NoteLike",
+    "NoteMention",
     "NoteShare",
+    "NoteTag",
     "NoticeOptOut",
+    "Notification",
+    "OAuthApplication",
+    "OAuthCode",
     "PaymentState",
     "Payout",
     "PayoutBatch",
     "Peer",
+    "PeerClaim",
+    "PeerClaimState",
     "PeerInbox",
     "PeerState",
     "Period",

@@ -21,6 +21,12 @@ class Note(SQLModel, table=True):
     summary: str = Field(default="", max_length=2000)
     visibility: str = Field(default="public", max_length=16)
     in_reply_to: str = Field(default="", max_length=2048)
+    # The replied-to note and its author, when we hold them (in_reply_to is its URI).
+    in_reply_to_id: int | None = Field(default=None, foreign_key="note.id", index=True)
+    in_reply_to_author_id: int | None = Field(default=None, foreign_key="actor.id")
+    # A reblog is a note of its own (its uri the Announce's id) pointing at what it shares.
+    reblog_of_id: int | None = Field(default=None, foreign_key="note.id", index=True)
+    language: str = Field(default="", max_length=16)
     sensitive: bool = False
     published_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime | None = None

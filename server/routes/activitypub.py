@@ -124,7 +124,7 @@ async def note(request: Request) -> Response:
         return RedirectResponse(f"/@{username}/{note_id}", status_code=302)
     await _signer(request)
     found = await published.published_note(context(request).db, username, note_id)
-    return ActivityResponse(render_note(found.note, found.author))
+    return ActivityResponse(render_note(found.note, found.author, found.extras))
 
 
 async def note_likes(request: Request) -> Response:

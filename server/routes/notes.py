@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from activitypub.jsonld import accepts_activity_json
 from server.auth import checked_form, current_account, current_user
 from server.context import context
 from server.social import pages
@@ -17,6 +18,20 @@ from server.social.notes import NewStatus
 def _render(request: Request, name: str, values: Mapping[str, object]) -> Response:
     response: Response = context(request).templates.TemplateResponse(request, name, dict(values))
     return response
+
+
+def _wants_activity(request: Request) -> bool:
+    return accepts_activity_json(request.headers.get("accept"))
+
+
+async def profile(request: Request) -> Response:
+    """`/@name`: the profile page, or the actor's ActivityPub document when asked for it
+    (a fediverse app resolving a pasted profile link)."""
+    if _wants_activity(request):
+        from server.routes import activitypub  # it serves this page's HTML for /users/name
+
+        return await activitypub.actor(request)
+    return await profile_page(request)
 
 
 async def profile_page(request: Request) -> Response:
@@ -36,6 +51,16 @@ async def support_page(request: Request) -> Response:
     found = await pages.support(context(request).db, request.path_params["username"])
     values = {"account": found.account, "actor": found.actor, "notes": found.notes}
     return _render(request, "support.html", values)
+
+
+async def note(request: Request) -> Response:
+    """`/@name/ID`: the note's page, or its ActivityPub document when asked for it (a
+    fediverse app resolving a pasted post link)."""
+    if _wants_activity(request):
+        from server.routes import activitypub  # it redirects browsers here
+
+        return await activitypub.note(request)
+    return await note_page(request)
 
 
 async def note_page(request: Request) -> Response:
@@ -70,8 +95,8 @@ async def compose(request: Request) -> Response:
 
 routes = [
     Route("/compose", compose, methods=["GET", "POST"]),
-    Route("/@{username}", profile_page, methods=["GET"]),
+    Route("/@{username}", profile, methods=["GET"]),
     Route("/@{username}/support", support_page, methods=["GET"]),
-    Route("/@{username}/{note_id:int}", note_page, methods=["GET"]),
+    Route("/@{username}/{note_id:int}", note, methods=["GET"]),
     Route("/@{username}/{note_id:int}/like", like_note, methods=["POST"]),
 ]

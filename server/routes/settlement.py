@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from activitypub.claims import is_claim_document
 from activitypub.jsonld import ACTIVITY_JSON
 from server.accounts.actors import INSTANCE_ACTOR_PATH
 from server.context import context
@@ -29,7 +30,7 @@ async def instance_inbox(request: Request) -> Response:
     app = context(request)
     signed = await read_signed_body(request.scope, request.receive, settlement=True)
     text, data = decode_body(signed.body)
-    if not isinstance(data, dict) or not is_settlement_document(data):
+    if not isinstance(data, dict) or not (is_settlement_document(data) or is_claim_document(data)):
         await activitypub.store_activity(app, signed.signer, text, data)
         return Response(status_code=202)
     try:

@@ -15,8 +15,8 @@ from server.auth import checked_form, require_admin
 from server.context import context
 from server.domain_errors import NotFound, Outcome, ServiceError
 from server.errors import status_of
-from server.models import Peer, Settlement, SettlementPayment
-from server.money.amounts import format_amount, format_money
+from server.models import Peer, PeerClaim, Settlement, SettlementPayment
+from server.money.amounts import format_amount, format_money, parse_id
 from server.render.bars import balance_bars
 from server.settings import Settings
 from server.settlement import admin
@@ -62,6 +62,7 @@ def _page(
         "waiting": page.waiting,
         "notices": page.notices,
         "awaiting": page.awaiting,
+        "claims": page.claims,
         "error": error,
         "notice": request.session.pop(NOTICE_KEY, ""),
         "entered": entered or {},
@@ -218,6 +219,20 @@ async def statement_page(request: Request) -> Response:
     return _render(request, "peer_statement.html", values)
 
 
+async def decide_claim(request: Request) -> Response:
+    """Accept or refuse a peer's claim of an identity (a contested one, usually)."""
+    app = context(request)
+    form = await _form(request)
+    claim_id = parse_id(form.get("claim_id", ""), field="claim_id")
+    decision = form.get("decision", "")
+    outcome = await admin.decide_claim_or_page(app.db, app.settings, claim_id, decision)
+
+    def notice(claim: PeerClaim) -> str:
+        return f"The claim of {claim.actor_uri} through {claim.peer_domain} is {claim.state}."
+
+    return _answer(request, outcome, form, notice)
+
+
 routes = [
     Route(PAGE, peers_page, methods=["GET"]),
     Route(f"{PAGE}/propose", add_peer, methods=["POST"]),
@@ -227,4 +242,5 @@ routes = [
     Route(PAGE + "/{domain:str}/{action:str}", peer_action, methods=["POST"]),
     Route("/admin/settlements/{settlement_id:int}/verify", verify, methods=["POST"]),
     Route("/admin/payments/{payment_id:int}/{decision:str}", answer_payment, methods=["POST"]),
+    Route("/admin/claims/decide", decide_claim, methods=["POST"]),
 ]

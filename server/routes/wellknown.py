@@ -15,6 +15,7 @@ from activitypub.webfinger import build_jrd, parse_acct
 from server.accounts.actors import INSTANCE_ACTOR_PATH, actor_uri
 from server.accounts.discovery import account_named, instance_counts
 from server.context import context
+from server.render.instance import MASTODON_VERSION
 from server.settings import Settings
 
 SOFTWARE_VERSION = "0.1.0"
@@ -118,7 +119,10 @@ async def nodeinfo(request: Request) -> Response:
     offer = settlement_metadata(settings.currency, actor)["likewise"]
     likewise = dict(offer)  # type: ignore[call-overload]
     likewise["microdonations"] = True
-    metadata = {"nodeName": settings.name, "likewise": likewise}
+    # Apps that tell servers apart by NodeInfo (megalodon's detector) know a server that
+    # speaks Mastodon's client API by its upstream.
+    upstream = {"name": "mastodon", "version": MASTODON_VERSION}
+    metadata = {"nodeName": settings.name, "upstream": upstream, "likewise": likewise}
     document = build_nodeinfo(version, SOFTWARE_VERSION, usage, settings.registrations, metadata)
     media_type = f'application/json; profile="{NODEINFO_PROFILE.format(version=version)}"'
     return JSONResponse(document, media_type=media_type, headers=CORS)

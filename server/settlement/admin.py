@@ -3,12 +3,22 @@ and one function per form, as the `likewise peers` / `settlements` commands call
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from server.db.engine import Database
 from server.domain_errors import Outcome, ValidationFailed, attempt
+from server.escrow.peer_claims import decide_claim, list_claims
 from server.federation.remote import RemoteActors
-from server.models import Direction, PaymentState, Peer, PeerState, Settlement, SettlementPayment
+from server.models import (
+    Direction,
+    Identity,
+    PaymentState,
+    Peer,
+    PeerClaim,
+    PeerState,
+    Settlement,
+    SettlementPayment,
+)
 from server.money.amounts import parse_amount
 from server.settings import Settings
 from server.settlement.exchange import (
@@ -38,6 +48,7 @@ from server.settlement.waiting_notice import notices_to_instance
 STATES = {"suspend": PeerState.suspended, "resume": PeerState.active, "end": PeerState.ended}
 PEER_ACTIONS = ("accept", "reject", *STATES)
 PAYMENT_DECISIONS = ("confirm", "refuse")
+CLAIM_DECISIONS = ("accept", "refuse")
 
 
 @dataclass(frozen=True)
@@ -48,6 +59,8 @@ class PeersPage:
     waiting: list[Waiting]
     notices: list[tuple[str, str]]
     awaiting: set[str]  # domains whose confirmation of our payment notice we await
+    # claims peers announced here, and ours announced to them (contested first)
+    claims: list[tuple[PeerClaim, Identity]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -96,6 +109,7 @@ async def peers_page(db: Database, settings: Settings) -> PeersPage:
         waiting=waiting,
         notices=notices,
         awaiting=awaiting,
+        claims=await list_claims(db),
     )
 
 
@@ -198,4 +212,16 @@ async def verify_batch_or_page(
 ) -> Outcome[Verification, PeersPage]:
     return await attempt(
         verify_batch(db, settings, settlement_id), lambda: peers_page(db, settings)
+    )
+
+
+async def decide_claim_or_page(
+    db: Database, settings: Settings, claim_id: int, decision: str
+) -> Outcome[PeerClaim, PeersPage]:
+    """A peer's contested (or any) claim accepted or refused by the admin."""
+    if decision not in CLAIM_DECISIONS:
+        raise ValidationFailed(f"decide a claim by {' or '.join(CLAIM_DECISIONS)}")
+    return await attempt(
+        decide_claim(db, settings, claim_id, accept=decision == "accept"),
+        lambda: peers_page(db, settings),
     )

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from activitypub.claims import is_claim_document
 from activitypub.errors import ActivityPubError
 from activitypub.settlement import (
     SETTLEMENT_CONTEXT,
@@ -35,7 +36,9 @@ from activitypub.settlement import (
 from server.accounts.actors import instance_actor
 from server.db.engine import Database
 from server.domain_errors import Kind, NotFound
+from server.escrow.announcements import announce_all_claims
 from server.escrow.notices import queue_notices
+from server.escrow.peer_claims import hold_for_claimants, receive_claim
 from server.federation.remote import RemoteActors, RemoteError, build_client
 from server.jobs.handler import GiveUp, JobContext, RetryLater
 from server.jobs.queue import ClaimedJob
@@ -73,7 +76,10 @@ def is_settlement_document(data: object) -> bool:
 async def receive(
     db: Database, settings: Settings, remote: RemoteActors, signer: str, data: dict[str, object]
 ) -> Receipt:
-    """A settlement document POSTed to our instance inbox by `signer` (HTTP-signed)."""
+    """A settlement document POSTed to our instance inbox by `signer` (HTTP-signed), or a
+    claim document (a peer's claim of an identity, server/escrow/peer_claims.py)."""
+    if is_claim_document(data):
+        return await receive_claim(db, settings, signer, data)
     document = parse_document(data)
     if document.actor != signer:
         raise SettlementRefused(
@@ -148,6 +154,9 @@ async def handle_prepare(context: JobContext, job: ClaimedJob) -> None:
     """Offer active peers what is held for their creators (after a close or a peering)."""
     peer_id = job.payload.get("peer_id")
     remote = _remote(context)
+    # Claims peers announced take what reached their identities since; new peers hear ours.
+    await hold_for_claimants(context.db, context.settings)
+    await announce_all_claims(context.db, context.settings)
     try:
         await prepare_batches(
             context.db, context.settings, remote, int(peer_id) if peer_id else None

@@ -17,6 +17,7 @@ from server.federation.delivery import deliver
 from server.models import Account, Actor, Note, NoteLike
 from server.settings import Settings
 from server.social.notes import liked_by, local_actor
+from server.social.notifications import FAVOURITE, notify, withdraw
 
 SOURCE_API = "client_api"
 SOURCE_WEB = "web"
@@ -63,6 +64,11 @@ async def favourite(
     )
     session.add(like)
     await session.flush()
+    if note.is_local and note.account_id is not None:
+        await notify(
+            session, account_id=note.account_id, type=FAVOURITE, actor_id=actor.id or 0,
+            note_id=note.id, dedupe_key=f"{FAVOURITE}:{note.id}:{actor.id}",
+        )  # fmt: skip
     if not note.is_local:
         author = await session.get(Actor, note.author_id)
         if author is not None:
@@ -80,6 +86,7 @@ async def unfavourite(
     if like is None:
         return False
     await session.exec(delete(NoteLike).where(col(NoteLike.id) == like.id))
+    await withdraw(session, type=FAVOURITE, note_id=note.id or 0, actor_id=actor.id or 0)
     if not note.is_local:
         author = await session.get(Actor, note.author_id)
         if author is not None:

@@ -5,10 +5,14 @@ Network work happens before the transaction that stores its result.
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
+from sqlalchemy import func
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from activitypub.builders import build_accept, build_follow, build_reject
 from activitypub.errors import ActivityPubError, InvalidHandle
@@ -23,6 +27,15 @@ from server.models import Account, Actor, Follow, Note
 from server.models.federation import FollowState
 from server.social.notes import local_actor, store_remote_note
 from server.states import advance
+
+OWN_NOTE_PATHS = (
+    re.compile(r"/@(?P<user>[^/@?#]+)/(?P<note>\d{1,10})/?"),
+    re.compile(r"/users/(?P<user>[^/?#]+)/statuses/(?P<note>\d{1,10})/?"),
+)
+OWN_ACTOR_PATHS = (
+    re.compile(r"/@(?P<user>[^/@?#]+)/?"),
+    re.compile(r"/users/(?P<user>[^/?#]+)/?"),
+)
 
 NOTE_TYPES = frozenset({"Note", "Article", "Page", "Question"})
 
@@ -55,10 +68,32 @@ async def _webfinger(remote: RemoteActors, handle: str) -> WebFingerResult:
         raise NotFound(f"{handle} could not be found: {error}") from error
 
 
+async def _own_handle(remote: RemoteActors, username: str) -> Actor:
+    """A handle of this instance: its local account's actor, from the database (never
+    asked of ourselves over the network)."""
+    query = (
+        select(Actor)
+        .join(Account, col(Account.id) == col(Actor.account_id))
+        .where(
+            func.lower(Account.username) == username.lower(),
+            col(Account.suspended_at).is_(None),
+        )
+    )
+    async with remote.db.session() as session:
+        actor = (await session.exec(query)).first()
+    if actor is None:
+        raise NotFound(f"there is no account {username!r} on this instance")
+    return actor
+
+
 async def resolve_handle(remote: RemoteActors, handle: str) -> Actor:
-    """The actor a handle's server names. When it names an actor on another host, that
-    host's own WebFinger must name the actor back, as Mastodon checks."""
+    """The actor a handle's server names (ours from the database). When it names an
+    actor on another host, that host's own WebFinger must name the actor back, as
+    Mastodon checks."""
     domain = _handle_domain(handle)
+    settings = remote.settings
+    if domain in (settings.domain.lower(), settings.host.lower()):
+        return await _own_handle(remote, parse_acct(handle)[0])
     actor = await remote.get_actor((await _webfinger(remote, handle)).self_href)
     if actor.domain != domain:
         try:
@@ -81,6 +116,43 @@ async def interaction_url(remote: RemoteActors, handle: str, uri: str) -> str:
         return subscribe_url(template, uri, domain)
     except ActivityPubError as error:
         raise ValidationFailed(f"that server's remote interaction address: {error}") from error
+
+
+async def own_actor(session: AsyncSession, username: str) -> Actor | None:
+    """A local account's actor by its username (not a suspended one)."""
+    query = (
+        select(Actor)
+        .join(Account, col(Account.id) == col(Actor.account_id))
+        .where(
+            func.lower(Account.username) == username.lower(),
+            col(Account.suspended_at).is_(None),
+            col(Actor.is_local).is_(True),
+        )
+    )
+    return (await session.exec(query)).first()
+
+
+async def own_note(session: AsyncSession, username: str, note_id: int) -> Note | None:
+    note = await session.get(Note, note_id) if note_id <= 2**31 - 1 else None
+    if note is None or note.deleted_at is not None or not note.is_local:
+        return None
+    author = await own_actor(session, username)
+    return note if author is not None and author.id == note.author_id else None
+
+
+async def own_by_path(session: AsyncSession, path: str) -> Resolved | None:
+    """What a path of this instance's own names: a local note (`/@user/ID`, the note's id)
+    or account (`/@user`, the actor's id), or Resolved(None, None) when the path has that
+    form but names nobody (or a deleted note); None when it has neither form."""
+    for pattern in OWN_NOTE_PATHS:
+        match = pattern.fullmatch(path)
+        if match:
+            return Resolved(None, await own_note(session, match["user"], int(match["note"])))
+    for pattern in OWN_ACTOR_PATHS:
+        match = pattern.fullmatch(path)
+        if match:
+            return Resolved(await own_actor(session, match["user"]), None)
+    return None
 
 
 async def _local_by_uri(db: Database, uri: str) -> Resolved | None:
@@ -109,7 +181,11 @@ async def resolve(remote: RemoteActors, query: str) -> Resolved:
         return known
     if host == remote.settings.domain.lower():
         # A local URL resolves only to local things: never fetched from ourselves.
-        raise NotFound("nothing on this instance has that URL")
+        async with remote.db.reading() as session:
+            own = await own_by_path(session, urlsplit(query).path)
+        if own is None or (own.actor is None and own.note is None):
+            raise NotFound("nothing on this instance has that URL")
+        return own
     try:
         return await _fetch(remote, query)
     except InvalidActor:
@@ -158,17 +234,6 @@ async def follow(db: Database, account: Account, target: Actor) -> Follow:
         session.add(row)
         await deliver(session, me, build_follow(activity_id, me.uri, target.uri), [target.inbox])
         return row
-
-
-async def follow_requests(db: Database, account: Account) -> list[Actor]:
-    async with db.session() as session:
-        me = await local_actor(session, account.id or 0)
-        query = (
-            select(Actor)
-            .join(Follow, col(Follow.follower_id) == col(Actor.id))
-            .where(Follow.followee_id == me.id, Follow.state == FollowState.pending)
-        )
-        return list((await session.exec(query)).all())
 
 
 async def answer_follow_request(

@@ -3,31 +3,48 @@
 from __future__ import annotations
 
 import html
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
-from sqlalchemy import func
+from sqlalchemy import delete, exists, func, or_
+from sqlalchemy.sql import ColumnElement
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from activitypub.builders import build_create, build_delete
 from activitypub.errors import InvalidDocument
 from activitypub.jsonld import PUBLIC_COLLECTION
-from activitypub.vocab import parse_note
+from activitypub.vocab import NoteDocument, parse_note
 from server.domain_errors import Kind, NotFound, ServiceError
 from server.federation.delivery import deliver, follower_inboxes
 from server.federation.origins import own_url
 from server.federation.remote import domain_of, sanitize_html
-from server.models import Account, Actor, Follow, Note, NoteLike, NoteShare, StatusIdempotency
+from server.models import (
+    Account,
+    Actor,
+    Follow,
+    Note,
+    NoteLike,
+    NoteMention,
+    NoteShare,
+    NoteTag,
+    StatusIdempotency,
+)
 from server.models.base import utcnow
 from server.models.federation import FollowState
-from server.render.activitypub import render_note
+from server.render.activitypub import NoteExtras, render_note
+from server.render.media import ATTACHMENTS_PATH
 from server.render.statuses import StatusView
 from server.settings import Settings
+from server.social.media import attach, for_notes
+from server.social.mentions import link_text, read_tags
 
-VISIBILITIES = ("public", "unlisted", "private")
+VISIBILITIES = ("public", "unlisted", "private", "direct")
 MAX_STATUS_CHARS = 5000
+LANGUAGE = re.compile(r"[a-zA-Z]{2,3}(?:-[a-zA-Z0-9]{2,8})?")
 
 
 class InvalidStatus(ServiceError):
@@ -42,6 +59,9 @@ class NewStatus:
     summary: str = ""
     sensitive: bool = False
     idempotency_key: str | None = None
+    in_reply_to_id: int | None = None
+    language: str = ""
+    media_ids: tuple[int, ...] = ()
 
 
 def text_to_html(text: str) -> str:
@@ -59,12 +79,14 @@ async def local_actor(session: AsyncSession, account_id: int) -> Actor:
 
 
 def _check(status: NewStatus) -> None:
-    if not status.text.strip():
+    if not status.text.strip() and not status.media_ids:
         raise InvalidStatus("the status is empty", field="status")
     if len(status.text) > MAX_STATUS_CHARS:
         raise InvalidStatus(f"the status is longer than {MAX_STATUS_CHARS} characters")
     if status.visibility not in VISIBILITIES:
         raise InvalidStatus(f"visibility must be one of {', '.join(VISIBILITIES)}")
+    if status.language and not LANGUAGE.fullmatch(status.language):
+        raise InvalidStatus("language must be an ISO 639 code", field="language")
 
 
 async def _idempotent(session: AsyncSession, account_id: int, key: str | None) -> Note | None:
@@ -77,41 +99,125 @@ async def _idempotent(session: AsyncSession, account_id: int, key: str | None) -
     return None if row is None else await session.get(Note, row.note_id)
 
 
+async def _parent(session: AsyncSession, note_id: int | None, author: Actor) -> Note | None:
+    """The note replied to, which the author must be able to see."""
+    if note_id is None:
+        return None
+    parent = await session.get(Note, note_id)
+    if parent is None or parent.deleted_at is not None or parent.reblog_of_id is not None:
+        raise NotFound("the status replied to does not exist")
+    if not await can_see(session, parent, author.id):
+        raise NotFound("the status replied to does not exist")
+    return parent
+
+
+async def _store_extras(
+    session: AsyncSession, note: Note, actors: list[Actor], tags: list[str]
+) -> None:
+    await _store_extras_ids(session, note, [actor.id or 0 for actor in actors], tags)
+
+
+async def _recipients(
+    session: AsyncSession, note: Note, author: Actor, extras: NoteExtras, reply: Actor | None
+) -> list[str]:
+    """Where the Create goes: the followers (not for a direct note), the mentioned remote
+    actors, and the remote author replied to unless the note is direct."""
+    inboxes = [] if note.visibility == "direct" else await follower_inboxes(session, author)
+    others = [*extras.mentions, *([reply] if reply and note.visibility != "direct" else [])]
+    remote = [actor for actor in others if not actor.is_local and actor.tombstoned_at is None]
+    return [*inboxes, *(actor.shared_inbox or actor.inbox for actor in remote)]
+
+
 async def create_status(
-    session: AsyncSession, settings: Settings, account: Account, status: NewStatus
+    session: AsyncSession,
+    settings: Settings,
+    account: Account,
+    status: NewStatus,
+    mentioned: Mapping[str, Actor] | None = None,
 ) -> Note:
-    """Write a local note and queue its Create for the followers' inboxes."""
+    """Write a local note and queue its Create for the followers' inboxes, the mentioned
+    and the author replied to. `mentioned`: the actors the text's mentions name, found
+    beforehand (`mentions.handles` keys)."""
     _check(status)
     account_id = account.id or 0
     existing = await _idempotent(session, account_id, status.idempotency_key)
     if existing is not None:
         return existing
     author = await local_actor(session, account_id)
+    parent = await _parent(session, status.in_reply_to_id, author)
+    linked = link_text(status.text, mentioned or {}, settings.domain, settings.base_url)
     note = Note(
         uri=f"urn:uuid:{uuid.uuid4()}",
         author_id=author.id or 0,
         account_id=account_id,
         is_local=True,
-        content=text_to_html(status.text),
+        content=linked.html,
         summary=status.summary[:2000],
         visibility=status.visibility,
-        sensitive=status.sensitive,
+        sensitive=status.sensitive or bool(status.summary),
+        language=status.language.lower(),
+        in_reply_to=parent.uri if parent else "",
+        in_reply_to_id=parent.id if parent else None,
+        in_reply_to_author_id=parent.author_id if parent else None,
     )
     session.add(note)
     await session.flush()
     note.uri = f"{author.uri}/statuses/{note.id}"
     note.url = f"{settings.base_url}/@{account.username}/{note.id}"
     session.add(note)
+    await _store_extras(session, note, linked.mentions, linked.tags)
     if status.idempotency_key:
         session.add(
             StatusIdempotency(
                 account_id=account_id, key=status.idempotency_key[:255], note_id=note.id or 0
             )
         )
-    document = render_note(note, author)
-    create = build_create(f"{note.uri}/activity", author.uri, document)
-    await deliver(session, author, create, await follower_inboxes(session, author))
+    reply = await session.get(Actor, parent.author_id) if parent else None
+    extras = NoteExtras(
+        linked.mentions,
+        linked.tags,
+        f"{settings.base_url}/tags",
+        reply.uri if reply else "",
+        await attach(session, account_id, note.id or 0, list(status.media_ids)),
+        settings.base_url + ATTACHMENTS_PATH,
+    )
+    create = build_create(f"{note.uri}/activity", author.uri, render_note(note, author, extras))
+    await deliver(session, author, create, await _recipients(session, note, author, extras, reply))
     return note
+
+
+def _origin(actor: Actor) -> str:
+    """A local actor's instance's base URL, from its URI."""
+    parts = urlsplit(actor.uri)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def tags_url(actor: Actor) -> str:
+    """Where a local actor's instance lists a hashtag's notes: `<origin>/tags`."""
+    return f"{_origin(actor)}/tags"
+
+
+async def note_extras(session: AsyncSession, note: Note, author: Actor) -> NoteExtras:
+    """What a stored local note's document names besides itself."""
+    mentions = await session.exec(
+        select(Actor)
+        .join(NoteMention, col(NoteMention.actor_id) == col(Actor.id))
+        .where(NoteMention.note_id == note.id)
+        .order_by(col(NoteMention.id))
+    )
+    tags = await session.exec(
+        select(NoteTag.name).where(NoteTag.note_id == note.id).order_by(col(NoteTag.id))
+    )
+    reply = await session.get(Actor, note.in_reply_to_author_id or 0)
+    media = await for_notes(session, [note.id or 0])
+    return NoteExtras(
+        list(mentions.all()),
+        list(tags.all()),
+        tags_url(author),
+        reply.uri if reply else "",
+        media.get(note.id or 0, []),
+        _origin(author) + ATTACHMENTS_PATH,
+    )
 
 
 async def store_remote_note(
@@ -134,16 +240,62 @@ async def store_remote_note(
     note.content = sanitize_html(parsed.content or "")
     note.summary = html.escape(parsed.summary or "")[:2000]
     note.sensitive = parsed.sensitive
-    note.in_reply_to = parsed.in_reply_to or ""
     note.published_at = parsed.published or note.published_at or utcnow()
     note.updated_at = parsed.updated
-    public = PUBLIC_COLLECTION
-    note.visibility = (
-        "public" if public in parsed.to else "unlisted" if public in parsed.cc else "private"
-    )
+    note.visibility = _remote_visibility(parsed, author)
+    note.language = _content_language(parsed.data.get("contentMap"))
+    await _link_reply(session, note, parsed.in_reply_to or "")
     session.add(note)
     await session.flush()
+    await _store_remote_tags(session, note, parsed.data.get("tag"))
     return note
+
+
+def _remote_visibility(parsed: NoteDocument, author: Actor) -> str:
+    public = PUBLIC_COLLECTION
+    if public in parsed.to:
+        return "public"
+    if public in parsed.cc:
+        return "unlisted"
+    followers = author.followers_url or f"{author.uri}/followers"
+    return "private" if followers in (*parsed.to, *parsed.cc) else "direct"
+
+
+def _content_language(content_map: object) -> str:
+    if isinstance(content_map, dict) and len(content_map) == 1:
+        language = str(next(iter(content_map)))
+        return language.lower() if LANGUAGE.fullmatch(language) else ""
+    return ""
+
+
+async def _link_reply(session: AsyncSession, note: Note, in_reply_to: str) -> None:
+    note.in_reply_to = in_reply_to
+    parent = None
+    if in_reply_to:
+        parent = (await session.exec(select(Note).where(Note.uri == in_reply_to))).first()
+    note.in_reply_to_id = parent.id if parent else None
+    note.in_reply_to_author_id = parent.author_id if parent else None
+
+
+async def _store_remote_tags(session: AsyncSession, note: Note, tags: object) -> None:
+    """A remote note's mentions of actors we hold, and its hashtags (replacing earlier)."""
+    read = read_tags(tags)
+    await session.exec(delete(NoteMention).where(col(NoteMention.note_id) == note.id))
+    await session.exec(delete(NoteTag).where(col(NoteTag.note_id) == note.id))
+    actors: list[int] = []
+    if read.mentions:
+        query = select(Actor.id).where(col(Actor.uri).in_(read.mentions))
+        actors = [int(actor_id or 0) for actor_id in (await session.exec(query)).all()]
+    await _store_extras_ids(session, note, actors, read.hashtags)
+
+
+async def _store_extras_ids(
+    session: AsyncSession, note: Note, actor_ids: list[int], tags: list[str]
+) -> None:
+    for actor_id in actor_ids:
+        session.add(NoteMention(note_id=note.id or 0, actor_id=actor_id))
+    for tag in tags:
+        session.add(NoteTag(note_id=note.id or 0, name=tag))
 
 
 async def get_note(session: AsyncSession, note_id: int) -> Note:
@@ -195,7 +347,37 @@ async def status_view(session: AsyncSession, note: Note, viewer_id: int | None) 
 
 
 def visible_to(note: Note, viewer_id: int | None) -> bool:
-    return note.visibility != "private" or (viewer_id is not None and note.account_id == viewer_id)
+    """Public and unlisted notes to anyone, the others to their author (web pages)."""
+    return note.visibility in ("public", "unlisted") or (
+        viewer_id is not None and note.account_id == viewer_id
+    )
+
+
+def visible_clause(viewer_actor_id: int | None) -> ColumnElement[bool]:
+    """Which notes an actor may read: public and unlisted ones, its own, the private ones
+    of those it follows, and those that mention it."""
+    public = col(Note.visibility).in_(("public", "unlisted"))
+    if viewer_actor_id is None:
+        return public
+    followed = select(Follow.followee_id).where(
+        Follow.follower_id == viewer_actor_id, Follow.state == FollowState.accepted
+    )
+    mentioned = exists().where(
+        col(NoteMention.note_id) == col(Note.id), col(NoteMention.actor_id) == viewer_actor_id
+    )
+    return or_(
+        public,
+        col(Note.author_id) == viewer_actor_id,
+        (col(Note.visibility) == "private") & col(Note.author_id).in_(followed),
+        mentioned,
+    )
+
+
+async def can_see(session: AsyncSession, note: Note, viewer_actor_id: int | None) -> bool:
+    if note.visibility in ("public", "unlisted"):
+        return True
+    query = select(Note.id).where(Note.id == note.id, visible_clause(viewer_actor_id))
+    return (await session.exec(query)).first() is not None
 
 
 async def recent_notes(session: AsyncSession, author_id: int, limit: int = 20) -> list[Note]:
@@ -203,6 +385,7 @@ async def recent_notes(session: AsyncSession, author_id: int, limit: int = 20) -
         Note.author_id == author_id,
         col(Note.deleted_at).is_(None),
         col(Note.visibility).in_(("public", "unlisted")),
+        col(Note.reblog_of_id).is_(None),
     )
     return list((await session.exec(query.order_by(col(Note.id).desc()).limit(limit))).all())
 
@@ -215,26 +398,18 @@ async def local_profile(session: AsyncSession, username: str) -> tuple[Account, 
     return row[0], row[1]
 
 
-async def home_timeline(session: AsyncSession, account_id: int, limit: int = 20) -> list[Note]:
-    """The account's own notes and those of actors it follows (accepted), newest first."""
-    me = await local_actor(session, account_id)
-    followed = select(Follow.followee_id).where(
-        Follow.follower_id == me.id, Follow.state == FollowState.accepted
-    )
-    query = select(Note).where(
-        col(Note.deleted_at).is_(None),
-        (col(Note.author_id) == me.id) | col(Note.author_id).in_(followed),
-    )
-    return list((await session.exec(query.order_by(col(Note.id).desc()).limit(limit))).all())
-
-
-async def delete_status(session: AsyncSession, account: Account, note: Note) -> None:
-    """Tombstone our note and tell the followers who received it."""
-    if not note.is_local or note.account_id != account.id:
+async def delete_status(
+    session: AsyncSession, settings: Settings, account: Account, note: Note
+) -> None:
+    """Tombstone our note and tell those who received it."""
+    if not note.is_local or note.account_id != account.id or note.reblog_of_id is not None:
         raise NotFound("no such status")
     author = await local_actor(session, account.id or 0)
+    extras = await note_extras(session, note, author)
+    reply = await session.get(Actor, note.in_reply_to_author_id or 0)
+    inboxes = await _recipients(session, note, author, extras, reply)
     note.deleted_at = utcnow()
     note.content = ""
     session.add(note)
     activity = build_delete(f"{note.uri}#delete", author.uri, note.uri, [PUBLIC_COLLECTION])
-    await deliver(session, author, activity, await follower_inboxes(session, author))
+    await deliver(session, author, activity, inboxes)

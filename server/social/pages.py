@@ -7,23 +7,28 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from server.db.engine import Database
+from server.db.paging import Page
 from server.domain_errors import NotFound, ValidationFailed
 from server.escrow.claims import linked_accounts
 from server.federation.remote import RemoteActors
 from server.models import Account, Actor, Identity, Note
 from server.render.statuses import StatusView
 from server.settings import Settings
+from server.social import follows
 from server.social.favourites import SOURCE_WEB, favourite, unfavourite
-from server.social.interaction import Resolved, follow, resolve
+from server.social.interaction import Resolved, resolve
 from server.social.notes import (
     NewStatus,
+    can_see,
     create_status,
     get_note,
+    local_actor,
     local_profile,
     recent_notes,
     status_view,
     visible_to,
 )
+from server.social.timelines import PublicFilter, public, status_views, viewer_of
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,33 @@ async def note_page(db: Database, username: str, note_id: int, viewer: int | Non
         return NotePage(account, await status_view(session, note, viewer))
 
 
+@dataclass(frozen=True)
+class TagPage:
+    """A hashtag's public page: its public notes, newest first, and where older ones
+    start (None at the end)."""
+
+    name: str
+    views: list[StatusView]
+    older: int | None
+
+
+TAG_PAGE_SIZE = 20
+
+
+async def tag_page(
+    db: Database, settings: Settings, name: str, viewer_id: int | None, max_id: int | None
+) -> TagPage:
+    """The public notes (local and remote, no reblogs) tagged `name`, as the public tag
+    timeline lists them, less those by authors the viewer blocks or mutes."""
+    page = Page(limit=TAG_PAGE_SIZE, max_id=max_id)
+    async with db.reading() as session:
+        viewer = await viewer_of(session, viewer_id)
+        notes = await public(session, PublicFilter(tag=name), page, viewer)
+        views = await status_views(session, settings, notes, viewer)
+    older = notes[-1].id if len(notes) == TAG_PAGE_SIZE else None
+    return TagPage(name, views, older)
+
+
 async def like_from_web(
     db: Database, settings: Settings, account: Account, note_id: int, *, undo: bool
 ) -> None:
@@ -96,7 +128,10 @@ async def interaction(db: Database, remote: RemoteActors, uri: str, viewer: int)
     found = await resolve(remote, uri)
     if found.note is None:
         return Interaction(found, None)
-    async with db.session() as session:
+    async with db.reading() as session:
+        me = await local_actor(session, viewer)
+        if not await can_see(session, found.note, me.id):
+            raise NotFound("no such post")  # as for a post that does not exist
         return Interaction(found, await status_view(session, found.note, viewer))
 
 
@@ -113,8 +148,11 @@ async def act_on(
     found = await resolve(remote, uri)
     if action == "like" and found.note is not None:
         async with db.transaction() as session:
+            me = await local_actor(session, account.id or 0)
+            if not await can_see(session, found.note, me.id):
+                raise NotFound("no such post")  # as for a post that does not exist
             await favourite(session, settings, account, found.note, SOURCE_WEB)
     elif action == "follow" and found.actor is not None and found.note is None:
-        await follow(db, account, found.actor)
+        await follows.follow_actor(db, account, found.actor)
     else:
         raise ValidationFailed("nothing to do with this object")

@@ -5,7 +5,7 @@ missing, deleted, private or another author's, is NotFound."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import func
 from sqlmodel import col, select
@@ -17,8 +17,9 @@ from server.domain_errors import NotFound
 from server.escrow.claims import person_document
 from server.models import Actor, Follow, Note
 from server.models.federation import FollowState
+from server.render.activitypub import NoteExtras
 from server.settings import Settings
-from server.social.notes import like_count, like_ids, local_profile, share_count
+from server.social.notes import like_count, like_ids, local_profile, note_extras, share_count
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class FollowCount:
 class PublishedNote:
     note: Note
     author: Actor
+    extras: NoteExtras = field(default_factory=NoteExtras)
 
 
 @dataclass(frozen=True)
@@ -62,10 +64,16 @@ async def actor_document(db: Database, settings: Settings, username: str) -> Jso
 async def outbox(db: Database, username: str, limit: int) -> Outbox:
     async with db.session() as session:
         _, actor = await local_profile(session, username)
-        public = (Note.author_id == actor.id, Note.visibility == "public")
+        public = (
+            Note.author_id == actor.id,
+            Note.visibility == "public",
+            col(Note.reblog_of_id).is_(None),
+        )
         total_query = select(func.count()).select_from(Note).where(*public)
         total = int((await session.exec(total_query)).one())
-        query = select(Note).where(*public, col(Note.deleted_at).is_(None))
+        query = select(Note).where(
+            *public, col(Note.deleted_at).is_(None), col(Note.reblog_of_id).is_(None)
+        )
         notes = (await session.exec(query.order_by(col(Note.id).desc()).limit(limit))).all()
     return Outbox(actor, total, list(notes))
 
@@ -85,9 +93,9 @@ async def _note(session: AsyncSession, username: str, note_id: int) -> Published
     note = await session.get(Note, note_id)
     if note is None or note.author_id != author.id or note.deleted_at is not None:
         raise NotFound("no such note")
-    if note.visibility == "private":
+    if note.visibility in ("private", "direct") or note.reblog_of_id is not None:
         raise NotFound("no such note")
-    return PublishedNote(note, author)
+    return PublishedNote(note, author, await note_extras(session, note, author))
 
 
 async def published_note(db: Database, username: str, note_id: int) -> PublishedNote:

@@ -8,13 +8,14 @@ from sqlmodel import select
 from server.db.engine import Database
 from server.domain_errors import ValidationFailed
 from server.donations.budget import update_donor_settings
-from server.donations.clicks import ClickOutcome, record_click, remove_click
+from server.donations.clicks import ClickOutcome, CreatorRef, ThingRef, record_click, remove_click
 from server.donations.close import close_period
-from server.models import Actor, Click
+from server.models import Actor, Click, Identity, Thing
 from server.settings import Settings
 from tests.support.ledger import donor, fediverse_thing, like, web_thing
 
 NOV = datetime(2026, 11, 10, tzinfo=UTC)
+BSKY = "https://bsky.brid.gy"
 
 
 async def _actor_uri(db: Database, account_id: int) -> str:
@@ -83,3 +84,28 @@ async def test_unknown_sources_are_refused(db: Database, settings: Settings, sou
                 thing=web_thing("https://blog.example/a"),
                 source=source,
             )
+
+
+async def test_a_bluesky_account_liked_through_its_bridgy_fed_actor_is_one_creator(
+    db: Database, settings: Settings
+) -> None:
+    # Given a Bluesky account, and the actor Bridgy Fed serves for it in the fediverse
+    did = "did:plc:abcdefghijklmnopqrstuvwx"
+    bridged = fediverse_thing("https://bsky.brid.gy/convert/ap/at://x/p/1", f"{BSKY}/ap/{did}")
+    native = ThingRef(f"at://{did}/app.bsky.feed.post/3kabc", CreatorRef("bluesky", did))
+    ann = await donor(db, settings, "ann")
+    bob = await donor(db, settings, "bob")
+    # When one donor likes the bridged post and another the original one
+    assert await like(db, settings, ann, bridged, at=NOV) == ClickOutcome.recorded
+    assert await like(db, settings, bob, native, at=NOV) == ClickOutcome.recorded
+    # Then both clicks count for one Bluesky identity (one escrow), none for the bridge
+    async with db.session() as session:
+        identities = (await session.exec(select(Identity))).all()
+        things = (await session.exec(select(Thing))).all()
+    assert [(i.network, i.external_id) for i in identities] == [("bluesky", did)]
+    assert {thing.identity_id for thing in things} == {identities[0].id}
+    # And an actor elsewhere that only looks like one is its own fediverse identity
+    lookalike = fediverse_thing("https://bsky.brid.gy.example/n/1", f"{BSKY}.example/ap/{did}")
+    assert await like(db, settings, ann, lookalike, at=NOV) == ClickOutcome.recorded
+    async with db.session() as session:
+        assert len((await session.exec(select(Identity))).all()) == 2

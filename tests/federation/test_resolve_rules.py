@@ -57,3 +57,33 @@ async def test_the_same_account_by_its_plain_url_is_followed(
             "/api/v1/follows", data={"uri": "http://alpha.test/users/carol"}, headers=auth
         )
     assert followed.status_code == 200, followed.text
+
+
+async def test_an_account_of_this_instance_is_followed_by_its_handle_or_url(
+    beta: Starlette, network: Network
+) -> None:
+    # Given dave, erin and frank on beta, and frank blocks dave
+    dave = await make_account(beta, "dave")
+    erin = await make_account(beta, "erin")
+    frank = await make_account(beta, "frank")
+    auth = {"Authorization": f"Bearer {await make_token(beta, dave, 'read write follow')}"}
+    frank_auth = {"Authorization": f"Bearer {await make_token(beta, frank, 'read write follow')}"}
+    async with network.client("beta.test") as http:
+        blocked = await http.post(f"/api/v1/accounts/{dave.id}/block", headers=frank_auth)
+        assert blocked.status_code == 200, blocked.text
+        # When dave follows erin by her handle and frank by his profile URL
+        by_handle = await http.post("/api/v1/follows", data={"uri": "erin@beta.test"}, headers=auth)
+        by_url = await http.post(
+            "/api/v1/follows", data={"uri": "http://beta.test/@frank"}, headers=auth
+        )
+        relationship = await http.get(
+            "/api/v1/accounts/relationships", params={"id[]": str(erin.id)}, headers=auth
+        )
+    # Then erin is followed at once, answered as the local account she is
+    assert by_handle.status_code == 200, by_handle.text
+    assert by_handle.json()["id"] == str(erin.id) and by_handle.json()["acct"] == "erin"
+    assert relationship.json()[0]["following"] is True
+    # And the block stands between dave and frank
+    assert by_url.status_code == 403, by_url.text
+    async with context(beta).db.session() as session:
+        assert len((await session.exec(select(Follow))).all()) == 1

@@ -229,7 +229,8 @@ def running(tmp: Path, databases: DatabaseFactory) -> Iterator[Instance]:
     thread.start()
     network, mastodon = Network(), mastodon_bob(RemoteServer())
     network.apps[mastodon.server.host] = mastodon.server.app()
-    app = create_app(settings_for(tmp, HOST, databases))
+    # Streams end at once: the probes' client reads every answer to its end.
+    app = create_app(settings_for(tmp, HOST, databases).replace(stream_seconds=0.01))
     network.apps[HOST] = app
     instance = Instance(app, loop, mastodon, generate_ed25519_key())
     started, stop = threading.Event(), asyncio.Event()

@@ -55,7 +55,7 @@ async def _admin_token(app: Starlette, scopes: str) -> str:
 def test_the_admin_routes_are_all_found() -> None:
     assert ("GET", "/admin/money") in READS and ("GET", "/admin/peers") in READS
     assert ("POST", "/admin/money/fund") in WRITES
-    assert len(ADMIN_ROUTES) == 11
+    assert len(ADMIN_ROUTES) == 12
 
 
 @pytest.mark.parametrize(("method", "path"), ADMIN_ROUTES)

@@ -63,7 +63,16 @@ def test_no_route_wakes_the_worker_and_none_reads_app_state() -> None:
     assert offenders == []
 
 
-DOMAIN = ("accounts", "social", "federation", "donations", "escrow", "settlement", "money")
+DOMAIN = (
+    "accounts",
+    "social",
+    "federation",
+    "donations",
+    "escrow",
+    "settlement",
+    "connections",
+    "money",
+)
 # Checking a request's HTTP signature is reading who sent it, as a session cookie is: parsing.
 AUTHENTICATION = {"server.federation.inbox.verify_signature"}
 

@@ -18,14 +18,17 @@ from sqlmodel import SQLModel
 import server.models  # noqa: F401  (fills SQLModel.metadata)
 from server.domain_errors import Conflict
 from server.models import (
+    ConnectedAccount,
     DonorPeriod,
     EscrowLine,
     Follow,
+    ImportBatch,
     InboxItem,
     Job,
     JobState,
     Payout,
     Peer,
+    PeerClaim,
     PeerState,
     Period,
     Settlement,
@@ -57,6 +60,9 @@ MODELS: list[type[SQLModel]] = [
     Settlement,
     SettlementLineRow,
     SettlementPayment,
+    ConnectedAccount,
+    ImportBatch,
+    PeerClaim,
 ]
 
 

@@ -9,7 +9,7 @@ from starlette.applications import Starlette
 
 from server.context import context
 from server.models import Click, Follow, NoteLike
-from tests.support.accounts import csrf_from, log_in, make_account
+from tests.support.accounts import csrf_from, log_in, make_account, make_token
 from tests.support.inbox import drain, post_note
 from tests.support.network import Network
 
@@ -85,3 +85,44 @@ async def test_the_web_like_button_records_a_web_click(alpha: Starlette, network
     async with context(alpha).db.session() as session:
         clicks = (await session.exec(select(Click))).all()
     assert [(c.donor_id, c.source) for c in clicks] == [(erin.id, "web")]
+
+
+async def test_a_post_the_visitor_may_not_see_is_neither_shown_nor_liked_by_its_address(
+    alpha: Starlette, network: Network
+) -> None:
+    # Given carol's followers-only post, and erin, who does not follow her
+    carol = await make_account(alpha, "carol")
+    token = await make_token(alpha, carol)
+    await make_account(alpha, "erin")
+    async with network.client("alpha.test") as browser:
+        posted = await browser.post(
+            "/api/v1/statuses",
+            data={"status": "for my followers only", "visibility": "private"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        status = posted.json()
+        await log_in(browser, "erin")
+        # When erin opens it by its address, and tries to like it with a form of her own
+        home = await browser.get("/authorize_interaction?uri=http://alpha.test/users/carol")
+        page = await browser.get(f"/authorize_interaction?uri={quote(status['uri'])}")
+        by_url = await browser.get(f"/authorize_interaction?uri={quote(status['url'])}")
+        liked = await browser.post(
+            "/authorize_interaction",
+            data={"uri": status["uri"], "action": "like", "csrf_token": csrf_from(home.text)},
+        )
+        # And follows carol, of this instance, by her profile's address
+        followed = await browser.post(
+            "/authorize_interaction",
+            data={
+                "uri": "http://alpha.test/@carol",
+                "action": "follow",
+                "csrf_token": csrf_from(home.text),
+            },
+        )
+    # Then the post is not found either way, no like is recorded, and the follow holds
+    assert page.status_code == by_url.status_code == liked.status_code == 404
+    assert "for my followers only" not in page.text + by_url.text
+    assert followed.status_code == 303, followed.text
+    async with context(alpha).db.session() as session:
+        assert (await session.exec(select(NoteLike))).all() == []
+        assert (await session.exec(select(Follow))).one().state == "accepted"

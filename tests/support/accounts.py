@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import httpx
 from starlette.applications import Starlette
@@ -36,6 +37,22 @@ async def make_account(
 async def make_token(app: Starlette, account: Account, scopes: str = "read write") -> str:
     async with context(app).db.transaction() as session:
         return await create_token(session, account, scopes)
+
+
+async def bearer(app: Starlette, username: str, scopes: str = "read write") -> dict[str, str]:
+    """A new account's Authorization header, for the client API."""
+    account = await make_account(app, username)
+    return {"Authorization": f"Bearer {await make_token(app, account, scopes)}"}
+
+
+async def post_status(
+    client: httpx.AsyncClient, auth: dict[str, str], **body: Any
+) -> dict[str, Any]:
+    """A status posted through the client API: its Status entity."""
+    answer = await client.post("/api/v1/statuses", json=body, headers=auth)
+    assert answer.status_code == 200, answer.text
+    status: dict[str, Any] = answer.json()
+    return status
 
 
 async def log_in(

@@ -8,28 +8,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from server.auth import current_account, current_user, refuse_nul, require_scope
+from server.auth import current_account, current_user, require_scope
 from server.context import context
 from server.convertors import is_row_id
 from server.domain_errors import NotFound
-from server.errors import BadRequest, read_json
+from server.errors import BadRequest
 from server.render.mastodon import render_account
-from server.render.statuses import StatusView, render_remote_account, render_status
-from server.social import statuses
-from server.social.interaction import answer_follow_request, follow_requests
+from server.render.relationships import render_account_view, render_relationship
+from server.render.statuses import StatusView, render_remote_account, render_status, render_tag
+from server.routes.api.paging import link_header, page_of
+from server.routes.api.params import body_params
+from server.social import follow_requests, search, statuses
 from server.social.notes import NewStatus
-
-
-async def _params(request: Request) -> dict[str, Any]:
-    content_type = request.headers.get("content-type", "")
-    if content_type.startswith("application/json"):
-        data = await read_json(request)
-        if not isinstance(data, dict):
-            raise BadRequest("the body must be a JSON object")
-        return data
-    form = await request.form()
-    refuse_nul(form)
-    return {key: value for key, value in form.items() if isinstance(value, str)}
 
 
 def _render(request: Request, view: StatusView) -> Response:
@@ -46,24 +36,156 @@ def _note_id(request: Request) -> int:
 @require_scope("write:statuses")
 async def post_status(request: Request) -> Response:
     account = await current_account(request)
-    params = await _params(request)
+    params = await body_params(request)
+    sensitive = params.get("sensitive")
     status = NewStatus(
-        text=str(params.get("status") or ""),
-        visibility=str(params.get("visibility") or "public"),
-        summary=str(params.get("spoiler_text") or ""),
-        sensitive=str(params.get("sensitive", "")).lower() in ("true", "1"),
+        text=_text(params, "status"),
+        # What the client leaves out, the account's posting defaults decide (`source`).
+        visibility=_text(params, "visibility") or account.privacy or "public",
+        summary=_text(params, "spoiler_text"),
+        sensitive=account.sensitive if sensitive in (None, "") else _flag(sensitive),
         idempotency_key=request.headers.get("idempotency-key"),
+        in_reply_to_id=_optional_id(params.get("in_reply_to_id"), "in_reply_to_id"),
+        language=_text(params, "language") or account.language,
+        media_ids=_media_ids(params.get("media_ids")),
     )
     app = context(request)
-    return _render(request, await statuses.post(app.db, app.settings, account, status))
+    view = await statuses.post(app.db, app.settings, app.federation.remote, account, status)
+    return _render(request, view)
+
+
+def _text(params: dict[str, Any], name: str) -> str:
+    value = params.get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise BadRequest(f"{name} must be a string", field=name)
+    return value
+
+
+def _media_ids(value: object) -> tuple[int, ...]:
+    """`media_ids[]` (a form's repeated field or a JSON array): ids in the order given."""
+    if value is None or value == "":
+        return ()
+    values = value if isinstance(value, list) else [value]
+    raws = [str(v) if isinstance(v, str | int) and not isinstance(v, bool) else "" for v in values]
+    if not all(is_row_id(raw) for raw in raws):
+        raise BadRequest("media_ids must be media ids", field="media_ids")
+    return tuple(int(raw) for raw in raws)
+
+
+def _flag(value: object) -> bool:
+    return value is True or str(value).lower() in ("true", "1")
+
+
+def _optional_id(value: object, name: str) -> int | None:
+    if value is None or value == "":
+        return None
+    raw = str(value) if isinstance(value, str | int) and not isinstance(value, bool) else ""
+    if not is_row_id(raw):
+        raise NotFound("the status replied to does not exist")
+    return int(raw)
+
+
+def _viewer(request: Request) -> int | None:
+    user = current_user(request)
+    return user.id if user else None
 
 
 async def get_status(request: Request) -> Response:
-    user = current_user(request)
-    viewer = user.id if user else None
-    return _render(
-        request, await statuses.status_for(context(request).db, _note_id(request), viewer)
+    app = context(request)
+    view = await statuses.status_for(app.db, app.settings, _note_id(request), _viewer(request))
+    return _render(request, view)
+
+
+async def status_context(request: Request) -> Response:
+    app = context(request)
+    found = await statuses.thread(app.db, app.settings, _note_id(request), _viewer(request))
+    return JSONResponse(
+        {
+            "ancestors": [render_status(app.settings, view) for view in found.ancestors],
+            "descendants": [render_status(app.settings, view) for view in found.descendants],
+        }
     )
+
+
+async def _people(request: Request, shared: bool) -> Response:
+    app = context(request)
+    page = page_of(request, default=40, maximum=80)
+    found = await statuses.people(app.db, _note_id(request), _viewer(request), page, shared=shared)
+    body = [
+        render_account(app.settings, account)
+        if account is not None
+        else render_remote_account(app.settings, actor)
+        for actor, account in found.actors
+    ]
+    return JSONResponse(body, headers=link_header(request, found.ids))
+
+
+async def favourited_by(request: Request) -> Response:
+    return await _people(request, shared=False)
+
+
+async def reblogged_by(request: Request) -> Response:
+    return await _people(request, shared=True)
+
+
+@require_scope("write:statuses")
+async def reblog_status(request: Request) -> Response:
+    account = await current_account(request)
+    params = await body_params(request)
+    app = context(request)
+    visibility = _text(params, "visibility") or "public"
+    view = await statuses.set_reblog(app.db, app.settings, account, _note_id(request), visibility)
+    return _render(request, view)
+
+
+@require_scope("write:statuses")
+async def unreblog_status(request: Request) -> Response:
+    account = await current_account(request)
+    app = context(request)
+    view = await statuses.set_reblog(app.db, app.settings, account, _note_id(request), None)
+    return _render(request, view)
+
+
+async def _bookmark(request: Request, add: bool) -> Response:
+    account = await current_account(request)
+    app = context(request)
+    view = await statuses.set_bookmark(app.db, app.settings, account, _note_id(request), add=add)
+    return _render(request, view)
+
+
+@require_scope("write:bookmarks")
+async def bookmark_status(request: Request) -> Response:
+    return await _bookmark(request, add=True)
+
+
+@require_scope("write:bookmarks")
+async def unbookmark_status(request: Request) -> Response:
+    return await _bookmark(request, add=False)
+
+
+def _listed(request: Request, found: statuses.Listed) -> Response:
+    settings = context(request).settings
+    body = [render_status(settings, view) for view in found.views]
+    return JSONResponse(body, headers=link_header(request, found.ids))
+
+
+@require_scope("read:bookmarks")
+async def list_bookmarks(request: Request) -> Response:
+    account = await current_account(request)
+    app = context(request)
+    page = page_of(request)
+    return _listed(request, await statuses.bookmarks(app.db, app.settings, account.id or 0, page))
+
+
+@require_scope("read:favourites")
+async def list_favourites(request: Request) -> Response:
+    account = await current_account(request)
+    app = context(request)
+    page = page_of(request)
+    found = await statuses.favourites(app.db, app.settings, account.id or 0, page)
+    return _listed(request, found)
 
 
 async def _favourite(request: Request, add: bool) -> Response:
@@ -86,31 +208,56 @@ async def unfavourite_status(request: Request) -> Response:
 @require_scope("write:follows")
 async def follow_remote(request: Request) -> Response:
     account = await current_account(request)
-    params = await _params(request)
+    params = await body_params(request)
     app = context(request)
     uri = str(params.get("uri") or "")
-    followed = await statuses.follow_uri(app.db, app.federation.remote, account, uri)
-    return JSONResponse(render_remote_account(app.settings, followed))
+    actor, local = await statuses.follow_uri(app.db, app.federation.remote, account, uri)
+    if local is not None:
+        return JSONResponse(render_account(app.settings, local))
+    return JSONResponse(render_remote_account(app.settings, actor))
+
+
+def _whole(request: Request, name: str, default: int, maximum: int) -> int:
+    raw = request.query_params.get(name) or str(default)
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 9:
+        raise BadRequest(f"{name} must be a whole number", field=name)
+    return min(int(raw), maximum)
+
+
+def _search_type(value: str) -> str:
+    if value not in ("", *search.TYPES):
+        raise BadRequest("type must be accounts, statuses or hashtags", field="type")
+    return value
+
+
+def _search_query(request: Request) -> search.SearchQuery:
+    params = request.query_params
+    user = current_user(request)
+    return search.SearchQuery(
+        text=params.get("q", ""),
+        type=_search_type(params.get("type", "")),
+        resolve=_flag(params.get("resolve")),
+        limit=max(1, _whole(request, "limit", 20, 40)),
+        offset=_whole(request, "offset", 0, 10_000),
+        viewer_id=user.id if user else None,
+        following=_flag(params.get("following")),
+        account_ref=params.get("account_id") or None,
+    )
 
 
 @require_scope("read:search")
-async def search(request: Request) -> Response:
-    user = current_user(request)
-    query = request.query_params.get("q", "")
-    settings = context(request).settings
-    result: dict[str, list[Any]] = {"accounts": [], "statuses": [], "hashtags": []}
-    if request.query_params.get("resolve", "").lower() not in ("true", "1"):
-        return JSONResponse(result)
+async def search_route(request: Request) -> Response:
+    """`GET /api/v2/search`: accounts, statuses and hashtags (see server/social/search.py)."""
     app = context(request)
-    viewer = user.id if user else None
-    hit = await statuses.search_resolving(app.db, app.federation.remote, query, viewer)
-    if hit.status is not None:
-        result["statuses"].append(render_status(settings, hit.status))
-    elif hit.local is not None:
-        result["accounts"].append(render_account(settings, hit.local))
-    elif hit.remote is not None:
-        result["accounts"].append(render_remote_account(settings, hit.remote))
-    return JSONResponse(result)
+    found = await search.search(app.db, app.federation.remote, app.settings, _search_query(request))
+    settings = app.settings
+    return JSONResponse(
+        {
+            "accounts": [render_account_view(settings, view) for view in found.accounts],
+            "statuses": [render_status(settings, view) for view in found.statuses],
+            "hashtags": [render_tag(settings, name) for name in found.hashtags],
+        }
+    )
 
 
 @require_scope("write:statuses")
@@ -120,27 +267,21 @@ async def delete_status_route(request: Request) -> Response:
     return JSONResponse(await statuses.delete(app.db, app.settings, account, _note_id(request)))
 
 
-def _remote_id(request: Request) -> int:
-    raw = str(request.path_params["account_id"]).removeprefix("r")
-    if not is_row_id(raw):
-        raise NotFound("no such follow request")
-    return int(raw)
-
-
 @require_scope("read:follows")
 async def list_follow_requests(request: Request) -> Response:
+    """The accounts asking to follow, with the ids authorize and reject take."""
     account = await current_account(request)
-    actors = await follow_requests(context(request).db, account)
-    settings = context(request).settings
-    return JSONResponse([render_remote_account(settings, actor) for actor in actors])
+    app = context(request)
+    found = await follow_requests.pending(app.db, account.id or 0, page_of(request, 40, 80))
+    rendered = [render_account_view(app.settings, view) for view in found.accounts]
+    return JSONResponse(rendered, headers=link_header(request, found.cursor_ids))
 
 
 async def _answer(request: Request, accept: bool) -> Response:
     account = await current_account(request)
-    db = context(request).db
-    follower = await answer_follow_request(db, account, _remote_id(request), accept)
-    relationship = {"id": f"r{follower.id}", "following": False, "followed_by": accept}
-    return JSONResponse(relationship)
+    ref = str(request.path_params["account_id"])
+    found = await follow_requests.answer(context(request).db, account, ref, accept=accept)
+    return JSONResponse(render_relationship(found))
 
 
 @require_scope("write:follows")
@@ -153,25 +294,7 @@ async def reject_follow_request(request: Request) -> Response:
     return await _answer(request, accept=False)
 
 
-def _limit(request: Request) -> int:
-    """The `limit` query parameter: 20 when absent, at most 40, ASCII digits only."""
-    raw = request.query_params.get("limit") or "20"
-    if not is_row_id(raw):
-        raise BadRequest("limit must be a whole number from 1 to 40", field="limit")
-    return max(1, min(int(raw), 40))
-
-
-@require_scope("read:statuses")
-async def home(request: Request) -> Response:
-    account = await current_account(request)
-    limit = _limit(request)
-    views = await statuses.home(context(request).db, account.id or 0, limit)
-    settings = context(request).settings
-    return JSONResponse([render_status(settings, view) for view in views])
-
-
 routes = [
-    Route("/api/v1/timelines/home", home, methods=["GET"]),
     Route("/api/v1/statuses", post_status, methods=["POST"]),
     Route("/api/v1/statuses/{status_id}", get_status, methods=["GET"]),
     Route("/api/v1/statuses/{status_id}", delete_status_route, methods=["DELETE"]),
@@ -184,6 +307,15 @@ routes = [
     Route("/api/v1/follow_requests/{account_id}/reject", reject_follow_request, methods=["POST"]),
     Route("/api/v1/statuses/{status_id}/favourite", favourite_status, methods=["POST"]),
     Route("/api/v1/statuses/{status_id}/unfavourite", unfavourite_status, methods=["POST"]),
+    Route("/api/v1/statuses/{status_id}/context", status_context, methods=["GET"]),
+    Route("/api/v1/statuses/{status_id}/favourited_by", favourited_by, methods=["GET"]),
+    Route("/api/v1/statuses/{status_id}/reblogged_by", reblogged_by, methods=["GET"]),
+    Route("/api/v1/statuses/{status_id}/reblog", reblog_status, methods=["POST"]),
+    Route("/api/v1/statuses/{status_id}/unreblog", unreblog_status, methods=["POST"]),
+    Route("/api/v1/statuses/{status_id}/bookmark", bookmark_status, methods=["POST"]),
+    Route("/api/v1/statuses/{status_id}/unbookmark", unbookmark_status, methods=["POST"]),
+    Route("/api/v1/bookmarks", list_bookmarks, methods=["GET"]),
+    Route("/api/v1/favourites", list_favourites, methods=["GET"]),
     Route("/api/v1/follows", follow_remote, methods=["POST"]),
-    Route("/api/v2/search", search, methods=["GET"]),
+    Route("/api/v2/search", search_route, methods=["GET"]),
 ]

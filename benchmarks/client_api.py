@@ -1,0 +1,371 @@
+"""Home-timeline reads and favourites per second through the Mastodon client API, against
+a bare ceiling measured in the same run.
+
+One Likewise instance (`likewise serve`: uvicorn, one worker) holds a donor who follows
+500 remote accounts that wrote 50,000 statuses between them. The donor's app reads
+`GET /api/v1/timelines/home` (20 statuses a page, with a bearer token) at concurrency 16,
+then favourites distinct statuses (`POST /api/v1/statuses/:id/favourite`, each a click).
+The ceiling is a bare Starlette app answering the same bytes (the timeline page, a status)
+to the same requests, run the same way. Targets: home-timeline p99 under 100 ms and at
+least 25% of the ceiling's requests per second.
+
+    .venv/bin/python benchmarks/client_api.py [--statuses 50000] [--follows 500]
+        [--requests 3000] [--postgres postgresql+asyncpg://postgres@127.0.0.1:5432/postgres]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy.engine import make_url
+from sqlmodel import col, select
+
+from server.db.engine import Database
+from server.db.migrations import upgrade
+from server.models import Actor, Follow, Note
+from server.models.federation import FollowState
+
+ROOT = Path(__file__).resolve().parents[1]
+CONCURRENCY = 16
+TARGET_P99_MS = 100.0
+TARGET_RATIO = 0.25
+BATCH = 5_000
+REMOTE = "remote.example"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def serve_ceiling(port: int, page_file: str, status_file: str) -> None:
+    """A bare Starlette app answering the instance's own bytes."""
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    page = Path(page_file).read_bytes()
+    status = Path(status_file).read_bytes()
+
+    async def home(request: Request) -> Response:
+        return Response(page, media_type="application/json")
+
+    async def favourite(request: Request) -> Response:
+        return Response(status, media_type="application/json")
+
+    app = Starlette(
+        routes=[
+            Route("/api/v1/timelines/home", home, methods=["GET"]),
+            Route("/api/v1/statuses/{id}/favourite", favourite, methods=["POST"]),
+        ]
+    )
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+# --- seeding ------------------------------------------------------------------------
+
+
+def _cli(env: dict[str, str], data: Path, *args: str) -> str:
+    command = [sys.executable, "-m", "server.cli", *args, "--data", str(data)]
+    done = subprocess.run(
+        command, cwd=ROOT, env={**os.environ, **env}, capture_output=True, text=True, check=True
+    )
+    return done.stdout.strip()
+
+
+def _row(model: Any) -> dict[str, Any]:
+    """A row for a Core insert, with every default the model fills in."""
+    return {k: v for k, v in model.model_dump().items() if k != "id"}
+
+
+async def _insert(db: Database, table: Any, rows: Sequence[Mapping[str, Any]]) -> None:
+    for start in range(0, len(rows), BATCH):
+        async with db.transaction() as session:
+            connection = await session.connection()
+            await connection.execute(table.insert(), rows[start : start + BATCH])
+
+
+async def seed(url: str, donor: str, follows: int, statuses: int) -> None:
+    """`follows` remote actors followed by the donor, and `statuses` notes between them."""
+    db = Database(url)
+    try:
+        actors = [
+            _row(
+                Actor(
+                    uri=f"https://{REMOTE}/users/a{n}",
+                    username=f"a{n}",
+                    domain=REMOTE,
+                    inbox=f"https://{REMOTE}/users/a{n}/inbox",
+                    url=f"https://{REMOTE}/@a{n}",
+                )
+            )
+            for n in range(follows)
+        ]
+        await _insert(db, Actor.__table__, actors)  # type: ignore[attr-defined]
+        async with db.session() as session:
+            me = (await session.exec(select(Actor.id).where(Actor.username == donor))).one()
+            remote = list(
+                (
+                    await session.exec(
+                        select(Actor.id).where(Actor.domain == REMOTE).order_by(col(Actor.id))
+                    )
+                ).all()
+            )
+        follow_rows = [
+            _row(
+                Follow(
+                    follower_id=me or 0,
+                    followee_id=actor_id or 0,
+                    activity_id=f"https://bench.local/follows/{actor_id}",
+                    state=FollowState.accepted,
+                )
+            )
+            for actor_id in remote
+        ]
+        await _insert(db, Follow.__table__, follow_rows)  # type: ignore[attr-defined]
+        notes = [
+            _row(
+                Note(
+                    uri=f"https://{REMOTE}/users/a{n % follows}/statuses/{n}",
+                    url=f"https://{REMOTE}/@a{n % follows}/{n}",
+                    author_id=remote[n % follows] or 0,
+                    content=f"<p>status number {n}, with a few words to read</p>",
+                )
+            )
+            for n in range(statuses)
+        ]
+        await _insert(db, Note.__table__, notes)  # type: ignore[attr-defined]
+    finally:
+        await db.dispose()
+
+
+def fresh_database(postgres: str | None, workdir: Path) -> str:
+    if not postgres:
+        return f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
+    import asyncpg
+
+    name = f"lw_bench_{uuid.uuid4().hex[:8]}"
+    server = make_url(postgres)
+
+    async def create() -> None:
+        connection = await asyncpg.connect(
+            host=server.host, port=server.port, user=server.username, database=server.database
+        )
+        try:
+            await connection.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await connection.close()
+
+    asyncio.run(create())
+    return server.set(database=name).render_as_string(hide_password=False)
+
+
+# --- load ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Result:
+    name: str
+    ok: int
+    other: int
+    seconds: float
+    latencies: list[float]
+
+    @property
+    def rate(self) -> float:
+        return self.ok / self.seconds
+
+    def percentile(self, p: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(int(len(ordered) * p), len(ordered) - 1)] * 1000
+
+
+async def load(
+    name: str, base: str, requests: list[tuple[str, str]], headers: dict[str, str]
+) -> Result:
+    """Send (method, path) requests over CONCURRENCY keep-alive connections."""
+    queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+    for request in requests:
+        queue.put_nowait(request)
+    latencies: list[float] = []
+    counts = {"ok": 0, "other": 0}
+    limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        while not queue.empty():
+            method, path = queue.get_nowait()
+            started = time.perf_counter()
+            response = await client.request(method, path, headers=headers)
+            latencies.append(time.perf_counter() - started)
+            counts["ok" if response.status_code == 200 else "other"] += 1
+
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(client) for _ in range(CONCURRENCY)))
+        seconds = time.perf_counter() - started
+    return Result(name, counts["ok"], counts["other"], seconds, latencies)
+
+
+def report(result: Result, ceiling: Result) -> float:
+    ratio = result.rate / ceiling.rate
+    for row in (ceiling, result):
+        print(
+            f"  {row.name:<28} {row.rate:8.0f} req/s   p50 {row.percentile(0.5):6.1f} ms"
+            f"   p99 {row.percentile(0.99):6.1f} ms   ok {row.ok}  other {row.other}"
+        )
+    print(f"  ratio to the ceiling: {ratio:.2f} (target {TARGET_RATIO:.2f})")
+    return ratio
+
+
+def _spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, *args],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def _wait_up(url: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=1.0)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+@dataclass(frozen=True)
+class Setup:
+    data: Path
+    env: dict[str, str]
+    port: int
+    ceiling_port: int
+    token: str
+
+
+def prepare(args: argparse.Namespace, workdir: Path) -> Setup:
+    url = fresh_database(args.postgres, workdir)
+    port = free_port()
+    env = {
+        "LIKEWISE_DOMAIN": f"127.0.0.1:{port}",
+        "LIKEWISE_DATABASE_URL": url,
+        "LIKEWISE_DEV": "1",
+    }
+    data = workdir / "data"
+    upgrade(url)
+    _cli(
+        env, data, "users", "create", "ann", "--email", "ann@example.org", "--password", "pw-123456"
+    )
+    token = _cli(env, data, "tokens", "create", "ann", "--scopes", "read write")
+    started = time.perf_counter()
+    asyncio.run(seed(url, "ann", args.follows, args.statuses))
+    print(
+        f"seeded {args.follows} follows and {args.statuses} statuses "
+        f"in {time.perf_counter() - started:.1f} s ({'PostgreSQL' if args.postgres else 'SQLite'})"
+    )
+    return Setup(data, env, port, free_port(), token)
+
+
+def measure(args: argparse.Namespace, setup: Setup, workdir: Path) -> bool:
+    base = f"http://127.0.0.1:{setup.port}"
+    headers = {"Authorization": f"Bearer {setup.token}"}
+    server = _spawn(
+        [
+            "-m",
+            "server.cli",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(setup.port),
+            "--data",
+            str(setup.data),
+        ],
+        setup.env,
+    )
+    ceiling: subprocess.Popen[bytes] | None = None
+    try:
+        _wait_up(f"{base}/healthz")
+        page = httpx.get(f"{base}/api/v1/timelines/home", headers=headers, timeout=30)
+        page.raise_for_status()
+        ids = [status["id"] for status in page.json()]
+        one = httpx.get(f"{base}/api/v1/statuses/{ids[0]}", headers=headers, timeout=30)
+        (workdir / "page.json").write_bytes(page.content)
+        (workdir / "status.json").write_bytes(one.content)
+        print(f"home page: {len(ids)} statuses, {len(page.content):,} bytes")
+        ceiling = _spawn(
+            [
+                "-c",
+                "import sys; sys.path.insert(0, 'benchmarks'); import client_api; "
+                f"client_api.serve_ceiling({setup.ceiling_port}, {str(workdir / 'page.json')!r}, "
+                f"{str(workdir / 'status.json')!r})",
+            ],
+            {},
+        )
+        ceiling_base = f"http://127.0.0.1:{setup.ceiling_port}"
+        _wait_up(f"{ceiling_base}/api/v1/timelines/home")
+        reads = [("GET", "/api/v1/timelines/home")] * args.requests
+        asyncio.run(load("warm-up", base, reads[:200], headers))
+        print(f"home timeline, concurrency {CONCURRENCY}, {args.requests} requests:")
+        bare = asyncio.run(load("bare Starlette", ceiling_base, reads, headers))
+        home = asyncio.run(load("Likewise home timeline", base, reads, headers))
+        home_ratio = report(home, bare)
+        favourites = [
+            ("POST", f"/api/v1/statuses/{n}/favourite")
+            for n in range(1, min(args.requests, args.statuses) + 1)
+        ]
+        print(f"favourites, concurrency {CONCURRENCY}, {len(favourites)} distinct statuses:")
+        bare_f = asyncio.run(load("bare Starlette", ceiling_base, favourites, headers))
+        liked = asyncio.run(load("Likewise favourite", base, favourites, headers))
+        report(liked, bare_f)
+        p99 = home.percentile(0.99)
+        ok = p99 < TARGET_P99_MS and home_ratio >= TARGET_RATIO and home.other == 0
+        print(
+            f"home p99 {p99:.1f} ms (target < {TARGET_P99_MS:.0f}), ratio {home_ratio:.2f} "
+            f"(target >= {TARGET_RATIO:.2f}): {'MET' if ok else 'NOT MET'}"
+        )
+        return ok
+    finally:
+        for process in (server, ceiling):
+            if process is not None:
+                process.terminate()
+                process.wait(timeout=20)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--statuses", type=int, default=50_000)
+    parser.add_argument("--follows", type=int, default=500)
+    parser.add_argument("--requests", type=int, default=3_000)
+    parser.add_argument("--postgres", default=None, help="a PostgreSQL server URL")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        setup = prepare(args, workdir)
+        return 0 if measure(args, setup, workdir) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

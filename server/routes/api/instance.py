@@ -1,0 +1,71 @@
+"""Mastodon client API: the instance (`/api/v1/instance`, `/api/v2/instance` and what hangs
+below them). Public, as Mastodon serves them: apps read them before anyone logs in."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from server.context import context
+from server.render.instance import (
+    render_activity,
+    render_extended_description,
+    render_instance_v1,
+    render_instance_v2,
+    render_rules,
+)
+from server.social import instance_info
+
+
+async def instance_v1(request: Request) -> Response:
+    app = context(request)
+    view = await instance_info.instance_view(app.db, app.settings)
+    return JSONResponse(render_instance_v1(app.settings, view))
+
+
+async def instance_v2(request: Request) -> Response:
+    app = context(request)
+    view = await instance_info.instance_view(app.db, app.settings)
+    return JSONResponse(render_instance_v2(app.settings, view))
+
+
+async def peers(request: Request) -> Response:
+    return JSONResponse(await instance_info.peers(context(request).db))
+
+
+async def activity(request: Request) -> Response:
+    return JSONResponse(render_activity(await instance_info.activity(context(request).db)))
+
+
+async def rules(request: Request) -> Response:
+    return JSONResponse(render_rules(instance_info.instance_rules(context(request).settings)))
+
+
+async def extended_description(request: Request) -> Response:
+    description = instance_info.instance_description(context(request).settings)
+    return JSONResponse(render_extended_description(description))
+
+
+async def domain_blocks(request: Request) -> Response:
+    """The instance blocks no domain as a whole: an empty list."""
+    return JSONResponse([])
+
+
+async def translation_languages(request: Request) -> Response:
+    """No translation service: no language pairs."""
+    return JSONResponse({})
+
+
+routes = [
+    Route("/api/v1/instance", instance_v1, methods=["GET"]),
+    Route("/api/v1/instance/", instance_v1, methods=["GET"]),
+    Route("/api/v2/instance", instance_v2, methods=["GET"]),
+    Route("/api/v2/instance/", instance_v2, methods=["GET"]),
+    Route("/api/v1/instance/peers", peers, methods=["GET"]),
+    Route("/api/v1/instance/activity", activity, methods=["GET"]),
+    Route("/api/v1/instance/rules", rules, methods=["GET"]),
+    Route("/api/v1/instance/extended_description", extended_description, methods=["GET"]),
+    Route("/api/v1/instance/domain_blocks", domain_blocks, methods=["GET"]),
+    Route("/api/v1/instance/translation_languages", translation_languages, methods=["GET"]),
+]
