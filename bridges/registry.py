@@ -1,0 +1,32 @@
+"""The bridged networks, by name: an explicit dict, no discovery. `build_network` makes one
+over the instance's HTTP client and the admin's configuration; `configured` says whether the
+admin's configuration is enough for it (a network that is not is hidden, not broken)."""
+
+from __future__ import annotations
+
+import httpx
+
+from bridges.base import Network, NetworkConfig
+from bridges.bluesky import BlueskyNetwork
+from bridges.errors import NotConfigured
+from bridges.fediverse import FediverseNetwork
+
+NETWORKS: dict[str, type[FediverseNetwork] | type[BlueskyNetwork]] = {
+    "fediverse": FediverseNetwork,
+    "bluesky": BlueskyNetwork,
+}
+
+
+def configured(name: str, config: NetworkConfig) -> bool:
+    """The fediverse registers an app on each server (no client id needed); Bluesky needs
+    only base URLs, which default to the public AppView and plc.directory."""
+    return name in NETWORKS
+
+
+def build_network(name: str, http: httpx.AsyncClient, config: NetworkConfig) -> Network:
+    if name not in NETWORKS:
+        raise NotConfigured(f"no bridged network named {name!r}")
+    if not configured(name, config):
+        raise NotConfigured(f"{name} is not configured on this instance")
+    network: Network = NETWORKS[name](http, config)
+    return network

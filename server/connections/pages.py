@@ -1,0 +1,174 @@
+"""What the "Connected accounts" page shows: each account with its status line, the networks
+one may connect, and the recent likes with what each became."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bridges.base import ConnectKind
+from server.connections.networks import Networks
+from server.db.engine import Database
+from server.donations.periods import period_of
+from server.models import BridgeLike, BridgeLikeOutcome, ConnectedAccount, ConnectionState
+from server.models.base import utcnow
+
+RECENT_LIKES = 30
+OUTCOME_LABELS = {
+    BridgeLikeOutcome.counted: "counted",
+    BridgeLikeOutcome.already_counted: "already counted this month",
+    BridgeLikeOutcome.before_period: "liked before this month or before you connected: not charged",
+    BridgeLikeOutcome.self_like: "your own: not counted",
+    BridgeLikeOutcome.paused: "your donations were paused: not counted",
+    BridgeLikeOutcome.unclicked: "taken back: not counted",
+    BridgeLikeOutcome.refused: "could not be used: not counted",
+}
+
+
+def ago(then: datetime, now: datetime) -> str:
+    """ "just now", "3 min ago", "2 hours ago", "5 days ago"."""
+    seconds = max(int((now - then).total_seconds()), 0)
+    if seconds >= 86400:
+        count, unit = seconds // 86400, "day"
+    elif seconds >= 3600:
+        count, unit = seconds // 3600, "hour"
+    elif seconds >= 60:
+        return f"{seconds // 60} min ago"
+    else:
+        return "just now"
+    return f"{count} {unit}{'' if count == 1 else 's'} ago"
+
+
+def status_line(row: ConnectedAccount, label: str, this_month: int, now: datetime) -> str:
+    """One sentence a donor reads: how the account is doing."""
+    if row.state == ConnectionState.needs_reauth:
+        return row.last_error or f"{label} asked you to sign in again"
+    if row.state == ConnectionState.paused:
+        return "Paused: likes given there do not count"
+    if row.state == ConnectionState.revoked:
+        return "Disconnected"
+    likes = f"{this_month} like{'' if this_month == 1 else 's'} this month"
+    if row.last_error:
+        return f"{row.last_error} ({likes})"
+    if row.last_checked_at is None:
+        return "Checking for the first time…"
+    return f"Last checked {ago(row.last_checked_at, now)}, {likes}"
+
+
+@dataclass(frozen=True)
+class ConnectionView:
+    id: int
+    network: str
+    label: str
+    handle: str
+    profile_url: str
+    state: str
+    status: str
+    can_pause: bool
+    can_resume: bool
+    can_reconnect: bool
+
+
+@dataclass(frozen=True)
+class LikeView:
+    network: str
+    title: str
+    url: str
+    creator: str
+    seen: datetime
+    outcome: str
+    counted: bool
+
+
+@dataclass(frozen=True)
+class NetworkChoice:
+    name: str
+    label: str
+    asks_handle: bool
+
+
+@dataclass(frozen=True)
+class ConnectionsPage:
+    connections: list[ConnectionView]
+    likes: list[LikeView]
+    networks: list[NetworkChoice]
+
+
+async def _this_month(session: AsyncSession, account_id: int, now: datetime) -> dict[int, int]:
+    query = (
+        select(BridgeLike.connected_account_id, func.count())
+        .where(
+            BridgeLike.account_id == account_id,
+            BridgeLike.period == period_of(now),
+            BridgeLike.outcome == BridgeLikeOutcome.counted,
+        )
+        .group_by(col(BridgeLike.connected_account_id))
+    )
+    return {connection: count for connection, count in (await session.exec(query)).all()}
+
+
+def _view(
+    row: ConnectedAccount, labels: Mapping[str, str], counts: Mapping[int, int], now: datetime
+) -> ConnectionView:
+    label = labels.get(row.network, row.network)
+    return ConnectionView(
+        id=row.id or 0,
+        network=row.network,
+        label=label,
+        handle=row.handle or row.external_id,
+        profile_url=row.profile_url if row.profile_url.startswith("https://") else "",
+        state=row.state.value,
+        status=status_line(row, label, counts.get(row.id or 0, 0), now),
+        can_pause=row.state in (ConnectionState.active, ConnectionState.needs_reauth),
+        can_resume=row.state == ConnectionState.paused,
+        can_reconnect=row.state in (ConnectionState.needs_reauth, ConnectionState.revoked)
+        and row.network in labels,
+    )
+
+
+async def connections_page(db: Database, networks: Networks, account_id: int) -> ConnectionsPage:
+    now = utcnow()
+    offered = networks.offered()
+    built = {name: networks.get(name) for name in offered}
+    labels = {name: network.label for name, network in built.items()}
+    async with db.reading() as session:
+        rows = (
+            await session.exec(
+                select(ConnectedAccount)
+                .where(ConnectedAccount.account_id == account_id)
+                .order_by(col(ConnectedAccount.id))
+            )
+        ).all()
+        counts = await _this_month(session, account_id, now)
+        likes = (
+            await session.exec(
+                select(BridgeLike)
+                .where(BridgeLike.account_id == account_id)
+                .order_by(col(BridgeLike.first_seen_at).desc(), col(BridgeLike.id).desc())
+                .limit(RECENT_LIKES)
+            )
+        ).all()
+    return ConnectionsPage(
+        connections=[_view(row, labels, counts, now) for row in rows],
+        likes=[
+            LikeView(
+                network=labels.get(like.network, like.network),
+                title=like.title or like.item_url,
+                url=like.item_url if like.item_url.startswith(("https://", "http://")) else "",
+                creator=like.creator_handle,
+                seen=like.liked_at or like.first_seen_at,
+                outcome=OUTCOME_LABELS[like.outcome],
+                counted=like.outcome == BridgeLikeOutcome.counted,
+            )
+            for like in likes
+        ],
+        networks=[
+            NetworkChoice(name, network.label, network.connect_kind != ConnectKind.oauth1)
+            for name, network in built.items()
+        ],
+    )
