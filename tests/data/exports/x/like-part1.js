@@ -1,0 +1,1 @@
+window.YTD.like.part1 = [{"like": {"tweetId": "1790000000000000005", "fullText": "part one", "expandedUrl": "https://twitter.com/i/web/status/1790000000000000005"}}]
