@@ -5,8 +5,9 @@ Enqueuing marks the session: once its transaction commits, the database wakes th
 
 A job is claimed by a conditional UPDATE (state and lease checked in the WHERE clause),
 so two workers never run the same job; on PostgreSQL the candidate rows are picked with
-SKIP LOCKED. A worker killed mid-job leaves a lease that expires, and the job runs again:
-handlers must be idempotent.
+SKIP LOCKED. A worker killed mid-job leaves a lease that expires, and the job runs again
+(sooner when a worker starts on the same machine: server/jobs/orphans.py): handlers must
+be idempotent.
 """
 
 from __future__ import annotations

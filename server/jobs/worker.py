@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
 import traceback
-import uuid
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from server.jobs.handler import GiveUp, Handler, JobContext, RetryLater, Scheduled
+from server.jobs.orphans import new_worker_id, release_orphans
 from server.jobs.queue import DEFAULT_LEASE, ClaimedJob, Clock, claim, complete, fail
 from server.jobs.schedule import another_running, enqueue_slot, lease_kept, slot_key
 from server.models.base import utcnow
@@ -43,7 +41,7 @@ class Worker:
         self.poll_interval = poll_interval
         self.lease = lease
         self.slots: dict[str, str] = {}  # the last slot each scheduled kind was enqueued for
-        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.worker_id = new_worker_id()
         # Set when a transaction that enqueued a job commits (the app hands `wakeup.set` to
         # its database as `on_commit_with_jobs`), so the loop need not wait for its poll.
         self.wakeup = asyncio.Event()
@@ -87,6 +85,10 @@ class Worker:
 
     async def run_forever(self, stop: asyncio.Event) -> None:
         log.info("event=worker_start worker=%s kinds=%s", self.worker_id, ",".join(self.handlers))
+        try:  # a worker of this machine killed mid-job: its jobs need not wait for the lease
+            await release_orphans(self.context.db, self.worker_id)
+        except Exception:
+            log.exception("event=release_orphans_failed worker=%s", self.worker_id)
         while not stop.is_set():
             try:
                 if self.scheduled:
