@@ -12,11 +12,10 @@ sees the same favourite, is tests/connections/test_linked.py.)"""
 
 from __future__ import annotations
 
-import asyncio
 import re
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import TypeVar
 from urllib.parse import urlsplit
 
@@ -25,10 +24,8 @@ import pytest
 from sqlalchemy import update
 from sqlmodel import col, select
 
-from activitypub.claims import ClaimMethod
 from server.connections.polling import enqueue_due
 from server.db.engine import Database
-from server.escrow.announcements import announce_claims
 from server.models import (
     Account,
     BridgeLike,
@@ -39,6 +36,7 @@ from server.models import (
 )
 from server.models.base import utcnow
 from server.settings import Settings
+from server.settlement.peering import PREPARE_JOB
 from tests.support.accounts import CSRF_INPUT
 from tests.support.fakes.bluesky import FakeBluesky
 from tests.support.fakes.mastodon_api import FakeMastodonApi
@@ -48,11 +46,14 @@ from tests.support.ledger import assert_books_balance, balance, wallet
 from tests.support.live import (
     FAST,
     Start,
+    claim_by_bridge,
+    claims,
     close,
     creator_balances,
     eventually,
+    jobs_finished,
     ledger_ok,
-    listed,
+    on,
     peer,
     post,
     user,
@@ -83,26 +84,6 @@ def bluesky() -> Iterator[FakeBluesky]:
 
 
 # --- the instance's database, from the test process -----------------------------------------
-
-
-def _settings(instance: LiveInstance) -> Settings:
-    return Settings(
-        data_dir=instance.data_dir,
-        domain=instance.domain,
-        database_url=instance.database_url,
-        dev=True,
-    )
-
-
-def on(instance: LiveInstance, work: Callable[[Database, Settings], Awaitable[T]]) -> T:
-    async def run() -> T:
-        db = Database(instance.database_url)
-        try:
-            return await work(db, _settings(instance))
-        finally:
-            await db.dispose()
-
-    return asyncio.run(run())
 
 
 def account_id(instance: LiveInstance, username: str) -> int:
@@ -250,37 +231,6 @@ def claim_on_alpha(instance: LiveInstance, did: str, username: str) -> None:
     assert "claimed" in instance.cli("escrow", "claim", str(identity), username).stdout
 
 
-def claim_by_bridge(instance: LiveInstance, username: str, did: str, handle: str) -> int:
-    """A creator's Bluesky identity verified on `instance` (the stand-in for the bridge's
-    claim by proof, which has no page yet), then `announce_claims`, the hook the bridges
-    call: the instance tells its peers. Returns how many announcements were queued."""
-
-    async def work(db: Database, settings: Settings) -> int:
-        async with db.transaction() as session:
-            found = await session.exec(select(Account.id).where(Account.username == username))
-            account = int(found.one() or 0)
-            identity = Identity(
-                network="bluesky",
-                external_id=did,
-                handle=handle,
-                profile_url=f"https://bsky.app/profile/{did}",
-                claimed_account_id=account,
-                claimed_at=datetime.now(UTC),
-            )
-            session.add(identity)
-            await session.flush()
-            methods = {int(identity.id or 0): ClaimMethod.OAUTH}
-            return await announce_claims(session, settings, account, methods)
-
-    return on(instance, work)
-
-
-def claims(instance: LiveInstance) -> list[tuple[str, str, str, str]]:
-    """(direction, peer, claimant, state) of each claim `likewise claims list` shows."""
-    found = listed(instance, "claims", "list")
-    return sorted((c["dir"], c["peer"], c["claimant"], c["state"]) for c in found)
-
-
 def escrow(instance: LiveInstance) -> list[tuple[str, int, str, str]]:
     """(identity's external id, amount, state, peer domain) of each escrow line."""
 
@@ -411,6 +361,7 @@ def test_likes_elsewhere_become_clicks_then_payments_escrow_and_returns(
     claim_on_alpha(alpha, cleo_did, "cleo")
     # When the month closes
     close(alpha)
+    eventually(lambda: jobs_finished(alpha, PREPARE_JOB))
     # Then cleo is paid at once for her post and her Bluesky post (available, not pending);
     # carol's and erin's shares wait in escrow
     assert creator_balances(alpha, cleo) == (0, 2 * SHARE)

@@ -6,11 +6,8 @@ claiming the same identity hold the money until alpha's admin decides."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import TypeVar
 
 import pytest
 from sqlmodel import select
@@ -24,20 +21,24 @@ from activitypub.claims import (
 )
 from server.db.engine import Database
 from server.donations.clicks import CreatorRef, ThingRef
-from server.escrow.announcements import announce_claims
-from server.models import Account, Direction, EscrowLine, Identity, PeerClaim
+from server.models import Account, Direction, EscrowLine, PeerClaim
 from server.settings import Settings
+from server.settlement.peering import PREPARE_JOB
 from tests.support.instances import LiveInstance
 from tests.support.ledger import like
 from tests.support.live import (
     FAST,
     Start,
+    claim_by_bridge,
+    claims,
     close,
     creator_balances,
     eventually,
     instance_keys,
+    jobs_finished,
     ledger_ok,
     listed,
+    on,
     peer,
     post_signed,
     rows,
@@ -47,26 +48,7 @@ from tests.support.live import (
 pytestmark = pytest.mark.live
 
 DID = "did:plc:carolcarolcarol"
-T = TypeVar("T")
-
-
-def _on(instance: LiveInstance, work: Callable[[Database, Settings], Awaitable[T]]) -> T:
-    """Run `work` against a live instance's own database, from the test process."""
-
-    async def run() -> T:
-        settings = Settings(
-            data_dir=instance.data_dir,
-            domain=instance.domain,
-            database_url=instance.database_url,
-            dev=True,
-        )
-        db = Database(instance.database_url)
-        try:
-            return await work(db, settings)
-        finally:
-            await db.dispose()
-
-    return asyncio.run(run())
+HANDLE = "@carol.bsky.social"
 
 
 def _liked(instance: LiveInstance, username: str) -> None:
@@ -79,36 +61,7 @@ def _liked(instance: LiveInstance, username: str) -> None:
         thing = ThingRef(f"at://{DID}/app.bsky.feed.post/3k1", CreatorRef("bluesky", DID))
         await like(db, settings, donor, thing, at=datetime.now(UTC))
 
-    _on(instance, work)
-
-
-def _claims_by_bridge(instance: LiveInstance, username: str) -> int:
-    """The test-only stand-in for a bridge's verified OAuth claim: the identity is recorded
-    for the account, then `announce_claims` (the bridges' hook) tells the peers."""
-
-    async def work(db: Database, settings: Settings) -> int:
-        async with db.transaction() as session:
-            found = await session.exec(select(Account.id).where(Account.username == username))
-            account = int(found.one() or 0)
-            identity = Identity(
-                network="bluesky",
-                external_id=DID,
-                handle="@carol.bsky.social",
-                profile_url=f"https://bsky.app/profile/{DID}",
-                claimed_account_id=account,
-                claimed_at=datetime.now(UTC),
-            )
-            session.add(identity)
-            await session.flush()
-            methods = {int(identity.id or 0): ClaimMethod.OAUTH}
-            return await announce_claims(session, settings, account, methods)
-
-    return _on(instance, work)
-
-
-def _claims(instance: LiveInstance) -> list[tuple[str, str, str, str]]:
-    found = listed(instance, "claims", "list")
-    return sorted((c["dir"], c["peer"], c["claimant"], c["state"]) for c in found)
+    on(instance, work)
 
 
 def _announcement(instance: LiveInstance) -> dict[str, object]:
@@ -128,12 +81,14 @@ def test_a_claim_on_b_brings_what_waits_on_a(instances: Start) -> None:
     peer(alpha, beta)
     _liked(alpha, "ann")
     close(alpha)
+    # The close's own offer to peers has run (with nothing for them yet)
+    eventually(lambda: jobs_finished(alpha, PREPARE_JOB))
     assert [(e.amount, e.peer_domain) for e in rows(alpha, select(EscrowLine))] == [(500, "")]
     # carol claims the identity on beta; beta's instance actor tells alpha
-    assert _claims_by_bridge(beta, "carol") == 1
+    assert claim_by_bridge(beta, "carol", DID, HANDLE) == 1
     carol_actor = f"{beta.base_url}/users/carol"
-    eventually(lambda: _claims(beta) == [("out", alpha.domain, carol_actor, "accepted")])
-    assert _claims(alpha) == [("in", beta.domain, carol_actor, "accepted")]
+    eventually(lambda: claims(beta) == [("out", alpha.domain, carol_actor, "accepted")])
+    assert claims(alpha) == [("in", beta.domain, carol_actor, "accepted")]
     # alpha's next batch pays it to beta, which credits carol
     assert "queued" in alpha.cli("settlements", "send").stdout
     eventually(lambda: creator_balances(beta, carol) == (500, 0), timeout=90)
@@ -146,7 +101,7 @@ def test_a_claim_on_b_brings_what_waits_on_a(instances: Start) -> None:
     assert [(e.state, e.peer_domain, e.creator_uri) for e in lines] == [
         ("settled", beta.domain, carol_actor)
     ]
-    assert _claims(alpha) == [("in", beta.domain, carol_actor, "accepted")]
+    assert claims(alpha) == [("in", beta.domain, carol_actor, "accepted")]
     assert creator_balances(beta, carol) == (500, 0)
     # gamma is no peer of alpha: its claim is refused and logged, nothing recorded
     keys = instance_keys(gamma)
@@ -162,7 +117,7 @@ def test_a_claim_on_b_brings_what_waits_on_a(instances: Start) -> None:
     refused = post_signed(alpha, keys.sign(build_announcement(stranger)), keys)
     assert refused.status_code == 403 and refused.json()["code"] == "not_a_peer"
     assert "not an active peer" in alpha.read_log()
-    assert _claims(alpha) == [("in", beta.domain, carol_actor, "accepted")]
+    assert claims(alpha) == [("in", beta.domain, carol_actor, "accepted")]
     for instance in (alpha, beta):
         ledger_ok(instance)
     assert "Traceback" not in alpha.read_log() + beta.read_log()
@@ -180,15 +135,17 @@ def test_two_peers_claiming_one_identity_hold_it_until_the_admin_decides(
     peer(alpha, gamma)
     _liked(alpha, "ann")
     close(alpha)
+    # The close's own offer to peers has run (with nothing for them yet)
+    eventually(lambda: jobs_finished(alpha, PREPARE_JOB))
     carol_actor, karl_actor = f"{beta.base_url}/users/carol", f"{gamma.base_url}/users/karl"
-    _claims_by_bridge(beta, "carol")
-    eventually(lambda: _claims(beta) == [("out", alpha.domain, carol_actor, "accepted")])
+    claim_by_bridge(beta, "carol", DID, HANDLE)
+    eventually(lambda: claims(beta) == [("out", alpha.domain, carol_actor, "accepted")])
     # When karl on gamma claims the same identity
-    _claims_by_bridge(gamma, "karl")
+    claim_by_bridge(gamma, "karl", DID, HANDLE)
     # Then both are contested at alpha, and both claimants' instances learn it
-    eventually(lambda: _claims(gamma) == [("out", alpha.domain, karl_actor, "contested")])
-    eventually(lambda: _claims(beta) == [("out", alpha.domain, carol_actor, "contested")])
-    assert _claims(alpha) == sorted(
+    eventually(lambda: claims(gamma) == [("out", alpha.domain, karl_actor, "contested")])
+    eventually(lambda: claims(beta) == [("out", alpha.domain, carol_actor, "contested")])
+    assert claims(alpha) == sorted(
         [
             ("in", beta.domain, carol_actor, "contested"),
             ("in", gamma.domain, karl_actor, "contested"),
@@ -199,8 +156,8 @@ def test_two_peers_claiming_one_identity_hold_it_until_the_admin_decides(
     # When alpha's admin decides for gamma's claim
     (chosen,) = [c for c in listed(alpha, "claims", "list") if c["peer"] == gamma.domain]
     assert "accepted" in alpha.cli("claims", "accept", chosen["id"]).stdout
-    eventually(lambda: _claims(gamma) == [("out", alpha.domain, karl_actor, "accepted")])
-    eventually(lambda: _claims(beta) == [("out", alpha.domain, carol_actor, "refused")])
+    eventually(lambda: claims(gamma) == [("out", alpha.domain, karl_actor, "accepted")])
+    eventually(lambda: claims(beta) == [("out", alpha.domain, carol_actor, "refused")])
     assert "queued" in alpha.cli("settlements", "send").stdout
     # (a delivery between three loaded instances may need a retry: give it the time)
     eventually(lambda: creator_balances(gamma, karl) == (500, 0), timeout=90)

@@ -6,25 +6,30 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import httpx
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from activitypub.claims import ClaimMethod
 from activitypub.keys import ed25519_private_from_pem
 from activitypub.settlement import Amount
 from activitypub.signatures import sign_request
 from server.db.engine import Database
-from server.models import Actor
+from server.escrow.announcements import announce_claims
+from server.models import Account, Actor, Identity, Job
+from server.models.jobs import JobState
+from server.settings import Settings
 from tests.support.instances import LiveInstance
 from tests.support.settlement import Speaker
 
 FAST = {"LIKEWISE_DELIVERY_BACKOFF_SCALE": "0.001", "COLUMNS": "240"}
 Start = Callable[..., LiveInstance]
 Row = TypeVar("Row")
+T = TypeVar("T")
 
 
 def eventually(check: Callable[[], Any], timeout: float = 30.0) -> Any:
@@ -134,6 +139,68 @@ def rows(instance: LiveInstance, query: SelectOfScalar[Row]) -> list[Row]:
             await db.dispose()
 
     return asyncio.run(read())
+
+
+def on(instance: LiveInstance, work: Callable[[Database, Settings], Awaitable[T]]) -> T:
+    """Run `work` against a live instance's own database and settings, from the test process."""
+
+    async def run() -> T:
+        settings = Settings(
+            data_dir=instance.data_dir,
+            domain=instance.domain,
+            database_url=instance.database_url,
+            dev=True,
+        )
+        db = Database(instance.database_url)
+        try:
+            return await work(db, settings)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(run())
+
+
+def jobs_finished(instance: LiveInstance, kind: str) -> bool:
+    """Whether no job of `kind` waits or runs on the instance (a close's or a peering's
+    settlement.prepare, say, which would otherwise race a test's own `settlements send`)."""
+    waiting = rows(
+        instance,
+        select(Job).where(
+            Job.kind == kind, col(Job.state).in_([JobState.queued, JobState.running])
+        ),
+    )
+    return not waiting
+
+
+def claim_by_bridge(instance: LiveInstance, username: str, did: str, handle: str) -> int:
+    """A creator's Bluesky identity verified on `instance` (the stand-in for a bridge's claim
+    by OAuth, which has no page yet), then `announce_claims`, the hook the bridges call: the
+    instance tells its peers. Returns how many announcements were queued."""
+
+    async def work(db: Database, settings: Settings) -> int:
+        async with db.transaction() as session:
+            found = await session.exec(select(Account.id).where(Account.username == username))
+            account = int(found.one() or 0)
+            identity = Identity(
+                network="bluesky",
+                external_id=did,
+                handle=handle,
+                profile_url=f"https://bsky.app/profile/{did}",
+                claimed_account_id=account,
+                claimed_at=datetime.now(UTC),
+            )
+            session.add(identity)
+            await session.flush()
+            methods = {int(identity.id or 0): ClaimMethod.OAUTH}
+            return await announce_claims(session, settings, account, methods)
+
+    return on(instance, work)
+
+
+def claims(instance: LiveInstance) -> list[tuple[str, str, str, str]]:
+    """(direction, peer, claimant, state) of each claim `likewise claims list` shows."""
+    found = listed(instance, "claims", "list")
+    return sorted((c["dir"], c["peer"], c["claimant"], c["state"]) for c in found)
 
 
 def instance_keys(instance: LiveInstance) -> Speaker:
