@@ -29,7 +29,7 @@ from activitypub.errors import ActivityPubError, SettlementError
 from activitypub.origin import same_origin
 from server.db.engine import Database
 from server.escrow.escrow import WEB_NETWORK
-from server.escrow.peer_claims import apply_claim_answer, queue_claim_document
+from server.escrow.peer_claims import apply_claim_answer, claim_row, queue_claim_document
 from server.jobs.handler import GiveUp, JobContext
 from server.jobs.queue import ClaimedJob
 from server.models import Actor, Direction, Identity, Peer, PeerClaim, PeerClaimState, PeerState
@@ -150,14 +150,13 @@ async def _announce(
     )
     document = signer.sign(build_announcement(announcement))
     if row is None:
-        row = PeerClaim(
-            direction=Direction.outgoing.value,
-            identity_id=int(identity.id or 0),
-            peer_domain=peer.domain,
-            actor_uri=claim.claimant,
-            method=claim.method.value,
-            announcement_id=announcement.id,
-            state=PeerClaimState.announced,
+        row = claim_row(
+            Direction.outgoing,
+            identity,
+            peer.domain,
+            claim,
+            announcement.id,
+            PeerClaimState.announced,
         )
     row.method, row.document = claim.method.value, dumps(document)
     advance(row, PeerClaimState.announced)

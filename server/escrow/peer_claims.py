@@ -24,6 +24,7 @@ from activitypub.claims import (
     ClaimAnnouncement,
     ClaimAnswer,
     ClaimStatus,
+    IdentityClaim,
     build_answer,
     check_claim_origin,
     parse_claim_document,
@@ -130,6 +131,26 @@ async def apply_claim_answer(
     session.add(row)
 
 
+def claim_row(
+    direction: Direction,
+    identity: Identity,
+    peer_domain: str,
+    claim: IdentityClaim,
+    announcement_id: str,
+    state: PeerClaimState,
+) -> PeerClaim:
+    """A new claim row: one a peer announced to us (incoming) or we to a peer (outgoing)."""
+    return PeerClaim(
+        direction=direction.value,
+        identity_id=int(identity.id or 0),
+        peer_domain=peer_domain,
+        actor_uri=claim.claimant,
+        method=claim.method.value,
+        announcement_id=announcement_id,
+        state=state,
+    )
+
+
 async def _take(
     session: AsyncSession,
     settings: Settings,
@@ -156,14 +177,13 @@ async def _take(
     if row is not None and row.state != PeerClaimState.withdrawn and row.answer:
         return Receipt(answer=loads(row.answer))  # a replay: the same answer, nothing moves
     if row is None:
-        row = PeerClaim(
-            direction=Direction.incoming.value,
-            identity_id=int(identity.id or 0),
-            peer_domain=peer.domain,
-            actor_uri=claim.claimant,
-            method=claim.method.value,
-            announcement_id=announcement.id,
-            state=PeerClaimState.contested,
+        row = claim_row(
+            Direction.incoming,
+            identity,
+            peer.domain,
+            claim,
+            announcement.id,
+            PeerClaimState.contested,
         )
     row.document, row.method, row.announcement_id = dumps(data), claim.method.value, announcement.id
     rivals = await _rivals(session, identity, row)

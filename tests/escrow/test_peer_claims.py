@@ -153,6 +153,18 @@ async def _prepare(app: Starlette) -> list[Settlement]:
     return await prepare_batches(running.db, running.settings, running.federation.remote)
 
 
+async def _batch_pays(alpha: Starlette, beta: Starlette, account_id: int) -> None:
+    """alpha's next batch offers beta what it holds for the account; beta's receipt credits it."""
+    assert len(await _prepare(alpha)) == 1
+    await context(alpha).worker.drain()
+    assert await pending(beta, account_id) == 400
+
+
+async def _books_balance(*apps: Starlette) -> None:
+    for app in apps:
+        await assert_books_balance(context(app).db)
+
+
 async def test_a_claim_on_beta_brings_what_waits_on_alpha(
     alpha: Starlette, beta: Starlette, network: Network
 ) -> None:
@@ -170,10 +182,7 @@ async def test_a_claim_on_beta_brings_what_waits_on_alpha(
         await balance(db, settings, Owner(LedgerKind.escrow_peer, peer_domain="beta.test")) == 400
     )
     # And alpha's next batch offers it to beta, whose receipt credits carol
-    assert len(await _prepare(alpha)) == 1
-    await context(alpha).worker.drain()
-    carol = await _account(beta, "carol")
-    assert await pending(beta, carol) == 400
+    await _batch_pays(alpha, beta, await _account(beta, "carol"))
     assert await _lines(alpha) == [("settled", "beta.test", CAROL_ON_BETA, 400)]
     # A replay of the announcement, and a second batch run, change nothing
     before = await transfers(db)
@@ -181,8 +190,7 @@ async def test_a_claim_on_beta_brings_what_waits_on_alpha(
     assert await _prepare(alpha) == []
     assert await transfers(db) == before
     assert await _claims(alpha) == [("in", "beta.test", CAROL_ON_BETA, "accepted")]
-    for app in (alpha, beta):
-        await assert_books_balance(context(app).db)
+    await _books_balance(alpha, beta)
 
 
 async def test_new_likes_after_the_claim_go_to_the_peer_at_the_close(
@@ -387,11 +395,8 @@ async def test_a_mastodon_account_claimed_on_beta_by_links_both_ways_is_paid_fro
         await balance(db, settings, Owner(LedgerKind.escrow_peer, peer_domain="mastodon.test")) == 0
     )
     # And the next batch pays cat on beta
-    assert len(await _prepare(alpha)) == 1
-    await context(alpha).worker.drain()
-    assert await pending(beta, int(cat.id or 0)) == 400
-    for app in (alpha, beta):
-        await assert_books_balance(context(app).db)
+    await _batch_pays(alpha, beta, int(cat.id or 0))
+    await _books_balance(alpha, beta)
 
 
 async def test_identities_of_other_networks_show_on_the_profile_and_actor(
