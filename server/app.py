@@ -14,6 +14,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from server.accounts.actors import INSTANCE_ACTOR_PATH, ensure_instance_actor
 from server.auth import AuthBackend, on_auth_error
+from server.connections.jetstream import start_listener
 from server.context import AppContext
 from server.db.engine import Database
 from server.errors import EXCEPTION_HANDLERS
@@ -73,17 +74,19 @@ def create_app(settings: Settings, *, handlers: Mapping[str, Handler] | None = N
         worker = Worker(jobs, handlers if handlers is not None else job_handlers())
         context.start(db, http, worker)
         stop = asyncio.Event()
-        task = None
+        tasks = []
         if settings.run_worker:
             db.on_commit_with_jobs = worker.wakeup.set  # a commit that queued a job wakes it
-            task = asyncio.create_task(worker.run_forever(stop))
+            tasks.append(asyncio.create_task(worker.run_forever(stop)))
+            listener = start_listener(db, settings, stop)  # Bluesky likes in seconds
+            if listener is not None:
+                tasks.append(listener)
         try:
             with _collector_tuned():
                 yield
         finally:
             stop.set()
-            if task is not None:
-                await task
+            await asyncio.gather(*tasks)
             await http.aclose()
             await db.dispose()
 

@@ -206,7 +206,7 @@ SETTINGS: tuple[Setting, ...] = (
         "Minutes between two polls of a donor's connected account on a bridged network.",
     ),
 )
-BRIDGE_KEYS = ("client_id", "client_secret", "base_url", "directory_url")
+BRIDGE_KEYS = ("client_id", "client_secret", "base_url", "directory_url", "jetstream_url")
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
 MAX_DAYS = 36_500  # a hundred years: any more is a typo
 

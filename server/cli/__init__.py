@@ -128,6 +128,7 @@ def migrate(data_dir: Path | None) -> None:
 @click.option("--once", is_flag=True, help="Run every ready job, then exit.")
 def worker(data_dir: Path | None, once: bool) -> None:
     """Run background jobs in this process (alongside `serve --no-worker`)."""
+    from server.connections.jetstream import start_listener
     from server.http import build_http_client
     from server.jobs.worker import JobContext, Worker
     from server.registry import job_handlers
@@ -145,7 +146,8 @@ def worker(data_dir: Path | None, once: bool) -> None:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stop.set)
-            await runner.run_forever(stop)
+            listener = start_listener(db, settings, stop)  # Bluesky likes in seconds
+            await asyncio.gather(runner.run_forever(stop), *([listener] if listener else []))
             return 0
 
     ran = run_async(settings, work)

@@ -343,7 +343,12 @@ def serving(server: S) -> Iterator[S]:
     port = free_port()
     server.host = f"127.0.0.1:{port}"
     config = uvicorn.Config(
-        server.app(), host="127.0.0.1", port=port, log_level="warning", lifespan="off", ws="none"
+        server.app(),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="off",
+        ws="websockets-sansio",
     )
     running = uvicorn.Server(config)
     thread = threading.Thread(target=running.run, daemon=True)

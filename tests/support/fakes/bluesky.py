@@ -10,6 +10,13 @@ N requests, malformed JSON, an oversized answer, a cursor it ignores (the same p
 forever), a cursor that is not the page's last record, a like without subject, a record key
 with a path trick, a record of another repository, a loose createdAt.
 
+Jetstream (`/subscribe`, a WebSocket, as bridges/jetstream.py subscribes): events in the
+shapes of jetstream_like_create.json and jetstream_like_delete.json for each like made or
+taken back through this fake, filtered by `wantedCollections` and by the `wantedDids` of the
+subscriber's `options_update` (held until that hello when `requireHello`), replayed from a
+`cursor`. Knobs: `jetstream_down` refuses the handshake, `jetstream_garbage` sends a
+malformed event before each real one.
+
 Control API (JSON), also `BlueskyControl` in Python:
 - POST /_test/accounts {"handle", "description"?} -> {"did"}
 - POST /_test/profile {"did", "description"} -> {}
@@ -19,13 +26,16 @@ Control API (JSON), also `BlueskyControl` in Python:
 - POST /_test/unlike {"did", "rkey"} -> {"removed": bool}: the record is deleted
 - POST /_test/knobs {knob: value} -> the knobs now
 - GET /_test/stats -> {"requests", "rate_limited", "over_limit"}
+- GET /_test/jetstream -> {"subscribers", "handshakes", "wanted": [[did, …], …]}
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import copy
 import hashlib
+import json
 import threading
 import time
 from dataclasses import dataclass, field
@@ -35,7 +45,8 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from tests.support.fakes.server import Control, Controlled
 from tests.support.payloads import load_json
@@ -72,6 +83,8 @@ class Knobs:
     path_trick: bool = False
     wrong_repo: bool = False
     loose_created_at: bool = False
+    jetstream_down: bool = False
+    jetstream_garbage: bool = False
 
 
 @dataclass
@@ -95,6 +108,11 @@ class FakeBluesky(Controlled):
     _window_start: float = 0.0
     _used: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    events: list[dict[str, Any]] = field(default_factory=list)  # Jetstream's, oldest first
+    handshakes: int = 0
+    _subscribers: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Queue[Any], set[str]]] = field(
+        default_factory=dict
+    )
 
     @property
     def base(self) -> str:
@@ -137,11 +155,91 @@ class FakeBluesky(Controlled):
         with self._lock:
             rkey = self._tid()
             self.accounts[did].likes[rkey] = value
+        self._publish(did, "create", rkey, value)
         return {"uri": f"at://{did}/{LIKE}/{rkey}", "rkey": rkey, "subject": subject}
 
     def unlike(self, did: str, rkey: str) -> bool:
         with self._lock:
-            return self.accounts[did].likes.pop(rkey, None) is not None
+            removed = self.accounts[did].likes.pop(rkey, None) is not None
+        if removed:
+            self._publish(did, "delete", rkey, None)
+        return removed
+
+    # --- Jetstream ------------------------------------------------------------------------
+
+    def _publish(self, did: str, operation: str, rkey: str, value: dict[str, Any] | None) -> None:
+        fixture = "create" if operation == "create" else "delete"
+        event = load_json(f"bridges/bluesky/jetstream_like_{fixture}.json")
+        event["did"], event["commit"]["rkey"] = did, rkey
+        if value is not None:
+            event["commit"]["record"] = value
+        with self._lock:
+            last = self.events[-1]["time_us"] if self.events else 0
+            event["time_us"] = max(time.time_ns() // 1000, last + 1)
+            self.events.append(event)
+            subscribers = list(self._subscribers.values())
+        for loop, queue, _ in subscribers:
+            loop.call_soon_threadsafe(queue.put_nowait, event)
+
+    async def _subscribe(self, socket: WebSocket) -> None:
+        self.handshakes += 1
+        if self.knobs.jetstream_down:
+            await socket.close(code=1013)  # refused at the handshake (403)
+            return
+        params = socket.query_params
+        if params.getlist("wantedCollections") not in ([], [LIKE]):
+            await socket.close(code=1008)
+            return
+        await socket.accept()
+        wanted = set(params.getlist("wantedDids"))
+        if params.get("requireHello") == "true":
+            wanted = self._hello(await socket.receive_text())
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        key = id(queue)
+        with self._lock:
+            cursor = int(params.get("cursor", "0") or 0)
+            backlog = [e for e in self.events if cursor and e["time_us"] > cursor]
+            self._subscribers[key] = (asyncio.get_running_loop(), queue, wanted)
+        for event in backlog:
+            queue.put_nowait(event)
+        try:
+            await asyncio.gather(self._send_events(socket, queue, key), self._read(socket, key))
+        except (WebSocketDisconnect, RuntimeError):
+            pass
+        finally:
+            with self._lock:
+                self._subscribers.pop(key, None)
+
+    def _hello(self, text: str) -> set[str]:
+        message = json.loads(text)
+        assert message["type"] == "options_update", message
+        assert message["payload"]["wantedCollections"] == [LIKE], message
+        return set(message["payload"]["wantedDids"])
+
+    async def _read(self, socket: WebSocket, key: int) -> None:
+        while True:
+            wanted = self._hello(await socket.receive_text())
+            with self._lock:
+                loop, queue, _ = self._subscribers[key]
+                self._subscribers[key] = (loop, queue, wanted)
+
+    async def _send_events(self, socket: WebSocket, queue: asyncio.Queue[Any], key: int) -> None:
+        while True:
+            event = await queue.get()
+            with self._lock:
+                wanted = self._subscribers[key][2]
+            if wanted and event["did"] not in wanted:
+                continue
+            if self.knobs.jetstream_garbage:
+                await socket.send_text('{"did": "did:plc:x", "kind": "commit", "commit": [')
+            await socket.send_text(json.dumps(event))
+
+    async def _control_jetstream(self, request: Request) -> Response:
+        with self._lock:
+            wanted = [sorted(entry[2]) for entry in self._subscribers.values()]
+        return JSONResponse(
+            {"subscribers": len(wanted), "handshakes": self.handshakes, "wanted": wanted}
+        )
 
     # --- the app --------------------------------------------------------------------------
 
@@ -161,6 +259,8 @@ class FakeBluesky(Controlled):
                 Route("/_test/unlike", self._control_unlike, methods=["POST"]),
                 Route("/_test/knobs", self._control_knobs, methods=["POST"]),
                 Route("/_test/stats", self._control_stats),
+                Route("/_test/jetstream", self._control_jetstream),
+                WebSocketRoute("/subscribe", self._subscribe),
                 Route("/{did}", self._did_document),
             ]
         )
