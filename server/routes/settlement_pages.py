@@ -21,7 +21,6 @@ from server.render.bars import balance_bars
 from server.settings import Settings
 from server.settlement import admin
 from server.settlement.exchange import Verification
-from server.settlement.statements import statement
 
 PAGE = "/admin/peers"
 NOTICE_KEY = "peers_notice"
@@ -212,10 +211,17 @@ async def statement_page(request: Request) -> Response:
     require_admin(request)
     settings: Settings = context(request).settings
     domain = request.path_params["domain"].lower()
-    result = await statement(context(request).db, settings, domain)
+    found = await admin.statement_page(context(request).db, settings, domain)
+    result = found.statement
     chart = balance_bars([(_short(entry.text), entry.balance) for entry in result.entries])
     rows = list(zip(chart.bars, result.entries, strict=True))
-    values = {"domain": domain, "result": result, "chart": chart, "rows": rows}
+    values = {
+        "domain": domain,
+        "result": result,
+        "lines": found.lines,
+        "chart": chart,
+        "rows": rows,
+    }
     return _render(request, "peer_statement.html", values)
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from server.db.engine import Database
 from server.domain_errors import Outcome, ValidationFailed, attempt
 from server.escrow.peer_claims import decide_claim, list_claims
+from server.federation.origins import host_of
 from server.federation.remote import RemoteActors
 from server.models import (
     Direction,
@@ -42,6 +43,7 @@ from server.settlement.peering import (
     set_state,
     waiting_instances,
 )
+from server.settlement.statements import Entry, Statement, statement
 from server.settlement.waiting_notice import notices_to_instance
 
 # What an admin may do to a peer's agreement besides answering its proposal.
@@ -96,7 +98,7 @@ async def peers_page(db: Database, settings: Settings) -> PeersPage:
     batches = await list_settlements(db)
     payments = await list_payments(db)
     waiting = await waiting_instances(db)
-    notices = await notices_to_instance(db, settings)
+    notices = unanswered(await notices_to_instance(db, settings), balances)
     awaiting = {
         peer.domain
         for payment, peer in payments
@@ -111,6 +113,15 @@ async def peers_page(db: Database, settings: Settings) -> PeersPage:
         awaiting=awaiting,
         claims=await list_claims(db),
     )
+
+
+def unanswered(
+    notices: list[tuple[str, str]], balances: list[PeerBalance]
+) -> list[tuple[str, str]]:
+    """The notices of instances with no agreement here yet: one proposed, active,
+    suspended or ended has been acted on, and its notice's command is no longer the step."""
+    agreed = {row.peer.domain for row in balances}
+    return [(sender, text) for sender, text in notices if host_of(sender) not in agreed]
 
 
 async def propose_peer(
@@ -163,6 +174,40 @@ async def verify_batch(db: Database, settings: Settings, settlement_id: int) -> 
         failed = "; ".join(f"{name}: {detail}" for name, ok, detail in result.checks if not ok)
         raise ValidationFailed(f"Batch {settlement_id} does not verify: {failed}")
     return result
+
+
+@dataclass(frozen=True)
+class StatementLine:
+    """A statement entry in the page's columns: what a batch adds to either side's debt
+    apart from what a payment paid (a statement books a confirmed payment as lowering what
+    its payer owes, the only entry that lowers a side)."""
+
+    entry: Entry
+    we_owe: int
+    they_owe: int
+    we_paid: int
+    they_paid: int
+
+
+@dataclass(frozen=True)
+class StatementPage:
+    statement: Statement
+    lines: list[StatementLine]
+
+
+def statement_line(entry: Entry) -> StatementLine:
+    return StatementLine(
+        entry,
+        we_owe=max(entry.we_owe, 0),
+        they_owe=max(entry.they_owe, 0),
+        we_paid=max(-entry.we_owe, 0),
+        they_paid=max(-entry.they_owe, 0),
+    )
+
+
+async def statement_page(db: Database, settings: Settings, domain: str) -> StatementPage:
+    result = await statement(db, settings, domain)
+    return StatementPage(result, [statement_line(entry) for entry in result.entries])
 
 
 # Each action of the peers page, in one call: what it did, or the page showing its refusal.
