@@ -25,6 +25,7 @@ from server.models.jobs import Job, JobState
 from server.models.ledger import LedgerAccount, LedgerKind, Transfer, TransferKind
 from server.models.markers import Marker
 from server.models.media import MediaAttachment
+from server.models.money_in import BankCredit, BankImport, MoneyForm, WalletCredit  # noqa: F401
 from server.models.notes import Note, NoteLike, NoteShare, StatusIdempotency
 from server.models.notices import CreatorNotice, NoticeOptOut
 from server.models.notifications import Notification
