@@ -1,5 +1,6 @@
-"""What the admin's money page (/admin/money) reads and does: open payouts, funding a donor's
-wallet, deciding a payout; each function owns its session or transaction."""
+"""What the admin's money page (/admin/money) reads and does: open payouts and recent
+wallet credits, funding a donor's wallet, deciding a payout; each function owns its
+session or transaction."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from server.db.engine import Database
 from server.domain_errors import Outcome, attempt
 from server.models import Payout
 from server.money.amounts import parse_amount
-from server.money.funding import Funding, credit_wallet
+from server.money.funding.credits import CreditLine, recent_credits
+from server.money.funding.manual import AdminCredit, credit_by_admin
 from server.money.payouts import approve_payout, list_payouts, reject_payout
 from server.settings import Settings
 
@@ -22,28 +24,35 @@ class FundForm:
     username: str
     amount: str  # as typed
     reference: str
+    form_key: str  # made when the form was shown: without a reference, the payment id
 
 
 @dataclass(frozen=True)
 class Funded:
     username: str
     amount: int
-    created: bool  # False: that reference was credited before, and nothing moved now
+    created: bool  # False: that reference (or form) was credited before, and nothing moved
 
 
-async def open_payouts(db: Database) -> list[Payout]:
-    """Payouts requested or approved, not paid or rejected yet; newest first."""
+@dataclass(frozen=True)
+class MoneyPage:
+    payouts: list[Payout]  # requested or approved, newest first
+    credits: list[CreditLine]  # the latest wallet credits
+
+
+async def money_page(db: Database) -> MoneyPage:
     async with db.session() as session:
-        return [p for p in await list_payouts(session) if p.state in ("requested", "approved")]
+        payouts = [p for p in await list_payouts(session) if p.state in ("requested", "approved")]
+        return MoneyPage(payouts, await recent_credits(session))
 
 
-async def fund_wallet(db: Database, settings: Settings, form: FundForm) -> Funded:
+async def fund_wallet(db: Database, settings: Settings, admin_id: int, form: FundForm) -> Funded:
     amount = parse_amount(form.amount, settings)
     async with db.transaction() as session:
         account = await get_account(session, form.username)
-        funding = Funding(int(account.id or 0), amount, form.reference.strip())
-        _, created = await credit_wallet(session, settings, funding)
-    return Funded(account.username, amount, created)
+        credit = AdminCredit(int(account.id or 0), amount, form.reference, form.form_key, admin_id)
+        done = await credit_by_admin(session, settings, credit)
+    return Funded(account.username, amount, done.created)
 
 
 async def decide_payout(
@@ -56,22 +65,18 @@ async def decide_payout(
             await reject_payout(session, settings, payout_id, note)
 
 
-async def fund_wallet_and_page(
-    db: Database, settings: Settings, form: FundForm
-) -> Outcome[Funded, list[Payout]]:
-    """Fund a wallet; the open payouts the money page shows next come with what was done, or
-    with the refusal."""
-    outcome = await attempt(fund_wallet(db, settings, form), lambda: open_payouts(db))
-    if outcome.error is not None:
-        return outcome
-    return Outcome(done=outcome.done, page=await open_payouts(db))
+async def fund_wallet_or_page(
+    db: Database, settings: Settings, admin_id: int, form: FundForm
+) -> Outcome[Funded, MoneyPage]:
+    """Fund a wallet, or the money page showing the refusal."""
+    return await attempt(fund_wallet(db, settings, admin_id, form), lambda: money_page(db))
 
 
 async def decide_payout_or_page(
     db: Database, settings: Settings, payout_id: int, *, approve: bool, note: str
-) -> Outcome[None, list[Payout]]:
-    """Approve or reject a payout, or the open payouts showing the refusal."""
+) -> Outcome[None, MoneyPage]:
+    """Approve or reject a payout, or the money page showing the refusal."""
     return await attempt(
         decide_payout(db, settings, payout_id, approve=approve, note=note),
-        lambda: open_payouts(db),
+        lambda: money_page(db),
     )

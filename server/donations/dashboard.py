@@ -19,6 +19,7 @@ from server.escrow.escrow import Claim, Waiting, claim_identity, waiting_for
 from server.federation.remote import RemoteActors
 from server.models import Account, Identity, LedgerKind, Note, Payout
 from server.money.amounts import parse_amount
+from server.money.forms import use_form_key
 from server.money.ledger import Owner, balance_of
 from server.money.payouts import PayoutRequest, list_payouts, request_payout
 from server.settings import Settings
@@ -59,6 +60,7 @@ class PayoutForm:
     iban: str
     name: str
     bic: str
+    form_key: str = ""  # made when the form was shown: the form requests once
 
 
 async def donor_dashboard(db: Database, settings: Settings, who: int) -> DonorSummary:
@@ -104,11 +106,15 @@ async def remove_click(db: Database, who: int, click_id: int) -> bool:
         return await remove_click_by_id(session, who, click_id)
 
 
-async def ask_payout(db: Database, settings: Settings, who: int, form: PayoutForm) -> None:
+async def ask_payout(db: Database, settings: Settings, who: int, form: PayoutForm) -> bool:
+    """Request the payout once per form: False when this form was sent before."""
     amount = parse_amount(form.amount, settings)
     wanted = PayoutRequest(who, amount, form.iban, form.name, form.bic)
     async with db.transaction() as session:
+        if not await use_form_key(session, form.form_key, who, "payout"):
+            return False
         await request_payout(session, settings, wanted)
+    return True
 
 
 async def claim_waiting(db: Database, settings: Settings, who: int, identity_id: int) -> Claim:
@@ -128,7 +134,7 @@ async def save_budget_or_page(
 
 async def ask_payout_or_page(
     db: Database, settings: Settings, who: int, form: PayoutForm
-) -> Outcome[None, CreatorDashboard]:
+) -> Outcome[bool, CreatorDashboard]:
     """Ask for a payout, or the creator's dashboard showing the refusal."""
     return await attempt(
         ask_payout(db, settings, who, form), lambda: creator_dashboard(db, settings, who)

@@ -20,11 +20,13 @@ from server.donations.summary import DonorSummary
 from server.errors import status_of
 from server.escrow.escrow import Claim
 from server.money.amounts import format_money
+from server.money.forms import new_form_key
 from server.render.bars import stacked_bars
 from server.render.pie import pie_slices
 from server.settings import Settings
 
 CREATOR_NOTICE = "creator_notice"
+DONOR_NOTICE = "donor_notice"
 
 
 def _user_id(request: Request) -> int:
@@ -49,10 +51,19 @@ def _render(
 
 
 def _donor_page(
-    request: Request, donor: DonorSummary, error: ServiceError | None = None
+    request: Request,
+    donor: DonorSummary,
+    error: ServiceError | None = None,
+    entered: Mapping[str, str] | None = None,
 ) -> Response:
     slices = pie_slices([(click.title or click.uri, click.share) for click in donor.clicks])
-    values = {"donor": donor, "slices": slices, "error": error}
+    values = {
+        "donor": donor,
+        "slices": slices,
+        "error": error,
+        "entered": entered or {},
+        "notice": request.session.pop(DONOR_NOTICE, ""),
+    }
     return _render(request, "dashboard.html", values, status_of(error) if error else 200)
 
 
@@ -73,7 +84,9 @@ async def save_budget(request: Request) -> Response:
     )
     outcome = await dashboard.save_budget_or_page(app.db, app.settings, who, budget)
     if outcome.page is not None:
-        return _donor_page(request, outcome.page, outcome.error)
+        entered = {"monthly_budget": budget.monthly_budget}
+        return _donor_page(request, outcome.page, outcome.error, entered)
+    request.session[DONOR_NOTICE] = "Your budget is saved."
     return RedirectResponse("/money", status_code=303)
 
 
@@ -89,6 +102,7 @@ def _creator_page(
     page: dashboard.CreatorDashboard,
     error: ServiceError | None = None,
     named: str | None = None,
+    entered: Mapping[str, str] | None = None,
 ) -> Response:
     peer_chart = stacked_bars(
         [
@@ -108,6 +122,9 @@ def _creator_page(
         "notice": request.session.pop(CREATOR_NOTICE, ""),
         "error": error,
         "user": current_user(request),
+        "entered": entered or {},
+        # A refused form keeps its key: nothing was booked under it.
+        "form_key": (entered or {}).get("form_key") or new_form_key(),
     }
     return _render(request, "creator.html", values, status_of(error) if error else 200)
 
@@ -127,15 +144,17 @@ async def creator_page(request: Request) -> Response:
 async def ask_payout(request: Request) -> Response:
     app, who = context(request), _user_id(request)
     form = await checked_form(request)
-    wanted = dashboard.PayoutForm(
-        amount=str(form.get("amount", "")),
-        iban=str(form.get("iban", "")),
-        name=str(form.get("name", "")),
-        bic=str(form.get("bic", "")),
-    )
+    entered = {key: str(form.get(key, "")) for key in ("amount", "iban", "name", "bic")}
+    entered["form_key"] = str(form.get("form_key", ""))
+    wanted = dashboard.PayoutForm(**entered)
     outcome = await dashboard.ask_payout_or_page(app.db, app.settings, who, wanted)
     if outcome.page is not None:
-        return _creator_page(request, outcome.page, outcome.error)
+        return _creator_page(request, outcome.page, outcome.error, entered=entered)
+    request.session[CREATOR_NOTICE] = (
+        "Payout requested: an admin approves it."
+        if outcome.done
+        else "That payout was already requested; nothing more was held."
+    )
     return RedirectResponse("/money/creator", status_code=303)
 
 

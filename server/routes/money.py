@@ -1,4 +1,7 @@
-"""Admin money pages: fund a donor's wallet; approve or reject payouts."""
+"""Admin money pages: fund a donor's wallet, recent credits; approve or reject payouts.
+
+Every form posts, then redirects (post/redirect/get): the notice travels in the session,
+so a reload repeats nothing. A refused form is shown again with what was typed."""
 
 from __future__ import annotations
 
@@ -14,8 +17,11 @@ from server.context import context
 from server.domain_errors import ServiceError
 from server.donations import admin
 from server.errors import status_of
-from server.models import Payout
 from server.money.amounts import format_money
+from server.money.forms import new_form_key
+
+PAGE = "/admin/money"
+NOTICE_KEY = "money_notice"
 
 
 def _render(request: Request, values: Mapping[str, object], status: int = 200) -> Response:
@@ -32,36 +38,47 @@ def _render(request: Request, values: Mapping[str, object], status: int = 200) -
 
 def _page(
     request: Request,
-    open_payouts: list[Payout],
+    page: admin.MoneyPage,
     error: ServiceError | None = None,
-    notice: str = "",
+    entered: Mapping[str, str] | None = None,
 ) -> Response:
-    values = {"payouts": open_payouts, "error": error, "notice": notice}
+    entered = dict(entered or {})
+    values = {
+        "payouts": page.payouts,
+        "credits": page.credits,
+        "error": error,
+        "notice": request.session.pop(NOTICE_KEY, ""),
+        "entered": entered,
+        # A refused form keeps its key: nothing was booked under it.
+        "form_key": entered.get("form_key") or new_form_key(),
+    }
     return _render(request, values, status_of(error) if error else 200)
+
+
+def _done(request: Request, notice: str) -> Response:
+    request.session[NOTICE_KEY] = notice
+    return RedirectResponse(PAGE, status_code=303)
 
 
 async def admin_money(request: Request) -> Response:
     require_admin(request)
-    return _page(request, await admin.open_payouts(context(request).db))
+    return _page(request, await admin.money_page(context(request).db))
 
 
 async def fund(request: Request) -> Response:
-    require_admin(request)
+    user = require_admin(request)
     app = context(request)
     form = await checked_form(request)
-    wanted = admin.FundForm(
-        username=str(form.get("username", "")),
-        amount=str(form.get("amount", "")),
-        reference=str(form.get("reference", "")),
-    )
-    outcome = await admin.fund_wallet_and_page(app.db, app.settings, wanted)
-    assert outcome.page is not None
+    entered = {key: str(form.get(key, "")) for key in ("username", "amount", "reference")}
+    entered["form_key"] = str(form.get("form_key", ""))
+    wanted = admin.FundForm(**entered)
+    outcome = await admin.fund_wallet_or_page(app.db, app.settings, user.id, wanted)
     done = outcome.done
     if done is None:
-        return _page(request, outcome.page, outcome.error)
+        assert outcome.page is not None
+        return _page(request, outcome.page, outcome.error, entered)
     verb = "Credited" if done.created else "Already credited"
-    notice = f"{verb} {format_money(done.amount, app.settings)} to @{done.username}."
-    return _page(request, outcome.page, notice=notice)
+    return _done(request, f"{verb} {format_money(done.amount, app.settings)} to @{done.username}.")
 
 
 async def decide(request: Request) -> Response:
@@ -75,11 +92,11 @@ async def decide(request: Request) -> Response:
     )
     if outcome.page is not None:
         return _page(request, outcome.page, outcome.error)
-    return RedirectResponse("/admin/money", status_code=303)
+    return _done(request, f"Payout {payout_id} {'approved' if approve else 'rejected'}.")
 
 
 routes = [
-    Route("/admin/money", admin_money, methods=["GET"]),
-    Route("/admin/money/fund", fund, methods=["POST"]),
+    Route(PAGE, admin_money, methods=["GET"]),
+    Route(f"{PAGE}/fund", fund, methods=["POST"]),
     Route("/admin/payouts/{payout_id:int}/{decision:str}", decide, methods=["POST"]),
 ]

@@ -18,6 +18,7 @@ from server.models.base import utcnow
 from server.models.payouts import EscrowState
 from tests.imports.support import Donor, facebook_export, instagram_export, long_ago, this_month
 from tests.money.test_cli import DEBTOR
+from tests.money.test_money_forms import form_key as form_key_from
 from tests.server.test_cli import likewise
 from tests.support.accounts import csrf_from, log_in
 from tests.support.ledger import assert_books_balance, available, balance, donor
@@ -86,6 +87,7 @@ async def test_imported_likes_are_paid_into_escrow_and_claimed(
                 "iban": "DE89370400440532013000",
                 "name": "Alice Doe",
                 "bic": "",
+                "form_key": form_key_from(page.text),
                 "csrf_token": csrf_from(page.text),
             },
         )

@@ -1,0 +1,9 @@
+"""Money coming in: one provider per module behind `base.FundingProvider` (`manual`, an
+admin's form or command); `credit_wallet` books a `Funding` once per (provider, payment
+id)."""
+
+from __future__ import annotations
+
+from server.money.funding.base import Credited, Funding, FundingProvider, credit_wallet
+
+__all__ = ["Credited", "Funding", "FundingProvider", "credit_wallet"]
