@@ -16,6 +16,8 @@ from typing import Any
 
 import tomli_w
 from babel.numbers import get_currency_precision, is_currency
+from schwifty import BIC, IBAN
+from schwifty.exceptions import SchwiftyException
 
 from server.public_url import (
     PUBLIC_URL_KEY,
@@ -290,8 +292,46 @@ class Settings:
             if isinstance(table, Mapping)
         }
 
+    @property
+    def bank(self) -> BankAccount | None:
+        """config.toml's `[bank]`: the account donors transfer money to (name, iban, bic);
+        None when not set."""
+        table = self.extra.get("bank")
+        if not isinstance(table, Mapping) or not table.get("iban"):
+            return None
+        return _bank_account(table)
+
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class BankAccount:
+    name: str
+    iban: str  # compact
+    bic: str  # "" when not given
+
+    @property
+    def iban_formatted(self) -> str:
+        return " ".join(self.iban[i : i + 4] for i in range(0, len(self.iban), 4))
+
+
+BANK_KEYS = ("name", "iban", "bic")
+
+
+def _bank_account(table: Mapping[str, Any]) -> BankAccount:
+    unknown = sorted(set(table) - set(BANK_KEYS))
+    if unknown or not all(isinstance(table.get(key, ""), str) for key in BANK_KEYS):
+        raise ConfigError("config.toml: [bank] holds name, iban and bic, as strings")
+    name = " ".join(str(table.get("name", "")).split())
+    if not name or len(name) > 70:
+        raise ConfigError("config.toml: [bank] name is the account holder's (1-70 characters)")
+    try:
+        iban = str(IBAN(str(table["iban"])).compact)
+        bic = str(BIC(str(table["bic"])).compact) if str(table.get("bic", "")).strip() else ""
+    except SchwiftyException as exc:
+        raise ConfigError(f"config.toml: [bank] {exc}") from exc
+    return BankAccount(name, iban, bic)
 
 
 def _has_port(domain: str) -> bool:
@@ -435,6 +475,8 @@ def validate(settings: Settings) -> None:
     if settings.bridge_poll_minutes <= 0:
         raise ConfigError("LIKEWISE_BRIDGE_POLL_MINUTES must be positive")
     _validate_bridges(settings.extra.get("bridges"))
+    if "bank" in settings.extra and settings.bank is None:
+        raise ConfigError("config.toml: [bank] needs at least an iban")
     if settings.ca_bundle and not Path(settings.ca_bundle).is_file():
         raise ConfigError(f"LIKEWISE_CA_BUNDLE: {settings.ca_bundle} is not a file")
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from server.cli import accounts, claims, ledger, notices, payouts, peers, period, wallet
+from server.cli import accounts, bank, claims, ledger, notices, payouts, peers, period, wallet
 from server.cli import imports as imports_cli
 from server.cli.common import (
     cli_settings,
@@ -178,6 +178,7 @@ main.add_command(accounts.users)
 main.add_command(accounts.tokens)
 main.add_command(ledger.ledger)
 main.add_command(wallet.wallet)
+main.add_command(bank.bank)
 main.add_command(period.period)
 main.add_command(payouts.payouts)
 main.add_command(payouts.escrow)

@@ -8,6 +8,7 @@ from starlette.staticfiles import StaticFiles
 import server.convertors  # noqa: F401  (bounds {x:int} before any route module builds its routes)
 from server.routes import (
     activitypub,
+    bank,
     button,
     connections,
     dashboard,
@@ -71,6 +72,7 @@ def all_routes() -> list[BaseRoute]:
         *api_likewise.routes,
         *api_openapi.routes,
         *dashboard.routes,
+        *bank.routes,
         *money.routes,
         *settlement_pages.routes,
         *button.routes,

@@ -21,6 +21,7 @@ from server.errors import status_of
 from server.escrow.escrow import Claim
 from server.money.amounts import format_money
 from server.money.forms import new_form_key
+from server.money.funding.bank import bank_reference
 from server.render.bars import stacked_bars
 from server.render.pie import pie_slices
 from server.settings import Settings
@@ -57,12 +58,15 @@ def _donor_page(
     entered: Mapping[str, str] | None = None,
 ) -> Response:
     slices = pie_slices([(click.title or click.uri, click.share) for click in donor.clicks])
+    settings = context(request).settings
     values = {
         "donor": donor,
         "slices": slices,
         "error": error,
         "entered": entered or {},
         "notice": request.session.pop(DONOR_NOTICE, ""),
+        "bank": settings.bank,
+        "payment_reference": bank_reference(donor.settings.account_id) if settings.bank else "",
     }
     return _render(request, "dashboard.html", values, status_of(error) if error else 200)
 

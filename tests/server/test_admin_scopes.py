@@ -55,7 +55,7 @@ async def _admin_token(app: Starlette, scopes: str) -> str:
 def test_the_admin_routes_are_all_found() -> None:
     assert ("GET", "/admin/money") in READS and ("GET", "/admin/peers") in READS
     assert ("POST", "/admin/money/fund") in WRITES
-    assert len(ADMIN_ROUTES) == 12
+    assert len(ADMIN_ROUTES) == 18  # 12, and the bank pages' 6
 
 
 @pytest.mark.parametrize(("method", "path"), ADMIN_ROUTES)
@@ -86,8 +86,10 @@ async def test_admin_read_reads_the_admin_pages(
 ) -> None:
     token = await _admin_token(app, "admin:read")
     response = await _ask(client, method, path, token)
-    # The statement of a peer that does not exist is a 404; every other page is there.
-    assert response.status_code == (404 if "{domain" in path else 200), response.text
+    # The statement of a peer, or a bank import, that does not exist is a 404; every other
+    # page is there.
+    missing = "{domain" in path or "{import_id" in path
+    assert response.status_code == (404 if missing else 200), response.text
 
 
 @pytest.mark.parametrize(("method", "path"), WRITES)

@@ -1,6 +1,6 @@
 """Money coming in: one provider per module behind `base.FundingProvider` (`manual`, an
-admin's form or command); `credit_wallet` books a `Funding` once per (provider, payment
-id)."""
+admin's form or command; `bank`, credits read from bank statements); `credit_wallet` books
+a `Funding` once per (provider, payment id)."""
 
 from __future__ import annotations
 

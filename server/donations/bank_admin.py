@@ -1,0 +1,109 @@
+"""What the admin's bank page (/admin/money/bank) and `likewise bank import` read and do:
+read a statement into a preview, confirm or cancel it, assign an unmatched credit to a
+donor; each function owns its session or transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from server.accounts.accounts import get_account
+from server.db.engine import Database
+from server.domain_errors import Outcome, ValidationFailed, attempt
+from server.models.money_in import BankCredit, BankImport
+from server.money.funding import statements
+from server.money.funding.camt import read_statement
+from server.money.funding.statements import Confirmed, Preview, Upload
+
+__all__ = ["Confirmed", "Preview"]  # what callers read back
+from server.settings import Settings
+
+
+@dataclass(frozen=True)
+class BankPage:
+    waiting: list[BankCredit]  # unmatched credits, for the admin to assign
+    imports: list[BankImport]  # the latest imports
+
+
+@dataclass(frozen=True)
+class StatementFile:
+    name: str
+    data: bytes
+    admin_id: int | None
+
+
+@dataclass(frozen=True)
+class Assigned:
+    credit: BankCredit
+    username: str
+    created: bool  # False: it was booked before, nothing moved now
+
+
+async def bank_page(db: Database) -> BankPage:
+    async with db.session() as session:
+        return BankPage(
+            await statements.waiting_credits(session), await statements.recent_imports(session)
+        )
+
+
+async def import_statement(db: Database, settings: Settings, upload: StatementFile) -> int:
+    """Read the file and store its preview; the import's id. Nothing is booked."""
+    if not upload.name:
+        raise ValidationFailed("choose the statement file", field="statement")
+    statement = read_statement(upload.data, settings.currency, settings.currency_scale)
+    async with db.transaction() as session:
+        batch = await statements.store_preview(
+            session, settings, Upload(statement, upload.name, upload.admin_id)
+        )
+        return int(batch.id or 0)
+
+
+async def import_preview(db: Database, import_id: int) -> Preview:
+    async with db.session() as session:
+        return await statements.preview(session, import_id)
+
+
+async def confirm_import(
+    db: Database, settings: Settings, import_id: int, admin_id: int | None
+) -> Confirmed:
+    async with db.transaction() as session:
+        return await statements.confirm(session, settings, import_id, admin_id)
+
+
+async def cancel_import(db: Database, import_id: int) -> None:
+    async with db.transaction() as session:
+        await statements.cancel(session, import_id)
+
+
+async def assign_credit(
+    db: Database, settings: Settings, credit_id: int, username: str, admin_id: int
+) -> Assigned:
+    async with db.transaction() as session:
+        account = await get_account(session, username.strip().removeprefix("@"))
+        credit, created = await statements.assign(
+            session, settings, credit_id, int(account.id or 0), admin_id
+        )
+        return Assigned(credit, account.username, created)
+
+
+async def import_statement_or_page(
+    db: Database, settings: Settings, upload: StatementFile
+) -> Outcome[int, BankPage]:
+    return await attempt(import_statement(db, settings, upload), lambda: bank_page(db))
+
+
+async def confirm_import_or_page(
+    db: Database, settings: Settings, import_id: int, admin_id: int
+) -> Outcome[Confirmed, BankPage]:
+    return await attempt(confirm_import(db, settings, import_id, admin_id), lambda: bank_page(db))
+
+
+async def cancel_import_or_page(db: Database, import_id: int) -> Outcome[None, BankPage]:
+    return await attempt(cancel_import(db, import_id), lambda: bank_page(db))
+
+
+async def assign_credit_or_page(
+    db: Database, settings: Settings, credit_id: int, username: str, admin_id: int
+) -> Outcome[Assigned, BankPage]:
+    return await attempt(
+        assign_credit(db, settings, credit_id, username, admin_id), lambda: bank_page(db)
+    )

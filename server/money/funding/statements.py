@@ -1,0 +1,253 @@
+"""Imported bank statements: a preview of every credit (matched to a donor by its RF
+reference, or not) before anything is booked; confirming books the matched ones through
+the bank provider and lists the rest for the admin to assign. A bank entry books once
+whichever import brings it: the transfer's key is the account and the entry's reference."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from server.domain_errors import Conflict, NotFound, ValidationFailed
+from server.models import Account
+from server.models.base import utcnow
+from server.models.money_in import BankCredit, BankCreditState, BankImport, BankImportState
+from server.money.funding.bank import BANK, donor_of_reference, payment_id
+from server.money.funding.base import Funding
+from server.money.funding.camt import Statement
+from server.settings import Settings
+
+LISTED = (BankCreditState.booked, BankCreditState.assigned, BankCreditState.unmatched)
+
+
+@dataclass(frozen=True)
+class PreviewLine:
+    credit: BankCredit
+    donor: str  # the matched donor's username, or ""
+    seen: bool  # an earlier import already booked or listed this bank entry
+
+
+@dataclass(frozen=True)
+class Preview:
+    batch: BankImport
+    lines: list[PreviewLine]
+
+    @property
+    def total(self) -> int:
+        return sum(line.credit.amount for line in self.lines if not line.seen)
+
+    @property
+    def matched_total(self) -> int:
+        """What confirming books now: the matched credits not imported before."""
+        return sum(line.credit.amount for line in self.lines if line.donor and not line.seen)
+
+    @property
+    def matched(self) -> int:
+        return sum(1 for line in self.lines if line.donor and not line.seen)
+
+
+@dataclass(frozen=True)
+class Confirmed:
+    import_id: int
+    booked: int  # credits booked to donors now
+    amount: int  # what they came to
+    unmatched: int  # listed for the admin
+    duplicates: int  # bank entries an earlier import had
+    again: bool  # the import was confirmed before: nothing done now
+
+
+@dataclass(frozen=True)
+class Upload:
+    statement: Statement
+    file_name: str
+    admin_id: int | None
+
+
+async def store_preview(session: AsyncSession, settings: Settings, upload: Upload) -> BankImport:
+    """Store the statement's credits as a preview; nothing is booked."""
+    bank = settings.bank
+    statement = upload.statement
+    if bank is not None and statement.iban != bank.iban:
+        raise ValidationFailed(
+            f"this statement is of the account {statement.iban}, not this instance's "
+            f"({bank.iban}); nothing was imported"
+        )
+    batch = BankImport(
+        admin_id=upload.admin_id,
+        file_name=upload.file_name[:255],
+        format=statement.format,
+        statement_id=statement.statement_id,
+        iban=statement.iban,
+    )
+    session.add(batch)
+    await session.flush()
+    wanted = {c.entry_ref: donor_of_reference(c.reference) for c in statement.credits}
+    ids = {i for i in wanted.values() if i is not None}
+    found = await session.exec(select(Account.id).where(col(Account.id).in_(ids)))
+    known = set(found.all())
+    for credit in statement.credits:
+        donor = wanted[credit.entry_ref]
+        session.add(
+            BankCredit(
+                import_id=batch.id or 0,
+                entry_ref=credit.entry_ref,
+                amount=credit.amount,
+                booked_on=credit.booked_on,
+                reference=credit.reference,
+                debtor_name=credit.debtor_name,
+                debtor_iban=credit.debtor_iban,
+                donor_id=donor if donor in known else None,
+            )
+        )
+    await session.flush()
+    return batch
+
+
+async def _seen(session: AsyncSession, batch: BankImport, refs: list[str]) -> set[str]:
+    """Entries of this account that other imports booked or listed."""
+    rows = await session.exec(
+        select(BankCredit.entry_ref)
+        .join(BankImport, col(BankImport.id) == BankCredit.import_id)
+        .where(
+            col(BankCredit.entry_ref).in_(refs),
+            BankImport.iban == batch.iban,
+            BankCredit.import_id != batch.id,
+            col(BankCredit.state).in_([state.value for state in LISTED]),
+        )
+    )
+    return set(rows.all())
+
+
+async def _usernames(session: AsyncSession, ids: set[int]) -> dict[int, str]:
+    rows = await session.exec(select(Account.id, Account.username).where(col(Account.id).in_(ids)))
+    return {int(account_id or 0): name for account_id, name in rows.all()}
+
+
+async def preview(session: AsyncSession, import_id: int) -> Preview:
+    batch = await session.get(BankImport, import_id)
+    if batch is None:
+        raise NotFound(f"no bank import {import_id}")
+    credits = list(
+        (
+            await session.exec(
+                select(BankCredit)
+                .where(BankCredit.import_id == import_id)
+                .order_by(col(BankCredit.id))
+            )
+        ).all()
+    )
+    seen = await _seen(session, batch, [c.entry_ref for c in credits])
+    names = await _usernames(session, {c.donor_id for c in credits if c.donor_id is not None})
+    lines = [PreviewLine(c, names.get(c.donor_id or 0, ""), c.entry_ref in seen) for c in credits]
+    return Preview(batch, lines)
+
+
+async def confirm(
+    session: AsyncSession, settings: Settings, import_id: int, admin_id: int | None
+) -> Confirmed:
+    batch = await session.get(BankImport, import_id, with_for_update=True)
+    if batch is None:
+        raise NotFound(f"no bank import {import_id}")
+    if batch.state == BankImportState.confirmed:
+        return Confirmed(import_id, 0, 0, 0, 0, again=True)
+    if batch.state != BankImportState.previewed:
+        raise Conflict(f"bank import {import_id} was {batch.state.value}")
+    shown = await preview(session, import_id)
+    booked = amount = unmatched = duplicates = 0
+    for line in shown.lines:
+        credit = line.credit
+        if line.seen:
+            credit.state, duplicates = BankCreditState.duplicate, duplicates + 1
+        elif credit.donor_id is None:
+            credit.state, unmatched = BankCreditState.unmatched, unmatched + 1
+        elif await _book(session, settings, batch, credit, admin_id, BankCreditState.booked):
+            booked, amount = booked + 1, amount + credit.amount
+        else:
+            duplicates += 1
+        session.add(credit)
+    batch.state, batch.confirmed_at = BankImportState.confirmed, utcnow()
+    session.add(batch)
+    await session.flush()
+    return Confirmed(import_id, booked, amount, unmatched, duplicates, again=False)
+
+
+async def _book(
+    session: AsyncSession,
+    settings: Settings,
+    batch: BankImport,
+    credit: BankCredit,
+    admin_id: int | None,
+    to: BankCreditState,
+) -> bool:
+    """Credit the donor's wallet by the bank entry; False when that entry was booked before."""
+    funding = Funding(
+        int(credit.donor_id or 0),
+        credit.amount,
+        payment_id(batch.iban, credit.entry_ref),
+        BANK.name,
+        made_by=admin_id,
+    )
+    done = await BANK.credit(session, settings, funding)
+    if done.created:
+        credit.state, credit.transfer_id = to, done.transfer.id
+    else:
+        credit.state = BankCreditState.duplicate
+    return done.created
+
+
+async def cancel(session: AsyncSession, import_id: int) -> BankImport:
+    batch = await session.get(BankImport, import_id, with_for_update=True)
+    if batch is None:
+        raise NotFound(f"no bank import {import_id}")
+    if batch.state == BankImportState.cancelled:
+        return batch
+    if batch.state != BankImportState.previewed:
+        raise Conflict(f"bank import {import_id} is {batch.state.value}; it cannot be cancelled")
+    batch.state = BankImportState.cancelled
+    session.add(batch)
+    for credit in (
+        await session.exec(select(BankCredit).where(BankCredit.import_id == import_id))
+    ).all():
+        credit.state = BankCreditState.dropped
+        session.add(credit)
+    await session.flush()
+    return batch
+
+
+async def assign(
+    session: AsyncSession, settings: Settings, credit_id: int, donor_id: int, admin_id: int
+) -> tuple[BankCredit, bool]:
+    """Book an unmatched credit to the donor the admin named; (credit, False) when it was
+    assigned before (a second click) or its entry booked meanwhile."""
+    credit = await session.get(BankCredit, credit_id, with_for_update=True)
+    if credit is None:
+        raise NotFound(f"no bank credit {credit_id}")
+    if credit.state in (BankCreditState.assigned, BankCreditState.duplicate):
+        return credit, False
+    if credit.state != BankCreditState.unmatched:
+        raise Conflict(f"bank credit {credit_id} is {credit.state.value}, not waiting")
+    batch = await session.get(BankImport, credit.import_id)
+    if batch is None:
+        raise NotFound(f"no bank import {credit.import_id}")
+    credit.donor_id = donor_id
+    created = await _book(session, settings, batch, credit, admin_id, BankCreditState.assigned)
+    session.add(credit)
+    await session.flush()
+    return credit, created
+
+
+async def waiting_credits(session: AsyncSession) -> list[BankCredit]:
+    """Unmatched credits the admin has not assigned, oldest first."""
+    rows = await session.exec(
+        select(BankCredit)
+        .where(BankCredit.state == BankCreditState.unmatched)
+        .order_by(col(BankCredit.id))
+    )
+    return list(rows.all())
+
+
+async def recent_imports(session: AsyncSession, limit: int = 10) -> list[BankImport]:
+    rows = await session.exec(select(BankImport).order_by(col(BankImport.id).desc()).limit(limit))
+    return list(rows.all())
