@@ -20,7 +20,7 @@ from server.domain_errors import ValidationFailed
 from server.donations import bank_admin
 from server.money.funding.bank import bank_reference, donor_of_reference
 from server.money.funding.camt import StatementRefused, read_statement
-from server.settings import Settings
+from server.settings import ConfigError, Settings, load_settings
 from tests.support.accounts import csrf_from, log_in, make_account
 from tests.support.instances import LiveInstance
 from tests.support.ledger import assert_books_balance, balance, donor, wallet
@@ -230,3 +230,15 @@ def test_likewise_bank_import_previews_then_books_once(
     refused = instance.cli("bank", "import", str(usd), "--yes", check=False)
     assert refused.returncode != 0 and "books EUR only" in refused.stderr
     assert "ledger OK" in instance.cli("ledger", "check").stdout
+
+
+def test_the_bank_account_in_config_is_checked(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text('[bank]\nname = "X"\niban = "DE00370400440532013000"\n')
+    with pytest.raises(ConfigError, match=r"\[bank\]"):
+        load_settings(tmp_path, environ={})
+    (tmp_path / "config.toml").write_text(
+        '[bank]\nname = "Likewise e.V."\n'
+        'iban = "de89 3704 0044 0532 0130 00"\nbic = "cobadeffxxx"\n'
+    )
+    bank = load_settings(tmp_path, environ={}).bank
+    assert bank is not None and (bank.iban, bank.bic) == ("DE89370400440532013000", "COBADEFFXXX")
