@@ -21,10 +21,11 @@ CLAIM_PATH = "/money/creator"  # where a signed-up account claims its fediverse 
 
 async def waiting(request: Request) -> Response:
     settings = context(request).settings
-    page = await pages.waiting(context(request).db, settings, request.path_params["token"])
-    held = page.waiting
+    view = await pages.waiting(context(request).db, settings, request.path_params["token"])
+    held = view.page.waiting
     values = {
-        "page": page,
+        "page": view.page,
+        "outcomes": view.outcomes,
         "amount": format_money(held.amount, settings) if held else "",
         "supporters": supporters_text(held.supporters) if held else "",
         "returns_on": date_text(held.returns_at) if held else "",

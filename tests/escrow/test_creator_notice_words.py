@@ -146,8 +146,13 @@ async def _notice(app: Starlette, token: str = "tok-1") -> CreatorNotice:
         await like(db, settings, who, ThingRef(f"{BOB}/statuses/1", creator), at=at)
     await close_period(db, settings, LAST_MONTH)
     async with db.transaction() as session:
+        bob = (await session.exec(select(Identity.id).where(Identity.external_id == BOB))).one()
         notice = CreatorNotice(
-            creator_uri=BOB, month=period_of(utcnow()), identity_id=1, token=token, amount=600
+            creator_uri=BOB,
+            month=period_of(utcnow()),
+            identity_id=bob or 0,
+            token=token,
+            amount=600,
         )
         session.add(notice)
     return notice
