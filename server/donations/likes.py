@@ -11,8 +11,11 @@ is the URL's origin, unclaimed until someone proves they own it.
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy import func
@@ -23,8 +26,10 @@ from server.accounts.accounts import RESERVED_USERNAMES
 from server.accounts.actors import actor_uri
 from server.domain_errors import ValidationFailed
 from server.donations.clicks import ClickOutcome, CreatorRef, ThingRef, record_click
+from server.donations.periods import period_of
 from server.federation.origins import host_of, own_url, same_host
-from server.models import Actor, Click, Note, Thing
+from server.models import Actor, Click, DonorSettings, Note, Thing
+from server.models.base import utcnow
 from server.settings import Settings
 
 Resolver = Callable[[AsyncSession, Settings, str], Awaitable[ThingRef | None]]
@@ -174,3 +179,60 @@ async def like_count(session: AsyncSession, settings: Settings, url: str) -> tup
         .where(Thing.uri == thing.uri)
     )
     return thing, int(count.one())
+
+
+@dataclass(frozen=True)
+class DonorLike:
+    """What one donor's like of one thing counts for now: a click this month (or a later
+    open one), else the month of the latest earlier click; and whether the donor's budget
+    is paused (a like then records nothing)."""
+
+    this_month: bool
+    last_month: str | None  # "2026-11": the latest earlier month with a click
+    paused: bool
+    last_month_name: str = ""  # "November", or "November 2025" in another year
+
+
+async def donor_like(
+    session: AsyncSession, donor_id: int, uri: str, at: datetime | None = None
+) -> DonorLike:
+    current = period_of(at or utcnow())
+    periods = await session.exec(
+        select(Click.period)
+        .join(Thing, col(Thing.id) == col(Click.thing_id))
+        .where(Click.donor_id == donor_id, Thing.uri == uri)
+        .order_by(col(Click.period).desc())
+    )
+    latest = periods.first()
+    settings = await session.get(DonorSettings, donor_id)
+    this_month = latest is not None and latest >= current
+    earlier = None if this_month else latest
+    return DonorLike(
+        this_month=this_month,
+        last_month=earlier,
+        paused=settings is not None and settings.paused,
+        last_month_name=month_name(earlier, current) if earlier else "",
+    )
+
+
+def month_name(period: str, current: str) -> str:
+    year, month = period.split("-")
+    name = calendar.month_name[int(month)]
+    return name if current.startswith(f"{year}-") else f"{name} {year}"
+
+
+async def count_note_like(
+    session: AsyncSession, settings: Settings, donor_id: int, note: Note, like_id: str
+) -> ClickOutcome:
+    """The click of a like of a note kept from an earlier month (or not counted when it was
+    given, the budget paused): it counts for this month, under the same like activity, so
+    that unliking removes it too. A like given now was clicked already: a duplicate."""
+    author = await session.get(Actor, note.author_id)
+    if author is None:
+        return ClickOutcome.not_a_donor
+    handle = f"@{author.username}@{author.domain}" if author.username else ""
+    creator = CreatorRef("fediverse", author.uri, handle=handle, profile_url=author.url)
+    thing = ThingRef(note.uri, creator, title=note.url)
+    return await record_click(
+        session, settings, donor_account_id=donor_id, thing=thing, source="web", source_ref=like_id
+    )

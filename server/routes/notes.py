@@ -68,7 +68,8 @@ async def note_page(request: Request) -> Response:
     viewer = user.id if user else None
     username, note_id = request.path_params["username"], request.path_params["note_id"]
     found = await pages.note_page(context(request).db, username, note_id, viewer)
-    return _render(request, "note.html", {"account": found.account, "view": found.view})
+    values = {"account": found.account, "view": found.view, "own": found.own, "like": found.like}
+    return _render(request, "note.html", values)
 
 
 async def like_note(request: Request) -> Response:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from server.db.engine import Database
 from server.db.paging import Page
 from server.domain_errors import NotFound, ValidationFailed
+from server.donations.likes import DonorLike, count_note_like, donor_like
 from server.escrow.claims import linked_accounts
 from server.federation.remote import RemoteActors
 from server.models import Account, Actor, Identity, Note
@@ -43,6 +44,8 @@ class Profile:
 class NotePage:
     account: Account
     view: StatusView
+    own: bool = False  # the viewer wrote it: their like never counts
+    like: DonorLike | None = None  # what the viewer's like counts for, when logged in
 
 
 async def profile(db: Database, settings: Settings, username: str) -> Profile:
@@ -67,7 +70,11 @@ async def note_page(db: Database, username: str, note_id: int, viewer: int | Non
         note = await get_note(session, note_id)
         if note.account_id != account.id or not visible_to(note, viewer):
             raise NotFound("no such post")
-        return NotePage(account, await status_view(session, note, viewer))
+        view = await status_view(session, note, viewer)
+        if viewer is None:
+            return NotePage(account, view)
+        like = await donor_like(session, viewer, note.uri)
+        return NotePage(account, view, own=note.account_id == viewer, like=like)
 
 
 @dataclass(frozen=True)
@@ -107,7 +114,9 @@ async def like_from_web(
         if undo:
             await unfavourite(session, settings, account, note)
         else:
-            await favourite(session, settings, account, note, SOURCE_WEB)
+            like = await favourite(session, settings, account, note, SOURCE_WEB)
+            # A like kept from an earlier month is liked again: it counts for this one.
+            await count_note_like(session, settings, account.id or 0, note, like.activity_id)
 
 
 async def write(db: Database, settings: Settings, account: Account, status: NewStatus) -> Note:
