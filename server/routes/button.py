@@ -18,7 +18,10 @@ OUTCOME_TEXT = {
     "recorded": "Liked. It gets a share of your budget when the month closes.",
     "duplicate": "You already liked this this month.",
     "self_like": "That is your own; your likes of your own things never count.",
-    "paused": "Your likes are paused; resume them on your budget page.",
+    "paused": (
+        "Your budget is paused: this like is not counted and gives no money. Resume your "
+        "budget, then like it again this month."
+    ),
     "not_a_donor": "This account cannot like things.",
 }
 

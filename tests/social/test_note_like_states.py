@@ -128,3 +128,16 @@ async def test_a_counted_like_shows_no_notes(app: Starlette, client: httpx.Async
     page = _text(await client.get(path))
     assert ">Unlike</button>" in page
     assert AGAIN not in page and OWN not in page and "paused" not in page
+
+
+async def test_the_button_page_says_a_paused_like_is_not_counted(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    erin = await make_account(app, "erin")
+    await _paused(app, erin, True)
+    await log_in(client, "erin")
+    url = "https://blog.example/post-1"
+    page = await client.get("/button", params={"url": url})
+    liked = await client.post("/button/like", data={"url": url, "csrf_token": csrf_from(page.text)})
+    assert PAUSED in _text(liked)
+    assert await _clicks(app) == []
