@@ -132,6 +132,9 @@ async def test_admins_settle_on_their_pages_and_the_creator_sees_it(
     await expect(page.locator("tr.peer td.net")).to_have_text(["settled"])
     await page.get_by_role("link", name=f"Statement with {beta.domain}").click()
     await expect(page.locator(".balance")).to_have_text("settled")
+    # A payment has its own column: never a negative amount under "We owe them"
+    await expect(page.locator("#statement-table td.paid")).to_have_text(["", "we paid 5.00 EUR"])
+    await expect(page.locator("#statement-table td.we-owe")).to_have_text(["5.00 EUR", ""])
     await page.screenshot(path=str(tmp_path / "alpha-statement.png"), full_page=True)
     for instance in (alpha, beta):
         ledger_ok(instance)
