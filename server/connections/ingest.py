@@ -25,7 +25,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bridges.base import Like
 from server.connections.notes import note_thing
-from server.db.upsert import insert_ignoring_duplicates
+from server.db.bridge_sql import (
+    LikeOutcome,
+    NewLike,
+    SeenLike,
+    claim_likes,
+    record_outcomes,
+    touch_seen,
+)
 from server.domain_errors import ServiceError
 from server.donations.clicks import (
     ClickOutcome,
@@ -34,9 +41,19 @@ from server.donations.clicks import (
     record_click,
     remove_click_by_id,
 )
+from server.donations.clicks_bulk import Clicked, Wish, donor_state, record_clicks
 from server.donations.periods import period_of, period_start, previous_period
 from server.federation.origins import host_of, same_host
-from server.models import BridgeLike, BridgeLikeOutcome, Click, ConnectedAccount, Period, Thing
+from server.models import (
+    Actor,
+    BridgeLike,
+    BridgeLikeOutcome,
+    Click,
+    ConnectedAccount,
+    Note,
+    Period,
+    Thing,
+)
 from server.models.clicks import PeriodStage
 from server.settings import Settings
 
@@ -100,11 +117,8 @@ async def in_open_period(session: AsyncSession, at: datetime, now: datetime) -> 
     return row is not None and row.stage == PeriodStage.open
 
 
-async def _thing(session: AsyncSession, like: Like, own_domain: str) -> ThingRef | None:
-    """What the like names: for an item on this instance, our own note as we know it (not
-    the author the other server claims); else the item as the network gives it."""
-    if host_of(like.item_url) == own_domain:
-        return await note_thing(session, like.item_url)
+def _remote_thing(like: Like) -> ThingRef:
+    """The item as the network gives it."""
     creator = like.creator
     return ThingRef(
         uri=like.item_url,
@@ -116,6 +130,14 @@ async def _thing(session: AsyncSession, like: Like, own_domain: str) -> ThingRef
         ),
         title=_text(like.title, 300),
     )
+
+
+async def _thing(session: AsyncSession, like: Like, own_domain: str) -> ThingRef | None:
+    """What the like names: for an item on this instance, our own note as we know it (not
+    the author the other server claims); else the item as the network gives it."""
+    if host_of(like.item_url) == own_domain:
+        return await note_thing(session, like.item_url)
+    return _remote_thing(like)
 
 
 async def _own_identity(session: AsyncSession, donor_id: int, creator: CreatorRef) -> bool:
@@ -183,82 +205,161 @@ async def judge_like(
     return Judged(judged, click_id, thing_id, period)
 
 
-async def _judge(
-    session: AsyncSession,
-    settings: Settings,
-    connection: ConnectedAccount,
-    like: Like,
-    at: datetime,
-) -> Judged:
-    source = f"bridge:{connection.network}"
-    return await judge_like(session, settings, connection.account_id, source, like, at)
+def _judged(clicked: Clicked) -> Judged:
+    if clicked.outcome is None:
+        return Judged(BridgeLikeOutcome.refused)
+    judged = OUTCOMES[clicked.outcome]
+    if judged not in (BridgeLikeOutcome.counted, BridgeLikeOutcome.already_counted):
+        return Judged(judged)
+    return Judged(judged, clicked.click_id, clicked.thing_id, clicked.period)
 
 
-async def _decide(
-    session: AsyncSession,
-    settings: Settings,
-    connection: ConnectedAccount,
-    like: Like,
-    now: datetime,
-    baseline: bool,
-) -> Judged:
-    at = min(like.liked_at or now, now)
-    if baseline and like.liked_at is None:
-        return Judged(BridgeLikeOutcome.before_period)
-    if not await in_open_period(session, at, now):
-        return Judged(BridgeLikeOutcome.before_period)
-    return await _judge(session, settings, connection, like, at)
-
-
-async def _seen(
-    session: AsyncSession, connection: ConnectedAccount, likes: Sequence[Like]
-) -> dict[str, BridgeLike]:
-    ids = list({like.item_id for like in likes if like.item_id})
-    if not ids:
+async def _note_things(session: AsyncSession, uris: Sequence[str]) -> dict[str, ThingRef]:
+    """`note_thing` of each of these URIs at once: the notes we hold, not deleted."""
+    if not uris:
         return {}
-    query = select(BridgeLike).where(
-        BridgeLike.account_id == connection.account_id,
-        BridgeLike.network == connection.network,
-        col(BridgeLike.item_id).in_(ids),
+    query = (
+        select(Note.uri, Note.url, Actor)
+        .join(Actor, col(Actor.id) == Note.author_id)
+        .where(col(Note.uri).in_(uris), col(Note.deleted_at).is_(None))
     )
-    return {row.item_id: row for row in (await session.exec(query)).all()}
+    things: dict[str, ThingRef] = {}
+    for uri, url, author in (await session.exec(query)).all():
+        handle = f"@{author.username}@{author.domain}" if author.username else ""
+        creator = CreatorRef("fediverse", author.uri, handle=handle, profile_url=author.url)
+        things[uri] = ThingRef(uri=uri, creator=creator, title=url)
+    return things
 
 
-async def _claim_row(
-    session: AsyncSession, connection: ConnectedAccount, like: Like, now: datetime
-) -> BridgeLike | None:
-    """Insert the like's row (refused until judged); None when another poll has it."""
-    values = {
-        "connected_account_id": connection.id,
-        "account_id": connection.account_id,
-        "network": connection.network,
-        "item_id": like.item_id,
-        "like_id": _text(like.like_id, 2048),
-        "item_url": like.item_url if like.item_url.startswith(SCHEMES) else "",
-        "title": _text(like.title, 300),
-        "creator_handle": _text(like.creator.handle, 255),
-        "liked_at": like.liked_at,
-        "first_seen_at": now,
-        "last_seen_at": now,
-        "period": "",
-        "outcome": BridgeLikeOutcome.refused.value,
-    }
-    inserted = await session.exec(insert_ignoring_duplicates(session, BridgeLike).values(**values))
-    if inserted.rowcount != 1:
-        return None
-    query = select(BridgeLike).where(
-        BridgeLike.account_id == connection.account_id,
-        BridgeLike.network == connection.network,
-        BridgeLike.item_id == like.item_id,
+async def _things(
+    session: AsyncSession, likes: Sequence[Like], own_domain: str
+) -> list[ThingRef | None]:
+    """`_thing` of each like, our own notes found in one statement."""
+    local = {like.item_url for like in likes if host_of(like.item_url) == own_domain}
+    notes = await _note_things(session, sorted(local))
+    return [
+        notes.get(like.item_url) if like.item_url in local else _remote_thing(like)
+        for like in likes
+    ]
+
+
+@dataclass(frozen=True)
+class Usable:
+    """A like to judge, in the open period and usable: its row, the like, its time."""
+
+    row_id: int
+    like: Like
+    at: datetime
+
+
+async def _judge_usable(
+    session: AsyncSession, settings: Settings, connection: ConnectedAccount, usable: list[Usable]
+) -> dict[int, Judged]:
+    """`judge_like` of each like, by row id, the clicks made in bulk."""
+    if not usable:
+        return {}
+    things = await _things(session, [one.like for one in usable], settings.domain)
+    donor = await donor_state(session, connection.account_id)
+    judged: dict[int, Judged] = {}
+    wishes: list[Wish] = []
+    for one, thing in zip(usable, things, strict=True):
+        if thing is None:
+            judged[one.row_id] = Judged(BridgeLikeOutcome.refused)
+        elif (thing.creator.network, thing.creator.external_id) in donor.elsewhere:
+            judged[one.row_id] = Judged(BridgeLikeOutcome.self_like)
+        else:
+            source_ref = (one.like.like_id or one.like.item_id)[:2048]
+            wishes.append(Wish(one.row_id, thing, source_ref, one.at))
+    clicked = await record_clicks(
+        session,
+        settings,
+        donor_account_id=connection.account_id,
+        source=f"bridge:{connection.network}",
+        wishes=wishes,
+        donor=donor,
     )
-    return (await session.exec(query)).one()
+    judged.update({key: _judged(one) for key, one in clicked.items()})
+    return judged
 
 
-def _older(like: Like, row: BridgeLike | None, start: datetime) -> bool:
-    """Is this like from before the running month (so the likes after it are too)?"""
+@dataclass(frozen=True)
+class PageJudging:
+    """What a page's likes are judged against."""
+
+    connection: ConnectedAccount
+    now: datetime
+    baseline: bool
+
+
+async def _judge_page(
+    session: AsyncSession, settings: Settings, page: PageJudging, rows: list[tuple[int, Like]]
+) -> list[LikeOutcome]:
+    """What each (row id, like) becomes, in page order: likes from before the open period
+    and unusable ones are decided here, the others together by `_judge_usable`."""
+    judged: dict[int, Judged] = {}
+    usable: list[Usable] = []
+    for row_id, like in rows:
+        at = min(like.liked_at or page.now, page.now)
+        if page.baseline and like.liked_at is None:
+            judged[row_id] = Judged(BridgeLikeOutcome.before_period)
+        elif not await in_open_period(session, at, page.now):
+            judged[row_id] = Judged(BridgeLikeOutcome.before_period)
+        elif unusable(like, settings.domain):
+            judged[row_id] = Judged(BridgeLikeOutcome.refused)
+        else:
+            usable.append(Usable(row_id, like, at))
+    judged.update(await _judge_usable(session, settings, page.connection, usable))
+    return [
+        LikeOutcome(
+            row_id=row_id,
+            outcome=judged[row_id].outcome,
+            like_id=_text(like.like_id, 2048),
+            click_id=judged[row_id].click_id,
+            thing_id=judged[row_id].thing_id,
+            period=judged[row_id].period,
+        )
+        for row_id, like in rows
+    ]
+
+
+def _new_like(connection: ConnectedAccount, like: Like, now: datetime) -> NewLike:
+    """A like's row as first seen (refused until judged)."""
+    return NewLike(
+        connected_account_id=connection.id or 0,
+        account_id=connection.account_id,
+        network=connection.network,
+        item_id=like.item_id,
+        like_id=_text(like.like_id, 2048),
+        item_url=like.item_url if like.item_url.startswith(SCHEMES) else "",
+        title=_text(like.title, 300),
+        creator_handle=_text(like.creator.handle, 255),
+        liked_at=like.liked_at,
+        now=now,
+    )
+
+
+def _items(likes: Sequence[Like]) -> dict[str, Like]:
+    """The first like of each usable item id, in page order (a page may repeat an item)."""
+    items: dict[str, Like] = {}
+    for like in likes:
+        if like.item_id and len(like.item_id) <= 2048:
+            items.setdefault(like.item_id, like)
+    return items
+
+
+def _older(like: Like, row: SeenLike | None, start: datetime) -> bool:
+    """Is this like from before the running month (so the likes after it are too)? A row
+    says whether it was first seen before `start`."""
     if like.liked_at is not None:
         return like.liked_at < start
-    return row is not None and row.first_seen_at < start
+    return row is not None and row.seen_before
+
+
+def _all_older(likes: Sequence[Like], seen: dict[str, SeenLike], start: datetime) -> bool:
+    """Is every like of the page (of those with a usable item id) from before the running
+    month? An empty page is not; a page of unusable ids is."""
+    items = [like for like in likes if like.item_id and len(like.item_id) <= 2048]
+    return bool(likes) and all(_older(like, seen.get(like.item_id), start) for like in items)
 
 
 async def ingest_page(
@@ -271,35 +372,25 @@ async def ingest_page(
     baseline: bool,
 ) -> PageReport:
     """Record one page of likes in the caller's transaction. `baseline`: the first round of
-    a network without like times, where nothing seen can be told from an old like."""
-    seen = await _seen(session, connection, likes)
-    start = period_start(period_of(now))
-    new = counted = 0
-    older = bool(likes)  # every like of the page older than the running month
-    for like in likes:
-        if not like.item_id or len(like.item_id) > 2048:
-            continue
-        row = seen.get(like.item_id)
-        older = older and _older(like, row, start)
-        if row is not None:
-            row.last_seen_at = now
-            session.add(row)
-            if row.outcome != BridgeLikeOutcome.unclicked:
-                continue
-            row.like_id = _text(like.like_id, 2048)  # liked again after it was taken back
-        else:
-            row = await _claim_row(session, connection, like, now)
-            if row is None:
-                continue
-            seen[like.item_id] = row
-            new += 1
-        judged = await _decide(session, settings, connection, like, now, baseline)
-        row.outcome, row.click_id, row.thing_id = judged.outcome, judged.click_id, judged.thing_id
-        row.period = judged.period
-        session.add(row)
-        counted += judged.outcome == BridgeLikeOutcome.counted
-    await session.flush()
-    return PageReport(new=new, counted=counted, older_reached=older)
+    a network without like times, where nothing seen can be told from an old like.
+
+    A page at a time: the rows seen before are touched, the new ones claimed in one insert
+    (those another poll holds are left to it), and the claimed ones, with those taken back
+    since and liked again, judged together."""
+    items, start = _items(likes), period_start(period_of(now))
+    account, network = connection.account_id, connection.network
+    seen = await touch_seen(session, account, network, list(items), now=now, since=start)
+    older = _all_older(likes, seen, start)
+    fresh = [_new_like(connection, like, now) for item, like in items.items() if item not in seen]
+    claimed = await claim_likes(session, fresh)
+    again = BridgeLikeOutcome.unclicked
+    rows = {item: row.id for item, row in seen.items() if row.outcome == again}
+    rows.update(claimed)
+    judging = [(rows[item], like) for item, like in items.items() if item in rows]
+    outcomes = await _judge_page(session, settings, PageJudging(connection, now, baseline), judging)
+    await record_outcomes(session, outcomes)
+    counted = sum(one.outcome == BridgeLikeOutcome.counted for one in outcomes)
+    return PageReport(new=len(claimed), counted=counted, older_reached=older)
 
 
 async def sweep_disappeared(
