@@ -11,6 +11,8 @@ import hmac
 import secrets
 from collections.abc import Awaitable, Callable
 
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.authentication import (
     AuthCredentials,
     AuthenticationBackend,
@@ -26,7 +28,7 @@ from server.accounts.tokens import resolve_token, scope_allows, touch_token
 from server.context import context
 from server.db.engine import Database
 from server.domain_errors import Forbidden, Unauthorized, ValidationFailed
-from server.models import Account
+from server.models import Account, Actor
 
 SESSION_SCOPES = frozenset({"read", "write", "follow", "push", "profile"})
 ADMIN_SCOPES = frozenset({"admin:read", "admin:write"})
@@ -39,6 +41,7 @@ CSRF_HEADER = "x-csrf-token"
 SESSION_KEY = "key"  # the cookie's entry naming its session row
 LEGACY_SESSION_KEY = "account_id"  # cookies from before sessions were rows: no longer honoured
 ACCOUNT_KEY = "likewise.account"  # the authenticated Account row, read once a request
+ACTOR_KEY = "likewise.actor"  # a token's account's actor (id, URI), read with the account
 
 
 class AccountUser(BaseUser):
@@ -91,10 +94,14 @@ class AuthBackend(AuthenticationBackend):
             scheme, _, token = header.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
                 raise AuthenticationError("the Authorization header must be 'Bearer <token>'")
+            actor: tuple[int, str] | None = None
             async with db.reading() as session:
                 grant = await resolve_token(session, token.strip())
                 account_id = grant.account_id if grant else None
-                account = await session.get(Account, account_id) if account_id else None
+                if account_id:
+                    account, actor = await _account_and_actor(session, account_id)
+                else:
+                    account = None
             if grant is not None and grant.stale:
                 async with db.transaction() as session:
                     await touch_token(session, grant)
@@ -103,6 +110,7 @@ class AuthBackend(AuthenticationBackend):
             if grant is None or account is None or account.suspended_at is not None:
                 raise AuthenticationError("the access token is invalid or revoked")
             conn.scope[ACCOUNT_KEY] = account
+            conn.scope[ACTOR_KEY] = actor
             return AuthCredentials(list(grant.scopes)), AccountUser(
                 account.id or 0,
                 account.username,
@@ -127,6 +135,29 @@ class AuthBackend(AuthenticationBackend):
         return AuthCredentials(list(scopes)), AccountUser(
             live.account_id, account.username, account.is_admin, "session", live.id
         )
+
+
+async def _account_and_actor(
+    session: AsyncSession, account_id: int
+) -> tuple[Account | None, tuple[int, str] | None]:
+    """The account and its actor in one query: the API's readers need both."""
+    query = (
+        select(Account, Actor.id, Actor.uri)
+        .outerjoin(Actor, col(Actor.account_id) == col(Account.id))
+        .where(col(Account.id) == account_id)
+    )
+    row = (await session.exec(query)).first()
+    if row is None:
+        return None, None
+    account, actor_id, actor_uri = row
+    return account, (actor_id, actor_uri) if actor_id is not None else None
+
+
+def current_actor(request: HTTPConnection) -> tuple[int, str] | None:
+    """The (id, URI) of the actor of the token's account, when authentication read it."""
+    user = current_user(request)
+    found = request.scope.get(ACTOR_KEY)
+    return found if user is not None and user.via == "token" and found is not None else None
 
 
 def current_user(request: HTTPConnection) -> AccountUser | None:

@@ -128,16 +128,24 @@ async def post(
 
 
 async def set_favourite(
-    db: Database, settings: Settings, account: Account, note_id: int, *, add: bool
+    db: Database,
+    settings: Settings,
+    account: Account,
+    note_id: int,
+    *,
+    add: bool,
+    actor: tuple[int, str] | None = None,
 ) -> StatusView:
     async with db.transaction() as session:
-        viewer = await viewer_of(session, account.id)
+        viewer = await viewer_of(session, account.id, actor)
         note = await original(session, await _visible(session, note_id, viewer))
         if add:
             await favourite(session, settings, account, note, SOURCE_API)
         else:
             await unfavourite(session, settings, account, note)
-    return await status_for(db, settings, note.id or 0, account.id)
+    # Read back after the commit (outside SQLite's write lock); the note was found visible.
+    async with db.reading() as session:
+        return await _one(session, settings, note, viewer)
 
 
 async def set_reblog(
@@ -258,9 +266,15 @@ async def people(
     )
 
 
-async def home(db: Database, settings: Settings, account_id: int, page: Page) -> list[StatusView]:
+async def home(
+    db: Database,
+    settings: Settings,
+    account_id: int,
+    page: Page,
+    actor: tuple[int, str] | None = None,
+) -> list[StatusView]:
     async with db.reading() as session:
-        viewer = await viewer_of(session, account_id)
+        viewer = await viewer_of(session, account_id, actor)
         notes = await timelines.home(session, viewer, page)
         return await status_views(session, settings, notes, viewer)
 

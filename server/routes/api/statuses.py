@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from server.auth import current_account, current_user, require_scope
+from server.auth import current_account, current_actor, current_user, require_scope
 from server.context import context
 from server.convertors import is_row_id
 from server.domain_errors import NotFound
@@ -191,7 +191,10 @@ async def list_favourites(request: Request) -> Response:
 async def _favourite(request: Request, add: bool) -> Response:
     account = await current_account(request)
     app = context(request)
-    view = await statuses.set_favourite(app.db, app.settings, account, _note_id(request), add=add)
+    note_id, actor = _note_id(request), current_actor(request)
+    view = await statuses.set_favourite(
+        app.db, app.settings, account, note_id, add=add, actor=actor
+    )
     return _render(request, view)
 
 

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from server.auth import current_account, current_user, require_scope
+from server.auth import current_account, current_actor, current_user, require_scope
 from server.context import context
 from server.errors import BadRequest
 from server.render.statuses import StatusView, render_status
@@ -34,7 +34,9 @@ async def home(request: Request) -> Response:
     account = await current_account(request)
     app = context(request)
     page = page_of(request)
-    return _answer(request, await statuses.home(app.db, app.settings, account.id or 0, page))
+    actor = current_actor(request)
+    views = await statuses.home(app.db, app.settings, account.id or 0, page, actor)
+    return _answer(request, views)
 
 
 async def _public(request: Request, tag: str | None) -> Response:
