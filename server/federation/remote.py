@@ -5,6 +5,8 @@ Fetches happen outside any database transaction (SQLite holds its write lock fro
 
 from __future__ import annotations
 
+import html
+import re
 import time
 from dataclasses import dataclass, field, replace
 from html.parser import HTMLParser
@@ -30,6 +32,7 @@ from server.models.base import utcnow
 from server.settings import Settings
 
 ACTOR_TTL_SECONDS = 24 * 3600
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 KEY_REFETCH_INTERVAL = 60.0
 
 
@@ -147,6 +150,13 @@ def own_key(doc: ActorDocument) -> PublicKey | None:
     return key if key is not None and key_belongs_to(doc.id, key.id, key.owner) else None
 
 
+def plain_text(text: str) -> str:
+    """A name as plain text: markup dropped (a script's text with it), entities read back,
+    control characters gone. Stored so, it is escaped once where it is shown (a page), and
+    sent as it is in JSON; never stored as HTML entities."""
+    return CONTROL_CHARACTERS.sub("", html.unescape(nh3.clean(text, tags=set())))
+
+
 def apply_actor_document(actor: Actor, doc: ActorDocument) -> None:
     """Refresh a cached remote actor from its document (InvalidActor changes nothing)."""
     declares_key = doc.public_key is not None
@@ -158,7 +168,7 @@ def apply_actor_document(actor: Actor, doc: ActorDocument) -> None:
     actor.outbox = doc.outbox or ""
     actor.shared_inbox = doc.shared_inbox or ""
     actor.followers_url = doc.followers or ""
-    actor.name = nh3.clean_text(doc.name or "")[:255]
+    actor.name = plain_text(doc.name or "")[:255]
     actor.summary = sanitize_html(doc.summary or "")
     actor.url = doc.url or doc.id
     actor.icon_url = doc.icon_url or ""

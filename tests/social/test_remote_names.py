@@ -3,7 +3,6 @@ escaped once where a page shows it, and never as HTML entities in the client API
 
 from __future__ import annotations
 
-import pytest
 from starlette.applications import Starlette
 
 from server.accounts.accounts import NewAccount, create_account
@@ -12,11 +11,6 @@ from tests.support.accounts import bearer, log_in, make_account
 from tests.support.network import Network
 
 NAME = "Carla Zines & co"
-STORED_ESCAPED = (
-    "server/federation/remote.py (apply_actor_document) stores nh3.clean_text(name), whose "
-    "entities ('Carla&#32;Zines') pages escape again and the client API sends as they are; "
-    "that module is outside the change that added this test"
-)
 
 
 async def _carla_on_alpha(alpha: Starlette) -> None:
@@ -28,7 +22,6 @@ async def _carla_on_alpha(alpha: Starlette) -> None:
         )
 
 
-@pytest.mark.xfail(strict=True, reason=STORED_ESCAPED)
 async def test_a_remote_display_name_reads_as_written_on_a_page(
     alpha: Starlette, beta: Starlette, network: Network
 ) -> None:
@@ -42,7 +35,6 @@ async def test_a_remote_display_name_reads_as_written_on_a_page(
     assert "<h2>Carla Zines &amp; co</h2>" in page.text
 
 
-@pytest.mark.xfail(strict=True, reason=STORED_ESCAPED)
 async def test_a_remote_display_name_has_no_entities_in_the_client_api(
     alpha: Starlette, beta: Starlette, network: Network
 ) -> None:
