@@ -31,12 +31,13 @@ import asyncio
 import cProfile
 import io
 import pstats
+import resource
 import secrets
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
@@ -48,6 +49,9 @@ from sqlmodel import col, select
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+# Its sibling scripts, also when run as `python -m benchmarks.bridges` (after ROOT, so that
+# `bridges` stays the library).
+sys.path.insert(1, str(ROOT / "benchmarks"))
 
 from close import (  # type: ignore[import-not-found,unused-ignore]  # noqa: E402
     drop_database,
@@ -62,6 +66,7 @@ from bridges.errors import RateLimited  # noqa: E402
 from bridges.fediverse import FediverseNetwork  # noqa: E402
 from server.connections.credentials import context_of, seal_credentials  # noqa: E402
 from server.connections.polling import POLL_JOB, enqueue_due, handle_poll  # noqa: E402
+from server.db import bridge_sql, clicks_sql, round_trip  # noqa: E402
 from server.db.engine import Database  # noqa: E402
 from server.db.migrations import upgrade  # noqa: E402
 from server.http import build_http_client  # noqa: E402
@@ -319,6 +324,7 @@ async def poll_round(settings: Settings, workers: int, profile: cProfile.Profile
         statements[" ".join(statement.split())[:90]] += 1
 
     event.listen(db.engine.sync_engine, "before_cursor_execute", count)
+    undo = count_driver_statements(statements)
     try:
         async with build_http_client(settings) as http:
             context = JobContext(db, settings, http)
@@ -335,7 +341,28 @@ async def poll_round(settings: Settings, workers: int, profile: cProfile.Profile
         done = await _outcome(db, seconds, sum(ran))
         return replace(done, statements=statements, cpu=cpu)
     finally:
+        undo()
         await db.dispose()
+
+
+def count_driver_statements(statements: Counter[str]) -> Callable[[], None]:
+    """Count the statements the ingest sends to the driver itself (server/db/round_trip.py),
+    which SQLAlchemy's events do not see; returns what undoes it."""
+    modules = (bridge_sql, clicks_sql)
+    original = round_trip.run
+
+    async def counted(session: Any, sql: str, built: Any) -> Any:
+        statements[" ".join(sql.split())[:90]] += 1
+        return await original(session, sql, built)
+
+    for module in modules:
+        vars(module)["run"] = counted
+
+    def undo() -> None:
+        for module in modules:
+            vars(module)["run"] = original
+
+    return undo
 
 
 # --- the baselines: the library alone ---------------------------------------------------------
@@ -529,6 +556,8 @@ def run(args: argparse.Namespace, workdir: Path) -> bool:
         if args.statements:
             for statement, times in done.statements.most_common(args.statements):
                 print(f"    {times:7d}  {statement}")
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"  peak memory of this process (round and baselines): {peak:.0f} MiB")
         for name, figures in between.items():
             print(
                 f"  fake {name:<9} after the round: requests {figures['requests']:6d}  "
