@@ -20,6 +20,7 @@ from server.models.connections import ConnectionState
 from server.models.federation import FollowState, InboxState
 from server.models.imports import ImportState
 from server.models.jobs import JobState
+from server.models.money_in import BankCreditState, BankImportState
 from server.models.notices import NoticeState
 from server.models.payouts import EscrowState, PayoutState
 from server.models.peer_claims import PeerClaimState
@@ -69,6 +70,7 @@ def _machine(
 E, P, J, C = EscrowState, PayoutState, JobState, ConnectionState
 Im = ImportState
 Pc = PeerClaimState
+Bi, Bc = BankImportState, BankCreditState
 
 MACHINES: dict[type[enum.StrEnum], Machine] = {
     machine.states: machine
@@ -208,6 +210,26 @@ MACHINES: dict[type[enum.StrEnum], Machine] = {
                 Im.parsing: {Im.parsing, Im.previewed, Im.failed, Im.cancelled},
                 Im.previewed: {Im.confirmed, Im.cancelled},
                 Im.confirmed: {Im.counted},
+            },
+        ),
+        # A bank statement an admin imported: previewed, then confirmed (its matched credits
+        # booked) or cancelled.
+        _machine(
+            "bank_import",
+            BankImportState,
+            {Bi.previewed},
+            {Bi.previewed: {Bi.confirmed, Bi.cancelled}},
+        ),
+        # One credit of it: at the confirmation booked to the donor its reference names,
+        # unmatched (the admin assigns it later), a duplicate of an entry booked before, or
+        # dropped with its cancelled preview. An unmatched one is assigned, or found booked.
+        _machine(
+            "bank_credit",
+            BankCreditState,
+            {Bc.previewed},
+            {
+                Bc.previewed: {Bc.booked, Bc.unmatched, Bc.duplicate, Bc.dropped},
+                Bc.unmatched: {Bc.assigned, Bc.duplicate},
             },
         ),
         # A claim of an identity through a peer. Ours starts announced; the peer's answer

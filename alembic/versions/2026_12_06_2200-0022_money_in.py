@@ -68,7 +68,7 @@ def upgrade() -> None:
         sa.Column("state", String(length=16), nullable=False),
         sa.Column("created_at", Time(), nullable=False),
         sa.Column("confirmed_at", Time(), nullable=True),
-        sa.CheckConstraint(_one_of("state", IMPORT_STATES), name="bank_import_state_known"),
+        sa.CheckConstraint(_one_of("state", IMPORT_STATES), name="bank_import_state_valid"),
         sa.CheckConstraint(
             "state <> 'confirmed' OR confirmed_at IS NOT NULL", name="bank_import_confirmed_at"
         ),
@@ -88,7 +88,7 @@ def upgrade() -> None:
         sa.Column("donor_id", sa.Integer(), nullable=True),
         sa.Column("state", String(length=16), nullable=False),
         sa.Column("transfer_id", sa.Integer(), nullable=True),
-        sa.CheckConstraint(_one_of("state", CREDIT_STATES), name="bank_credit_state_known"),
+        sa.CheckConstraint(_one_of("state", CREDIT_STATES), name="bank_credit_state_valid"),
         sa.CheckConstraint("amount > 0", name="bank_credit_amount_positive"),
         sa.CheckConstraint(
             "(state = 'booked' OR state = 'assigned') = (transfer_id IS NOT NULL)",

@@ -50,7 +50,7 @@ class BankImport(SQLModel, table=True):
 
     __tablename__ = "bank_import"
     __table_args__ = (
-        CheckConstraint(in_enum("state", BankImportState), name="bank_import_state_known"),
+        CheckConstraint(in_enum("state", BankImportState), name="bank_import_state_valid"),
         CheckConstraint(
             "state <> 'confirmed' OR confirmed_at IS NOT NULL", name="bank_import_confirmed_at"
         ),
@@ -84,7 +84,7 @@ class BankCredit(SQLModel, table=True):
     __tablename__ = "bank_credit"
     __table_args__ = (
         UniqueConstraint("import_id", "entry_ref", name="uq_bank_credit_import_entry"),
-        CheckConstraint(in_enum("state", BankCreditState), name="bank_credit_state_known"),
+        CheckConstraint(in_enum("state", BankCreditState), name="bank_credit_state_valid"),
         CheckConstraint("amount > 0", name="bank_credit_amount_positive"),
         CheckConstraint(
             "(state = 'booked' OR state = 'assigned') = (transfer_id IS NOT NULL)",

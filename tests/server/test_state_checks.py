@@ -89,6 +89,14 @@ IMPLIED: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
         {"state": "confirmed", "answered_at": NOW, "payment_id": 5, "confirmed_at": None},
         {"state": "confirmed", "answered_at": NOW, "payment_id": 5, "confirmed_at": NOW},
     ),
+    "bank_import_confirmed_at": (
+        {"state": "confirmed", "confirmed_at": None},
+        {"state": "confirmed", "confirmed_at": NOW},
+    ),
+    "bank_credit_booked_transfer": (
+        {"state": "booked", "amount": 100, "transfer_id": None},
+        {"state": "booked", "amount": 100, "transfer_id": 4},
+    ),
     "settlement_payment_answered_at": (
         {"state": "confirmed", "answered_at": None},
         {"state": "confirmed", "answered_at": NOW},

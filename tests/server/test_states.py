@@ -36,6 +36,7 @@ from server.models import (
     SettlementPayment,
     SettlementState,
 )
+from server.models.money_in import BankCredit, BankImport
 from server.models.notices import CreatorNotice
 from server.models.payouts import PayoutState
 from server.states import MACHINES, IllegalTransition, Machine, advance, moving, source_values
@@ -62,6 +63,8 @@ MODELS: list[type[SQLModel]] = [
     SettlementPayment,
     ConnectedAccount,
     ImportBatch,
+    BankImport,
+    BankCredit,
     PeerClaim,
 ]
 

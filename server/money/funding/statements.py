@@ -18,6 +18,7 @@ from server.money.funding.bank import BANK, donor_of_reference, payment_id
 from server.money.funding.base import Funding
 from server.money.funding.camt import Statement
 from server.settings import Settings
+from server.states import advance
 
 LISTED = (BankCreditState.booked, BankCreditState.assigned, BankCreditState.unmatched)
 
@@ -159,15 +160,18 @@ async def confirm(
     for line in shown.lines:
         credit = line.credit
         if line.seen:
-            credit.state, duplicates = BankCreditState.duplicate, duplicates + 1
+            advance(credit, BankCreditState.duplicate)
+            duplicates += 1
         elif credit.donor_id is None:
-            credit.state, unmatched = BankCreditState.unmatched, unmatched + 1
+            advance(credit, BankCreditState.unmatched)
+            unmatched += 1
         elif await _book(session, settings, batch, credit, admin_id, BankCreditState.booked):
             booked, amount = booked + 1, amount + credit.amount
         else:
             duplicates += 1
         session.add(credit)
-    batch.state, batch.confirmed_at = BankImportState.confirmed, utcnow()
+    advance(batch, BankImportState.confirmed)
+    batch.confirmed_at = utcnow()
     session.add(batch)
     await session.flush()
     return Confirmed(import_id, booked, amount, unmatched, duplicates, again=False)
@@ -191,9 +195,10 @@ async def _book(
     )
     done = await BANK.credit(session, settings, funding)
     if done.created:
-        credit.state, credit.transfer_id = to, done.transfer.id
+        advance(credit, to)
+        credit.transfer_id = done.transfer.id
     else:
-        credit.state = BankCreditState.duplicate
+        advance(credit, BankCreditState.duplicate)
     return done.created
 
 
@@ -205,12 +210,12 @@ async def cancel(session: AsyncSession, import_id: int) -> BankImport:
         return batch
     if batch.state != BankImportState.previewed:
         raise Conflict(f"bank import {import_id} is {batch.state.value}; it cannot be cancelled")
-    batch.state = BankImportState.cancelled
+    advance(batch, BankImportState.cancelled)
     session.add(batch)
     for credit in (
         await session.exec(select(BankCredit).where(BankCredit.import_id == import_id))
     ).all():
-        credit.state = BankCreditState.dropped
+        advance(credit, BankCreditState.dropped)
         session.add(credit)
     await session.flush()
     return batch
