@@ -3,43 +3,13 @@ each status on a page reads exactly as it does alone, whatever its neighbours ho
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 from starlette.applications import Starlette
 
 from server.context import context
 from server.donations.budget import update_donor_settings
-from server.models import Account, Follow
-from server.models.federation import FollowState
 from server.money.funding import Funding, credit_wallet
-from server.social.notes import local_actor
-from tests.support.accounts import make_account, make_token
-
-
-async def _user(app: Starlette, name: str) -> tuple[Account, dict[str, str]]:
-    account = await make_account(app, name)
-    return account, {"Authorization": f"Bearer {await make_token(app, account)}"}
-
-
-async def _post(client: httpx.AsyncClient, auth: dict[str, str], **body: Any) -> str:
-    answer = await client.post("/api/v1/statuses", json=body, headers=auth)
-    assert answer.status_code == 200, answer.text
-    return str(answer.json()["id"])
-
-
-async def _follow(app: Starlette, follower: Account, followee: Account) -> None:
-    async with context(app).db.transaction() as session:
-        me = await local_actor(session, follower.id or 0)
-        them = await local_actor(session, followee.id or 0)
-        session.add(
-            Follow(
-                follower_id=me.id or 0,
-                followee_id=them.id or 0,
-                activity_id=f"{me.uri}#follows/{them.id}",
-                state=FollowState.accepted,
-            )
-        )
+from tests.support.statuses import follow_locally, post_status, user_with_token
 
 
 async def test_a_home_page_reads_as_each_status_alone(
@@ -47,25 +17,25 @@ async def test_a_home_page_reads_as_each_status_alone(
 ) -> None:
     # Given dave, a donor with a budget, who follows carol and erin
     settings = context(app).settings
-    dave_account, dave = await _user(app, "dave")
-    carol_account, carol = await _user(app, "carol")
-    erin_account, erin = await _user(app, "erin")
+    dave_account, dave = await user_with_token(app, "dave")
+    carol_account, carol = await user_with_token(app, "carol")
+    erin_account, erin = await user_with_token(app, "erin")
     async with context(app).db.transaction() as session:
         await credit_wallet(session, settings, Funding(dave_account.id or 0, 1000, "seed"))
         await update_donor_settings(session, settings, dave_account.id or 0, monthly_budget=700)
     for followee in (carol_account, erin_account):
-        await _follow(app, dave_account, followee)
+        await follow_locally(app, dave_account, followee)
     # And posts with tags, mentions, replies, likes, a reblog and a bookmark between them
-    first = await _post(client, carol, status="#hello @erin and @dave, #World")
-    second = await _post(client, erin, status="a reply to @carol", in_reply_to_id=first)
-    third = await _post(client, carol, status="plain words", spoiler_text="cw")
-    fourth = await _post(client, erin, status="to @carol alone", visibility="direct")
+    first = await post_status(client, carol, status="#hello @erin and @dave, #World")
+    second = await post_status(client, erin, status="a reply to @carol", in_reply_to_id=first)
+    third = await post_status(client, carol, status="plain words", spoiler_text="cw")
+    fourth = await post_status(client, erin, status="to @carol alone", visibility="direct")
     for status_id in (first, third):
         await client.post(f"/api/v1/statuses/{status_id}/favourite", headers=dave)
     await client.post(f"/api/v1/statuses/{second}/favourite", headers=carol)
     await client.post(f"/api/v1/statuses/{third}/reblog", headers=erin)
     await client.post(f"/api/v1/statuses/{second}/bookmark", headers=dave)
-    await _post(client, dave, status="my own")
+    await post_status(client, dave, status="my own")
     # When dave reads his home timeline
     page = await client.get("/api/v1/timelines/home", headers=dave)
     assert page.status_code == 200, page.text

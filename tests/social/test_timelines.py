@@ -10,37 +10,10 @@ from mastodon import Mastodon
 from starlette.applications import Starlette
 
 from server.context import context
-from server.models import Account, Actor, Follow, Note
-from server.models.federation import FollowState
-from server.social.notes import local_actor
-from tests.support.accounts import make_account, make_token
+from server.models import Actor, Note
 from tests.support.instances import LiveInstance
 from tests.support.live import FAST, Start, user
-
-
-async def _user(app: Starlette, name: str) -> tuple[Account, dict[str, str]]:
-    account = await make_account(app, name)
-    return account, {"Authorization": f"Bearer {await make_token(app, account)}"}
-
-
-async def _post(client: httpx.AsyncClient, auth: dict[str, str], **body: Any) -> str:
-    answer = await client.post("/api/v1/statuses", json=body, headers=auth)
-    assert answer.status_code == 200, answer.text
-    return str(answer.json()["id"])
-
-
-async def _follow(app: Starlette, follower: Account, followee: Account) -> None:
-    async with context(app).db.transaction() as session:
-        me = await local_actor(session, follower.id or 0)
-        them = await local_actor(session, followee.id or 0)
-        session.add(
-            Follow(
-                follower_id=me.id or 0,
-                followee_id=them.id or 0,
-                activity_id=f"{me.uri}#follows/{them.id}",
-                state=FollowState.accepted,
-            )
-        )
+from tests.support.statuses import follow_locally, post_status, user_with_token
 
 
 async def _remote_note(app: Starlette, text: str) -> int:
@@ -85,16 +58,16 @@ async def test_home_shows_followed_and_own_posts_as_far_as_visible(
     app: Starlette, client: httpx.AsyncClient
 ) -> None:
     # Given dave follows carol, not erin
-    dave_account, dave = await _user(app, "dave")
-    carol_account, carol = await _user(app, "carol")
-    _, erin = await _user(app, "erin")
-    await _follow(app, dave_account, carol_account)
-    public = await _post(client, carol, status="public")
-    private = await _post(client, carol, status="followers only", visibility="private")
-    await _post(client, carol, status="to erin alone @erin", visibility="direct")
-    to_dave = await _post(client, carol, status="to @dave alone", visibility="direct")
-    await _post(client, erin, status="erin's")
-    own = await _post(client, dave, status="dave's")
+    dave_account, dave = await user_with_token(app, "dave")
+    carol_account, carol = await user_with_token(app, "carol")
+    _, erin = await user_with_token(app, "erin")
+    await follow_locally(app, dave_account, carol_account)
+    public = await post_status(client, carol, status="public")
+    private = await post_status(client, carol, status="followers only", visibility="private")
+    await post_status(client, carol, status="to erin alone @erin", visibility="direct")
+    to_dave = await post_status(client, carol, status="to @dave alone", visibility="direct")
+    await post_status(client, erin, status="erin's")
+    own = await post_status(client, dave, status="dave's")
     # When dave reads his home timeline
     home = await client.get("/api/v1/timelines/home", headers=dave)
     # Then he sees his own, carol's public and private, and the direct one to him
@@ -108,8 +81,8 @@ async def test_home_shows_followed_and_own_posts_as_far_as_visible(
 async def test_home_pages_by_max_id_since_id_and_min_id(
     app: Starlette, client: httpx.AsyncClient
 ) -> None:
-    _, dave = await _user(app, "dave")
-    posts = [await _post(client, dave, status=f"post {n}") for n in range(5)]
+    _, dave = await user_with_token(app, "dave")
+    posts = [await post_status(client, dave, status=f"post {n}") for n in range(5)]
     first = await client.get("/api/v1/timelines/home", params={"limit": 2}, headers=dave)
     assert _ids(first) == [posts[4], posts[3]]
     older = await client.get(first.links["next"]["url"], headers=dave)
@@ -135,11 +108,11 @@ async def test_home_pages_by_max_id_since_id_and_min_id(
 async def test_public_timeline_local_remote_and_by_hashtag(
     app: Starlette, client: httpx.AsyncClient
 ) -> None:
-    _, carol = await _user(app, "carol")
+    _, carol = await user_with_token(app, "carol")
     remote = str(await _remote_note(app, "from afar"))
-    local = await _post(client, carol, status="hello #Likewise")
-    await _post(client, carol, status="quiet", visibility="unlisted")
-    await _post(client, carol, status="mine", visibility="private")
+    local = await post_status(client, carol, status="hello #Likewise")
+    await post_status(client, carol, status="quiet", visibility="unlisted")
+    await post_status(client, carol, status="mine", visibility="private")
     everything = await client.get("/api/v1/timelines/public")
     assert _ids(everything) == [local, remote]
     assert _ids(await client.get("/api/v1/timelines/public", params={"local": "true"})) == [local]
@@ -156,13 +129,13 @@ async def test_public_timeline_local_remote_and_by_hashtag(
 async def test_timelines_leave_out_muted_blocked_and_domain_blocked_authors(
     app: Starlette, client: httpx.AsyncClient
 ) -> None:
-    dave_account, dave = await _user(app, "dave")
-    carol_account, carol = await _user(app, "carol")
-    _, erin = await _user(app, "erin")
-    await _follow(app, dave_account, carol_account)
+    dave_account, dave = await user_with_token(app, "dave")
+    carol_account, carol = await user_with_token(app, "carol")
+    _, erin = await user_with_token(app, "erin")
+    await follow_locally(app, dave_account, carol_account)
     remote = str(await _remote_note(app, "from afar"))
-    carols = await _post(client, carol, status="carol's")
-    erins = await _post(client, erin, status="erin's")
+    carols = await post_status(client, carol, status="carol's")
+    erins = await post_status(client, erin, status="erin's")
     # When dave mutes carol, blocks erin and blocks remote.test
     muted = await client.post(f"/api/v1/accounts/{carol_account.id}/mute", headers=dave)
     erin_id = (await client.get(f"/api/v1/statuses/{erins}")).json()["account"]["id"]
