@@ -49,6 +49,8 @@ def _corrupt(url: str) -> None:
                     )
                 )
                 world, wallet = (row[0] for row in ids.all())
+                # Books of then: no record of who made each credit (wallet_credit) yet
+                await connection.execute(text("DELETE FROM wallet_credit"))
                 await connection.execute(text("DELETE FROM transfer"))
                 for index in range(credits):
                     await connection.execute(
