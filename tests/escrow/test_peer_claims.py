@@ -54,7 +54,7 @@ from tests.support.ledger import (
 )
 from tests.support.mastodon import FakeMastodonServer, field_link
 from tests.support.network import Network, running, settings_for
-from tests.support.settlement import pending, speaker
+from tests.support.settlement import Speaker, pending, speaker
 
 DID = "did:plc:carolcarolcarol"
 POST = f"at://{DID}/app.bsky.feed.post/3kabc"
@@ -153,6 +153,23 @@ async def _prepare(app: Starlette) -> list[Settlement]:
     return await prepare_batches(running.db, running.settings, running.federation.remote)
 
 
+def _signed_by_beta(
+    keys: Speaker, claim: IdentityClaim, *, withdrawn: bool = False
+) -> dict[str, object]:
+    """beta's instance actor announcing `claim` (or, withdrawn, taking it back) to alpha,
+    signed."""
+    alpha_actor = "http://alpha.test/actor"
+    announcement = ClaimAnnouncement(
+        id=announcement_id("http://beta.test", claim, alpha_actor),
+        actor=keys.uri,
+        recipient=alpha_actor,
+        published=datetime.now(UTC),
+        claim=claim,
+        withdrawn=withdrawn,
+    )
+    return keys.sign(build_announcement(announcement))
+
+
 async def _batch_pays(alpha: Starlette, beta: Starlette, account_id: int) -> None:
     """alpha's next batch offers beta what it holds for the account; beta's receipt credits it."""
     assert len(await _prepare(alpha)) == 1
@@ -233,15 +250,7 @@ async def test_a_stranger_s_claim_is_refused(
     await _liked_on_alpha(alpha)
     keys = await speaker(beta)
     claim = IdentityClaim(CAROL_ON_BETA, "bluesky", DID, "@carol", ClaimMethod.OAUTH)
-    alpha_actor = "http://alpha.test/actor"
-    announcement = ClaimAnnouncement(
-        id=announcement_id("http://beta.test", claim, alpha_actor),
-        actor=keys.uri,
-        recipient=alpha_actor,
-        published=datetime.now(UTC),
-        claim=claim,
-    )
-    response = await keys.post(network, "alpha.test", keys.sign(build_announcement(announcement)))
+    response = await keys.post(network, "alpha.test", _signed_by_beta(keys, claim))
     assert response.status_code == 403, response.text
     assert response.json()["code"] == "not_a_peer"
     assert await _claims(alpha) == []
@@ -253,7 +262,6 @@ async def test_a_peer_speaks_only_for_its_own_actors(
 ) -> None:
     await _peer(alpha, beta, network)
     keys = await speaker(beta)
-    alpha_actor = "http://alpha.test/actor"
     cases = [
         IdentityClaim("http://gamma.test/users/x", "bluesky", DID, "", ClaimMethod.OAUTH),
         IdentityClaim(
@@ -262,15 +270,7 @@ async def test_a_peer_speaks_only_for_its_own_actors(
         IdentityClaim(CAROL_ON_BETA, "fediverse", CAROL_ON_BETA, "", ClaimMethod.REL_ME),
     ]
     for claim in cases:
-        announcement = ClaimAnnouncement(
-            id=announcement_id("http://beta.test", claim, alpha_actor),
-            actor=keys.uri,
-            recipient=alpha_actor,
-            published=datetime.now(UTC),
-            claim=claim,
-        )
-        signed = keys.sign(build_announcement(announcement))
-        response = await keys.post(network, "alpha.test", signed)
+        response = await keys.post(network, "alpha.test", _signed_by_beta(keys, claim))
         assert response.status_code == 422, response.text
         assert response.json()["type"] == "Reject"
         assert response.json()["result"]["status"] == "refused"
@@ -422,16 +422,7 @@ async def test_a_withdrawn_claim_gives_back_what_it_held(
     # When beta withdraws carol's claim (a Remove of the same claim, signed)
     keys = await speaker(beta)
     claim = IdentityClaim(CAROL_ON_BETA, "bluesky", DID, "@carol.bsky.social", ClaimMethod.OAUTH)
-    alpha_actor = "http://alpha.test/actor"
-    removal = ClaimAnnouncement(
-        id=announcement_id("http://beta.test", claim, alpha_actor),
-        actor=keys.uri,
-        recipient=alpha_actor,
-        published=datetime.now(UTC),
-        claim=claim,
-        withdrawn=True,
-    )
-    signed = keys.sign(build_announcement(removal))
+    signed = _signed_by_beta(keys, claim, withdrawn=True)
     for _ in range(2):  # and again: a replay changes nothing
         response = await keys.post(network, "alpha.test", signed)
         assert response.status_code == 202, response.text
