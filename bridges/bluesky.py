@@ -218,6 +218,10 @@ class BlueskyNetwork:
     connect_kind = ConnectKind.handle_proof
     shared_rate_limit = True
 
+    @classmethod
+    def is_configured(cls, config: NetworkConfig) -> bool:
+        return True  # nothing to register: see bridges.registry.configured
+
     def __init__(self, http: httpx.AsyncClient, config: NetworkConfig) -> None:
         self.config = config
         self.appview = (config.base_url or APPVIEW).rstrip("/")

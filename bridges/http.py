@@ -222,9 +222,10 @@ class Fetcher:
         token: str = "",
         accept: str = "application/json",
         expect: tuple[int, ...] = (200,),
+        headers: Mapping[str, str] | None = None,
     ) -> Fetched:
         return await self.request(
-            "GET", url, params=params, token=token, accept=accept, expect=expect
+            "GET", url, params=params, token=token, accept=accept, expect=expect, headers=headers
         )
 
     async def post_form(
@@ -234,8 +235,11 @@ class Fetcher:
         *,
         token: str = "",
         expect: tuple[int, ...] = (200,),
+        headers: Mapping[str, str] | None = None,
     ) -> Fetched:
-        return await self.request("POST", url, form=form, token=token, expect=expect)
+        return await self.request(
+            "POST", url, form=form, token=token, expect=expect, headers=headers
+        )
 
     async def request(
         self,
@@ -247,15 +251,19 @@ class Fetcher:
         token: str = "",
         accept: str = "application/json",
         expect: tuple[int, ...] = (200,),
+        headers: Mapping[str, str] | None = None,
     ) -> Fetched:
-        """One guarded request; an answer outside `expect` raises (see the module doc)."""
+        """One guarded request; an answer outside `expect` raises (see the module doc).
+        `headers` adds to (or replaces) ours: an OAuth 1.0a signature, Basic client auth."""
         await self.check_url(url)
-        headers = {"Accept": accept, "User-Agent": self.user_agent}
+        sent = {"Accept": accept, "User-Agent": self.user_agent}
         if token:
-            headers["Authorization"] = f"Bearer {token}"
+            sent["Authorization"] = f"Bearer {token}"
+        sent.update(headers or {})
+        authorized = bool(token) or "Authorization" in sent
         try:
             request = self.http.build_request(
-                method, url, params=params, data=form, headers=headers, timeout=self.timeout
+                method, url, params=params, data=form, headers=sent, timeout=self.timeout
             )
         except (httpx.InvalidURL, ValueError, TypeError) as error:
             raise BlockedAddress(f"invalid request to {url!r}: {error}") from error
@@ -266,7 +274,7 @@ class Fetcher:
             raise NetworkDown(f"{method} {url} timed out") from error
         except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as error:
             raise NetworkDown(f"{method} {url} failed: {error}") from error
-        return self._checked(fetched, expect, bool(token))
+        return self._checked(fetched, expect, authorized)
 
     async def _send(self, request: httpx.Request) -> Fetched:
         response = await self.http.send(request, stream=True, follow_redirects=False)

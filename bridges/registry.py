@@ -4,6 +4,8 @@ admin's configuration is enough for it (a network that is not is hidden, not bro
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import httpx
 
 from bridges.base import Network, NetworkConfig
@@ -11,16 +13,26 @@ from bridges.bluesky import BlueskyNetwork
 from bridges.errors import NotConfigured
 from bridges.fediverse import FediverseNetwork
 
-NETWORKS: dict[str, type[FediverseNetwork] | type[BlueskyNetwork]] = {
+
+class NetworkType(Protocol):
+    """A network module's class: built over the instance's client and its configuration."""
+
+    def __call__(self, http: httpx.AsyncClient, config: NetworkConfig) -> Network: ...
+
+    def is_configured(self, config: NetworkConfig) -> bool: ...
+
+
+NETWORKS: dict[str, NetworkType] = {
     "fediverse": FediverseNetwork,
     "bluesky": BlueskyNetwork,
 }
 
 
 def configured(name: str, config: NetworkConfig) -> bool:
-    """The fediverse registers an app on each server (no client id needed); Bluesky needs
-    only base URLs, which default to the public AppView and plc.directory."""
-    return name in NETWORKS
+    """The fediverse registers an app on each server (no client id needed) and Bluesky needs
+    only base URLs, which default to the public AppView and plc.directory; networks with one
+    registered app need its client id and secret."""
+    return name in NETWORKS and NETWORKS[name].is_configured(config)
 
 
 def build_network(name: str, http: httpx.AsyncClient, config: NetworkConfig) -> Network:
@@ -28,5 +40,4 @@ def build_network(name: str, http: httpx.AsyncClient, config: NetworkConfig) -> 
         raise NotConfigured(f"no bridged network named {name!r}")
     if not configured(name, config):
         raise NotConfigured(f"{name} is not configured on this instance")
-    network: Network = NETWORKS[name](http, config)
-    return network
+    return NETWORKS[name](http, config)
