@@ -127,12 +127,16 @@ def _integer(value: str | None) -> int | None:
 
 
 def rate_info(headers: Mapping[str, str], now: datetime | None = None) -> RateInfo:
-    """RateInfo from Mastodon's X-RateLimit-* or Bluesky's ratelimit-* headers."""
+    """RateInfo from X-RateLimit-* (Mastodon, GitHub), X's x-rate-limit-* or Bluesky's
+    ratelimit-* headers."""
     moment = now or datetime.now(UTC)
     lower = {name.lower(): value for name, value in headers.items()}
 
     def header(name: str) -> str | None:
-        return lower.get(f"x-ratelimit-{name}", lower.get(f"ratelimit-{name}"))
+        for prefix in ("x-ratelimit-", "x-rate-limit-", "ratelimit-"):
+            if prefix + name in lower:
+                return lower[prefix + name]
+        return None
 
     reset = header("reset")
     return RateInfo(

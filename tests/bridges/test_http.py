@@ -31,6 +31,13 @@ def test_rate_limit_headers_of_mastodon_and_bluesky() -> None:
         2026, 12, 6, 12, 0, 30, tzinfo=UTC
     )
     assert rate_info({"x-ratelimit-limit": "lots", "x-ratelimit-reset": "soon"}, NOW) == RateInfo()
+    x = {
+        "x-rate-limit-limit": "75",
+        "x-rate-limit-remaining": "0",
+        "x-rate-limit-reset": "1796558700",
+    }
+    assert rate_info(x, NOW) == RateInfo(75, 0, datetime.fromtimestamp(1796558700, UTC))
+    assert retry_after(x, datetime.fromtimestamp(1796558700 - 90, UTC)) == 90
 
 
 def test_retry_after_prefers_retry_after_then_the_reset_and_stays_bounded() -> None:
