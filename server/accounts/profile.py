@@ -37,7 +37,7 @@ from server.render.statuses import StatusView
 from server.settings import Settings
 from server.social.follows import views_of
 from server.social.interaction import is_handle, resolve_handle
-from server.social.notes import text_to_html
+from server.social.notes import text_to_html, with_applications
 from server.social.timelines import status_views, viewer_of
 
 MAX_DISPLAY_NAME = 30
@@ -371,4 +371,5 @@ async def statuses_of(
         mine = await actor_of_account(session, wanted.viewer_id) if wanted.viewer_id else None
         query = paged(_statuses_query(author, mine, wanted), NOTE_ID, page)
         notes = in_order(list((await session.exec(query)).all()), page)
-        return await status_views(session, settings, notes, viewer)
+        views = await status_views(session, settings, notes, viewer)
+        return await with_applications(session, views, viewer.account_id)

@@ -28,6 +28,9 @@ class Note(SQLModel, table=True):
     reblog_of_id: int | None = Field(default=None, foreign_key="note.id", index=True)
     language: str = Field(default="", max_length=16)
     sensitive: bool = False
+    # The OAuth application a local status was posted from (None: the web, a personal
+    # access token, or a remote note): Mastodon's `application` of the author's own status.
+    application_id: int | None = Field(default=None, foreign_key="oauth_application.id")
     published_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime | None = None
     deleted_at: datetime | None = None

@@ -126,7 +126,7 @@ def render_instance_v2(settings: Settings, view: InstanceView) -> dict[str, Any]
         "source_url": f"{settings.base_url}/about",
         "description": _description(settings, view),
         "usage": {"users": {"active_month": view.active_month}},
-        "thumbnail": {"url": settings.base_url + THUMBNAIL, "blurhash": None, "versions": {}},
+        "thumbnail": {"url": settings.base_url + THUMBNAIL},  # as Mastodon with no upload
         "icon": [],
         "languages": LANGUAGES,
         "configuration": configuration,

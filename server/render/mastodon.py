@@ -90,7 +90,7 @@ def _source(account: Account, fields: list[tuple[str, str]], requests: int) -> d
     return {
         "privacy": account.privacy or "public",
         "sensitive": account.sensitive,
-        "language": account.language or None,
+        "language": account.language,  # documented: a code, or "" when none is set
         "note": account.note_source,
         "fields": [{"name": name, "value": value, "verified_at": None} for name, value in fields],
         "follow_requests_count": requests,
@@ -127,6 +127,7 @@ def render_account(
         "url": f"{settings.base_url}/@{account.username}",
         "uri": f"{settings.base_url}/users/{account.username}",
         "roles": [],
+        "hide_collections": False,
         **account_media_and_counts(avatar, header, counts),
     }
     data["fields"] = [

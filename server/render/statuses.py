@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -42,6 +42,8 @@ class StatusView:
     payable: bool = False
     projected_share: int | None = None
     media: Sequence[MediaAttachment] = ()
+    # The app the status was posted from, {name, website}: shown to its author only.
+    application: Mapping[str, str | None] | None = None
 
 
 def account_id(actor: Actor) -> str:
@@ -80,11 +82,14 @@ def render_remote_account(settings: Settings, actor: Actor) -> dict[str, Any]:
         "locked": False,
         "bot": actor.type in ("Service", "Application"),
         "discoverable": None,
+        "indexable": False,
         "group": actor.type == "Group",
         "created_at": iso_datetime(actor.created_at),
         "note": actor.summary,
         "url": actor.url or actor.uri,
         "uri": actor.uri,
+        "roles": [],
+        "hide_collections": None,  # what the other server shows of its follows is not kept
         **account_media_and_counts(avatar, header),
     }
 
@@ -132,7 +137,7 @@ def render_status(settings: Settings, view: StatusView) -> dict[str, Any]:
         "card": None,
         "language": note.language or None,
         "text": None,
-        "application": None,
+        "application": dict(view.application) if view.application else None,
         "filtered": [],
         "favourited": view.favourited,
         "reblogged": view.reblogged,

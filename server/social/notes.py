@@ -5,8 +5,8 @@ from __future__ import annotations
 import html
 import re
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
 from sqlalchemy import delete, exists, func, or_
@@ -31,6 +31,7 @@ from server.models import (
     NoteMention,
     NoteShare,
     NoteTag,
+    OAuthApplication,
     StatusIdempotency,
 )
 from server.models.base import utcnow
@@ -62,6 +63,7 @@ class NewStatus:
     in_reply_to_id: int | None = None
     language: str = ""
     media_ids: tuple[int, ...] = ()
+    application_id: int | None = None  # the OAuth app of the token that posts it
 
 
 def text_to_html(text: str) -> str:
@@ -159,6 +161,7 @@ async def create_status(
         in_reply_to=parent.uri if parent else "",
         in_reply_to_id=parent.id if parent else None,
         in_reply_to_author_id=parent.author_id if parent else None,
+        application_id=status.application_id,
     )
     session.add(note)
     await session.flush()
@@ -296,6 +299,42 @@ async def _store_extras_ids(
         session.add(NoteMention(note_id=note.id or 0, actor_id=actor_id))
     for tag in tags:
         session.add(NoteTag(note_id=note.id or 0, name=tag))
+
+
+async def with_applications(
+    session: AsyncSession, views: Sequence[StatusView], viewer_account_id: int | None
+) -> list[StatusView]:
+    """`views` with the app each of the viewer's own statuses was posted from: Mastodon
+    shows a status's `application` to its author only. One query, when any needs it."""
+
+    def shown(view: StatusView | None) -> bool:
+        return (
+            view is not None
+            and viewer_account_id is not None
+            and view.note.application_id is not None
+            and view.note.account_id == viewer_account_id
+        )
+
+    wanted = {
+        shown_view.note.application_id
+        for view in views
+        for shown_view in (view, view.reblog)
+        if shown_view is not None and shown(shown_view)
+    }
+    if not wanted:
+        return list(views)
+    query = select(OAuthApplication).where(col(OAuthApplication.id).in_(wanted))
+    apps = {
+        row.id: {"name": row.name, "website": row.website or None}
+        for row in (await session.exec(query)).all()
+    }
+
+    def filled(view: StatusView) -> StatusView:
+        reblog = filled(view.reblog) if view.reblog is not None else None
+        app = apps.get(view.note.application_id) if shown(view) else None
+        return replace(view, application=app, reblog=reblog)
+
+    return [filled(view) for view in views]
 
 
 async def get_note(session: AsyncSession, note_id: int) -> Note:

@@ -29,6 +29,7 @@ from server.social.notes import (
     create_status,
     delete_status,
     get_note,
+    with_applications,
 )
 from server.social.notifications import (
     REBLOG,
@@ -72,8 +73,16 @@ async def _visible(session: AsyncSession, note_id: int, viewer: Viewer) -> Note:
     return note
 
 
+async def _views(
+    session: AsyncSession, settings: Settings, notes: list[Note], viewer: Viewer
+) -> list[StatusView]:
+    """The notes' views, the viewer's own statuses with the app they were posted from."""
+    views = await status_views(session, settings, notes, viewer)
+    return await with_applications(session, views, viewer.account_id)
+
+
 async def _one(session: AsyncSession, settings: Settings, note: Note, viewer: Viewer) -> StatusView:
-    views = await status_views(session, settings, [note], viewer)
+    views = await _views(session, settings, [note], viewer)
     if not views:
         raise NotFound("no such status")
     return views[0]
@@ -207,7 +216,7 @@ async def thread(db: Database, settings: Settings, note_id: int, viewer_id: int 
         note = await original(session, await _visible(session, note_id, viewer))
         above = await ancestors(session, note, viewer)
         below = await descendants(session, note, viewer)
-        views = await status_views(session, settings, [*above, *below], viewer)
+        views = await _views(session, settings, [*above, *below], viewer)
     return Thread(views[: len(above)], views[len(above) :])
 
 
@@ -230,7 +239,7 @@ class People:
 async def _listed(
     session: AsyncSession, settings: Settings, rows: list[tuple[int, Note]], viewer: Viewer
 ) -> Listed:
-    views = await status_views(session, settings, [note for _, note in rows], viewer)
+    views = await _views(session, settings, [note for _, note in rows], viewer)
     return Listed([row_id for row_id, _ in rows], views)
 
 
@@ -276,7 +285,7 @@ async def home(
     async with db.reading() as session:
         viewer = await viewer_of(session, account_id, actor)
         notes = await timelines.home(session, viewer, page)
-        return await status_views(session, settings, notes, viewer)
+        return await _views(session, settings, notes, viewer)
 
 
 async def public(
@@ -285,7 +294,7 @@ async def public(
     async with db.reading() as session:
         viewer = await viewer_of(session, viewer_id)
         notes = await timelines.public(session, where, page, viewer)
-        return await status_views(session, settings, notes, viewer)
+        return await _views(session, settings, notes, viewer)
 
 
 async def follow_uri(

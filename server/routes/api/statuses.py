@@ -8,7 +8,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from server.auth import current_account, current_actor, current_user, require_scope
+from server.auth import (
+    current_account,
+    current_actor,
+    current_application,
+    current_user,
+    require_scope,
+)
 from server.context import context
 from server.convertors import is_row_id
 from server.domain_errors import NotFound
@@ -48,6 +54,7 @@ async def post_status(request: Request) -> Response:
         in_reply_to_id=_optional_id(params.get("in_reply_to_id"), "in_reply_to_id"),
         language=_text(params, "language") or account.language,
         media_ids=_media_ids(params.get("media_ids")),
+        application_id=current_application(request),
     )
     app = context(request)
     view = await statuses.post(app.db, app.settings, app.federation.remote, account, status)
