@@ -121,12 +121,17 @@ class NetworkConfig:
     user_agent: str = "Likewise"
     # Bluesky: the did:plc directory (https://plc.directory); tests point it at a fake.
     directory_url: str = ""
+    # A pay-per-read network's requests a month (X): 0 is none, and the network is off.
+    monthly_requests: int = 0
 
 
 class Network(Protocol):
     name: str  # registry key and `bridge:<name>` click source
     label: str  # "Mastodon and other fediverse servers", "Bluesky", …
     connect_kind: ConnectKind
+    # Whether connecting starts from the donor's handle there (a fediverse server to find, a
+    # Bluesky handle to prove); networks with one OAuth app learn who signed in.
+    asks_handle: bool
     # Whether the network's rate limit is one budget for every account the instance reads
     # (Bluesky: per caller address) rather than one per account's token (Mastodon).
     shared_rate_limit: bool

@@ -216,6 +216,7 @@ class BlueskyNetwork:
     name = "bluesky"
     label = "Bluesky"
     connect_kind = ConnectKind.handle_proof
+    asks_handle = True
     shared_rate_limit = True
 
     @classmethod

@@ -153,6 +153,7 @@ class FediverseNetwork:
     name = "fediverse"
     label = "Mastodon and other fediverse servers"
     connect_kind = ConnectKind.oauth2
+    asks_handle = True
     shared_rate_limit = False
 
     @classmethod

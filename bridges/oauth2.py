@@ -88,6 +88,7 @@ class OAuth2Network:
     # More parameters for the authorization page (Google's access_type=offline, say).
     authorize_params: ClassVar[Mapping[str, str]] = {}
     connect_kind = ConnectKind.oauth2
+    asks_handle = False
     shared_rate_limit = False
 
     def __init__(self, http: httpx.AsyncClient, config: NetworkConfig) -> None:

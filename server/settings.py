@@ -208,7 +208,16 @@ SETTINGS: tuple[Setting, ...] = (
         "Minutes between two polls of a donor's connected account on a bridged network.",
     ),
 )
-BRIDGE_KEYS = ("client_id", "client_secret", "base_url", "directory_url", "jetstream_url")
+BRIDGE_KEYS = (
+    "client_id",
+    "client_secret",
+    "base_url",
+    "directory_url",
+    "jetstream_url",
+    "monthly_requests",
+)
+# Keys that hold a whole number (a request budget) rather than a string.
+BRIDGE_NUMBERS = ("monthly_requests",)
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
 MAX_DAYS = 36_500  # a hundred years: any more is a typo
 
@@ -282,7 +291,8 @@ class Settings:
     @property
     def bridges(self) -> dict[str, dict[str, str]]:
         """config.toml's `[bridges.<network>]` tables: client_id, client_secret, base_url
-        (a network's API root; tests point it at a fake), directory_url (Bluesky's PLC)."""
+        (a network's API root; tests point it at a fake), directory_url (Bluesky's PLC),
+        monthly_requests (a pay-per-read network's budget: X polls only with one)."""
         tables = self.extra.get("bridges", {})
         if not isinstance(tables, Mapping):
             return {}
@@ -494,7 +504,12 @@ def _validate_bridges(tables: object) -> None:
             if key not in BRIDGE_KEYS:
                 known = ", ".join(BRIDGE_KEYS)
                 raise ConfigError(f"config.toml: [bridges.{name}] {key} is unknown ({known})")
-            if not isinstance(value, str):
+            if key in BRIDGE_NUMBERS:
+                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                    raise ConfigError(
+                        f"config.toml: [bridges.{name}] {key} must be a whole number, 0 or more"
+                    )
+            elif not isinstance(value, str):
                 raise ConfigError(f"config.toml: [bridges.{name}] {key} must be a string")
 
 

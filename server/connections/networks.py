@@ -30,6 +30,7 @@ def network_config(settings: Settings, name: str) -> NetworkConfig:
         allow_private=settings.dev,
         user_agent=f"Likewise ({settings.base_url})",
         directory_url=table.get("directory_url", ""),
+        monthly_requests=int(table.get("monthly_requests") or 0),
     )
 
 

@@ -11,7 +11,6 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bridges.base import ConnectKind
 from server.connections.networks import Networks
 from server.db.engine import Database
 from server.donations.periods import period_of
@@ -168,7 +167,7 @@ async def connections_page(db: Database, networks: Networks, account_id: int) ->
             for like in likes
         ],
         networks=[
-            NetworkChoice(name, network.label, network.connect_kind != ConnectKind.oauth1)
+            NetworkChoice(name, network.label, network.asks_handle)
             for name, network in built.items()
         ],
     )

@@ -46,8 +46,9 @@ from bridges.errors import (
 )
 from server.connections.credentials import context_of, seal_credentials, unseal_credentials
 from server.connections.ingest import ingest_page, sweep_disappeared
-from server.connections.networks import Networks
+from server.connections.networks import Networks, network_config
 from server.connections.secrets import SealError
+from server.connections.usage import BudgetSpent, Counts, add, check_budget
 from server.db.engine import Database
 from server.domain_errors import NotFound
 from server.jobs.handler import JobContext
@@ -206,6 +207,8 @@ async def _record_page(
     async with db.transaction() as session:
         if shared and wait > timedelta(0):
             await _hold_network(session, claimed.network, now + wait)
+        requests = 2 if renewed is not None else 1
+        await add(session, claimed.network, now, Counts(polls=1, requests=requests))
         row = await _locked(session, claimed)
         if row is None:
             return PollReport(ran=True)
@@ -242,6 +245,8 @@ async def _record_page(
 
 def _failure(error: BridgeError, label: str) -> tuple[str, bool]:
     """(the donor's status line, whether the round starts again from the newest)."""
+    if isinstance(error, BudgetSpent):
+        return str(error), False
     if isinstance(error, RateLimited):
         return f"{label} asked us to slow down; the next check waits", False
     if isinstance(error, NetworkDown):
@@ -264,6 +269,12 @@ async def _record_failure(
         if shared and isinstance(error, RateLimited):
             until = now + timedelta(seconds=max(error.retry_after, 1.0))
             await _hold_network(session, claimed.network, until)
+        limited = isinstance(error, RateLimited)
+        asked = not isinstance(error, (BudgetSpent, NotConfigured))
+        counts = Counts(
+            polls=1, requests=int(asked), errors=int(not limited), rate_limited=int(limited)
+        )
+        await add(session, claimed.network, now, counts)
         row = await _locked(session, claimed)
         if row is None:
             return PollReport(ran=True, error=str(error))
@@ -302,6 +313,10 @@ async def poll_once(
         network = networks.get(claimed.network)
         label, shared = network.label, network.shared_rate_limit
         credentials = unseal_credentials(settings.secret_key, claimed.sealed, claimed.context)
+        budget = network_config(settings, claimed.network).monthly_requests
+        if budget:
+            async with db.reading() as session:
+                await check_budget(session, claimed.network, label, budget, utcnow())
         page, renewed = await _page(network, credentials, claimed.cursor)
     except NotFound:
         return await _record_failure(db, settings, claimed, NotConfigured("not offered"), label)

@@ -15,6 +15,7 @@ from server.models.clicks import (
 from server.models.connections import (
     BridgeLike,
     BridgeLikeOutcome,
+    BridgeUsage,
     ConnectAttempt,
     ConnectedAccount,
     ConnectionState,
@@ -55,6 +56,7 @@ __all__ = [
     "Bookmark",
     "BridgeLike",
     "BridgeLikeOutcome",
+    "BridgeUsage",
     "Click",
     "ConnectAttempt",
     "ConnectedAccount",

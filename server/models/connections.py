@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import CheckConstraint, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -111,3 +111,19 @@ class ConnectAttempt(SQLModel, table=True):
     pending: str = Field(default="", sa_type=Text)  # secrets.seal(...) of the JSON
     created_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime
+
+
+class BridgeUsage(SQLModel, table=True):
+    """One network's polling on one day (UTC): what the admin's networks page shows, and the
+    requests a pay-per-read network's monthly budget (`monthly_requests`) is counted in."""
+
+    __tablename__ = "bridge_usage"
+    __table_args__ = (UniqueConstraint("network", "day", name="uq_bridge_usage_network_day"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    network: str = Field(max_length=32)
+    day: date
+    polls: int = 0  # pages asked for (each a poll job that reached the network, or tried to)
+    requests: int = 0  # requests made to the network (a poll with a token refresh makes two)
+    errors: int = 0  # polls that failed (not counting rate limits)
+    rate_limited: int = 0  # polls the network told to wait (429, a spent quota or budget)

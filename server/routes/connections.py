@@ -10,12 +10,13 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from server.auth import AccountUser, checked_form, current_user
-from server.connections import accounts, forms, pages
-from server.connections.networks import Networks
+from server.auth import AccountUser, checked_form, current_user, require_admin
+from server.connections import accounts, forms, pages, usage
+from server.connections.networks import Networks, network_config
 from server.context import context
 from server.domain_errors import ServiceError, Unauthorized
 from server.errors import status_of
+from server.models.base import utcnow
 
 PATH = "/settings/connections"
 NOTICE = "settings_notice"
@@ -147,7 +148,25 @@ async def disconnect(request: Request) -> Response:
     return _done(request, f"{handle} is disconnected; its access is deleted here.")
 
 
+async def admin_networks(request: Request) -> Response:
+    """The admin's view of each network: accounts, the last day's polls, errors and rate-limit
+    waits, and a pay-per-read network's budget."""
+    require_admin(request)
+    app = context(request)
+    networks = _networks(request)
+    offered = {
+        name: (label, network_config(app.settings, name).monthly_requests)
+        for name, label in networks.labels().items()
+    }
+    rows = await usage.usage(app.db, offered, utcnow())
+    response: Response = app.templates.TemplateResponse(
+        request, "admin_networks.html", {"networks": rows}
+    )
+    return response
+
+
 routes = [
+    Route("/admin/networks", admin_networks, methods=["GET"]),
     Route(PATH, show, methods=["GET"]),
     Route(f"{PATH}/connect", connect, methods=["POST"]),
     Route(PATH + "/{network:str}/callback", callback, methods=["GET"]),

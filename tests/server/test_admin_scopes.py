@@ -55,7 +55,7 @@ async def _admin_token(app: Starlette, scopes: str) -> str:
 def test_the_admin_routes_are_all_found() -> None:
     assert ("GET", "/admin/money") in READS and ("GET", "/admin/peers") in READS
     assert ("POST", "/admin/money/fund") in WRITES
-    assert len(ADMIN_ROUTES) == 18  # 12, and the bank pages' 6
+    assert len(ADMIN_ROUTES) == 19  # 12, the bank pages' 6 and the networks page
 
 
 @pytest.mark.parametrize(("method", "path"), ADMIN_ROUTES)

@@ -1,0 +1,118 @@
+"""Each network's polls counted per day, a pay-per-read network's monthly request budget, and
+the admin's networks page that shows both."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlmodel import select
+from starlette.applications import Starlette
+
+from server.connections.networks import Networks
+from server.connections.polling import poll_once
+from server.connections.usage import month_bounds
+from server.context import context
+from server.models import BridgeUsage, ConnectedAccount
+from server.models.base import utcnow
+from tests.connections.conftest import Donor
+from tests.connections.test_fediverse import connected, connection
+from tests.support.accounts import log_in, make_account
+from tests.support.fakes.mastodon_api import FakeMastodonApi
+from tests.support.network import Network
+
+
+async def _usage(donor: Donor) -> list[BridgeUsage]:
+    async with donor.db.session() as session:
+        return list((await session.exec(select(BridgeUsage))).all())
+
+
+async def _due(donor: Donor) -> None:
+    async with donor.db.transaction() as session:
+        for row in (await session.exec(select(ConnectedAccount))).all():
+            row.next_poll_at = utcnow() - timedelta(seconds=1)
+            session.add(row)
+
+
+def test_month_bounds_end_at_the_next_months_first_moment() -> None:
+    first, following = month_bounds(datetime(2026, 12, 31, 23, 59, tzinfo=UTC))
+    assert (first.isoformat(), following) == ("2026-12-01", datetime(2027, 1, 1, tzinfo=UTC))
+    first, following = month_bounds(datetime(2027, 2, 1, tzinfo=UTC))
+    assert (first.isoformat(), following) == ("2027-02-01", datetime(2027, 3, 1, tzinfo=UTC))
+
+
+async def test_every_poll_is_counted_once_for_its_network_and_day(
+    donor: Donor, fake: FakeMastodonApi
+) -> None:
+    await connected(donor, fake)
+    fake.favourite("donor")
+    await donor.poll()
+    fake.knobs.fail_5xx = 1
+    await donor.poll()
+    fake.knobs.rate_limit = 1  # spent already in this window: 429s from now on
+    await donor.poll()
+    await donor.poll()
+    [row] = await _usage(donor)
+    assert (row.network, row.day) == ("fediverse", utcnow().date())
+    assert (row.polls, row.requests, row.errors, row.rate_limited) == (5, 5, 1, 2)
+    assert fake.rate_limited == 2
+
+
+async def test_a_spent_budget_stops_polling_until_next_month_and_says_so(
+    donor: Donor, fake: FakeMastodonApi
+) -> None:
+    # Given a network the admin gave a budget of 2 requests a month
+    app = context(donor.app)
+    await connected(donor, fake)  # the first round: 1 request
+    tables = {**app.settings.extra["bridges"], "fediverse": {"monthly_requests": 2}}
+    budgeted = app.settings.replace(extra={**app.settings.extra, "bridges": tables})
+    networks = Networks(budgeted, app.http)
+    row = await connection(donor.db)
+    fake.favourite("donor")
+    # When polls run: the second request is within the budget, the third is not asked
+    await _due(donor)
+    assert (await poll_once(app.db, budgeted, networks, row.id or 0)).error == ""
+    asked = fake.requests
+    await _due(donor)
+    report = await poll_once(app.db, budgeted, networks, row.id or 0)
+    # Then the network was not called, the donor's line says why and when it resumes
+    assert fake.requests == asked
+    _, following = month_bounds(utcnow())
+    assert "request budget for the month is spent (2 of 2)" in report.error
+    assert f"checks resume on {following:%Y-%m-%d}" in report.error
+    row = await connection(donor.db)
+    assert row.next_poll_at is not None
+    assert abs((row.next_poll_at - following).total_seconds()) < 5
+    assert row.failures == 0  # waiting for the budget is no failure
+    [usage] = await _usage(donor)
+    assert (usage.requests, usage.rate_limited) == (2, 1)
+
+
+async def test_the_admin_sees_each_networks_accounts_polls_and_budget(
+    donor: Donor, fake: FakeMastodonApi, instance: Starlette, network: Network
+) -> None:
+    await connected(donor, fake)
+    fake.knobs.fail_5xx = 1
+    await donor.poll()
+    await make_account(instance, "ada", admin=True)
+    async with network.client("alpha.test") as web:
+        assert (await log_in(web, "ada")).status_code == 303
+        page = await web.get("/admin/networks")
+    assert page.status_code == 200, page.text
+    text = " ".join(page.text.split())
+    assert 'data-network="fediverse"' in text and 'data-network="bluesky"' in text
+    fediverse = text.split('data-network="fediverse"')[1].split("</li>")[0]
+    assert "1 connected" in fediverse
+    assert "2 polls" in fediverse and "1 errors" in fediverse and "0 rate-limit waits" in fediverse
+    # A donor is not an admin
+    assert (await donor.web.get("/admin/networks")).status_code in (403, 404)
+
+
+async def test_the_connect_page_sends_instagram_and_facebook_likes_to_the_importer(
+    donor: Donor,
+) -> None:
+    page = await donor.web.get("/settings/connections")
+    assert page.status_code == 200
+    text = " ".join(page.text.split())
+    assert "Instagram and Facebook" in text and 'href="/settings/imports"' in text
+    # The fediverse asks for the donor's handle (a server to find); Bluesky too
+    assert 'id="handle-fediverse"' in text and 'id="handle-bluesky"' in text
