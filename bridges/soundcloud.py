@@ -3,7 +3,7 @@
 Connecting: OAuth 2.1, the authorization-code flow with PKCE (S256) and a state, on
 `https://secure.soundcloud.com/authorize`; the code is exchanged at
 `https://secure.soundcloud.com/oauth/token` with the app's id and secret in the form (the
-legacy `api.soundcloud.com/oauth2/token` is gone). No scopes: a token may do what the donor
+legacy `api.soundcloud.com/oauth2/token` is deprecated). No scopes: a token may do what the donor
 may. Access tokens live about an hour and come with a refresh token that works once
 (`OAuth2Network.refresh` keeps the new one). The API (`https://api.soundcloud.com`) takes the
 token as `Authorization: OAuth <token>`, the scheme SoundCloud's guide documents. The donor's

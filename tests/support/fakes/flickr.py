@@ -283,7 +283,10 @@ class FakeFlickr(Controlled):
         return PlainTextResponse(urlencode(answer))
 
     def _fail(self, code: int) -> Response:
-        return JSONResponse({"stat": "fail", "code": code, "message": ERRORS.get(code, "error")})
+        """Flickr's error answer: a 200 with stat "fail", the code and its message."""
+        document: dict[str, Any] = copy.deepcopy(load_json("bridges/flickr/error.json"))
+        document.update(code=code, message=ERRORS.get(code, "Unknown error"))
+        return JSONResponse(document)
 
     async def _rest(self, request: Request) -> Response:
         self.requests += 1
