@@ -19,6 +19,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -399,11 +400,22 @@ async def sweep_disappeared(
     """After a round that read every like of the running month: each counted like of this
     month the round did not see again was taken back on the network, so it is unclicked
     (while its period is open). Returns how many clicks were removed."""
+    return await unclick_counted(
+        session, connection, now, col(BridgeLike.last_seen_at) < round_started_at
+    )
+
+
+async def unclick_counted(
+    session: AsyncSession, connection: ConnectedAccount, now: datetime, *where: Any
+) -> int:
+    """The connection's counted likes of the running month that match `where`, taken back:
+    each one's click goes (while its period is open) and the row says `unclicked`. Returns
+    how many clicks were removed."""
     query = select(BridgeLike).where(
         BridgeLike.connected_account_id == connection.id,
         BridgeLike.outcome == BridgeLikeOutcome.counted,
         BridgeLike.period == period_of(now),
-        col(BridgeLike.last_seen_at) < round_started_at,
+        *where,
     )
     removed = 0
     for row in (await session.exec(query)).all():

@@ -30,11 +30,9 @@ from bridges.bluesky import JetstreamLike
 from bridges.errors import BadPayload, NetworkDown
 from bridges.jetstream import PUBLIC_URL, Socket, options_update, read_event, subscribe_url
 from bridges.jetstream import connect as jetstream_connect
-from server.connections.ingest import ingest_page
+from server.connections.ingest import ingest_page, unclick_counted
 from server.db.engine import Database
-from server.donations.clicks import remove_click_by_id
-from server.donations.periods import period_of
-from server.models import BridgeLike, BridgeLikeOutcome, ConnectedAccount, ConnectionState
+from server.models import BridgeLike, ConnectedAccount, ConnectionState
 from server.models.base import utcnow
 from server.settings import Settings
 
@@ -88,23 +86,7 @@ async def _unclick(
     session: AsyncSession, connection: ConnectedAccount, like_uri: str, now: datetime
 ) -> int:
     """The counted like of this month with this record, taken back: its click goes."""
-    rows = await session.exec(
-        select(BridgeLike).where(
-            BridgeLike.connected_account_id == connection.id,
-            BridgeLike.like_id == like_uri,
-            BridgeLike.outcome == BridgeLikeOutcome.counted,
-            BridgeLike.period == period_of(now),
-        )
-    )
-    removed = 0
-    for row in rows.all():
-        if row.click_id is not None and await remove_click_by_id(
-            session, connection.account_id, row.click_id
-        ):
-            row.outcome = BridgeLikeOutcome.unclicked
-            session.add(row)
-            removed += 1
-    return removed
+    return await unclick_counted(session, connection, now, BridgeLike.like_id == like_uri)
 
 
 async def take(db: Database, settings: Settings, event: JetstreamLike) -> tuple[int, int]:
