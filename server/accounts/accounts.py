@@ -6,6 +6,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from babel import Locale, UnknownLocaleError
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
@@ -26,6 +27,8 @@ from server.settings import Settings
 
 USERNAME_PATTERN = re.compile(r"[a-z0-9_]{1,30}")
 EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+LOCALE_PATTERN = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8}){0,2}")
+DEFAULT_LOCALE = "en"  # the instance's language (the instance entity's `languages`)
 RESERVED_USERNAMES = frozenset(
     {"actor", "admin", "api", "inbox", "instance", "likewise", "root", "static", "support"}
 )
@@ -38,6 +41,32 @@ class NewAccount:
     password: str
     is_admin: bool = False
     display_name: str = ""
+    locale: str = ""  # "" for the instance's
+
+
+class NotIncluded(ValidationFailed):
+    """A value outside the allowed ones (Mastodon's ERR_INCLUSION)."""
+
+    code = "inclusion"
+
+
+def valid_locale(value: str) -> str:
+    """A locale Babel (CLDR) knows, written as Mastodon writes them ("en", "pt-BR",
+    "zh-TW", "sr-Latn"); NotIncluded for anything else."""
+    text = value.strip()
+    if not LOCALE_PATTERN.fullmatch(text):
+        raise NotIncluded("Locale is not included in the list", field="locale")
+    first, *rest = re.split(r"[-_]", text)
+    parts = [first.lower(), *(part.title() if len(part) == 4 else part.upper() for part in rest)]
+    try:
+        parsed = Locale.parse("_".join(parts))
+    except (ValueError, UnknownLocaleError) as error:
+        raise NotIncluded("Locale is not included in the list", field="locale") from error
+    # Babel fills in likely subtags ("zh_TW" reads as zh_Hant_TW) but also swaps an
+    # unknown region for a likely one ("en_ZZ" reads as en_US): the parts given must stay.
+    if parsed.language != parts[0] or not set(parts[1:]) <= {parsed.script, parsed.territory}:
+        raise NotIncluded("Locale is not included in the list", field="locale")
+    return "-".join(parts)
 
 
 def normalize_username(username: str) -> str:
@@ -63,7 +92,8 @@ def _validate(new: NewAccount) -> NewAccount:
     if len(email) > 254 or not EMAIL_PATTERN.fullmatch(email):
         raise ValidationFailed("that is not an e-mail address", field="email")
     _check_password(new.password, "password")
-    return NewAccount(username, email, new.password, new.is_admin, new.display_name.strip())
+    locale = valid_locale(new.locale) if new.locale.strip() else ""
+    return NewAccount(username, email, new.password, new.is_admin, new.display_name.strip(), locale)
 
 
 async def create_account(session: AsyncSession, settings: Settings, new: NewAccount) -> Account:
@@ -81,6 +111,7 @@ async def create_account(session: AsyncSession, settings: Settings, new: NewAcco
         password_hash=hash_password(clean.password),
         is_admin=clean.is_admin,
         display_name=clean.display_name or clean.username,
+        locale=clean.locale,
     )
     session.add(account)
     try:

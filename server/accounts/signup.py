@@ -4,10 +4,10 @@ transaction; an app also gets a token for the new account."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
-from server.accounts.accounts import NewAccount, create_account
+from server.accounts.accounts import DEFAULT_LOCALE, NewAccount, create_account
 from server.accounts.tokens import hash_token, new_secret
 from server.db.engine import Database
 from server.domain_errors import Forbidden, ValidationFailed
@@ -37,7 +37,7 @@ class AppSignUp:
     scopes: str  # the app token's: the new user's token gets the same
     new: NewAccount
     agreement: bool
-    locale: str = ""
+    locale: str = ""  # the person's interface language; "" for the instance's
 
 
 @dataclass(frozen=True)
@@ -49,14 +49,16 @@ class IssuedToken:
 
 async def sign_up_from_app(db: Database, settings: Settings, request: AppSignUp) -> IssuedToken:
     """Mastodon's app sign-up: open registrations and the terms agreed, then the account
-    (with what it already owns claimed) and a token for the app, in one transaction."""
+    (with what it already owns claimed, its locale the one given or the instance's) and a
+    token for the app, in one transaction. A locale Babel does not know is refused."""
     if not settings.registrations:
         raise Forbidden("registrations are closed on this instance")
     if not request.agreement:
         raise ValidationFailed("you must accept the terms of service", field="agreement")
     token = new_secret()
     async with db.transaction() as session:
-        account = await create_account(session, settings, request.new)
+        new = replace(request.new, locale=request.locale.strip() or DEFAULT_LOCALE)
+        account = await create_account(session, settings, new)
         await claim_own_identities(session, settings, int(account.id or 0))
         row = ApiToken(
             account_id=account.id,

@@ -30,6 +30,9 @@ class Account(SQLModel, table=True):
     privacy: str = Field(default="public", max_length=16)
     sensitive: bool = False
     language: str = Field(default="", max_length=16)
+    # The interface language chosen at sign-up from an app (Mastodon's user locale, e.g.
+    # "en" or "pt-BR"); "" for the instance's. Not the posting language (`language`).
+    locale: str = Field(default="", max_length=16)
 
 
 class ApiToken(SQLModel, table=True):

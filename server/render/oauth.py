@@ -26,7 +26,11 @@ SCOPE_LABELS = {
     "read:notifications": "read your notifications",
 }
 # Mastodon's names for why a field was refused.
-ERROR_CODES = {"conflict": "ERR_TAKEN", "validation_failed": "ERR_INVALID"}
+ERROR_CODES = {
+    "conflict": "ERR_TAKEN",
+    "validation_failed": "ERR_INVALID",
+    "inclusion": "ERR_INCLUSION",
+}
 
 
 class Application(Protocol):
