@@ -25,7 +25,8 @@ saw first (`stop`, up to five of them, so that unliking one does not send the ro
 through every page; X gives no like time to stop by). `MAX_PAGES_PER_ROUND` bounds a round.
 
 The request budget: X bills every read. The admin opts in with a monthly number of
-requests; the instance counts them in one place for every account. The network takes a
+requests (`[bridges.x] monthly_requests`; without it the network is not offered,
+`is_configured`); the instance counts them in one place for every account. The network takes a
 `RequestBudget` (`spend(period, requests) -> bool`, the period being the UTC month
 "2026-12" of `budget_period()`) and spends one request from it before each API read (token
 requests are not reads); when it says no, `BudgetSpent` (a `RateLimited` until the first of
@@ -137,6 +138,11 @@ class XNetwork(OAuth2Network):
     ) -> None:
         super().__init__(http, config)
         self.budget: RequestBudget = budget or UnlimitedBudget()
+
+    @classmethod
+    def is_configured(cls, config: NetworkConfig) -> bool:
+        """Offered only when the admin opted in with a monthly number of requests too."""
+        return super().is_configured(config) and config.monthly_requests > 0
 
     async def _read(
         self, credentials: Credentials, path: str, params: Mapping[str, str]

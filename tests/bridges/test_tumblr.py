@@ -21,8 +21,8 @@ from bridges.errors import (
 from bridges.registry import NetworkType
 from bridges.tumblr import MAX_PAGES_PER_ROUND, TumblrNetwork, tumblr_wait
 from tests.support.fakes.oauth2 import CLIENT_ID, CLIENT_SECRET
-from tests.support.fakes.server import Control, serve
-from tests.support.fakes.tumblr import FakeTumblr, blog_uuid
+from tests.support.fakes.server import serve
+from tests.support.fakes.tumblr import FakeTumblr, TumblrControl, blog_uuid
 
 REDIRECT = "https://likewise.example/connect/tumblr/callback"
 
@@ -96,17 +96,17 @@ async def test_a_creator_claims_a_blog_they_own_and_not_a_group_blog(
     http: httpx.AsyncClient, tumblr: tuple[FakeTumblr, str]
 ) -> None:
     fake, base = tumblr
-    with Control(base) as control:
-        uuids = control._post("accounts", {"user": "artist", "blogs": ["artist", "sketches"]})
-        control._post("authorize_as", {"user": "artist"})
+    with TumblrControl(base) as control:
+        uuids = control.add_account("artist", ["artist", "sketches"])
+    await http.post(f"{base}/_test/authorize_as", json={"user": "artist"})
     fake.accounts["artist"].member_of.append("collective")
     net = network(http, base)
     pending, callback = await authorize(net, http)
-    assert (await net.verify_claim(pending, callback)).external_id == uuids["blogs"][0]
+    assert (await net.verify_claim(pending, callback)).external_id == uuids[0]
     pending, callback = await authorize(net, http, "@Sketches")
     claimed = await net.verify_claim(pending, callback)
-    assert (claimed.external_id, claimed.handle) == (uuids["blogs"][1], "sketches")
-    pending, callback = await authorize(net, http, uuids["blogs"][1])
+    assert (claimed.external_id, claimed.handle) == (uuids[1], "sketches")
+    pending, callback = await authorize(net, http, uuids[1])
     assert (await net.verify_claim(pending, callback)).handle == "sketches"
     pending, callback = await authorize(net, http, "collective")
     with pytest.raises(ConnectFailed, match="not yours"):
@@ -131,8 +131,8 @@ async def test_first_round_pages_back_then_only_newer_likes(
     # Then every like came once, newest first
     assert seen == [str(post.id) for post in reversed(made)]
     # When three more are liked, the next round sees only them
-    with Control(base) as control:
-        newer = [control._post("like", {"user": "donor"}) for _ in range(3)]
+    with TumblrControl(base) as control:
+        newer = [control.like("donor") for _ in range(3)]
     calls = fake.requests
     seen, keep = await read_round(net, credentials, keep)
     assert seen == [item["post_id"] for item in reversed(newer)]

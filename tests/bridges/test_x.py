@@ -28,8 +28,8 @@ from bridges.x import (
     until_next_month,
 )
 from tests.support.fakes.oauth2 import CLIENT_ID, CLIENT_SECRET
-from tests.support.fakes.server import Control, serve
-from tests.support.fakes.x import FakeX
+from tests.support.fakes.server import serve
+from tests.support.fakes.x import FakeX, XControl
 
 REDIRECT = "https://likewise.example/connect/x/callback"
 
@@ -77,8 +77,11 @@ async def read_round(
 
 def test_the_class_is_a_registry_entry() -> None:
     entry: NetworkType = XNetwork
-    assert entry.is_configured(NetworkConfig(client_id="i", client_secret="s"))
-    assert not entry.is_configured(NetworkConfig())
+    assert entry.is_configured(
+        NetworkConfig(client_id="i", client_secret="s", monthly_requests=10_000)
+    )
+    assert not entry.is_configured(NetworkConfig(client_id="i", client_secret="s"))  # opt-in
+    assert not entry.is_configured(NetworkConfig(monthly_requests=10_000))
 
 
 async def test_connect_with_pkce_and_basic_client_auth_reads_the_account(
@@ -107,8 +110,7 @@ async def test_connect_with_pkce_and_basic_client_auth_reads_the_account(
 async def test_a_claim_proves_the_account(http: httpx.AsyncClient, x: tuple[FakeX, str]) -> None:
     fake, base = x
     creator = fake.add_account("painter")
-    with Control(base) as control:
-        control._post("authorize_as", {"user": "painter"})
+    await http.post(f"{base}/_test/authorize_as", json={"user": "painter"})
     net = network(http, base)
     pending, callback = await authorize(net, http)
     claimed = await net.verify_claim(pending, callback)
@@ -128,8 +130,8 @@ async def test_first_round_pages_back_then_only_newer_likes(
     # Then every like came once, newest first
     assert seen == [str(post.id) for post in reversed(made)]
     # When two more arrive (through the control API), the next round sees only them
-    with Control(base) as control:
-        newer = [control._post("like", {"user": "donor"}) for _ in range(2)]
+    with XControl(base) as control:
+        newer = [control.like("donor") for _ in range(2)]
     reads = fake.reads
     seen, keep = await read_round(net, credentials, keep)
     assert seen == [item["post_id"] for item in reversed(newer)]

@@ -23,8 +23,8 @@ from bridges.youtube import (
     until_pacific_midnight,
 )
 from tests.support.fakes.oauth2 import CLIENT_ID, CLIENT_SECRET
-from tests.support.fakes.server import Control, serve
-from tests.support.fakes.youtube import FakeYoutube
+from tests.support.fakes.server import serve
+from tests.support.fakes.youtube import FakeYoutube, YoutubeControl
 
 REDIRECT = "https://likewise.example/connect/youtube/callback"
 
@@ -97,8 +97,7 @@ async def test_a_claim_proves_the_channel(
 ) -> None:
     fake, base = youtube
     creator = fake.add_account("weaver")
-    with Control(base) as control:
-        control._post("authorize_as", {"user": "weaver"})
+    await http.post(f"{base}/_test/authorize_as", json={"user": "weaver"})
     net = network(http, base)
     start = await net.start_connect("", REDIRECT, "claim-1")
     answer = await http.get(start.redirect_to)
@@ -120,10 +119,11 @@ async def test_first_round_pages_back_then_only_newer_likes(
     # Then every like came once, newest first
     assert seen == [liked.video_id for liked in reversed(made)]
     assert keep is not None
-    # When three more are liked, the next round sees only them
-    newer = [fake.like("donor") for _ in range(3)]
+    # When three more are liked (through the control API), the next round sees only them
+    with YoutubeControl(base) as control:
+        newer = [control.like("donor") for _ in range(3)]
     seen, keep = await read_round(net, credentials, keep)
-    assert seen == [liked.video_id for liked in reversed(newer)]
+    assert seen == [liked["video_id"] for liked in reversed(newer)]
     # And a round with nothing new reads one page and keeps its place
     before = fake.units
     assert await read_round(net, credentials, keep) == ([], keep)
@@ -191,7 +191,7 @@ async def test_a_quota_error_mid_round_resumes_without_duplicate_or_loss(
     assert not isinstance(raised.value, QuotaSpent)
     assert 0 < raised.value.retry_after <= 25 * 3600
     # Then after the wait the stored cursor finishes the round
-    with Control(base) as control:
+    with YoutubeControl(base) as control:
         control.knobs(quota=10_000)
     rest, keep = await read_round(net, credentials, stored)
     assert seen + rest == [liked.video_id for liked in reversed(made)]

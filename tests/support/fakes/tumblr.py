@@ -33,7 +33,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from tests.support.fakes.oauth2 import OAuth2Provider
-from tests.support.fakes.server import Controlled
+from tests.support.fakes.server import Control, Controlled
 from tests.support.payloads import load_json
 
 START = 1_733_000_000
@@ -292,3 +292,17 @@ class FakeTumblr(Controlled):
     async def _control_unlike(self, request: Request) -> Response:
         body = await request.json()
         return JSONResponse({"removed": self.unlike(str(body["user"]), int(body["post_id"]))})
+
+
+class TumblrControl(Control):
+    """The fake's control API over HTTP (a context manager: it keeps a connection)."""
+
+    def add_account(self, user: str, blogs: list[str] | None = None) -> list[str]:
+        answer = self._post("accounts", {"user": user, "blogs": blogs or []})
+        return [str(uuid) for uuid in answer["blogs"]]
+
+    def like(self, user: str = "donor", blog: str = "", at: int = 0) -> dict[str, Any]:
+        return self._post("like", {"user": user, "blog": blog, "at": at})
+
+    def unlike(self, user: str, post_id: str) -> bool:
+        return bool(self._post("unlike", {"user": user, "post_id": post_id})["removed"])

@@ -30,7 +30,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from tests.support.fakes.oauth2 import OAuth2Provider
-from tests.support.fakes.server import Controlled
+from tests.support.fakes.server import Control, Controlled
 from tests.support.payloads import load_json
 
 
@@ -313,3 +313,16 @@ def parse_base36(token: str) -> int:
     if not token.startswith(TOKEN_PREFIX):
         raise ValueError(token)
     return int(token.removeprefix(TOKEN_PREFIX), 36)
+
+
+class XControl(Control):
+    """The fake's control API over HTTP (a context manager: it keeps a connection)."""
+
+    def add_account(self, user: str) -> str:
+        return str(self._post("accounts", {"user": user})["id"])
+
+    def like(self, user: str = "donor", author: str = "") -> dict[str, Any]:
+        return self._post("like", {"user": user, "author": author})
+
+    def unlike(self, user: str, post_id: str) -> bool:
+        return bool(self._post("unlike", {"user": user, "post_id": post_id})["removed"])

@@ -31,7 +31,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from tests.support.fakes.oauth2 import OAuth2Provider
-from tests.support.fakes.server import Controlled
+from tests.support.fakes.server import Control, Controlled
 from tests.support.payloads import load_json
 
 ALPHABET = string.ascii_letters + string.digits + "-_"
@@ -300,3 +300,16 @@ class FakeYoutube(Controlled):
     async def _control_unlike(self, request: Request) -> Response:
         body = await request.json()
         return JSONResponse({"removed": self.unlike(str(body["user"]), str(body["video_id"]))})
+
+
+class YoutubeControl(Control):
+    """The fake's control API over HTTP (a context manager: it keeps a connection)."""
+
+    def add_account(self, user: str) -> str:
+        return str(self._post("accounts", {"user": user})["channel_id"])
+
+    def like(self, user: str = "donor", owner: str = "", title: str = "") -> dict[str, Any]:
+        return self._post("like", {"user": user, "owner": owner, "title": title})
+
+    def unlike(self, user: str, video_id: str) -> bool:
+        return bool(self._post("unlike", {"user": user, "video_id": video_id})["removed"])
