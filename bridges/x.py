@@ -54,7 +54,14 @@ from bridges.base import Creator, Credentials, Like, LikesPage, NetworkConfig
 from bridges.errors import BadPayload, RateLimited
 from bridges.http import Fetched, check_uri, retry_after
 from bridges.oauth2 import Endpoints, OAuth2Network
-from bridges.youtube import Seen, check, parse_position, plain_title, round_page
+from bridges.youtube import (
+    Seen,
+    check,
+    parse_position,
+    plain_title,
+    refuse_expired,
+    round_page,
+)
 
 PAGE_SIZE = 100
 MAX_PAGES_PER_ROUND = 10
@@ -148,6 +155,7 @@ class XNetwork(OAuth2Network):
         self, credentials: Credentials, path: str, params: Mapping[str, str]
     ) -> Fetched:
         """One API read: a request from the budget first, X's 429s decided here."""
+        refuse_expired(credentials, self.label)
         if not await self.budget.spend(budget_period(), 1):
             raise BudgetSpent(
                 "the X request budget of this instance is spent for this month",

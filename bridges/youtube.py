@@ -60,7 +60,7 @@ from bridges.base import Creator, Credentials, Like, LikesPage, NetworkConfig
 from bridges.bluesky import parse_datetime
 from bridges.errors import BadPayload, RateLimited, TokenExpired, TokenRevoked
 from bridges.http import Fetched, check_uri, retry_after
-from bridges.oauth2 import Endpoints, OAuth2Network
+from bridges.oauth2 import EXPIRY_MARGIN, Endpoints, OAuth2Network
 
 PAGE_SIZE = 50
 MAX_PAGES_PER_ROUND = 20
@@ -260,6 +260,14 @@ def round_page(
     return LikesPage(likes, following.encode(), resume, fetched.rate)
 
 
+def refuse_expired(credentials: Credentials, label: str) -> None:
+    """TokenExpired for a token past its time, before anything is spent on a request that
+    `OAuth2Network.api_get` would not send."""
+    expires_at = credentials.expires_at
+    if expires_at is not None and datetime.now(UTC) >= expires_at - EXPIRY_MARGIN:
+        raise TokenExpired(f"the {label} token expired at {expires_at:%Y-%m-%d %H:%M}")
+
+
 def plain_title(value: object, length: int = TITLE_LENGTH) -> str:
     """A short plain-text title (YouTube's titles are text already: spaces folded, cut)."""
     if not isinstance(value, str):
@@ -319,6 +327,7 @@ class YoutubeNetwork(OAuth2Network):
     ) -> Fetched:
         """One API call: its quota units spent first, Google's 403s decided here."""
         units = QUOTA_COST[method]
+        refuse_expired(credentials, self.label)
         if not await self.quota.spend(quota_period(), units):
             raise QuotaSpent(
                 "the YouTube quota of this instance is spent for today (Pacific time)",

@@ -245,13 +245,15 @@ async def test_token_expiry_refresh_and_revocation(
 ) -> None:
     fake, base = x
     fake.like("donor")
-    net = network(http, base)
+    budget = MemoryBudget(100)
+    net = network(http, base, budget)
     credentials = (await connect(net, http)).credentials
     assert credentials.expires_at is not None
     assert credentials.expires_at > datetime.now(UTC) + timedelta(hours=1, minutes=59)
     credentials.expires_at = datetime.now(UTC) - timedelta(seconds=1)
     with pytest.raises(TokenExpired):
         await net.list_likes(credentials, None)
+    assert budget.used == {budget_period(): 1}  # the expired token spent nothing
     renewed = await net.refresh(credentials)
     assert renewed.extra == credentials.extra
     assert len((await net.list_likes(renewed, None)).likes) == 1
