@@ -14,6 +14,12 @@ class RateLimited(BridgeError):
         self.retry_after = retry_after  # seconds to wait before the next request
 
 
+class BudgetSpent(RateLimited):
+    """A budget of requests is spent (the instance's monthly budget of a pay-per-read
+    network, X's own cap, YouTube's daily quota): nothing more is asked until `retry_after`,
+    and the message says so in words a donor can read."""
+
+
 class TokenExpired(BridgeError):
     """The access token expired: refresh it (if a refresh token exists) and try again."""
 

@@ -51,7 +51,7 @@ from typing import ClassVar, Protocol
 import httpx
 
 from bridges.base import Creator, Credentials, Like, LikesPage, NetworkConfig
-from bridges.errors import BadPayload, RateLimited
+from bridges.errors import BadPayload, BudgetSpent, RateLimited
 from bridges.http import Fetched, check_uri, retry_after
 from bridges.oauth2 import Endpoints, OAuth2Network
 from bridges.youtube import (
@@ -100,11 +100,6 @@ class MemoryBudget:
             return False
         self.used[period] = self.used.get(period, 0) + requests
         return True
-
-
-class BudgetSpent(RateLimited):
-    """This month's X requests are spent (the instance's budget, or X's own cap): nothing
-    more is read until the first of next month (UTC)."""
 
 
 def budget_period(now: datetime | None = None) -> str:

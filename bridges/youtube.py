@@ -58,7 +58,7 @@ import httpx
 
 from bridges.base import Creator, Credentials, Like, LikesPage, NetworkConfig
 from bridges.bluesky import parse_datetime
-from bridges.errors import BadPayload, RateLimited, TokenExpired, TokenRevoked
+from bridges.errors import BadPayload, BudgetSpent, RateLimited, TokenExpired, TokenRevoked
 from bridges.http import Fetched, check_uri, retry_after
 from bridges.oauth2 import EXPIRY_MARGIN, Endpoints, OAuth2Network
 
@@ -107,7 +107,7 @@ class MemoryQuota:
         return True
 
 
-class QuotaSpent(RateLimited):
+class QuotaSpent(BudgetSpent):
     """The instance's YouTube quota for today is spent: wait until midnight Pacific."""
 
 

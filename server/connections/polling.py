@@ -38,6 +38,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bridges.base import Credentials, LikesPage, Network, RateInfo
 from bridges.errors import (
     BridgeError,
+    BudgetSpent,
     NetworkDown,
     NotConfigured,
     RateLimited,
@@ -48,7 +49,7 @@ from server.connections.credentials import context_of, seal_credentials, unseal_
 from server.connections.ingest import ingest_page, sweep_disappeared
 from server.connections.networks import Networks, network_config
 from server.connections.secrets import SealError
-from server.connections.usage import BudgetSpent, Counts, add, check_budget
+from server.connections.usage import Counts, add, check_budget
 from server.db.engine import Database
 from server.domain_errors import NotFound
 from server.jobs.handler import JobContext

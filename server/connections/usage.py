@@ -16,15 +16,11 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bridges.errors import RateLimited
+from bridges.errors import BudgetSpent
 from server.db.engine import Database
 from server.db.upsert import dialect_insert
 from server.donations.periods import period_of, period_start
 from server.models import BridgeUsage, ConnectedAccount, ConnectionState
-
-
-class BudgetSpent(RateLimited):
-    """The month's request budget of a pay-per-read network is used up: wait for the next."""
 
 
 @dataclass(frozen=True)

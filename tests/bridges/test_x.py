@@ -12,6 +12,7 @@ import pytest
 from bridges.base import Connection, Credentials, LikesPage, NetworkConfig
 from bridges.errors import (
     BadPayload,
+    BudgetSpent,
     ConnectFailed,
     NetworkDown,
     RateLimited,
@@ -21,7 +22,6 @@ from bridges.errors import (
 from bridges.registry import NetworkType
 from bridges.x import (
     MAX_PAGES_PER_ROUND,
-    BudgetSpent,
     MemoryBudget,
     XNetwork,
     budget_period,
