@@ -12,12 +12,14 @@ from server.models.base import utcnow
 
 class MediaAttachment(SQLModel, table=True):
     """An uploaded image: the re-encoded original and its preview live under the data
-    directory (`media/attachments/`), named by `file_name` and `preview_name`."""
+    directory (`media/attachments/`), named by `file_name` and `preview_name`. Or a remote
+    note's attachment: `remote_url` where it lives (never downloaded), no account and no
+    file here, `content_type` its mediaType."""
 
     __tablename__ = "media_attachment"
 
     id: int | None = Field(default=None, primary_key=True)
-    account_id: int = Field(foreign_key="account.id", index=True)
+    account_id: int | None = Field(default=None, foreign_key="account.id", index=True)
     note_id: int | None = Field(default=None, foreign_key="note.id", index=True)
     file_name: str = Field(max_length=64)
     preview_name: str = Field(max_length=64)
@@ -31,4 +33,5 @@ class MediaAttachment(SQLModel, table=True):
     focus_y: float = 0.0
     description: str = Field(default="", sa_type=Text)
     blurhash: str = Field(default="", max_length=64)
+    remote_url: str = Field(default="", max_length=2048)
     created_at: datetime = Field(default_factory=utcnow)

@@ -36,6 +36,12 @@ PREVIEW_SIDE = 400
 MAX_ATTACHMENTS = 4
 MAX_DESCRIPTION = 1500
 FILE_NAME = re.compile(r"[0-9a-f]{32}(?:_small)?\.(?:jpg|png|gif|webp)")
+MAX_REMOTE_ATTACHMENTS = 16  # a remote note's attachments kept, as Mastodon keeps them
+MAX_REMOTE_URL = 2048
+MAX_REMOTE_SIDE = 100_000
+BLURHASH = re.compile(r"[0-9A-Za-z#$%*+,\-.:;=?@\[\]^_{|}~]{6,64}")
+MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9.+-]*/[a-z0-9][a-z0-9.+-]*")
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 class MediaTooLarge(ServiceError):
@@ -263,6 +269,69 @@ async def for_notes(session: AsyncSession, note_ids: list[int]) -> dict[int, lis
     for row in (await session.exec(query.order_by(col(MediaAttachment.id)))).all():
         found.setdefault(row.note_id or 0, []).append(row)
     return found
+
+
+def _remote_url(value: object) -> str:
+    """An attachment's `url`: a string, a Link (`href`), or a list of them (the first)."""
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if isinstance(value, dict):
+        value = value.get("href")
+    if not isinstance(value, str) or len(value) > MAX_REMOTE_URL:
+        return ""
+    return value if value.startswith(("https://", "http://")) and " " not in value else ""
+
+
+def _side(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 0
+    return int(value) if 0 < value <= MAX_REMOTE_SIDE else 0
+
+
+def _remote_focus(value: object) -> tuple[float, float]:
+    """Mastodon's `focalPoint` [x, y], each from -1.0 to 1.0; the centre otherwise."""
+    if not isinstance(value, list) or len(value) != 2:
+        return 0.0, 0.0
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value):
+        return 0.0, 0.0
+    x, y = float(value[0]), float(value[1])
+    return (x, y) if -1.0 <= x <= 1.0 and -1.0 <= y <= 1.0 else (0.0, 0.0)
+
+
+def _remote_one(item: object) -> MediaAttachment | None:
+    if not isinstance(item, dict):
+        return None
+    url = _remote_url(item.get("url"))
+    if not url:
+        return None  # as Mastodon: an attachment without a usable URL is skipped
+    media_type = item.get("mediaType")
+    media_type = media_type.lower() if isinstance(media_type, str) else ""
+    name = item.get("summary") or item.get("name")
+    blur = item.get("blurhash")
+    focus = _remote_focus(item.get("focalPoint"))
+    return MediaAttachment(
+        account_id=None,
+        file_name="",
+        preview_name="",
+        content_type=media_type if MEDIA_TYPE.fullmatch(media_type[:32]) else "",
+        width=_side(item.get("width")),
+        height=_side(item.get("height")),
+        focus_x=focus[0],
+        focus_y=focus[1],
+        description=CONTROL.sub("", name)[:MAX_DESCRIPTION] if isinstance(name, str) else "",
+        blurhash=blur if isinstance(blur, str) and BLURHASH.fullmatch(blur) else "",
+        remote_url=url,
+    )
+
+
+def remote_attachments(value: object) -> list[MediaAttachment]:
+    """A remote note's `attachment` (Document, Image, Video, Audio...) as rows to store:
+    the URL, mediaType, description (`summary` or `name`), blurhash, focal point and size
+    it declares; nothing is downloaded. At most MAX_REMOTE_ATTACHMENTS; items without an
+    http(s) URL are left out."""
+    items = value if isinstance(value, list) else [value] if value is not None else []
+    found = [row for row in (_remote_one(item) for item in items) if row is not None]
+    return found[:MAX_REMOTE_ATTACHMENTS]
 
 
 def stored_file(settings: Settings, name: str) -> tuple[Path, str]:

@@ -26,6 +26,7 @@ from server.models import (
     Account,
     Actor,
     Follow,
+    MediaAttachment,
     Note,
     NoteLike,
     NoteMention,
@@ -40,7 +41,7 @@ from server.render.activitypub import NoteExtras, render_note
 from server.render.media import ATTACHMENTS_PATH
 from server.render.statuses import StatusView
 from server.settings import Settings
-from server.social.media import attach, for_notes
+from server.social.media import attach, for_notes, remote_attachments
 from server.social.mentions import link_text, read_tags
 
 VISIBILITIES = ("public", "unlisted", "private", "direct")
@@ -251,6 +252,7 @@ async def store_remote_note(
     session.add(note)
     await session.flush()
     await _store_remote_tags(session, note, parsed.data.get("tag"))
+    await _store_remote_media(session, note, parsed.data.get("attachment"))
     return note
 
 
@@ -290,6 +292,14 @@ async def _store_remote_tags(session: AsyncSession, note: Note, tags: object) ->
         query = select(Actor.id).where(col(Actor.uri).in_(read.mentions))
         actors = [int(actor_id or 0) for actor_id in (await session.exec(query)).all()]
     await _store_extras_ids(session, note, actors, read.hashtags)
+
+
+async def _store_remote_media(session: AsyncSession, note: Note, attachments: object) -> None:
+    """A remote note's attachments, as links to where they live (replacing earlier)."""
+    await session.exec(delete(MediaAttachment).where(col(MediaAttachment.note_id) == note.id))
+    for row in remote_attachments(attachments):
+        row.note_id = note.id
+        session.add(row)
 
 
 async def _store_extras_ids(
