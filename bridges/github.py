@@ -25,12 +25,14 @@ Cursors (query strings, strictly parsed; every id is a number):
 - None: page 1 of a first round, which reads at most `MAX_PAGES_PER_ROUND` pages.
 - `since=<repo id>&at=<unix seconds>`: a later round, from page 1 down to the star of that
   repository (or to any star older than `at`, should that one have been unstarred).
-- `page=<n>&top=<id>&topat=<t>&last=<id>[&since=…&at=…]`: the next page of a round; `top`
-  and `topat` are its newest star (the resume point), `last` the last star read: when stars
-  were added meanwhile the page shifts and repeats it, and what precedes it is dropped.
-Every page's `resume_cursor` is `since=<top>&at=<topat>`. Page numbers shift when stars are
-removed during a round; a star can then move onto a page already read (known gap of any
-page-numbered list, as on Vimeo and Dailymotion).
+- `page=<n>&top=<id>&topat=<t>&last=<id>&lastat=<t>[&since=…&at=…]`: the next page of a
+  round; `top` and `topat` are its newest star (the resume point), `last` and `lastat` the
+  last star read: stars added meanwhile shift the page, which then repeats stars already
+  read; those (and stars given after `lastat`, left to the next round, which reads down to
+  `top`) are dropped, so a wait mid-round neither loses nor repeats a star.
+Every page's `resume_cursor` is `since=<top>&at=<topat>`. Page numbers also shift when stars
+are removed during a round: an older star can then move onto a page already read and be
+missed (the known gap of page-numbered lists).
 
 Rate limits: `x-ratelimit-*` headers (reset in Unix seconds). GitHub answers an exhausted
 primary limit with 403 (or 429) and `x-ratelimit-remaining: 0`, and a secondary limit with
@@ -65,7 +67,7 @@ NUMBER_RE = re.compile(r"[0-9]{1,20}")
 LOGIN_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_-]{0,38})")
 REPO_RE = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 LINK_RE = re.compile(r"<([^>]*)>\s*;\s*rel=\"?([A-Za-z ]+)\"?")
-CURSOR_KEYS = frozenset({"since", "at", "page", "top", "topat", "last"})
+CURSOR_KEYS = frozenset({"since", "at", "page", "top", "topat", "last", "lastat"})
 
 
 def number(value: object, what: str) -> str:
@@ -115,6 +117,7 @@ class Position:
     top: str = ""
     topat: int = 0
     last: str = ""
+    lastat: int = 0
 
     @classmethod
     def parse(cls, cursor: str | None) -> Position:
@@ -130,7 +133,7 @@ class Position:
         page = int(params.get("page", "1"))
         if ("since" in params) != ("at" in params) or page < 1:
             raise BadPayload(f"not a GitHub cursor: {cursor[:80]!r}")
-        if page > 1 and not {"top", "topat", "last"} <= set(params):
+        if page > 1 and not {"top", "topat", "last", "lastat"} <= set(params):
             raise BadPayload(f"not a GitHub cursor: {cursor[:80]!r}")
         if page == 1 and set(params) - {"since", "at"}:
             raise BadPayload(f"not a GitHub cursor: {cursor[:80]!r}")
@@ -141,13 +144,20 @@ class Position:
             top=params.get("top", ""),
             topat=int(params.get("topat", "0")),
             last=params.get("last", ""),
+            lastat=int(params.get("lastat", "0")),
         )
 
     def resume(self, top: str, topat: int) -> str:
         return urlencode({"since": top, "at": str(topat)})
 
-    def following(self, top: str, topat: int, last: str) -> str:
-        params = {"page": str(self.page + 1), "top": top, "topat": str(topat), "last": last}
+    def following(self, top: str, topat: int, read: list[Like]) -> str:
+        """The next page's cursor; `read` is what this page gave (its oldest is the new
+        `last`; none: the last star read is still the one before)."""
+        params = {"page": str(self.page + 1), "top": top, "topat": str(topat)}
+        if read:
+            params.update(last=read[-1].like_id, lastat=str(_seconds(read[-1].liked_at)))
+        else:
+            params.update(last=self.last, lastat=str(self.lastat))
         if self.since:
             params.update(since=self.since, at=str(self.at))
         return urlencode(params)
@@ -284,6 +294,13 @@ class GitHubNetwork(OAuth2Network):
             ids = [like.like_id for like in fresh]
             if position.last in ids:
                 fresh = fresh[ids.index(position.last) + 1 :]
+            # more than a page added meanwhile: the last star read is not here, and what
+            # was starred after it is either read already or left to the next round
+            fresh = [
+                like
+                for like in fresh
+                if like.like_id != position.last and not _newer(like, position.lastat)
+            ]
         reached = False
         for index, like in enumerate(fresh):
             at = like.liked_at
@@ -304,7 +321,7 @@ class GitHubNetwork(OAuth2Network):
         if not more or link is None:
             return LikesPage(tuple(fresh), None, resume, fetched.rate)
         self._check_next(link, position.page, fetched.url)
-        following = position.following(top, topat, stars[-1].like_id)
+        following = position.following(top, topat, fresh)
         return LikesPage(tuple(fresh), following, resume, fetched.rate)
 
     def _check_next(self, link: str, page: int, where: str) -> None:
@@ -341,3 +358,9 @@ class GitHubNetwork(OAuth2Network):
 
 def _seconds(moment: datetime | None) -> int:
     return int(moment.timestamp()) if moment is not None else 0
+
+
+def _newer(like: Like, seconds: int | None) -> bool:
+    """Whether a like was given after `seconds` (never, where either time is unknown)."""
+    at = like.liked_at
+    return seconds is not None and at is not None and int(at.timestamp()) > seconds

@@ -21,9 +21,9 @@ from bridges.errors import (
 )
 from bridges.github import MAX_PAGES_PER_ROUND, PAGE_SIZE, GitHubNetwork
 from bridges.registry import NetworkType
-from tests.support.fakes.github import FakeGitHub
+from tests.support.fakes.github import FakeGitHub, GitHubControl
 from tests.support.fakes.oauth2 import CLIENT_ID, CLIENT_SECRET
-from tests.support.fakes.server import Control, serve
+from tests.support.fakes.server import serve
 
 REDIRECT = "https://likewise.example/connect/github/callback"
 
@@ -74,6 +74,11 @@ async def read_round(
         if page.next_cursor is None:
             return seen, page.cursor_to_keep
         cursor = page.next_cursor
+
+
+def ids(made: list[dict[str, str]]) -> list[str]:
+    """Repository ids newest star first, as GitHub lists them."""
+    return [item["repo_id"] for item in reversed(made)]
 
 
 def test_the_class_is_a_registry_entry() -> None:
@@ -128,8 +133,8 @@ async def test_first_round_reads_every_page_then_only_newer_stars(
     assert seen == [item["repo_id"] for item in reversed(made)]
     newest = datetime.fromisoformat(made[-1]["starred_at"].replace("Z", "+00:00"))
     assert keep == f"since={made[-1]['repo_id']}&at={int(newest.timestamp())}"
-    with Control(f"http://{github.host}") as control:
-        newer = [control._post("star", {"user": "donor", "owner": "tidewater"}) for _ in range(3)]
+    with GitHubControl(f"http://{github.host}") as control:
+        newer = [control.star("donor", owner="tidewater") for _ in range(3)]
     seen, keep = await read_round(net, connection.credentials, keep)
     assert seen == [item["repo_id"] for item in reversed(newer)]
     assert await read_round(net, connection.credentials, keep) == ([], keep)
@@ -213,6 +218,21 @@ async def test_a_rate_limit_mid_round_resumes_at_the_checkpoint_without_loss_or_
     assert github.over_limit == 0
 
 
+async def test_more_than_a_page_of_stars_added_while_a_round_waits_is_left_to_the_next(
+    http: httpx.AsyncClient, github: FakeGitHub
+) -> None:
+    made = [github.star("donor") for _ in range(250)]
+    connection = await connect(http, github)
+    net = network(http, github)
+    first = await net.list_likes(connection.credentials, None)
+    added = [github.star("donor") for _ in range(PAGE_SIZE + 20)]  # page 2 is all new now
+    seen, keep = await read_round(net, connection.credentials, first.next_cursor)
+    everything = [like.like_id for like in first.likes] + seen
+    assert everything == ids(made)
+    seen, _ = await read_round(net, connection.credentials, keep)
+    assert seen == ids(added)
+
+
 @pytest.mark.parametrize(
     ("knob", "value", "wait"), [("rate_status", 429, None), ("secondary", 1, 60)]
 )
@@ -225,7 +245,9 @@ async def test_a_429_or_a_secondary_limit_is_rate_limited(
         github.knobs.rate_limit = 1
     with pytest.raises(RateLimited) as raised:
         await network(http, github).list_likes(connection.credentials, None)
-    if wait is not None:
+    if wait is None:  # a 429 waits until x-ratelimit-reset
+        assert 3000 < raised.value.retry_after <= 3600
+    else:
         assert raised.value.retry_after == wait
 
 
@@ -314,8 +336,8 @@ async def test_a_claim_proves_the_user_or_an_organisation_it_administers(
     user = await net.verify_claim(pending, callback)
     assert user.external_id == str(github.accounts["donor"].id) and user.handle == "donor"
     # an organisation: read:org is asked, and an active admin membership proves it
-    with Control(f"http://{github.host}") as control:
-        control._post("membership", {"org": "tidewater", "user": "donor", "role": "admin"})
+    with GitHubControl(f"http://{github.host}") as control:
+        control.membership("tidewater", "donor")
     start = await net.start_connect("tidewater", REDIRECT, "s")
     assert parse_qs(urlsplit(start.redirect_to).query)["scope"] == ["read:user read:org"]
     pending, callback = await authorize(net, http, "tidewater")

@@ -17,7 +17,8 @@ Control API (JSON): POST /_test/accounts {"login", "type"?: "User"|"Organization
 POST /_test/star {"user", "owner", "name"?} -> {"repo_id", "owner_id", "starred_at"};
 POST /_test/unstar {"user", "repo_id"} -> {"removed"};
 POST /_test/membership {"org", "user", "state", "role"};
-plus the provider's /_test/authorize_as and /_test/token, and /_test/knobs, /_test/stats.
+plus the provider's /_test/authorize_as and /_test/token, and /_test/knobs, /_test/stats;
+`GitHubControl` from Python.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from tests.support.fakes.oauth2 import OAuth2Provider
-from tests.support.fakes.server import Controlled
+from tests.support.fakes.server import Control, Controlled
 from tests.support.payloads import load_json
 
 
@@ -362,3 +363,13 @@ class FakeGitHub(Controlled):
         key = (str(body["org"]), str(body["user"]))
         self.memberships[key] = (str(body.get("state", "active")), str(body.get("role", "admin")))
         return JSONResponse({"ok": True})
+
+
+class GitHubControl(Control):
+    """The control API from Python, over HTTP (a context manager: it keeps a connection)."""
+
+    def star(self, user: str = "donor", owner: str = "marlowe") -> dict[str, Any]:
+        return self._post("star", {"user": user, "owner": owner})
+
+    def membership(self, org: str, user: str, state: str = "active", role: str = "admin") -> None:
+        self._post("membership", {"org": org, "user": user, "state": state, "role": role})
