@@ -20,12 +20,13 @@ Cursors (query strings, strictly parsed; ids are numbers):
 - None: page 1 of a first round, which reads at most `MAX_PAGES_PER_ROUND` pages.
 - `since=<video id>[&at=<unix seconds>]`: a later round, from page 1 down to that like (or to
   any like older than `at`, should that one have been unliked).
-- `page=<n>&top=<id>[&topat=<t>]&last=<id>[&since=…]`: the next page of a round; `top` is its
-  newest like (the resume point), `last` the last like read: likes added meanwhile shift the
-  page and repeat it, and what precedes it is dropped.
+- `page=<n>&top=<id>[&topat=<t>]&last=<id>[&lastat=<t>][&since=…]`: the next page of a
+  round; `top` is its newest like (the resume point), `last` the last like read: likes added
+  meanwhile shift the page, which then repeats likes already read; those (and, where Vimeo
+  gives times, likes given after `lastat`, left to the next round) are dropped.
 Every page's `resume_cursor` is `since=<top>` (with `at` where Vimeo gave its time). Page
-numbers shift when likes are removed during a round; a like can then move onto a page
-already read (the known gap of page-numbered lists).
+numbers shift when likes are removed during a round; an older like can then move onto a
+page already read and be missed (the known gap of page-numbered lists).
 
 Rate limits: `X-RateLimit-Limit`, `-Remaining`, `-Reset`; over them Vimeo answers 429
 (`RateLimited`, waiting until the reset).
@@ -58,7 +59,7 @@ NUMBER_RE = re.compile(r"[0-9]{1,20}")
 VIDEO_URI_RE = re.compile(r"/videos/([0-9]{1,20})")
 USER_URI_RE = re.compile(r"/users/([0-9]{1,20})")
 VANITY_RE = re.compile(r"[A-Za-z0-9_]{1,64}")
-CURSOR_KEYS = frozenset({"since", "at", "page", "top", "topat", "last"})
+CURSOR_KEYS = frozenset({"since", "at", "page", "top", "topat", "last", "lastat"})
 
 
 def _number(value: str, what: str) -> str:
@@ -103,6 +104,7 @@ class Position:
     top: str = ""
     topat: int | None = None
     last: str = ""
+    lastat: int | None = None
 
     @classmethod
     def parse(cls, cursor: str | None) -> Position:
@@ -130,17 +132,26 @@ class Position:
             top=params.get("top", ""),
             topat=int(params["topat"]) if "topat" in params else None,
             last=params.get("last", ""),
+            lastat=int(params["lastat"]) if "lastat" in params else None,
         )
 
     @staticmethod
     def resume(top: str, topat: int | None) -> str:
         return urlencode({"since": top} | ({"at": str(topat)} if topat is not None else {}))
 
-    def following(self, top: str, topat: int | None, last: str) -> str:
+    def following(self, top: str, topat: int | None, read: list[Like]) -> str:
+        """The next page's cursor; `read` is what this page gave (its oldest is the new
+        `last`; none: the last like read is still the one before)."""
         params = {"page": str(self.page + 1), "top": top}
         if topat is not None:
             params["topat"] = str(topat)
+        last, lastat = self.last, self.lastat
+        if read:
+            at = read[-1].liked_at
+            last, lastat = read[-1].like_id, int(at.timestamp()) if at else None
         params["last"] = last
+        if lastat is not None:
+            params["lastat"] = str(lastat)
         if self.since:
             params["since"] = self.since
             if self.at is not None:
@@ -211,6 +222,13 @@ class VimeoNetwork(OAuth2Network):
             ids = [like.like_id for like in fresh]
             if position.last in ids:
                 fresh = fresh[ids.index(position.last) + 1 :]
+            # more than a page added meanwhile: the last like read is not here, and what
+            # was liked after it is either read already or left to the next round
+            fresh = [
+                like
+                for like in fresh
+                if like.like_id != position.last and not _newer(like, position.lastat)
+            ]
         reached = False
         for index, like in enumerate(fresh):
             at = like.liked_at
@@ -234,7 +252,7 @@ class VimeoNetwork(OAuth2Network):
         following = self._next(document, position.page, fetched.url)
         if following is None or not likes or reached or position.page >= MAX_PAGES_PER_ROUND:
             return LikesPage(tuple(fresh), None, resume, fetched.rate)
-        cursor_next = position.following(top, topat, likes[-1].like_id)
+        cursor_next = position.following(top, topat, fresh)
         return LikesPage(tuple(fresh), cursor_next, resume, fetched.rate)
 
     def _likes(self, document: Mapping[str, object], where: str) -> list[Like]:
@@ -276,3 +294,9 @@ class VimeoNetwork(OAuth2Network):
         fetched = await self._get(credentials, f"/videos/{video_id}", {"fields": LIKE_FIELDS})
         like = self.parse_video(fetched.json_object(), fetched.url)
         return Like(like.like_id, like.item_id, like.item_url, like.creator, like.title, None)
+
+
+def _newer(like: Like, seconds: int | None) -> bool:
+    """Whether a like was given after `seconds` (never, where either time is unknown)."""
+    at = like.liked_at
+    return seconds is not None and at is not None and int(at.timestamp()) > seconds

@@ -14,8 +14,8 @@ from bridges.errors import BadPayload, ConnectFailed, NetworkDown, RateLimited, 
 from bridges.registry import NetworkType
 from bridges.vimeo import MAX_PAGES_PER_ROUND, PAGE_SIZE, VimeoNetwork
 from tests.support.fakes.oauth2 import CLIENT_ID, CLIENT_SECRET
-from tests.support.fakes.server import Control, serve
-from tests.support.fakes.vimeo import FakeVimeo
+from tests.support.fakes.server import serve
+from tests.support.fakes.vimeo import FakeVimeo, VimeoControl
 
 REDIRECT = "https://likewise.example/connect/vimeo/callback"
 
@@ -113,8 +113,8 @@ async def test_first_round_reads_every_page_then_only_newer_likes(
     assert seen == ids(made)
     newest = datetime.fromisoformat(made[-1]["added_time"])
     assert keep == f"since={made[-1]['video_id']}&at={int(newest.timestamp())}"
-    with Control(f"http://{vimeo.host}") as control:
-        newer = [control._post("like", {"user": "donor"}) for _ in range(3)]
+    with VimeoControl(f"http://{vimeo.host}") as control:
+        newer = [control.like("donor") for _ in range(3)]
     seen, keep = await read_round(net, connection.credentials, keep)
     assert seen == ids(newer)
     assert await read_round(net, connection.credentials, keep) == ([], keep)
@@ -204,6 +204,20 @@ async def test_a_429_mid_round_resumes_at_the_checkpoint_without_loss_or_duplica
     seen, _ = await read_round(net, connection.credentials, keep)
     assert seen == ids(added)
     assert vimeo.over_limit == 0
+
+
+async def test_more_than_a_page_of_likes_added_while_a_round_waits_is_left_to_the_next(
+    http: httpx.AsyncClient, vimeo: FakeVimeo
+) -> None:
+    made = [vimeo.like("donor") for _ in range(120)]
+    connection = await connect(http, vimeo)
+    net = network(http, vimeo)
+    first = await net.list_likes(connection.credentials, None)
+    added = [vimeo.like("donor") for _ in range(PAGE_SIZE + 10)]  # page 2 is all new now
+    seen, keep = await read_round(net, connection.credentials, first.next_cursor)
+    assert [like.like_id for like in first.likes] + seen == ids(made)
+    seen, _ = await read_round(net, connection.credentials, keep)
+    assert seen == ids(added)
 
 
 async def test_a_revoked_token_cannot_be_refreshed_vimeo_tokens_do_not_expire(

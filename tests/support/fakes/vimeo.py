@@ -15,7 +15,8 @@ no_like_time (answers without `metadata.interactions`).
 
 Control API (JSON): POST /_test/like {"user", "owner"?} -> {"video_id", "owner_id",
 "added_time"}; POST /_test/unlike {"user", "video_id"} -> {"removed"}; plus the provider's
-/_test/authorize_as and /_test/token, and /_test/knobs, /_test/stats.
+/_test/authorize_as and /_test/token, and /_test/knobs, /_test/stats;
+`VimeoControl` from Python.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from tests.support.fakes.oauth2 import OAuth2Provider
-from tests.support.fakes.server import Controlled
+from tests.support.fakes.server import Control, Controlled
 from tests.support.payloads import load_json
 
 VERSION = "version=3.4"
@@ -300,3 +301,10 @@ class FakeVimeo(Controlled):
     async def _control_unlike(self, request: Request) -> Response:
         body = await request.json()
         return JSONResponse({"removed": self.unlike(str(body["user"]), int(body["video_id"]))})
+
+
+class VimeoControl(Control):
+    """The control API from Python, over HTTP (a context manager: it keeps a connection)."""
+
+    def like(self, user: str = "donor", owner: str = "rosalindqvist") -> dict[str, Any]:
+        return self._post("like", {"user": user, "owner": owner})
