@@ -22,11 +22,14 @@ Cursors (query strings, strictly parsed; ids are lower-case letters and digits):
 - `since=<video id>`: a later round, from page 1 down to that like.
 - `page=<n>&top=<id>&last=<id>[&since=<id>]`: the next page of a round; `top` is its newest
   like (the resume point), `last` the last like read: likes added meanwhile shift the page
-  and repeat it, and what precedes it is dropped.
+  and repeat it, and what precedes it is dropped. Without like times, more than a page of
+  likes added while a round waits cannot be told from those read: that page is read again
+  (a repeat, never a loss; the server counts a like once).
 Every page's `resume_cursor` is `since=<top>`. Without like times, a round whose resume
 point was unliked reads down to its page bound (its likes are already known to the server,
-which counts a like once). Page numbers shift when likes are removed during a round; a like
-can then move onto a page already read (the known gap of page-numbered lists).
+which counts a like once). Page numbers shift when likes are removed during a round: an older
+like can then move onto a page already read and be missed (the known gap of page-numbered
+lists).
 
 Errors: Dailymotion's are `{"error": {"code", "message", "type", …}}`. A 401 is an expired
 or invalid token (with a refresh token, `TokenExpired`: the poller refreshes once); 429,
@@ -108,7 +111,10 @@ class Position:
             int(page), params.get("since", ""), params.get("top", ""), params.get("last", "")
         )
 
-    def following(self, top: str, last: str) -> str:
+    def following(self, top: str, read: list[Like]) -> str:
+        """The next page's cursor; `read` is what this page gave (its oldest is the new
+        `last`; none: the last like read is still the one before)."""
+        last = read[-1].like_id if read else self.last
         params = {"page": str(self.page + 1), "top": top, "last": last}
         if self.since:
             params["since"] = self.since
@@ -191,7 +197,7 @@ class DailymotionNetwork(OAuth2Network):
         resume = urlencode({"since": top}) if top else None
         if not has_more or not likes or reached or position.page >= MAX_PAGES_PER_ROUND:
             return LikesPage(tuple(fresh), None, resume, fetched.rate)
-        following = position.following(top, likes[-1].like_id)
+        following = position.following(top, fresh)
         return LikesPage(tuple(fresh), following, resume, fetched.rate)
 
     def _likes(self, document: Mapping[str, object], where: str) -> list[Like]:

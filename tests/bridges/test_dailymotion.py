@@ -21,9 +21,9 @@ from bridges.errors import (
     UnexpectedStatus,
 )
 from bridges.registry import NetworkType
-from tests.support.fakes.dailymotion import FakeDailymotion
+from tests.support.fakes.dailymotion import DailymotionControl, FakeDailymotion
 from tests.support.fakes.oauth2 import CLIENT_ID, CLIENT_SECRET
-from tests.support.fakes.server import Control, serve
+from tests.support.fakes.server import serve
 
 REDIRECT = "https://likewise.example/connect/dailymotion/callback"
 
@@ -121,8 +121,8 @@ async def test_first_round_reads_every_page_then_only_newer_likes(
     net = network(http, dailymotion)
     seen, keep = await read_round(net, connection.credentials, None)
     assert seen == ids(made) and keep == f"since={made[-1]['video_id']}"
-    with Control(f"http://{dailymotion.host}") as control:
-        newer = [control._post("like", {"user": "donor"}) for _ in range(PAGE_SIZE + 2)]
+    with DailymotionControl(f"http://{dailymotion.host}") as control:
+        newer = [control.like("donor") for _ in range(PAGE_SIZE + 2)]
     seen, keep = await read_round(net, connection.credentials, keep)
     assert seen == ids(newer) and keep == f"since={newer[-1]['video_id']}"
     assert await read_round(net, connection.credentials, keep) == ([], keep)

@@ -16,7 +16,8 @@ another type).
 
 Control API (JSON): POST /_test/like {"user", "owner"?} -> {"video_id", "owner_id"};
 POST /_test/unlike {"user", "video_id"} -> {"removed"}; plus the provider's
-/_test/authorize_as and /_test/token, and /_test/knobs, /_test/stats.
+/_test/authorize_as and /_test/token, and /_test/knobs, /_test/stats;
+`DailymotionControl` from Python.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from tests.support.fakes.oauth2 import OAuth2Provider
-from tests.support.fakes.server import Controlled
+from tests.support.fakes.server import Control, Controlled
 from tests.support.payloads import load_json
 
 DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
@@ -275,3 +276,10 @@ class FakeDailymotion(Controlled):
     async def _control_unlike(self, request: Request) -> Response:
         body = await request.json()
         return JSONResponse({"removed": self.unlike(str(body["user"]), str(body["video_id"]))})
+
+
+class DailymotionControl(Control):
+    """The control API from Python, over HTTP (a context manager: it keeps a connection)."""
+
+    def like(self, user: str = "donor", owner: str = "atelier-mistral") -> dict[str, Any]:
+        return self._post("like", {"user": user, "owner": owner})
