@@ -10,11 +10,15 @@ from typing import Any
 
 import httpx
 import pytest
+from asgi_lifespan import LifespanManager
 from PIL import Image
 from starlette.applications import Starlette
 
+from server.app import create_app
+from server.settings import Settings
 from tests.accounts.oauth_steps import App, register
 from tests.social.entity_fields import check, documented, mismatches
+from tests.support.accounts import make_account
 from tests.support.statuses import user_with_token
 
 SIGN_UP = {
@@ -166,3 +170,26 @@ async def test_a_status_names_its_app_to_its_author_only(
     # A status posted with a personal access token names no app, even to its author.
     web = await client.post("/api/v1/statuses", json={"status": "from bob"}, headers=bob)
     assert web.status_code == 200 and web.json()["application"] is None
+
+
+async def test_the_v1_instance_and_its_rules_carry_their_documented_attributes(
+    settings: Settings,
+) -> None:
+    configured = settings.replace(extra={"rules": ["Be kind", "No spam"]})
+    application = create_app(configured)
+    async with LifespanManager(application):
+        await make_account(application, "ada", admin=True)
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url=configured.base_url) as http:
+            v1 = await _get(http, "/api/v1/instance", {})
+            rules = await _get(http, "/api/v1/instance/rules", {})
+            v2 = await _get(http, "/api/v2/instance", {})
+    check("V1 Instance", v1)
+    check("V1 Instance urls", v1["urls"])
+    check("V1 Instance stats", v1["stats"])
+    check("V1 Instance configuration", v1["configuration"])
+    check("Account", v1["contact_account"])
+    check("Account", v2["contact"]["account"])
+    assert len(rules) == 2 and rules == v1["rules"] == v2["rules"]
+    for rule in rules:
+        check("Rule", rule)
