@@ -10,8 +10,16 @@ import httpx
 
 from bridges.base import Network, NetworkConfig
 from bridges.bluesky import BlueskyNetwork
+from bridges.dailymotion import DailymotionNetwork
 from bridges.errors import NotConfigured
 from bridges.fediverse import FediverseNetwork
+from bridges.flickr import FlickrNetwork
+from bridges.github import GitHubNetwork
+from bridges.soundcloud import SoundCloudNetwork
+from bridges.tumblr import TumblrNetwork
+from bridges.vimeo import VimeoNetwork
+from bridges.x import XNetwork
+from bridges.youtube import YoutubeNetwork
 
 
 class NetworkType(Protocol):
@@ -22,16 +30,26 @@ class NetworkType(Protocol):
     def is_configured(self, config: NetworkConfig) -> bool: ...
 
 
+# In the order the connect page offers them: the fediverse and Bluesky, then the networks
+# of the original announcement, then the rest.
 NETWORKS: dict[str, NetworkType] = {
     "fediverse": FediverseNetwork,
     "bluesky": BlueskyNetwork,
+    "flickr": FlickrNetwork,
+    "soundcloud": SoundCloudNetwork,
+    "vimeo": VimeoNetwork,
+    "x": XNetwork,
+    "github": GitHubNetwork,
+    "youtube": YoutubeNetwork,
+    "tumblr": TumblrNetwork,
+    "dailymotion": DailymotionNetwork,
 }
 
 
 def configured(name: str, config: NetworkConfig) -> bool:
     """The fediverse registers an app on each server (no client id needed) and Bluesky needs
     only base URLs, which default to the public AppView and plc.directory; networks with one
-    registered app need its client id and secret."""
+    registered app need its client id and secret (X also a monthly request budget)."""
     return name in NETWORKS and NETWORKS[name].is_configured(config)
 
 
