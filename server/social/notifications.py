@@ -38,6 +38,7 @@ from server.models import (
 from server.models.base import utcnow
 from server.render.statuses import StatusView
 from server.settings import Settings
+from server.social.notes import with_applications
 from server.social.timelines import status_views, viewer_of
 
 FOLLOW = "follow"
@@ -256,7 +257,9 @@ async def _views(
     viewer = await viewer_of(session, viewer_id)
     statuses = {
         int(view.note.id or 0): view
-        for view in await status_views(session, settings, list(notes), viewer)
+        for view in await with_applications(
+            session, await status_views(session, settings, list(notes), viewer), viewer_id
+        )
     }
     views = []
     for row in rows:

@@ -49,7 +49,7 @@ from server.settings import Settings
 from server.social import statuses
 from server.social.follows import views_of
 from server.social.interaction import own_actor, own_by_path
-from server.social.notes import can_see, visible_clause
+from server.social.notes import can_see, visible_clause, with_applications
 from server.social.timelines import Viewer, status_views, viewer_of
 
 TYPES = ("accounts", "statuses", "hashtags")
@@ -182,7 +182,8 @@ async def _status_found(
 ) -> Found:
     if not query.wants("statuses") or not await can_see(session, note, viewer.actor_id):
         return Found()
-    return Found(statuses=await status_views(session, settings, [note], viewer))
+    views = await status_views(session, settings, [note], viewer)
+    return Found(statuses=await with_applications(session, views, viewer.account_id))
 
 
 async def _actor_found(session: AsyncSession, actor: Actor, query: SearchQuery) -> Found:
@@ -347,7 +348,8 @@ async def _statuses(
             break
         before = batch[-1].id
     page = matched[query.offset : wanted]
-    return await status_views(session, settings, page, viewer)
+    views = await status_views(session, settings, page, viewer)
+    return await with_applications(session, views, viewer.account_id)
 
 
 async def _author(session: AsyncSession, ref: str) -> int | None:

@@ -23,6 +23,7 @@ from server.models import Account, Note
 from server.render.statuses import StatusView
 from server.settings import Settings
 from server.social import notifications
+from server.social.notes import with_applications
 from server.social.notifications import NotificationView
 from server.social.timelines import PublicFilter, Viewer, home, public, status_views, viewer_of
 
@@ -137,6 +138,7 @@ class Stream:
         self.cursors[name] = max(self.cursors[name], *(int(note.id or 0) for note in notes))
         self.note_cursor = max(self.note_cursor, self.cursors[name])
         views = await status_views(session, self.settings, notes[::-1], self.viewer)
+        views = await with_applications(session, views, self.viewer.account_id)
         return [StreamEvent([name], "update", status=view) for view in views]
 
     def _notified_streams(self) -> list[str]:
