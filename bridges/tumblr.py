@@ -22,15 +22,15 @@ blogs; likes have no id of their own); `item_url` is `https://www.tumblr.com/<bl
 domain); the creator is the post's blog (`blog.uuid`, `blog_name`); `liked_at` is
 `liked_timestamp`; the title the post's `summary` (plain text, cut).
 
-Cursors: as `bridges.youtube` (`Position`, `round_page`): a round reads from the top and
-stops at the previous round's newest likes (`stop`: post ids; `stop_at`: the newest like
-time, older likes end the round). Paging is by time: the page after a page whose last like
+Cursors: a token-paged round of `bridges.rounds` (`Position`, `round_page`): a round reads from
+the top and stops at the previous round's newest likes (`stop`: post ids; `stop_at`: the newest
+like time, older likes end the round). Paging is by time: the page after a page whose last like
 was at `t` asks `before=t+1` and leaves out the posts already read at `t` (their ids ride in
-the page token, `<t+1>-<id>-<id>`), so likes that share the boundary second are neither
-lost nor counted twice (the boundary like is fetched again and dropped: 19 new likes a
-page after the first). A page of 20 likes in one second cannot move on: `BadPayload`.
-`response._links.next`, when given, must be a link under the API root (else `BadPayload`);
-its absence ends the round.
+the page token, `<t+1>-<id>-<id>`), so likes that share the boundary second are neither lost
+nor counted twice (the boundary like is fetched again and dropped: 19 new likes a page after
+the first). A page of 20 likes in one second cannot move on: `BadPayload`.
+`response._links.next`, when given, must be a link under the API root (else `BadPayload`); its
+absence ends the round.
 
 Rate limits: 1,000 calls an hour and 5,000 a day per app (`shared_rate_limit`). A 429 waits
 for `Retry-After` where sent, else the longest `X-Ratelimit-Per{hour,day}-Reset` (seconds)
@@ -60,7 +60,7 @@ from bridges.base import (
 from bridges.errors import BadPayload, ConnectFailed, RateLimited
 from bridges.http import DEFAULT_RETRY_AFTER, MAX_RETRY_AFTER, Fetched, check_uri
 from bridges.oauth2 import Endpoints, OAuth2Network
-from bridges.youtube import Seen, check, parse_position, plain_title, round_page
+from bridges.rounds import Seen, check, parse_position, plain_title, round_page
 
 PAGE_SIZE = 20
 MAX_PAGES_PER_ROUND = 50

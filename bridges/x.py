@@ -19,10 +19,11 @@ alone, the address `bridges.importers.x` gives too); the creator is the post's `
 from `includes.users` (id, @username, profile). A post whose author is not in `includes`
 (suspended or protected accounts) fails the page: we cannot tell whom to pay.
 
-Cursors: as `bridges.youtube` (`Position`, `round_page`): X's `pagination_token` pages and no
-"since", so a round reads from the top and stops at one of the post ids the previous round
-saw first (`stop`, up to five of them, so that unliking one does not send the round back
-through every page; X gives no like time to stop by). `MAX_PAGES_PER_ROUND` bounds a round.
+Cursors: a token-paged round of `bridges.rounds` (`Position`, `round_page`): X's
+`pagination_token` pages and no "since", so a round reads from the top and stops at one of the
+post ids the previous round saw first (`stop`, up to five of them, so that unliking one does
+not send the round back through every page; X gives no like time to stop by).
+`MAX_PAGES_PER_ROUND` bounds a round.
 
 The request budget: X bills every read. The admin opts in with a monthly number of
 requests (`[bridges.x] monthly_requests`; without it the network is not offered,
@@ -54,7 +55,7 @@ from bridges.base import Creator, Credentials, Like, LikesPage, NetworkConfig
 from bridges.errors import BadPayload, BudgetSpent, RateLimited
 from bridges.http import Fetched, check_uri, retry_after
 from bridges.oauth2 import Endpoints, OAuth2Network
-from bridges.youtube import (
+from bridges.rounds import (
     Seen,
     check,
     parse_position,

@@ -20,14 +20,14 @@ as `bridges.importers.youtube`), `liked_at` `snippet.publishedAt` (when the vide
 to the playlist, i.e. liked). A video without an owner (deleted or private: YouTube leaves
 the owner out) is skipped silently; it has no creator to pay.
 
-Cursors (query strings, every key checked; see `Position`): pages carry Google's opaque
-`pageToken`, and the playlist has no "since" parameter, so a round reads from the top down
-and stops at what the previous round saw: `stop` (the video ids of the newest likes seen,
-up to `STOP_IDS`) and `stop_at` (the newest like time, Unix seconds); a like older than
-`stop_at`, or one of those ids, ends the round. A round reads at most `MAX_PAGES_PER_ROUND`
-pages. Inside a round, `page=<token>&head=…&head_at=…&pages=<n>` continues it, keeping the
-round's own newest likes (`head`) so every page's `resume_cursor` (`stop=<head>&stop_at=…`)
-is right whenever the round stops.
+Cursors (query strings, every key checked; a token-paged round of `bridges.rounds`): pages
+carry Google's opaque `pageToken`, and the playlist has no "since" parameter, so a round reads
+from the top down and stops at what the previous round saw: `stop` (the video ids of the newest
+likes seen, up to `rounds.STOP_IDS`) and `stop_at` (the newest like time, Unix seconds); a like
+older than `stop_at`, or one of those ids, ends the round. A round reads at most
+`MAX_PAGES_PER_ROUND` pages. Inside a round, `page=<token>&head=…&head_at=…&pages=<n>`
+continues it, keeping the round's own newest likes (`head`) so every page's `resume_cursor`
+(`stop=<head>&stop_at=…`) is right whenever the round stops.
 
 Quota: every list call costs 1 unit of the project's 10,000 a day (a Pacific-time day).
 `QUOTA_COST` names the units per call; the network spends them from a `QuotaBudget` the
@@ -48,10 +48,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import ClassVar, Protocol
-from urllib.parse import parse_qs, urlencode
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -60,19 +58,25 @@ from bridges.base import Creator, Credentials, Like, LikesPage, NetworkConfig
 from bridges.bluesky import parse_datetime
 from bridges.errors import BadPayload, BudgetSpent, RateLimited, TokenExpired, TokenRevoked
 from bridges.http import Fetched, check_uri, retry_after
-from bridges.oauth2 import EXPIRY_MARGIN, Endpoints, OAuth2Network
+from bridges.oauth2 import Endpoints, OAuth2Network
+from bridges.rounds import (
+    PAGE_TOKEN_RE,
+    Seen,
+    check,
+    parse_position,
+    plain_title,
+    refuse_expired,
+    round_page,
+)
 
 PAGE_SIZE = 50
 MAX_PAGES_PER_ROUND = 20
-STOP_IDS = 5
-TITLE_LENGTH = 120
 QUOTA_COST: Mapping[str, int] = {"channels.list": 1, "playlistItems.list": 1}
 PACIFIC = ZoneInfo("America/Los_Angeles")
 VIDEO_ID_RE = re.compile(r"[A-Za-z0-9_-]{11}")
 CHANNEL_ID_RE = re.compile(r"UC[A-Za-z0-9_-]{22}")
 ITEM_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,128}")
 PLAYLIST_ID_RE = re.compile(r"[A-Za-z0-9_-]{2,64}")
-PAGE_TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,512}")
 QUOTA_REASONS = frozenset({"quotaExceeded", "dailyLimitExceeded"})
 RATE_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
 
@@ -120,160 +124,6 @@ def until_pacific_midnight(now: datetime | None = None) -> float:
     local = (now or datetime.now(UTC)).astimezone(PACIFIC)
     midnight = datetime.combine(local.date() + timedelta(days=1), datetime.min.time(), PACIFIC)
     return max((midnight - local).total_seconds(), 1.0)
-
-
-# --- identifiers and cursors ---------------------------------------------------------------
-
-
-def check(pattern: re.Pattern[str], value: object, what: str) -> str:
-    if not isinstance(value, str) or not pattern.fullmatch(value):
-        raise BadPayload(f"{what}: not an id we accept: {str(value)[:80]!r}")
-    return value
-
-
-def _seconds(value: str, what: str) -> int:
-    if not value.isascii() or not value.isdigit() or len(value) > 12:
-        raise BadPayload(f"{what}: not a time in seconds: {value[:40]!r}")
-    return int(value)
-
-
-@dataclass(frozen=True)
-class Position:
-    """Where a round is (see the module doc): the next page's token ("" for the top), what
-    the previous round saw (`stop`, `stop_at`), this round's newest likes (`head`,
-    `head_at`) and the pages read."""
-
-    page: str = ""
-    stop: tuple[str, ...] = ()
-    stop_at: int | None = None
-    head: tuple[str, ...] = ()
-    head_at: int | None = None
-    pages: int = 0
-
-    def encode(self) -> str:
-        fields: dict[str, str] = {}
-        if self.page:
-            fields["page"] = self.page
-        for name, ids, at in (
-            ("stop", self.stop, self.stop_at),
-            ("head", self.head, self.head_at),
-        ):
-            if ids:
-                fields[name] = ",".join(ids)
-            if at is not None:
-                fields[f"{name}_at"] = str(at)
-        if self.pages:
-            fields["pages"] = str(self.pages)
-        return urlencode(fields)
-
-    def resume(self) -> str | None:
-        """The cursor of the next round: stop at this round's newest likes."""
-        if not self.head and self.head_at is None:
-            return None
-        return Position(stop=self.head, stop_at=self.head_at).encode()
-
-
-def parse_position(cursor: str | None, id_pattern: re.Pattern[str], network: str) -> Position:
-    """A stored cursor, every key checked (BadPayload for anything we did not write)."""
-    if cursor is None:
-        return Position()
-    try:
-        query = parse_qs(cursor, strict_parsing=True)
-    except ValueError as error:
-        raise BadPayload(f"not a {network} cursor: {cursor[:80]!r}") from error
-    known = {"page", "stop", "stop_at", "head", "head_at", "pages"}
-    if set(query) - known or any(len(values) != 1 for values in query.values()):
-        raise BadPayload(f"not a {network} cursor: {cursor[:80]!r}")
-    fields = {name: values[0] for name, values in query.items()}
-    ids = {
-        name: tuple(check(id_pattern, part, f"cursor {name}") for part in value.split(","))
-        for name, value in fields.items()
-        if name in ("stop", "head")
-    }
-    if any(len(value) > STOP_IDS for value in ids.values()):
-        raise BadPayload(f"not a {network} cursor: {cursor[:80]!r}")
-    times = {
-        name: _seconds(value, f"cursor {name}")
-        for name, value in fields.items()
-        if name in ("stop_at", "head_at")
-    }
-    page = fields.get("page", "")
-    if page:
-        check(PAGE_TOKEN_RE, page, "cursor page")
-    pages = fields.get("pages", "0")
-    if not pages.isascii() or not pages.isdigit() or len(pages) > 4:
-        raise BadPayload(f"not a {network} cursor: {cursor[:80]!r}")
-    return Position(
-        page,
-        ids.get("stop", ()),
-        times.get("stop_at"),
-        ids.get("head", ()),
-        times.get("head_at"),
-        int(pages),
-    )
-
-
-@dataclass(frozen=True)
-class Seen:
-    """One like of a page with what a round needs to know of it."""
-
-    like: Like
-    key: str  # what `stop` remembers (the item id)
-    at: int | None  # the like time in Unix seconds, where the network gives one
-
-
-def round_page(
-    position: Position,
-    seen: list[Seen],
-    next_page: str | None,
-    fetched: Fetched,
-    max_pages: int = MAX_PAGES_PER_ROUND,
-) -> LikesPage:
-    """The LikesPage of a top-down round: the likes above the previous round's stop, the
-    cursor of the next page (None at the stop, at the end or after `max_pages`), and the
-    cursor the next round starts from."""
-    fresh: list[Seen] = []
-    stopped = False
-    for entry in seen:
-        older = (
-            position.stop_at is not None and entry.at is not None and entry.at < position.stop_at
-        )
-        if entry.key in position.stop or older:
-            stopped = True
-            break
-        fresh.append(entry)
-    if position.page:  # later pages of a round keep the head its first page set
-        head, head_at = position.head, position.head_at
-    else:
-        keys = dict.fromkeys([entry.key for entry in fresh] + list(position.stop))
-        head = tuple(keys)[:STOP_IDS]
-        head_at = fresh[0].at if fresh and fresh[0].at is not None else position.stop_at
-    pages = position.pages + 1
-    current = Position(position.page, position.stop, position.stop_at, head, head_at, pages)
-    resume = current.resume()
-    likes = tuple(entry.like for entry in fresh)
-    if stopped or not next_page or pages >= max_pages:
-        return LikesPage(likes, None, resume, fetched.rate)
-    if next_page == position.page:
-        raise BadPayload(f"{fetched.url}: the next page token does not move")
-    following = Position(next_page, position.stop, position.stop_at, head, head_at, pages)
-    return LikesPage(likes, following.encode(), resume, fetched.rate)
-
-
-def refuse_expired(credentials: Credentials, label: str) -> None:
-    """TokenExpired for a token past its time, before anything is spent on a request that
-    `OAuth2Network.api_get` would not send."""
-    expires_at = credentials.expires_at
-    if expires_at is not None and datetime.now(UTC) >= expires_at - EXPIRY_MARGIN:
-        raise TokenExpired(f"the {label} token expired at {expires_at:%Y-%m-%d %H:%M}")
-
-
-def plain_title(value: object, length: int = TITLE_LENGTH) -> str:
-    """A short plain-text title (YouTube's titles are text already: spaces folded, cut)."""
-    if not isinstance(value, str):
-        return ""
-    text = " ".join("".join(c for c in value if c.isprintable() or c.isspace()).split())
-    return text if len(text) <= length else text[: length - 1].rstrip() + "…"
 
 
 def channel_creator(channel_id: str, title: str = "") -> Creator:
@@ -407,7 +257,7 @@ class YoutubeNetwork(OAuth2Network):
         seen = self._read_items(items, fetched.url)
         token = document.get("nextPageToken")
         next_page = check(PAGE_TOKEN_RE, token, "nextPageToken") if token else None
-        return round_page(position, seen, next_page, fetched)
+        return round_page(position, seen, next_page, fetched, MAX_PAGES_PER_ROUND)
 
     def _read_items(self, items: list[object], url: str) -> list[Seen]:
         seen: list[Seen] = []

@@ -12,13 +12,13 @@ import pytest
 from bridges.base import Connection, Credentials, LikesPage, NetworkConfig
 from bridges.errors import BadPayload, NetworkDown, RateLimited, TokenExpired, TokenRevoked
 from bridges.registry import NetworkType
+from bridges.rounds import parse_position
 from bridges.youtube import (
     MAX_PAGES_PER_ROUND,
     VIDEO_ID_RE,
     MemoryQuota,
     QuotaSpent,
     YoutubeNetwork,
-    parse_position,
     quota_period,
     until_pacific_midnight,
 )
