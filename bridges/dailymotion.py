@@ -17,7 +17,7 @@ A `Like`'s `like_id` and `item_id` are the video id (`x8abc12`); `item_url` is
 `https://www.dailymotion.com/video/<id>`; the creator is `owner` (the owner's stable id),
 with `owner.username` as handle and `https://www.dailymotion.com/<username>` as profile.
 
-Cursors (query strings, strictly parsed; ids are lower-case letters and digits):
+Cursors (a page-numbered round of `bridges.rounds`; ids are lower-case letters and digits):
 - None: page 1 of a first round, which reads at most `MAX_PAGES_PER_ROUND` pages.
 - `since=<video id>`: a later round, from page 1 down to that like.
 - `page=<n>&top=<id>&last=<id>[&since=<id>]`: the next page of a round; `top` is its newest
@@ -44,24 +44,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from urllib.parse import parse_qs, urlencode
 
 from bridges.base import Creator, Credentials, Like, LikesPage
 from bridges.errors import BadPayload, RateLimited, TokenRevoked
 from bridges.http import Fetched, check_uri, retry_after
 from bridges.oauth2 import Endpoints, OAuth2Network
+from bridges.rounds import PageCursor, one_line, page_round
 
 PAGE_SIZE = 100
 MAX_PAGES_PER_ROUND = 10
 LAST_PAGE = 100  # Dailymotion answers no page past the hundredth
-TITLE_LENGTH = 120
 WEB = "https://www.dailymotion.com"
 LIKE_FIELDS = "id,owner,owner.username,owner.url,title,url,created_time"
 ME_FIELDS = "id,username,url"
 ID_RE = re.compile(r"[a-z0-9]{1,24}")
 USERNAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
-CURSOR_KEYS = frozenset({"since", "page", "top", "last"})
 
 
 def video_id(value: object, what: str) -> str:
@@ -70,55 +67,7 @@ def video_id(value: object, what: str) -> str:
     return value
 
 
-def plain(text: str, length: int = TITLE_LENGTH) -> str:
-    """A title as one line of plain text (no control characters), cut to `length`."""
-    cleaned = " ".join("".join(c if c.isprintable() else " " for c in text).split())
-    return cleaned if len(cleaned) <= length else cleaned[: length - 1].rstrip() + "…"
-
-
-@dataclass(frozen=True)
-class Position:
-    """A parsed cursor (see the module doc)."""
-
-    page: int = 1
-    since: str = ""
-    top: str = ""
-    last: str = ""
-
-    @classmethod
-    def parse(cls, cursor: str | None) -> Position:
-        if cursor is None:
-            return cls()
-        refused = BadPayload(f"not a Dailymotion cursor: {cursor[:80]!r}")
-        try:
-            query = parse_qs(cursor, strict_parsing=True)
-        except ValueError as error:
-            raise refused from error
-        if not set(query) <= CURSOR_KEYS or any(len(values) != 1 for values in query.values()):
-            raise refused
-        params = {name: values[0] for name, values in query.items()}
-        for name in ("since", "top", "last"):
-            if name in params:
-                video_id(params[name], f"cursor {name}")
-        page = params.get("page", "1")
-        if not page.isascii() or not page.isdigit() or not 1 <= int(page) <= LAST_PAGE:
-            raise refused
-        if int(page) > 1 and not {"top", "last"} <= set(params):
-            raise refused
-        if int(page) == 1 and set(params) - {"since"}:
-            raise refused
-        return cls(
-            int(page), params.get("since", ""), params.get("top", ""), params.get("last", "")
-        )
-
-    def following(self, top: str, read: list[Like]) -> str:
-        """The next page's cursor; `read` is what this page gave (its oldest is the new
-        `last`; none: the last like read is still the one before)."""
-        last = read[-1].like_id if read else self.last
-        params = {"page": str(self.page + 1), "top": top, "last": last}
-        if self.since:
-            params["since"] = self.since
-        return urlencode(params)
+CURSOR = PageCursor("Dailymotion", video_id, times="never", last_page=LAST_PAGE)
 
 
 class DailymotionNetwork(OAuth2Network):
@@ -167,11 +116,11 @@ class DailymotionNetwork(OAuth2Network):
         creator = self._owner(video.get("owner"), video.get("owner.username"), where)
         title = video.get("title")
         url = check_uri(f"{WEB}/video/{item}", f"{where} url")
-        return Like(item, item, url, creator, plain(title) if isinstance(title, str) else "")
+        return Like(item, item, url, creator, one_line(title) if isinstance(title, str) else "")
 
     async def list_likes(self, credentials: Credentials, cursor: str | None) -> LikesPage:
         """One page of the donor's likes, most recent first (see the module doc)."""
-        position = Position.parse(cursor)
+        position = CURSOR.parse(cursor)
         params = {"fields": LIKE_FIELDS, "limit": str(PAGE_SIZE), "page": str(position.page)}
         fetched = await self._get(credentials, "/me/likes", params)
         document = fetched.json_object()
@@ -181,24 +130,7 @@ class DailymotionNetwork(OAuth2Network):
             raise BadPayload(f"{fetched.url}: has_more is not a boolean")
         if has_more and position.page >= LAST_PAGE:
             raise BadPayload(f"{fetched.url}: has_more past the last page Dailymotion serves")
-        fresh = list(likes)
-        if position.last:  # likes added meanwhile push the last one read onto this page
-            ids = [like.like_id for like in fresh]
-            if position.last in ids:
-                fresh = fresh[ids.index(position.last) + 1 :]
-        reached = False
-        ids = [like.like_id for like in fresh]
-        if position.since and position.since in ids:
-            fresh, reached = fresh[: ids.index(position.since)], True
-        if position.page > 1:
-            top = position.top
-        else:
-            top = fresh[0].like_id if fresh else position.since
-        resume = urlencode({"since": top}) if top else None
-        if not has_more or not likes or reached or position.page >= MAX_PAGES_PER_ROUND:
-            return LikesPage(tuple(fresh), None, resume, fetched.rate)
-        following = position.following(top, fresh)
-        return LikesPage(tuple(fresh), following, resume, fetched.rate)
+        return page_round(position, likes, has_more, MAX_PAGES_PER_ROUND, fetched.rate)
 
     def _likes(self, document: Mapping[str, object], where: str) -> list[Like]:
         items = document.get("list")

@@ -21,7 +21,7 @@ checked owner login and repository name (a rename moves it; the id stays); `like
 `starred_at`; the creator is `repo.owner`: its numeric `id` (stable across renames), its
 login as handle, `https://github.com/<login>` as profile.
 
-Cursors (query strings, strictly parsed; every id is a number):
+Cursors (a page-numbered round of `bridges.rounds`; every id is a number):
 - None: page 1 of a first round, which reads at most `MAX_PAGES_PER_ROUND` pages.
 - `since=<repo id>&at=<unix seconds>`: a later round, from page 1 down to the star of that
   repository (or to any star older than `at`, should that one have been unstarred).
@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -56,6 +55,7 @@ from bridges.base import ConnectStart, Creator, Credentials, Like, LikesPage
 from bridges.errors import BadPayload, ConnectFailed, RateLimited, TokenRevoked, UnexpectedStatus
 from bridges.http import Fetched, check_uri, retry_after
 from bridges.oauth2 import Endpoints, OAuth2Network
+from bridges.rounds import PageCursor, page_round
 
 PAGE_SIZE = 100
 MAX_PAGES_PER_ROUND = 10
@@ -67,7 +67,6 @@ NUMBER_RE = re.compile(r"[0-9]{1,20}")
 LOGIN_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_-]{0,38})")
 REPO_RE = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 LINK_RE = re.compile(r"<([^>]*)>\s*;\s*rel=\"?([A-Za-z ]+)\"?")
-CURSOR_KEYS = frozenset({"since", "at", "page", "top", "topat", "last", "lastat"})
 
 
 def number(value: object, what: str) -> str:
@@ -107,60 +106,7 @@ def next_page(header: str) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
-class Position:
-    """A parsed cursor (see the module doc)."""
-
-    page: int = 1
-    since: str = ""
-    at: int = 0
-    top: str = ""
-    topat: int = 0
-    last: str = ""
-    lastat: int = 0
-
-    @classmethod
-    def parse(cls, cursor: str | None) -> Position:
-        if cursor is None:
-            return cls()
-        try:
-            query = parse_qs(cursor, strict_parsing=True)
-        except ValueError as error:
-            raise BadPayload(f"not a GitHub cursor: {cursor[:80]!r}") from error
-        if not set(query) <= CURSOR_KEYS or any(len(values) != 1 for values in query.values()):
-            raise BadPayload(f"not a GitHub cursor: {cursor[:80]!r}")
-        params = {name: number(values[0], f"cursor {name}") for name, values in query.items()}
-        page = int(params.get("page", "1"))
-        if ("since" in params) != ("at" in params) or page < 1:
-            raise BadPayload(f"not a GitHub cursor: {cursor[:80]!r}")
-        if page > 1 and not {"top", "topat", "last", "lastat"} <= set(params):
-            raise BadPayload(f"not a GitHub cursor: {cursor[:80]!r}")
-        if page == 1 and set(params) - {"since", "at"}:
-            raise BadPayload(f"not a GitHub cursor: {cursor[:80]!r}")
-        return cls(
-            page=page,
-            since=params.get("since", ""),
-            at=int(params.get("at", "0")),
-            top=params.get("top", ""),
-            topat=int(params.get("topat", "0")),
-            last=params.get("last", ""),
-            lastat=int(params.get("lastat", "0")),
-        )
-
-    def resume(self, top: str, topat: int) -> str:
-        return urlencode({"since": top, "at": str(topat)})
-
-    def following(self, top: str, topat: int, read: list[Like]) -> str:
-        """The next page's cursor; `read` is what this page gave (its oldest is the new
-        `last`; none: the last star read is still the one before)."""
-        params = {"page": str(self.page + 1), "top": top, "topat": str(topat)}
-        if read:
-            params.update(last=read[-1].like_id, lastat=str(_seconds(read[-1].liked_at)))
-        else:
-            params.update(last=self.last, lastat=str(self.lastat))
-        if self.since:
-            params.update(since=self.since, at=str(self.at))
-        return urlencode(params)
+CURSOR = PageCursor("GitHub", number, times="required", check_number=number)
 
 
 class GitHubNetwork(OAuth2Network):
@@ -280,7 +226,7 @@ class GitHubNetwork(OAuth2Network):
 
     async def list_likes(self, credentials: Credentials, cursor: str | None) -> LikesPage:
         """One page of the donor's stars, newest first (see the module doc)."""
-        position = Position.parse(cursor)
+        position = CURSOR.parse(cursor)
         params = {
             "sort": "created",
             "direction": "desc",
@@ -288,41 +234,13 @@ class GitHubNetwork(OAuth2Network):
             "page": str(position.page),
         }
         fetched = await self._get(credentials, "/user/starred", params, accept=STAR_JSON)
-        stars = self._stars(fetched)
-        fresh = list(stars)
-        if position.last:  # stars added meanwhile push the last one read onto this page
-            ids = [like.like_id for like in fresh]
-            if position.last in ids:
-                fresh = fresh[ids.index(position.last) + 1 :]
-            # more than a page added meanwhile: the last star read is not here, and what
-            # was starred after it is either read already or left to the next round
-            fresh = [
-                like
-                for like in fresh
-                if like.like_id != position.last and not _newer(like, position.lastat)
-            ]
-        reached = False
-        for index, like in enumerate(fresh):
-            at = like.liked_at
-            older = position.since and at is not None and int(at.timestamp()) < position.at
-            if like.like_id == position.since or older:
-                fresh, reached = fresh[:index], True
-                break
-        if position.page == 1:
-            if fresh:
-                top, topat = fresh[0].like_id, _seconds(fresh[0].liked_at)
-            else:
-                top, topat = position.since, position.at
-        else:
-            top, topat = position.top, position.topat
-        resume = position.resume(top, topat) if top else None
         link = next_page(fetched.headers.get("link", ""))
-        more = link is not None and stars and not reached and position.page < MAX_PAGES_PER_ROUND
-        if not more or link is None:
-            return LikesPage(tuple(fresh), None, resume, fetched.rate)
-        self._check_next(link, position.page, fetched.url)
-        following = position.following(top, topat, fresh)
-        return LikesPage(tuple(fresh), following, resume, fetched.rate)
+        page = page_round(
+            position, self._stars(fetched), link is not None, MAX_PAGES_PER_ROUND, fetched.rate
+        )
+        if link is not None and page.next_cursor is not None:
+            self._check_next(link, position.page, fetched.url)
+        return page
 
     def _check_next(self, link: str, page: int, where: str) -> None:
         target = self.api_url(link)  # BadPayload outside the API root
@@ -354,13 +272,3 @@ class GitHubNetwork(OAuth2Network):
         repo_id = number(item_id, "repository id")
         fetched = await self._get(credentials, f"/repositories/{repo_id}")
         return self.parse_repo(fetched.json_object(), fetched.url)
-
-
-def _seconds(moment: datetime | None) -> int:
-    return int(moment.timestamp()) if moment is not None else 0
-
-
-def _newer(like: Like, seconds: int | None) -> bool:
-    """Whether a like was given after `seconds` (never, where either time is unknown)."""
-    at = like.liked_at
-    return seconds is not None and at is not None and int(at.timestamp()) > seconds
