@@ -81,6 +81,7 @@ from bridges.errors import (
     UnexpectedStatus,
 )
 from bridges.http import Fetched, Fetcher, check_uri
+from bridges.rounds import one_line
 
 REQUEST_TOKEN = "https://www.flickr.com/services/oauth/request_token"
 AUTHORIZE = "https://www.flickr.com/services/oauth/authorize"
@@ -90,7 +91,6 @@ WEB = "https://www.flickr.com"
 PAGE_SIZE = 100
 MAX_PAGES_PER_ROUND = 50
 MAX_SEEN = 20  # photos of one second a cursor remembers
-TITLE_LENGTH = 120
 PHOTO_ID_RE = re.compile(r"[0-9]{1,20}")
 NSID_RE = re.compile(r"[0-9]{1,20}@N[0-9]{2}")
 ALIAS_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -129,17 +129,12 @@ def _text(value: object) -> str:
     return value if isinstance(value, str) else ""
 
 
-def plain_text(value: str, length: int = TITLE_LENGTH) -> str:
-    text = " ".join("".join(c if c.isprintable() else " " for c in value).split())
-    return text if len(text) <= length else text[: length - 1].rstrip() + "…"
-
-
 def photo_url(nsid: str, photo_id: str) -> str:
     return f"{WEB}/photos/{nsid}/{photo_id}"
 
 
 def creator_for(nsid: str, alias: str = "", name: str = "") -> Creator:
-    handle = alias if ALIAS_RE.fullmatch(alias) else plain_text(name, 64)
+    handle = alias if ALIAS_RE.fullmatch(alias) else one_line(name, 64)
     return Creator("flickr", nsid, handle, f"{WEB}/photos/{nsid}/")
 
 
@@ -244,7 +239,7 @@ class FlickrNetwork:
             raise BadPayload(f"{fetched.url}: not a form-encoded answer") from error
         found = {name: values[-1] for name, values in answer.items()}
         if fetched.status == 401:  # "oauth_problem=signature_invalid", "token_rejected", …
-            problem = plain_text(found.get("oauth_problem", "unknown"), 80)
+            problem = one_line(found.get("oauth_problem", "unknown"), 80)
             raise ConnectFailed(f"Flickr refused the OAuth request: {problem}")
         return found
 
@@ -370,7 +365,7 @@ class FlickrNetwork:
         faved = _number(photo.get("date_faved"), f"{where} date_faved")
         creator = creator_for(nsid, _text(photo.get("pathalias")), _text(photo.get("ownername")))
         url = check_uri(photo_url(nsid, photo_id), f"{where} url")
-        title = plain_text(_text(photo.get("title")))
+        title = one_line(_text(photo.get("title")))
         return Like(photo_id, photo_id, url, creator, title, datetime.fromtimestamp(faved, UTC)), (
             faved
         )
@@ -458,4 +453,4 @@ class FlickrNetwork:
         nsid = _nsid(owner.get("nsid"), "photo owner")
         creator = creator_for(nsid, _text(owner.get("path_alias")), _text(owner.get("username")))
         url = check_uri(photo_url(nsid, photo_id), "photo url")
-        return Like(photo_id, photo_id, url, creator, plain_text(_text(photo.get("title"))))
+        return Like(photo_id, photo_id, url, creator, one_line(_text(photo.get("title"))))

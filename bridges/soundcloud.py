@@ -26,6 +26,9 @@ Cursors (query strings, ours; `next_href` is SoundCloud's own opaque link):
   is the top of the round, what every page's `resume_cursor` (`stop=<newest>`) keeps.
 A round reads at most `MAX_PAGES_PER_ROUND` pages. A 429 mid-round leaves the stored
 `href=` checkpoint: the round resumes at the page it did not read, none read twice.
+These are not the token-paged cursors of `bridges.rounds` (whose `STOP_IDS` they share): a
+page is SoundCloud's whole `next_href`, and `newest` keeps the first tracks of the round's
+first page, those at or below the stop included.
 
 Hostile answers fail the page with `BadPayload`: a body that is not `{"collection": [...]}`,
 more tracks than asked, a track twice, ids that are not numbers (or a URN that disagrees
@@ -45,14 +48,13 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from bridges.base import Creator, Credentials, Like, LikesPage
 from bridges.errors import BadPayload, RateLimited, TokenExpired, TokenRevoked
 from bridges.http import MAX_RETRY_AFTER, Fetched, check_uri, retry_after
-from bridges.oauth2 import EXPIRY_MARGIN, Endpoints, OAuth2Network, string
+from bridges.oauth2 import Endpoints, OAuth2Network, string
+from bridges.rounds import STOP_IDS, one_line, refuse_expired
 
 API = "https://api.soundcloud.com"
 WEB = "https://soundcloud.com"
 PAGE_SIZE = 50
 MAX_PAGES_PER_ROUND = 50
-STOP_IDS = 5  # how many of a round's newest tracks the next round stops at
-TITLE_LENGTH = 120
 ID_RE = re.compile(r"[0-9]{1,20}")
 PERMALINK_RE = re.compile(r"[A-Za-z0-9_-]{1,255}")
 TRACK_URN = "soundcloud:tracks:"
@@ -85,12 +87,6 @@ def _object_id(document: Mapping[str, object], prefix: str, what: str) -> str:
     if from_urn is not None and from_urn != number:
         raise BadPayload(f"{what}: urn {urn!r} and id {number} disagree")
     return number
-
-
-def plain_title(value: str, length: int = TITLE_LENGTH) -> str:
-    """A title as one line of text without control characters, cut to `length`."""
-    text = " ".join("".join(c if c.isprintable() else " " for c in value).split())
-    return text if len(text) <= length else text[: length - 1].rstrip() + "…"
 
 
 def _ids(value: str, what: str) -> tuple[str, ...]:
@@ -142,9 +138,7 @@ class SoundCloudNetwork(OAuth2Network):
         expect: tuple[int, ...] = (200,),
     ) -> Fetched:
         """GET an API path (or a `next_href`) with `Authorization: OAuth <token>`."""
-        expires_at = credentials.expires_at
-        if expires_at is not None and datetime.now(UTC) >= expires_at - EXPIRY_MARGIN:
-            raise TokenExpired(f"the {self.label} token expired at {expires_at:%Y-%m-%d %H:%M}")
+        refuse_expired(credentials, self.label)
         headers = {"Authorization": f"OAuth {credentials.access_token}"}
         try:
             fetched = await self.fetcher.get(
@@ -188,7 +182,7 @@ class SoundCloudNetwork(OAuth2Network):
         number = _object_id(track, TRACK_URN, where)
         creator = self.user_creator(track.get("user"), f"{where} user")
         url = check_uri(f"{API}/tracks/{number}", f"{where} url")
-        title = plain_title(string(track, "title"))
+        title = one_line(string(track, "title"))
         urn = TRACK_URN + number
         return Like(urn, urn, url, creator, title, None)
 
