@@ -14,8 +14,18 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from server.connections.networks import Networks
 from server.db.engine import Database
 from server.donations.periods import period_of
-from server.models import BridgeLike, BridgeLikeOutcome, ConnectedAccount, ConnectionState
+from server.models import (
+    BridgeLike,
+    BridgeLikeOutcome,
+    ConnectedAccount,
+    ConnectionState,
+    EscrowLine,
+    Identity,
+)
 from server.models.base import utcnow
+from server.models.payouts import EscrowState
+from server.money.amounts import format_money
+from server.settings import Settings
 
 RECENT_LIKES = 30
 OUTCOME_LABELS = {
@@ -71,6 +81,8 @@ class ConnectionView:
     can_pause: bool
     can_resume: bool
     can_reconnect: bool
+    # As a creator: what supporters set aside for this account ("" when nothing).
+    creator_line: str = ""
 
 
 @dataclass(frozen=True)
@@ -111,8 +123,52 @@ async def _this_month(session: AsyncSession, account_id: int, now: datetime) -> 
     return {connection: count for connection, count in (await session.exec(query)).all()}
 
 
+async def _set_aside(
+    session: AsyncSession, account_id: int, rows: list[ConnectedAccount]
+) -> dict[tuple[str, str], dict[EscrowState, int]]:
+    """For each connected account that is one of the donor's own identities as a creator:
+    what supporters' closes set aside for it, by what became of it."""
+    keys = {(row.network, row.external_id) for row in rows}
+    if not keys:
+        return {}
+    found = await session.exec(
+        select(
+            Identity.network, Identity.external_id, EscrowLine.state, func.sum(EscrowLine.amount)
+        )
+        .join(EscrowLine, col(EscrowLine.identity_id) == Identity.id)
+        .where(
+            col(Identity.claimed_account_id) == account_id,
+            col(Identity.network).in_({network for network, _ in keys}),
+        )
+        .group_by(col(Identity.network), col(Identity.external_id), col(EscrowLine.state))
+    )
+    amounts: dict[tuple[str, str], dict[EscrowState, int]] = {}
+    for network, external_id, state, total in found.all():
+        if (network, external_id) in keys:
+            amounts.setdefault((network, external_id), {})[EscrowState(state)] = int(total)
+    return amounts
+
+
+def creator_line(amounts: Mapping[EscrowState, int], settings: Settings) -> str:
+    """What waited for the donor's account as a creator, in one sentence ("" for nothing)."""
+    claimed = amounts.get(EscrowState.claimed, 0)
+    waiting = amounts.get(EscrowState.held, 0) + amounts.get(EscrowState.offered, 0)
+    parts = []
+    if claimed:
+        parts.append(
+            f"{format_money(claimed, settings)} that supporters set aside for this account came to you"
+        )
+    if waiting:
+        parts.append(f"{format_money(waiting, settings)} still waits for you")
+    return "As a creator: " + "; ".join(parts) + "." if parts else ""
+
+
 def _view(
-    row: ConnectedAccount, labels: Mapping[str, str], counts: Mapping[int, int], now: datetime
+    row: ConnectedAccount,
+    labels: Mapping[str, str],
+    counts: Mapping[int, int],
+    now: datetime,
+    line: str = "",
 ) -> ConnectionView:
     label = labels.get(row.network, row.network)
     return ConnectionView(
@@ -127,11 +183,13 @@ def _view(
         can_resume=row.state == ConnectionState.paused,
         can_reconnect=row.state in (ConnectionState.needs_reauth, ConnectionState.revoked)
         and row.network in labels,
+        creator_line=line,
     )
 
 
 async def connections_page(db: Database, networks: Networks, account_id: int) -> ConnectionsPage:
     now = utcnow()
+    settings = networks.settings
     offered = networks.offered()
     built = {name: networks.get(name) for name in offered}
     labels = {name: network.label for name, network in built.items()}
@@ -144,6 +202,7 @@ async def connections_page(db: Database, networks: Networks, account_id: int) ->
             )
         ).all()
         counts = await _this_month(session, account_id, now)
+        set_aside = await _set_aside(session, account_id, list(rows))
         likes = (
             await session.exec(
                 select(BridgeLike)
@@ -153,7 +212,16 @@ async def connections_page(db: Database, networks: Networks, account_id: int) ->
             )
         ).all()
     return ConnectionsPage(
-        connections=[_view(row, labels, counts, now) for row in rows],
+        connections=[
+            _view(
+                row,
+                labels,
+                counts,
+                now,
+                creator_line(set_aside.get((row.network, row.external_id), {}), settings),
+            )
+            for row in rows
+        ],
         likes=[
             LikeView(
                 network=labels.get(like.network, like.network),

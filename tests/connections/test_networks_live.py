@@ -229,6 +229,18 @@ def test_a_like_on_every_network_is_a_click_and_the_close_pays_or_holds_each_sha
     held = sorted(set(NETWORKS) - {"flickr", "soundcloud"})
     assert escrow_by_network(alpha) == [(n, SHARE, "held") for n in held]
     assert books(alpha, "dora") == 1000 - BUDGET
+    # When rosalind, whose Vimeo video dora liked, joins alpha after the close and connects
+    # her Vimeo account
+    rosalind = user(alpha, "rosalind")
+    creator_connects(alpha, fakes, "rosalind", "vimeo")
+    # Then what waited for her is hers, and her connected-accounts page says so
+    assert creator_balances(alpha, rosalind) == (0, SHARE)
+    assert ("vimeo", SHARE, "claimed") in escrow_by_network(alpha)
+    with logged_in(alpha, "rosalind") as web:
+        page = " ".join(web.get("/settings/connections").text.split())
+    assert (
+        "As a creator: 1.00 EUR that supporters set aside for this account came to you." in page
+    ), page
     # And the admin's networks page shows each network's account and its polls
     alpha.cli(
         "users", "create", "ada", "--email", "ada@example.org", "--password", "pw-123456", "--admin"
@@ -238,7 +250,7 @@ def test_a_like_on_every_network_is_a_click_and_the_close_pays_or_holds_each_sha
     assert page.status_code == 200, page.text
     for network in NETWORKS:
         shown = " ".join(page.text.split(f'data-network="{network}"')[1].split("</li>")[0].split())
-        connected = 2 if network in ("flickr", "soundcloud") else 1  # the creator's too
+        connected = 2 if network in ("flickr", "soundcloud", "vimeo") else 1  # creators' too
         assert f"{connected} connected" in shown, shown
         polls = int(shown.split(" polls")[0].rsplit(">", 1)[1])
         assert polls >= 3, shown  # the first round, and two polls
