@@ -155,9 +155,8 @@ def creator_line(amounts: Mapping[EscrowState, int], settings: Settings) -> str:
     waiting = amounts.get(EscrowState.held, 0) + amounts.get(EscrowState.offered, 0)
     parts = []
     if claimed:
-        parts.append(
-            f"{format_money(claimed, settings)} that supporters set aside for this account came to you"
-        )
+        amount = format_money(claimed, settings)
+        parts.append(f"{amount} that supporters set aside for this account came to you")
     if waiting:
         parts.append(f"{format_money(waiting, settings)} still waits for you")
     return "As a creator: " + "; ".join(parts) + "." if parts else ""
