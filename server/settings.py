@@ -11,6 +11,7 @@ import secrets
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -311,6 +312,15 @@ class Settings:
             return None
         return _bank_account(table)
 
+    @property
+    def stripe(self) -> StripeConfig | None:
+        """config.toml's `[stripe]` (docs/stripe.md); None, and card payments off, until
+        secret_key is set."""
+        table = self.extra.get("stripe")
+        if not isinstance(table, Mapping) or not table.get("secret_key"):
+            return None
+        return _stripe_config(table)
+
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
 
@@ -342,6 +352,88 @@ def _bank_account(table: Mapping[str, Any]) -> BankAccount:
     except SchwiftyException as exc:
         raise ConfigError(f"config.toml: [bank] {exc}") from exc
     return BankAccount(name, iban, bic)
+
+
+@dataclass(frozen=True)
+class StripeConfig:
+    """Card (and other) payments through Stripe Checkout. The processing fee a donor pays
+    on top of the amount is fee_fixed + fee_bps/10000 of the amount, rounded up to a whole
+    minor unit; amounts are min_amount to max_amount minor units."""
+
+    secret_key: str
+    webhook_secret: str
+    publishable_key: str
+    payment_methods: tuple[str, ...]
+    fee_bps: int  # fee_percent in basis points: "1.5" is 150
+    fee_fixed: int  # minor units
+    min_amount: int
+    max_amount: int
+    api_base: str  # Stripe's API root; tests point it at a fake
+
+
+STRIPE_KEYS = (
+    "secret_key",
+    "webhook_secret",
+    "publishable_key",
+    "payment_methods",
+    "fee_percent",
+    "fee_fixed",
+    "min_amount",
+    "max_amount",
+    "api_base",
+)
+STRIPE_METHOD = re.compile(r"[a-z][a-z0-9_]{1,40}")
+
+
+def _stripe_config(table: Mapping[str, Any]) -> StripeConfig:
+    where = "config.toml: [stripe]"
+    unknown = sorted(set(table) - set(STRIPE_KEYS))
+    if unknown:
+        raise ConfigError(f"{where} {unknown[0]} is unknown ({', '.join(STRIPE_KEYS)})")
+    texts = {key: table.get(key, "") for key in ("secret_key", "webhook_secret", "publishable_key")}
+    if not all(isinstance(value, str) for value in texts.values()):
+        raise ConfigError(f"{where} secret_key, webhook_secret and publishable_key are strings")
+    if not texts["webhook_secret"]:
+        raise ConfigError(
+            f"{where} needs webhook_secret (whsec_…): wallets are credited only from signed "
+            "webhooks"
+        )
+    methods = table.get("payment_methods", ["card"])
+    if (
+        not isinstance(methods, list)
+        or not methods
+        or not all(isinstance(m, str) and STRIPE_METHOD.fullmatch(m) for m in methods)
+    ):
+        raise ConfigError(f'{where} payment_methods is a list such as ["card", "sepa_debit"]')
+    percent = table.get("fee_percent", "0")
+    try:
+        bps = Decimal(str(percent)) * 100 if not isinstance(percent, bool) else Decimal("NaN")
+    except InvalidOperation:
+        bps = Decimal("NaN")
+    if not bps.is_finite() or bps != bps.to_integral_value() or not 0 <= bps < 10_000:
+        raise ConfigError(f'{where} fee_percent is a percentage from 0 to 99.99, such as "1.5"')
+    numbers = {"fee_fixed": 0, "min_amount": 100, "max_amount": 100_000}
+    for key, default in numbers.items():
+        value = table.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10**12:
+            raise ConfigError(f"{where} {key} is a whole number of minor units")
+        numbers[key] = value
+    if not 0 < numbers["min_amount"] <= numbers["max_amount"]:
+        raise ConfigError(f"{where} needs 0 < min_amount <= max_amount")
+    api_base = table.get("api_base", "https://api.stripe.com")
+    if not isinstance(api_base, str) or not re.fullmatch(r"https?://[^/?#\s]+", api_base):
+        raise ConfigError(f"{where} api_base is a URL without a path")
+    return StripeConfig(
+        secret_key=texts["secret_key"],
+        webhook_secret=texts["webhook_secret"],
+        publishable_key=texts["publishable_key"],
+        payment_methods=tuple(dict.fromkeys(methods)),
+        fee_bps=int(bps),
+        fee_fixed=numbers["fee_fixed"],
+        min_amount=numbers["min_amount"],
+        max_amount=numbers["max_amount"],
+        api_base=api_base,
+    )
 
 
 def _has_port(domain: str) -> bool:
@@ -487,6 +579,8 @@ def validate(settings: Settings) -> None:
     _validate_bridges(settings.extra.get("bridges"))
     if "bank" in settings.extra and settings.bank is None:
         raise ConfigError("config.toml: [bank] needs at least an iban")
+    if "stripe" in settings.extra and settings.stripe is None:
+        raise ConfigError("config.toml: [stripe] needs secret_key (sk_…)")
     if settings.ca_bundle and not Path(settings.ca_bundle).is_file():
         raise ConfigError(f"LIKEWISE_CA_BUNDLE: {settings.ca_bundle} is not a file")
 

@@ -28,6 +28,8 @@ from server.models import (
     Transfer,
     TransferKind,
 )
+from server.models.stripe_payments import WalletNotice
+from server.money.funding.stripe import unread_notices
 from server.money.ledger import Owner
 from server.money.split import equal_split, fee_of
 from server.settings import Settings
@@ -54,6 +56,7 @@ class DonorSummary:
     clicks: list[ClickView]
     history: list[DonorPeriod] = field(default_factory=list)
     unspent_to: str = ""  # who gets the budget this month, no likes and LIKEWISE_UNSPENT_TO set
+    notices: list[WalletNotice] = field(default_factory=list)  # refunds, disputes: unread
 
 
 @dataclass(frozen=True)
@@ -121,8 +124,9 @@ async def donor_summary(session: AsyncSession, settings: Settings, account_id: i
         .order_by(col(DonorPeriod.period).desc())
         .limit(24)
     )
+    notices = await unread_notices(session, account_id)
     return DonorSummary(
-        wallet, chosen, period, spendable, fee, clicks, list(history.all()), unspent_to
+        wallet, chosen, period, spendable, fee, clicks, list(history.all()), unspent_to, notices
     )
 
 

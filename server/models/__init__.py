@@ -47,6 +47,7 @@ from server.models.settlement import (
     SettlementState,
 )
 from server.models.statuses import Bookmark, NoteMention, NoteTag
+from server.models.stripe_payments import StripeCheckout, StripeEvent, WalletNotice  # noqa: F401
 
 __all__ = [
     "Account",

@@ -36,6 +36,8 @@ class LedgerKind(enum.StrEnum):
     peer_payable = "peer_payable"
     payouts_in_flight = "payouts_in_flight"
     outside_world = "outside_world"
+    provider_fees = "provider_fees"  # one per funding provider: the processing fees it kept
+    instance_loss = "instance_loss"  # the instance: refunds and disputes of money already spent
 
 
 class TransferKind(enum.StrEnum):
@@ -56,6 +58,9 @@ class TransferKind(enum.StrEnum):
     settlement_paid = "settlement_paid"  # a payment between peers, and funds it released
     settlement_netted = "settlement_netted"  # what both sides owed each other, netted
     payout = "payout"  # a creator's payout: held, rejected back, or paid out
+    provider_fee = "provider_fee"  # a payment's processing fee, to the provider's fee account
+    reversal = "reversal"  # a refund or dispute takes a payment back out of the wallet
+    reversal_loss = "reversal_loss"  # the part of a reversal the wallet no longer held
 
 
 class LedgerAccount(SQLModel, table=True):

@@ -35,6 +35,7 @@ NON_NEGATIVE = frozenset(
         LedgerKind.escrow_peer,
         LedgerKind.instance_fees,
         LedgerKind.payouts_in_flight,
+        LedgerKind.provider_fees,
     }
 )
 
@@ -81,9 +82,22 @@ class Owner(NamedTuple):
 
 
 SINGLETONS = frozenset(
-    {LedgerKind.instance_fees, LedgerKind.outside_world, LedgerKind.payouts_in_flight}
+    {
+        LedgerKind.instance_fees,
+        LedgerKind.outside_world,
+        LedgerKind.payouts_in_flight,
+        LedgerKind.instance_loss,
+    }
 )
-BY_DOMAIN = frozenset({LedgerKind.escrow_peer, LedgerKind.peer_payable, LedgerKind.peer_receivable})
+# Keyed by name: a peer's domain, or (provider_fees) the funding provider's name.
+BY_DOMAIN = frozenset(
+    {
+        LedgerKind.escrow_peer,
+        LedgerKind.peer_payable,
+        LedgerKind.peer_receivable,
+        LedgerKind.provider_fees,
+    }
+)
 
 
 class TransferSpec(NamedTuple):
