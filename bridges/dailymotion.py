@@ -49,7 +49,7 @@ from bridges.base import Creator, Credentials, Like, LikesPage
 from bridges.errors import BadPayload, RateLimited, TokenRevoked
 from bridges.http import Fetched, check_uri, retry_after
 from bridges.oauth2 import Endpoints, OAuth2Network
-from bridges.rounds import PageCursor, one_line, page_round
+from bridges.rounds import PageCursor, each_once, one_line, page_round
 
 PAGE_SIZE = 100
 MAX_PAGES_PER_ROUND = 10
@@ -138,15 +138,7 @@ class DailymotionNetwork(OAuth2Network):
             raise BadPayload(f"{where}: not a Dailymotion list")
         if len(items) > PAGE_SIZE:
             raise BadPayload(f"{where}: {len(items)} videos for {PAGE_SIZE} asked")
-        likes: list[Like] = []
-        seen: set[str] = set()
-        for index, video in enumerate(items):
-            like = self.parse_video(video, f"{where} item {index}")
-            if like.like_id in seen:
-                raise BadPayload(f"{where}: video {like.like_id} listed twice")
-            seen.add(like.like_id)
-            likes.append(like)
-        return likes
+        return each_once(items, self.parse_video, where, "video")
 
     async def resolve_item(self, credentials: Credentials, item_id: str) -> Like:
         """A video by its id (`GET /video/{id}`)."""

@@ -48,14 +48,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from bridges.base import ConnectStart, Creator, Credentials, Like, LikesPage
 from bridges.errors import BadPayload, ConnectFailed, RateLimited, TokenRevoked, UnexpectedStatus
 from bridges.http import Fetched, check_uri, retry_after
 from bridges.oauth2 import Endpoints, OAuth2Network
-from bridges.rounds import PageCursor, page_round
+from bridges.rounds import PageCursor, each_once, page_round, parse_time
 
 PAGE_SIZE = 100
 MAX_PAGES_PER_ROUND = 10
@@ -83,19 +83,6 @@ def login(value: object, what: str) -> str:
     if not isinstance(value, str) or not LOGIN_RE.fullmatch(value):
         raise BadPayload(f"{what}: not a GitHub login: {str(value)[:80]!r}")
     return value
-
-
-def parse_time(value: object, what: str) -> datetime:
-    """An ISO 8601 time with a zone (GitHub's `2011-01-26T19:01:12Z`)."""
-    if not isinstance(value, str) or len(value) > 40:
-        raise BadPayload(f"{what}: not a time")
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as error:
-        raise BadPayload(f"{what}: not a time: {value[:40]!r}") from error
-    if moment.tzinfo is None:
-        raise BadPayload(f"{what}: a time without a zone")
-    return moment.astimezone(UTC)
 
 
 def next_page(header: str) -> str | None:
@@ -252,20 +239,14 @@ class GitHubNetwork(OAuth2Network):
         items = fetched.json_array()
         if len(items) > PAGE_SIZE:
             raise BadPayload(f"{fetched.url}: {len(items)} stars for {PAGE_SIZE} asked")
-        likes: list[Like] = []
-        seen: set[str] = set()
-        for index, item in enumerate(items):
-            where = f"{fetched.url} item {index}"
-            if not isinstance(item, dict):
-                raise BadPayload(f"{where}: not a star object")
-            like = self.parse_repo(
-                item.get("repo"), where, parse_time(item.get("starred_at"), f"{where} starred_at")
-            )
-            if like.like_id in seen:
-                raise BadPayload(f"{fetched.url}: repository {like.like_id} listed twice")
-            seen.add(like.like_id)
-            likes.append(like)
-        return likes
+        return each_once(items, self.parse_star, fetched.url, "repository")
+
+    def parse_star(self, item: object, where: str) -> Like:
+        """A star+json item (`{"starred_at", "repo"}`) as a Like."""
+        if not isinstance(item, dict):
+            raise BadPayload(f"{where}: not a star object")
+        starred_at = parse_time(item.get("starred_at"), f"{where} starred_at")
+        return self.parse_repo(item.get("repo"), where, starred_at)
 
     async def resolve_item(self, credentials: Credentials, item_id: str) -> Like:
         """A repository by its numeric id (`GET /repositories/{id}`)."""

@@ -84,6 +84,35 @@ def one_line(text: str, length: int = TITLE_LENGTH) -> str:
     return cleaned if len(cleaned) <= length else cleaned[: length - 1].rstrip() + "…"
 
 
+def parse_time(value: object, what: str) -> datetime:
+    """An ISO 8601 time with a zone (`2026-11-02T08:14:27Z`, `…+00:00`), in UTC."""
+    if not isinstance(value, str) or len(value) > 40:
+        raise BadPayload(f"{what}: not a time")
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as error:
+        raise BadPayload(f"{what}: not a time: {value[:40]!r}") from error
+    if moment.tzinfo is None:
+        raise BadPayload(f"{what}: a time without a zone")
+    return moment.astimezone(UTC)
+
+
+def each_once(
+    items: list[object], parse: Callable[[object, str], Like], where: str, noun: str
+) -> list[Like]:
+    """A page's items as likes, in order (`parse(item, "<where> item <n>")`); an item
+    listed twice is a bad payload."""
+    likes: list[Like] = []
+    seen: set[str] = set()
+    for index, item in enumerate(items):
+        like = parse(item, f"{where} item {index}")
+        if like.like_id in seen:
+            raise BadPayload(f"{where}: {noun} {like.like_id} listed twice")
+        seen.add(like.like_id)
+        likes.append(like)
+    return likes
+
+
 def refuse_expired(credentials: Credentials, label: str) -> None:
     """TokenExpired for a token past its time, before anything is spent on a request that
     `OAuth2Network.api_get` would not send."""

@@ -49,7 +49,7 @@ from bridges.base import Creator, Credentials, Like, LikesPage
 from bridges.errors import BadPayload, RateLimited, TokenExpired, TokenRevoked
 from bridges.http import MAX_RETRY_AFTER, Fetched, check_uri, retry_after
 from bridges.oauth2 import Endpoints, OAuth2Network, string
-from bridges.rounds import STOP_IDS, one_line, refuse_expired
+from bridges.rounds import STOP_IDS, each_once, one_line, refuse_expired
 
 API = "https://api.soundcloud.com"
 WEB = "https://soundcloud.com"
@@ -250,14 +250,7 @@ class SoundCloudNetwork(OAuth2Network):
             raise BadPayload(f"{fetched.url}: no collection")
         if len(collection) > PAGE_SIZE:
             raise BadPayload(f"{fetched.url}: {len(collection)} tracks for {PAGE_SIZE} asked")
-        likes: list[Like] = []
-        seen: set[str] = set()
-        for index, track in enumerate(collection):
-            like = self.parse_track(track, f"{fetched.url} item {index}")
-            if like.item_id in seen:
-                raise BadPayload(f"{fetched.url}: track {like.item_id} listed twice")
-            seen.add(like.item_id)
-            likes.append(like)
+        likes = each_once(collection, self.parse_track, fetched.url, "track")
         next_href = document.get("next_href")
         if next_href is None or next_href == "":
             return likes, None

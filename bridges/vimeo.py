@@ -40,14 +40,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
 from bridges.base import Creator, Credentials, Like, LikesPage
 from bridges.errors import BadPayload
 from bridges.http import Fetched, check_uri
 from bridges.oauth2 import Endpoints, OAuth2Network
-from bridges.rounds import PageCursor, number, one_line, page_round
+from bridges.rounds import PageCursor, each_once, number, one_line, page_round, parse_time
 
 PAGE_SIZE = 50
 MAX_PAGES_PER_ROUND = 20
@@ -64,19 +63,6 @@ def _uri_id(value: object, pattern: re.Pattern[str], what: str) -> str:
     if match is None:
         raise BadPayload(f"{what}: not a Vimeo uri we accept: {str(value)[:80]!r}")
     return match.group(1)
-
-
-def parse_time(value: object, what: str) -> datetime:
-    """An ISO 8601 time with a zone (Vimeo's `2026-11-02T08:14:27+00:00`)."""
-    if not isinstance(value, str) or len(value) > 40:
-        raise BadPayload(f"{what}: not a time")
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as error:
-        raise BadPayload(f"{what}: not a time: {value[:40]!r}") from error
-    if moment.tzinfo is None:
-        raise BadPayload(f"{what}: a time without a zone")
-    return moment.astimezone(UTC)
 
 
 CURSOR = PageCursor("Vimeo", number)
@@ -149,15 +135,7 @@ class VimeoNetwork(OAuth2Network):
             raise BadPayload(f"{where}: not a Vimeo collection")
         if len(data) > PAGE_SIZE:
             raise BadPayload(f"{where}: {len(data)} videos for {PAGE_SIZE} asked")
-        likes: list[Like] = []
-        seen: set[str] = set()
-        for index, video in enumerate(data):
-            like = self.parse_video(video, f"{where} item {index}")
-            if like.like_id in seen:
-                raise BadPayload(f"{where}: video {like.like_id} listed twice")
-            seen.add(like.like_id)
-            likes.append(like)
-        return likes
+        return each_once(data, self.parse_video, where, "video")
 
     def _next(self, document: Mapping[str, object], page: int, where: str) -> str | None:
         """The checked `paging.next`: under the API root, and the following page."""
