@@ -21,7 +21,7 @@ def bank() -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--yes", is_flag=True, help="Book without asking after the preview.")
 def bank_import(data_dir: Path | None, file: Path, yes: bool) -> None:
-    """Preview the credits of FILE (camt.053 or camt.054), then book the matched ones."""
+    """Preview the credits of FILE (camt.053, camt.054 or MT940), then book the matched ones."""
     from server.donations import bank_admin
     from server.money.amounts import format_money
 

@@ -11,7 +11,6 @@ from server.db.engine import Database
 from server.domain_errors import Outcome, ValidationFailed, attempt
 from server.models.money_in import BankCredit, BankImport
 from server.money.funding import statements
-from server.money.funding.camt import read_statement
 from server.money.funding.statements import Confirmed, Preview, Upload
 
 __all__ = ["Confirmed", "Preview"]  # what callers read back
@@ -49,7 +48,8 @@ async def import_statement(db: Database, settings: Settings, upload: StatementFi
     """Read the file and store its preview; the import's id. Nothing is booked."""
     if not upload.name:
         raise ValidationFailed("choose the statement file", field="statement")
-    statement = read_statement(upload.data, settings.currency, settings.currency_scale)
+    data, scale = upload.data, settings.currency_scale
+    statement = statements.read_statement_file(data, settings.currency, scale)
     async with db.transaction() as session:
         batch = await statements.store_preview(
             session, settings, Upload(statement, upload.name, upload.admin_id)

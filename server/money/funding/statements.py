@@ -16,11 +16,20 @@ from server.models.base import utcnow
 from server.models.money_in import BankCredit, BankCreditState, BankImport, BankImportState
 from server.money.funding.bank import BANK, donor_of_reference, payment_id
 from server.money.funding.base import Funding
-from server.money.funding.camt import Statement
+from server.money.funding.camt import Statement, read_statement
+from server.money.funding.mt940_statement import looks_like_mt940, read_mt940
 from server.settings import Settings
 from server.states import advance
 
 LISTED = (BankCreditState.booked, BankCreditState.assigned, BankCreditState.unmatched)
+
+
+def read_statement_file(data: bytes, currency: str, scale: int) -> Statement:
+    """A camt.053/054 or MT940 file's credits (MT940 when it begins with `:20:`), refused
+    whole when malformed or in another currency."""
+    if looks_like_mt940(data):
+        return read_mt940(data, currency, scale)
+    return read_statement(data, currency, scale)
 
 
 @dataclass(frozen=True)
