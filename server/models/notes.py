@@ -31,6 +31,9 @@ class Note(SQLModel, table=True):
     # The OAuth application a local status was posted from (None: the web, a personal
     # access token, or a remote note): Mastodon's `application` of the author's own status.
     application_id: int | None = Field(default=None, foreign_key="oauth_application.id")
+    # A local status's text as its author typed it (`content` is the HTML made of it):
+    # Mastodon's `text`, given back when the status is deleted, for "delete and redraft".
+    source_text: str = Field(default="", sa_type=Text)
     published_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime | None = None
     deleted_at: datetime | None = None

@@ -163,6 +163,7 @@ async def create_status(
         in_reply_to_id=parent.id if parent else None,
         in_reply_to_author_id=parent.author_id if parent else None,
         application_id=status.application_id,
+        source_text=status.text,
     )
     session.add(note)
     await session.flush()

@@ -191,7 +191,8 @@ async def delete(
     db: Database, settings: Settings, account: Account, note_id: int
 ) -> dict[str, Any]:
     """Delete the account's own status (or undo its reblog); the answer is the status as
-    it read before, rendered before the deletion changes the note."""
+    it read before, rendered before the deletion changes the note, with its `text` as
+    typed (what Mastodon gives back for "delete and redraft")."""
     async with db.transaction() as session:
         viewer = await viewer_of(session, account.id)
         note = await get_note(session, note_id)
@@ -200,6 +201,7 @@ async def delete(
             await unreblog(session, account, note)
         else:
             await delete_status(session, settings, account, note)
+            rendered["text"] = note.source_text
     return rendered
 
 
