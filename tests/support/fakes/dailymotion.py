@@ -33,6 +33,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from tests.support.fakes.knobs import oversized, past_limit
 from tests.support.fakes.oauth2 import OAuth2Provider
 from tests.support.fakes.server import Control, Controlled
 from tests.support.payloads import load_json
@@ -167,10 +168,7 @@ class FakeDailymotion(Controlled):
         with self._lock:
             self.used[token] = self.used.get(token, 0) + 1
             used = self.used[token]
-        if used > self.knobs.rate_limit:
-            self.rate_limited += 1
-            if used > self.knobs.rate_limit + 1:
-                self.over_limit += 1
+        if past_limit(self, used, self.knobs.rate_limit):
             if self.knobs.rate_status == 429:
                 said = {
                     "error": {
@@ -235,7 +233,7 @@ class FakeDailymotion(Controlled):
         if knobs.malformed_json:
             return Response(b'{"list": [{"id": "x', media_type="application/json")
         if knobs.oversized:
-            return Response(b"[" + b" " * (3 * 1024 * 1024) + b"]", media_type="application/json")
+            return oversized(b"[", b"]")
         items = [self.video_json(item, fields) for item in chosen]
         if knobs.too_many and items:
             items = items * (limit + 1)

@@ -43,6 +43,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from tests.support.fakes.knobs import oversized, past_limit
 from tests.support.fakes.server import Control, Controlled
 from tests.support.payloads import load_json, load_text
 
@@ -297,10 +298,7 @@ class FakeFlickr(Controlled):
                 start, used = now, 0
             used += 1
             self.window = (start, used)
-        if used > self.knobs.rate_limit:
-            self.rate_limited += 1
-            if used > self.knobs.rate_limit + 1:
-                self.over_limit += 1
+        if past_limit(self, used, self.knobs.rate_limit):
             return PlainTextResponse("Too Many Requests", status_code=429)
         if self.knobs.fail_5xx > 0:
             self.knobs.fail_5xx -= 1
@@ -374,10 +372,7 @@ class FakeFlickr(Controlled):
         if knobs.malformed_json:
             return Response(b'{"photos": {"page": 1, "photo": [', media_type="application/json")
         if knobs.oversized:
-            blank = b" " * (3 * 1024 * 1024)
-            return Response(
-                b'{"photos": {"photo": [' + blank + b"]}}", media_type="application/json"
-            )
+            return oversized(b'{"photos": {"photo": [', b"]}}")
         extras = str(query.get("extras", ""))
         photos = [self.photo_json(pid, date, extras) for date, pid in window]
         if knobs.too_many and photos:

@@ -38,6 +38,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from tests.support.fakes.knobs import Window, oversized, past_limit
 from tests.support.fakes.oauth2 import OAuth2Provider
 from tests.support.fakes.server import Control, Controlled
 from tests.support.payloads import load_json
@@ -93,12 +94,6 @@ class Repo:
 
 
 @dataclass
-class Usage:
-    window_start: float = 0.0
-    used: int = 0
-
-
-@dataclass
 class FakeGitHub(Controlled):
     host: str = "127.0.0.1"
     knobs: Knobs = field(default_factory=Knobs)
@@ -111,7 +106,7 @@ class FakeGitHub(Controlled):
     repos: dict[int, Repo] = field(default_factory=dict)
     stars: dict[str, list[tuple[int, datetime]]] = field(default_factory=dict)  # newest last
     memberships: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
-    usage: dict[str, Usage] = field(default_factory=dict)
+    usage: dict[str, Window] = field(default_factory=dict)
     requests: int = 0
     rate_limited: int = 0
     over_limit: int = 0
@@ -205,17 +200,17 @@ class FakeGitHub(Controlled):
             ]
         )
 
-    def _rate_headers(self, response: Response, usage: Usage) -> Response:
+    def _rate_headers(self, response: Response, usage: Window) -> Response:
         response.headers["x-ratelimit-limit"] = str(self.knobs.rate_limit)
         remaining = max(self.knobs.rate_limit - usage.used, 0)
         response.headers["x-ratelimit-remaining"] = str(remaining)
         response.headers["x-ratelimit-used"] = str(min(usage.used, self.knobs.rate_limit))
-        reset = int(usage.window_start + self.knobs.rate_window)
+        reset = int(usage.start + self.knobs.rate_window)
         response.headers["x-ratelimit-reset"] = str(reset)
         response.headers["x-ratelimit-resource"] = "core"
         return response
 
-    def _authenticate(self, request: Request) -> tuple[str, Usage] | Response:
+    def _authenticate(self, request: Request) -> tuple[str, Window] | Response:
         self.requests += 1
         if self.knobs.fail_5xx > 0:
             self.knobs.fail_5xx -= 1
@@ -229,19 +224,14 @@ class FakeGitHub(Controlled):
         token = request.headers["authorization"].partition(" ")[2]
         now = time.time()
         with self._lock:
-            usage = self.usage.setdefault(token, Usage(now))
-            if now - usage.window_start >= self.knobs.rate_window:
-                usage.window_start, usage.used = now, 0
-            usage.used += 1
+            usage = self.usage.setdefault(token, Window(now))
+            usage.count(now, self.knobs.rate_window)
         if self.knobs.secondary > 0:
             self.knobs.secondary -= 1
             self.rate_limited += 1
             said = {"message": "You have exceeded a secondary rate limit."}
             return JSONResponse(said, status_code=403, headers={"retry-after": "60"})
-        if usage.used > self.knobs.rate_limit:
-            self.rate_limited += 1
-            if usage.used > self.knobs.rate_limit + 1:
-                self.over_limit += 1
+        if past_limit(self, usage.used, self.knobs.rate_limit):
             said = load_json("bridges/github/error_rate_limit.json")
             status = self.knobs.rate_status
             return self._rate_headers(JSONResponse(said, status_code=status), usage)
@@ -287,7 +277,7 @@ class FakeGitHub(Controlled):
         if knobs.malformed_json:
             return Response(b'[{"starred_at": "2026-', media_type="application/json")
         if knobs.oversized:
-            return Response(b"[" + b" " * (3 * 1024 * 1024) + b"]", media_type="application/json")
+            return oversized(b"[", b"]")
         items = [self.star_json(repo_id, at) for repo_id, at in chosen]
         if knobs.too_many and items:
             items = items * (per_page + 1)

@@ -33,6 +33,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from tests.support.fakes.knobs import Window, oversized, past_limit
 from tests.support.fakes.oauth2 import OAuth2Provider
 from tests.support.fakes.server import Control, Controlled
 from tests.support.payloads import load_json
@@ -56,12 +57,6 @@ class Knobs:
     next_loop: bool = False  # next_href is the page just read
     endless: bool = False  # every page full, with a next_href, forever
     delay: float = 0.0
-
-
-@dataclass
-class Window:
-    start: float = 0.0
-    used: int = 0
 
 
 @dataclass
@@ -177,14 +172,9 @@ class FakeSoundCloud(Controlled):
         token = request.headers["authorization"].partition(" ")[2]
         with self._lock:
             window = self.windows.setdefault(token, Window(now))
-            if now - window.start >= self.knobs.rate_window:
-                window.start, window.used = now, 0
-            window.used += 1
-            over = window.used > self.knobs.rate_limit
-            if window.used > self.knobs.rate_limit + 1:
-                self.over_limit += 1  # a client that did not wait
+            used = window.count(now, self.knobs.rate_window)
+            over = past_limit(self, used, self.knobs.rate_limit)
         if over:
-            self.rate_limited += 1
             body: dict[str, Any] = copy.deepcopy(load_json("bridges/soundcloud/rate_limited.json"))
             reset = datetime.fromtimestamp(window.start + self.knobs.rate_window, UTC)
             body["errors"][0]["meta"]["reset_time"] = reset.strftime("%Y/%m/%d %H:%M:%S +0000")
@@ -244,8 +234,7 @@ class FakeSoundCloud(Controlled):
         if knobs.malformed_json:
             return Response(b'{"collection": [{"id": ', media_type="application/json")
         if knobs.oversized:
-            blank = b" " * (3 * 1024 * 1024)
-            return Response(b'{"collection": [' + blank + b"]}", media_type="application/json")
+            return oversized(b'{"collection": [', b"]}")
         collection = [self.track_json(track_id) for _, track_id in page]
         if knobs.too_many and collection:
             extra = len(collection)

@@ -32,6 +32,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from tests.support.fakes.knobs import Window, oversized, past_limit
 from tests.support.fakes.oauth2 import OAuth2Provider
 from tests.support.fakes.server import Control, Controlled
 from tests.support.payloads import load_json
@@ -86,8 +87,7 @@ class FakeTumblr(Controlled):
     )
     accounts: dict[str, Account] = field(default_factory=dict)
     likes: dict[str, list[Post]] = field(default_factory=dict)  # user -> newest first
-    window_start: float = 0.0
-    used: int = 0
+    window: Window = field(default_factory=Window)  # the app's (per consumer key)
     requests: int = 0
     rate_limited: int = 0
     over_limit: int = 0
@@ -158,21 +158,16 @@ class FakeTumblr(Controlled):
             return answer
         now = time.time()
         with self._lock:
-            if now - self.window_start >= knobs.rate_window:
-                self.window_start, self.used = now, 0
-            self.used += 1
-        if self.used > knobs.rate_limit:
-            self.rate_limited += 1
-            if self.used > knobs.rate_limit + 1:
-                self.over_limit += 1
+            self.window.count(now, knobs.rate_window)
+        if past_limit(self, self.window.used, knobs.rate_limit):
             answer = tumblr_error("error_limit_exceeded", 429)
             self._rate_headers(answer)
             return answer
         return user
 
     def _rate_headers(self, response: Response) -> None:
-        reset = int(self.window_start + self.knobs.rate_window - time.time())
-        remaining = max(self.knobs.rate_limit - self.used, 0)
+        reset = int(self.window.start + self.knobs.rate_window - time.time())
+        remaining = max(self.knobs.rate_limit - self.window.used, 0)
         response.headers["X-Ratelimit-Perhour-Limit"] = str(self.knobs.rate_limit)
         response.headers["X-Ratelimit-Perhour-Remaining"] = str(remaining)
         response.headers["X-Ratelimit-Perhour-Reset"] = str(max(reset, 0))
@@ -247,7 +242,7 @@ class FakeTumblr(Controlled):
                 b'{"meta": {"status": 200}, "response": {', media_type="application/json"
             )
         if knobs.oversized:
-            return Response(b'{"response": [' + b" " * (3 * 1024 * 1024) + b"]}")
+            return oversized(b'{"response": [', b"]}", media_type=None)
         document: dict[str, Any] = copy.deepcopy(load_json("bridges/tumblr/user_likes.json"))
         posts = [self._post(post) for post in page]
         if knobs.too_many and posts:

@@ -35,6 +35,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from tests.support.fakes.knobs import Window, oversized, past_limit
 from tests.support.fakes.oauth2 import OAuth2Provider
 from tests.support.fakes.server import Control, Controlled
 from tests.support.payloads import load_json
@@ -61,12 +62,6 @@ class Knobs:
 
 
 @dataclass
-class Usage:
-    window_start: float = 0.0
-    used: int = 0
-
-
-@dataclass
 class FakeVimeo(Controlled):
     host: str = "127.0.0.1"
     knobs: Knobs = field(default_factory=Knobs)
@@ -81,7 +76,7 @@ class FakeVimeo(Controlled):
     users: dict[str, int] = field(default_factory=dict)  # name -> id
     videos: dict[int, str] = field(default_factory=dict)  # video id -> owner name
     likes: dict[str, list[tuple[int, datetime]]] = field(default_factory=dict)  # newest last
-    usage: dict[str, Usage] = field(default_factory=dict)
+    usage: dict[str, Window] = field(default_factory=dict)
     requests: int = 0
     rate_limited: int = 0
     over_limit: int = 0
@@ -172,15 +167,15 @@ class FakeVimeo(Controlled):
             ]
         )
 
-    def _rate_headers(self, response: Response, usage: Usage) -> Response:
-        reset = datetime.fromtimestamp(usage.window_start + self.knobs.rate_window, UTC)
+    def _rate_headers(self, response: Response, usage: Window) -> Response:
+        reset = datetime.fromtimestamp(usage.start + self.knobs.rate_window, UTC)
         response.headers["X-RateLimit-Limit"] = str(self.knobs.rate_limit)
         remaining = max(self.knobs.rate_limit - usage.used, 0)
         response.headers["X-RateLimit-Remaining"] = str(remaining)
         response.headers["X-RateLimit-Reset"] = reset.isoformat(timespec="seconds")
         return response
 
-    def _authenticate(self, request: Request) -> tuple[str, Usage] | Response:
+    def _authenticate(self, request: Request) -> tuple[str, Window] | Response:
         self.requests += 1
         if VERSION not in request.headers.get("accept", ""):
             return JSONResponse({"error": "the fake reads API version 3.4 only"}, 406)
@@ -194,14 +189,9 @@ class FakeVimeo(Controlled):
         token = request.headers["authorization"].partition(" ")[2]
         now = time.time()
         with self._lock:
-            usage = self.usage.setdefault(token, Usage(now))
-            if now - usage.window_start >= self.knobs.rate_window:
-                usage.window_start, usage.used = now, 0
-            usage.used += 1
-        if usage.used > self.knobs.rate_limit:
-            self.rate_limited += 1
-            if usage.used > self.knobs.rate_limit + 1:
-                self.over_limit += 1
+            usage = self.usage.setdefault(token, Window(now))
+            usage.count(now, self.knobs.rate_window)
+        if past_limit(self, usage.used, self.knobs.rate_limit):
             said = load_json("bridges/vimeo/error_rate_limit.json")
             return self._rate_headers(JSONResponse(said, status_code=429), usage)
         return user, usage
@@ -245,7 +235,7 @@ class FakeVimeo(Controlled):
         if knobs.malformed_json:
             return Response(b'{"data": [{"uri": "/videos/', media_type="application/json")
         if knobs.oversized:
-            return Response(b"[" + b" " * (3 * 1024 * 1024) + b"]", media_type="application/json")
+            return oversized(b"[", b"]")
         items = [self.video_json(video_id, user, added) for video_id, added in chosen]
         if knobs.too_many and items:
             items = items * (per_page + 1)

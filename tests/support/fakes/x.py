@@ -29,6 +29,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from tests.support.fakes.knobs import Window, oversized, past_limit
 from tests.support.fakes.oauth2 import OAuth2Provider
 from tests.support.fakes.server import Control, Controlled
 from tests.support.payloads import load_json
@@ -62,12 +63,6 @@ class Post:
     id: int
     author: str  # username
     text: str
-
-
-@dataclass
-class Window:
-    start: float = 0.0
-    used: int = 0
 
 
 @dataclass
@@ -161,16 +156,11 @@ class FakeX(Controlled):
         now = time.time()
         with self._lock:
             window = self.windows.setdefault(token, Window(now))
-            if now - window.start >= knobs.rate_window:
-                window.start, window.used = now, 0
-            window.used += 1
+            window.count(now, knobs.rate_window)
         if self.reads >= knobs.cap:
             self.rate_limited += 1
             return problem("problem_usage_capped", 429)
-        if window.used > knobs.rate_limit:
-            self.rate_limited += 1
-            if window.used > knobs.rate_limit + 1:
-                self.over_limit += 1
+        if past_limit(self, window.used, knobs.rate_limit):
             answer = problem("problem_too_many_requests", 429)
             self._rate_headers(answer, window)
             return answer
@@ -238,7 +228,7 @@ class FakeX(Controlled):
         if knobs.malformed_json:
             return Response(b'{"data": [{"id": ', media_type="application/json")
         if knobs.oversized:
-            return Response(b'{"data": [' + b" " * (3 * 1024 * 1024) + b"]}")
+            return oversized(b'{"data": [', b"]}", media_type=None)
         if not page:
             return JSONResponse({"meta": {"result_count": 0}})
         data = [self._post(post) for post in page]

@@ -30,6 +30,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from tests.support.fakes.knobs import oversized, past_limit
 from tests.support.fakes.oauth2 import OAuth2Provider
 from tests.support.fakes.server import Control, Controlled
 from tests.support.payloads import load_json
@@ -183,10 +184,7 @@ class FakeYoutube(Controlled):
             knobs.throttle -= 1
             self.rate_limited += 1
             return google_error(403, "userRateLimitExceeded", "User Rate Limit Exceeded")
-        if self.units + 1 > knobs.quota:
-            self.rate_limited += 1
-            if self.units + 1 > knobs.quota + 1:
-                self.over_limit += 1
+        if past_limit(self, self.units + 1, knobs.quota):
             self.units += 1
             if knobs.daily_limit:
                 return google_error(
@@ -260,7 +258,7 @@ class FakeYoutube(Controlled):
         if knobs.malformed_json:
             return Response(b'{"items": [{"id": ', media_type="application/json")
         if knobs.oversized:
-            return Response(b'{"items": [' + b" " * (3 * 1024 * 1024) + b"]}")
+            return oversized(b'{"items": [', b"]}", media_type=None)
         document: dict[str, Any] = copy.deepcopy(
             load_json("bridges/youtube/playlist_items_list.json")
         )
