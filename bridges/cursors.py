@@ -6,7 +6,8 @@ A round reads from the newest like down: `<older>=<id>&newest=<id>&pages=<n>` co
 (the page after `<older>`, remembering the newest like of the round and how many pages it
 read); `<newer>=<id>` asks only for likes newer than that one. Each network names the two
 keys after its own API's parameters (`max_id`/`min_id` on Mastodon, `before`/`after` for
-Bluesky rkeys).
+Bluesky rkeys). Lists that cannot ask for likes newer than an id are read in rounds that stop
+at what the previous round saw (`bridges.rounds`).
 """
 
 from __future__ import annotations
