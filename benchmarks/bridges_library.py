@@ -1,19 +1,24 @@
 """benchmarks/bridges.py's baseline: the same accounts' pages read by the bridges library
-alone, over real HTTP (recorded) and then replayed from memory, with no database."""
+alone, over real HTTP (recorded) and then replayed from memory, with no database. Each network
+is built as the server builds it (`bridges.registry.build_network` with the instance's
+`[bridges.<name>]` configuration). Answers are kept per account and URL: several networks ask
+every account's likes at the same URL, the token in a header telling whose they are."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 
-from bridges.base import Credentials, Network, NetworkConfig
-from bridges.bluesky import BlueskyNetwork
+from bridges.base import Credentials, Network
 from bridges.errors import RateLimited
-from bridges.fediverse import FediverseNetwork
+from bridges.registry import build_network
+from server.connections.networks import network_config
 from server.settings import Settings
+
+Answer = tuple[int, list[tuple[str, str]], bytes]
 
 
 @dataclass(frozen=True)
@@ -24,31 +29,44 @@ class Connected:
     credentials: Credentials
 
 
-class Recording(httpx.AsyncBaseTransport):
+class Keyed(httpx.AsyncBaseTransport):
+    """A transport that knows whose pages it carries (`account`, set by `library_round`)."""
+
+    account: str = ""
+
+
+class Recording(Keyed):
     """Real HTTP, keeping each answer so that it can be replayed from memory."""
 
     def __init__(self) -> None:
         self.real = httpx.AsyncHTTPTransport()
-        self.pages: dict[str, tuple[int, list[tuple[str, str]], bytes]] = {}
+        self.pages: dict[tuple[str, str], Answer] = {}
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         response = await self.real.handle_async_request(request)
         body = await response.aread()
         await response.aclose()
         headers = [(k, v) for k, v in response.headers.multi_items() if k != "content-encoding"]
-        self.pages[str(request.url)] = (response.status_code, headers, body)
+        self.pages[self.account, str(request.url)] = (response.status_code, headers, body)
         return httpx.Response(response.status_code, headers=headers, content=body)
 
     async def aclose(self) -> None:
         await self.real.aclose()
 
 
-def replaying(pages: dict[str, tuple[int, list[tuple[str, str]], bytes]]) -> httpx.MockTransport:
-    def answer(request: httpx.Request) -> httpx.Response:
-        status, headers, body = pages[str(request.url)]
+class Replaying(Keyed):
+    """The recorded answers, from memory."""
+
+    def __init__(self, pages: dict[tuple[str, str], Answer]) -> None:
+        self.pages = pages
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        status, headers, body = self.pages[self.account, str(request.url)]
         return httpx.Response(status, headers=headers, content=body)
 
-    return httpx.MockTransport(answer)
+
+def replaying(pages: dict[tuple[str, str], Answer]) -> Replaying:
+    return Replaying(pages)
 
 
 @dataclass(frozen=True)
@@ -57,30 +75,25 @@ class LibraryRun:
     requests: int
     likes: int
     limited: int  # accounts left unread when a fake answered 429 (a tight --*-limit)
+    seconds_by_network: dict[str, float] = field(default_factory=dict)
 
 
 async def library_round(
-    transport: httpx.AsyncBaseTransport, settings: Settings, connected: Sequence[Connected]
+    transport: Keyed, settings: Settings, connected: Sequence[Connected]
 ) -> LibraryRun:
     """Every account's pages, one after the other, through `list_likes` and its cursors."""
-    config = NetworkConfig(allow_private=True)
-    bluesky = settings.bridges["bluesky"]
     async with httpx.AsyncClient(transport=transport, timeout=30) as http:
         networks: dict[str, Network] = {
-            "fediverse": FediverseNetwork(http, config),
-            "bluesky": BlueskyNetwork(
-                http,
-                NetworkConfig(
-                    base_url=bluesky["base_url"],
-                    directory_url=bluesky["directory_url"],
-                    allow_private=True,
-                ),
-            ),
+            name: build_network(name, http, network_config(settings, name))
+            for name in sorted({one.network for one in connected})
         }
         requests = likes = limited = 0
+        spent: dict[str, float] = dict.fromkeys(networks, 0.0)
         started = time.perf_counter()
         for one in connected:
+            transport.account = f"{one.network} {one.external_id}"
             cursor: str | None = None
+            began = time.perf_counter()
             while True:
                 try:
                     page = await networks[one.network].list_likes(one.credentials, cursor)
@@ -91,4 +104,5 @@ async def library_round(
                 if page.next_cursor is None:
                     break
                 cursor = page.next_cursor
-        return LibraryRun(time.perf_counter() - started, requests, likes, limited)
+            spent[one.network] += time.perf_counter() - began
+        return LibraryRun(time.perf_counter() - started, requests, likes, limited, spent)
