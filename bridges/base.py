@@ -132,6 +132,9 @@ class Network(Protocol):
     # Whether connecting starts from the donor's handle there (a fediverse server to find, a
     # Bluesky handle to prove); networks with one OAuth app learn who signed in.
     asks_handle: bool
+    # What else a creator may claim there by naming it when signing in ("organisation" on
+    # GitHub, "blog" on Tumblr: `verify_claim` proves they administer it); "" for nothing.
+    group_claim: str
     # Whether the network's rate limit is one budget for every account the instance reads
     # (Bluesky: per caller address) rather than one per account's token (Mastodon).
     shared_rate_limit: bool

@@ -217,6 +217,7 @@ class BlueskyNetwork:
     label = "Bluesky"
     connect_kind = ConnectKind.handle_proof
     asks_handle = True
+    group_claim = ""
     shared_rate_limit = True
 
     @classmethod

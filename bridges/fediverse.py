@@ -154,6 +154,7 @@ class FediverseNetwork:
     label = "Mastodon and other fediverse servers"
     connect_kind = ConnectKind.oauth2
     asks_handle = True
+    group_claim = ""
     shared_rate_limit = False
 
     @classmethod

@@ -81,7 +81,7 @@ from bridges.errors import (
     UnexpectedStatus,
 )
 from bridges.http import Fetched, Fetcher, check_uri
-from bridges.rounds import one_line
+from bridges.rounds import number, one_line
 
 REQUEST_TOKEN = "https://www.flickr.com/services/oauth/request_token"
 AUTHORIZE = "https://www.flickr.com/services/oauth/authorize"
@@ -91,7 +91,6 @@ WEB = "https://www.flickr.com"
 PAGE_SIZE = 100
 MAX_PAGES_PER_ROUND = 50
 MAX_SEEN = 20  # photos of one second a cursor remembers
-PHOTO_ID_RE = re.compile(r"[0-9]{1,20}")
 NSID_RE = re.compile(r"[0-9]{1,20}@N[0-9]{2}")
 ALIAS_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 TOKEN_RE = re.compile(r"[A-Za-z0-9_.~-]{1,200}")
@@ -101,11 +100,7 @@ DOWN_CODES = {105}
 
 
 def _photo_id(value: object, what: str) -> str:
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        value = str(value)
-    if not isinstance(value, str) or not PHOTO_ID_RE.fullmatch(value):
-        raise BadPayload(f"{what}: not a photo id we accept: {str(value)[:80]!r}")
-    return value
+    return number(value, what, "not a photo id we accept")
 
 
 def _nsid(value: object, what: str) -> str:
@@ -180,6 +175,7 @@ class FlickrNetwork:
     label = "Flickr"
     connect_kind = ConnectKind.oauth1
     asks_handle = False
+    group_claim = ""
     shared_rate_limit = True  # 3,600 calls an hour per API key
 
     @classmethod

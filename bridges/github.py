@@ -51,6 +51,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from bridges import rounds
 from bridges.base import ConnectStart, Creator, Credentials, Like, LikesPage
 from bridges.errors import BadPayload, ConnectFailed, RateLimited, TokenRevoked, UnexpectedStatus
 from bridges.http import Fetched, check_uri, retry_after
@@ -63,7 +64,6 @@ TITLE_LENGTH = 120
 WEB = "https://github.com"
 STAR_JSON = "application/vnd.github.star+json"
 GITHUB_JSON = "application/vnd.github+json"
-NUMBER_RE = re.compile(r"[0-9]{1,20}")
 LOGIN_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_-]{0,38})")
 REPO_RE = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 LINK_RE = re.compile(r"<([^>]*)>\s*;\s*rel=\"?([A-Za-z ]+)\"?")
@@ -71,12 +71,7 @@ LINK_RE = re.compile(r"<([^>]*)>\s*;\s*rel=\"?([A-Za-z ]+)\"?")
 
 def number(value: object, what: str) -> str:
     """A numeric id (JSON number or digits) as a string; anything else is a bad payload."""
-    if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise BadPayload(f"{what}: not a numeric id: {str(value)[:80]!r}")
-    text = str(value)
-    if not NUMBER_RE.fullmatch(text):
-        raise BadPayload(f"{what}: not a numeric id: {text[:80]!r}")
-    return text
+    return rounds.number(value, what, "not a numeric id")
 
 
 def login(value: object, what: str) -> str:
@@ -101,6 +96,7 @@ class GitHubNetwork(OAuth2Network):
 
     name = "github"
     label = "GitHub"
+    group_claim = "organisation"
     endpoints = Endpoints(
         authorize="https://github.com/login/oauth/authorize",
         token="https://github.com/login/oauth/access_token",

@@ -89,6 +89,7 @@ class OAuth2Network:
     authorize_params: ClassVar[Mapping[str, str]] = {}
     connect_kind = ConnectKind.oauth2
     asks_handle = False
+    group_claim = ""
     shared_rate_limit = False
 
     def __init__(self, http: httpx.AsyncClient, config: NetworkConfig) -> None:

@@ -127,6 +127,7 @@ class TumblrNetwork(OAuth2Network):
 
     name = "tumblr"
     label = "Tumblr"
+    group_claim = "blog"
     endpoints: ClassVar[Endpoints] = Endpoints(
         authorize="https://www.tumblr.com/oauth2/authorize",
         token="https://api.tumblr.com/v2/oauth2/token",

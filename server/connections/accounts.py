@@ -1,5 +1,7 @@
 """What a donor does with their connected accounts: connect one (start, then finish when the
-network sends them back), pause, resume, disconnect.
+network sends them back), pause, resume, disconnect; and what a creator does to claim an
+identity there without connecting it for likes (an organisation on GitHub, a blog on
+Tumblr: the network's sign-in, then `verify_claim`).
 
 Connecting keeps what the network module asks us to keep until the donor comes back (a PKCE
 verifier, a dynamically registered client's secret, a proof code) in a `connect_attempt`
@@ -22,7 +24,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from activitypub.claims import ClaimMethod
-from bridges.base import Connection, ConnectKind, Network
+from bridges.base import Connection, ConnectKind, Credentials, Network
 from bridges.errors import BridgeError
 from server.connections.credentials import context_of, seal_credentials
 from server.connections.networks import Networks
@@ -52,6 +54,17 @@ class ConnectStep:
     redirect_to: str
 
 
+@dataclass(frozen=True)
+class Finished:
+    """A connection finished: the handle there, and whether it was a claim only."""
+
+    handle: str
+    claim_only: bool = False
+
+
+CONNECT, CLAIM = "connect", "claim"
+
+
 def callback_path(network: str) -> str:
     return f"/settings/connections/{network}/callback"
 
@@ -71,19 +84,31 @@ async def start_connect(
     account_id: int,
     network_name: str,
     handle: str,
+    purpose: str = CONNECT,
 ) -> ConnectStep:
-    """Ask the network where to send the donor, and keep what it needs for the way back."""
+    """Ask the network where to send the donor, and keep what it needs for the way back.
+    `purpose` CLAIM: a creator claims the `handle` (a group the network lets them prove)."""
     network = networks.get(network_name)
     handle = handle.strip()
     if len(handle) > HANDLE_LIMIT:
         raise ValidationFailed("that handle is too long", field="handle")
+    if purpose not in (CONNECT, CLAIM):
+        raise ValidationFailed("connect an account or claim one", field="purpose")
+    if purpose == CLAIM and not (network.group_claim and handle):
+        what = network.group_claim or "identity"
+        raise ValidationFailed(f"name the {network.label} {what} to claim", field="handle")
     state = secrets.token_urlsafe(32)
     redirect_uri = settings.base_url + callback_path(network_name)
     try:
         start = await network.start_connect(handle, redirect_uri, state)
     except BridgeError as error:
         raise ValidationFailed(f"{network.label}: {error}", field="handle") from error
-    pending = {**start.pending, "_kind": start.kind.value, "_instructions": start.instructions}
+    pending = {
+        **start.pending,
+        "_kind": start.kind.value,
+        "_instructions": start.instructions,
+        "_purpose": purpose,
+    }
     sealed = seal_json(settings.secret_key, pending, _attempt_context(account_id, network_name))
     now = utcnow()
     async with db.transaction() as session:
@@ -151,15 +176,20 @@ async def finish_connect(
     account_id: int,
     network_name: str,
     callback: Mapping[str, str],
-) -> str:
-    """The donor is back: finish with the network, store the account, poll it at once.
-    Returns the connected handle."""
+) -> Finished:
+    """The donor is back: finish with the network, store the account, poll it at once (or,
+    for a claim only, claim the identity the network proved)."""
     network = networks.get(network_name)
     attempt, pending = await _attempt(
         db, settings, account_id, network_name, callback.get("state", "")
     )
+    purpose = pending.pop("_purpose", CONNECT)
     for key in ("_kind", "_instructions"):
         pending.pop(key, None)
+    if purpose == CLAIM:
+        return await _finish_claim(
+            db, settings, account_id, network_name, network, attempt, pending, callback
+        )
     redirect_uri = settings.base_url + callback_path(network_name)
     try:
         connection = await network.finish_connect(pending, callback, redirect_uri)
@@ -169,7 +199,36 @@ async def finish_connect(
         await session.exec(delete(ConnectAttempt).where(col(ConnectAttempt.id) == attempt.id))
         await _store(session, settings, account_id, network_name, connection)
         await _claim(session, settings, account_id, network_name, network, connection)
-    return connection.account.handle or connection.account.external_id
+    return Finished(connection.account.handle or connection.account.external_id)
+
+
+async def _finish_claim(
+    db: Database,
+    settings: Settings,
+    account_id: int,
+    network_name: str,
+    network: Network,
+    attempt: ConnectAttempt,
+    pending: Mapping[str, str],
+    callback: Mapping[str, str],
+) -> Finished:
+    """A creator's claim: the network proves the group is theirs; nothing is polled."""
+    try:
+        creator = await network.verify_claim(pending, callback)
+    except BridgeError as error:
+        raise ValidationFailed(f"{network.label} did not prove it: {error}") from error
+    if not creator.external_id or len(creator.external_id) > 2048:
+        raise ValidationFailed(f"{network.label} named no usable identity")
+    async with db.transaction() as session:
+        await session.exec(delete(ConnectAttempt).where(col(ConnectAttempt.id) == attempt.id))
+        claimed = await _claim(
+            session, settings, account_id, network_name, network, Connection(creator, Credentials())
+        )
+    if not claimed:
+        raise Conflict(
+            f"{creator.handle or creator.external_id} is already claimed by someone else"
+        )
+    return Finished(creator.handle or creator.external_id, claim_only=True)
 
 
 async def _claim(
@@ -179,11 +238,12 @@ async def _claim(
     network_name: str,
     network: Network,
     connection: Connection,
-) -> None:
+) -> bool:
     """Connecting proved the account is the donor's (the network's sign-in named it, or the
     code was found in its profile): claim what supporters set aside for it here, and tell
     the peers, whose escrow for it then comes by settlement. An identity another account or
-    a peer's creator holds stays theirs (the connection still counts the donor's likes)."""
+    a peer's creator holds stays theirs (the connection still counts the donor's likes).
+    Returns whether the identity is the donor's now."""
     who = connection.account
     creator = CreatorRef(network_name, who.external_id, who.handle, who.profile_url)
     identity = await ensure_identity(session, creator)
@@ -191,13 +251,14 @@ async def _claim(
         await claim_identity(session, settings, int(identity.id or 0), account_id, verified=True)
     except Conflict as error:
         log.info("connected %s %s stays unclaimed: %s", network_name, who.external_id, error)
-        return
+        return False
     method = (
         ClaimMethod.PROOF_CODE
         if network.connect_kind == ConnectKind.handle_proof
         else ClaimMethod.OAUTH
     )
     await announce_claims(session, settings, account_id, {int(identity.id or 0): method})
+    return True
 
 
 def _check_identity(connection: Connection) -> None:

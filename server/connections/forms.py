@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from server.connections.accounts import ConnectStep, finish_connect, start_connect
+from server.connections.accounts import (
+    CONNECT,
+    ConnectStep,
+    Finished,
+    finish_connect,
+    start_connect,
+)
 from server.connections.networks import Networks
 from server.connections.pages import ConnectionsPage, connections_page
 from server.db.engine import Database
@@ -20,9 +26,10 @@ async def connect(
     account_id: int,
     network: str,
     handle: str,
+    purpose: str = CONNECT,
 ) -> Outcome[ConnectStep, ConnectionsPage]:
     return await attempt(
-        start_connect(db, settings, networks, account_id, network, handle),
+        start_connect(db, settings, networks, account_id, network, handle, purpose),
         lambda: connections_page(db, networks, account_id),
     )
 
@@ -34,7 +41,7 @@ async def finish(
     account_id: int,
     network: str,
     callback: Mapping[str, str],
-) -> Outcome[str, ConnectionsPage]:
+) -> Outcome[Finished, ConnectionsPage]:
     return await attempt(
         finish_connect(db, settings, networks, account_id, network, callback),
         lambda: connections_page(db, networks, account_id),

@@ -101,6 +101,7 @@ class NetworkChoice:
     name: str
     label: str
     asks_handle: bool
+    group_claim: str = ""  # what else a creator may claim there ("organisation", "blog")
 
 
 @dataclass(frozen=True)
@@ -234,7 +235,7 @@ async def connections_page(db: Database, networks: Networks, account_id: int) ->
             for like in likes
         ],
         networks=[
-            NetworkChoice(name, network.label, network.asks_handle)
+            NetworkChoice(name, network.label, network.asks_handle, network.group_claim)
             for name, network in built.items()
         ],
     )

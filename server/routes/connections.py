@@ -82,6 +82,7 @@ async def connect(request: Request) -> Response:
         _user(request).id,
         str(form.get("network", "")),
         str(form.get("handle", "")),
+        str(form.get("purpose", "connect")),
     )
     if outcome.done is None:
         return _render(request, outcome.page, error=outcome.error)
@@ -96,7 +97,11 @@ async def _finish(request: Request, callback: Mapping[str, str]) -> Response:
     )
     if outcome.done is None:
         return _render(request, outcome.page, error=outcome.error)
-    return _done(request, f"{outcome.done} is connected: its likes count from now on.")
+    finished = outcome.done
+    if finished.claim_only:
+        aside = "what supporters set aside for it is in your balance"
+        return _done(request, f"{finished.handle} is yours as a creator: {aside}.")
+    return _done(request, f"{finished.handle} is connected: its likes count from now on.")
 
 
 async def callback(request: Request) -> Response:
