@@ -61,11 +61,15 @@ def check(pattern: re.Pattern[str], value: object, what: str) -> str:
     return value
 
 
-def number(value: str, what: str) -> str:
-    """Digits (an id or a time in a cursor); anything else is a bad payload."""
-    if not NUMBER_RE.fullmatch(value):
-        raise BadPayload(f"{what}: not a number: {value[:80]!r}")
-    return value
+def number(value: object, what: str, refusal: str = "not a number") -> str:
+    """A number (an id, a time) from a JSON number or up to 20 digits, as a string;
+    anything else is a bad payload (`refusal` says what it is not)."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise BadPayload(f"{what}: {refusal}: {str(value)[:80]!r}")
+    text = str(value)
+    if not NUMBER_RE.fullmatch(text):
+        raise BadPayload(f"{what}: {refusal}: {text[:80]!r}")
+    return text
 
 
 def plain_title(value: object, length: int = TITLE_LENGTH) -> str:

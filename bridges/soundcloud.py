@@ -49,13 +49,12 @@ from bridges.base import Creator, Credentials, Like, LikesPage
 from bridges.errors import BadPayload, RateLimited, TokenExpired, TokenRevoked
 from bridges.http import MAX_RETRY_AFTER, Fetched, check_uri, retry_after
 from bridges.oauth2 import Endpoints, OAuth2Network, string
-from bridges.rounds import STOP_IDS, each_once, one_line, refuse_expired
+from bridges.rounds import STOP_IDS, each_once, number, one_line, refuse_expired
 
 API = "https://api.soundcloud.com"
 WEB = "https://soundcloud.com"
 PAGE_SIZE = 50
 MAX_PAGES_PER_ROUND = 50
-ID_RE = re.compile(r"[0-9]{1,20}")
 PERMALINK_RE = re.compile(r"[A-Za-z0-9_-]{1,255}")
 TRACK_URN = "soundcloud:tracks:"
 USER_URN = "soundcloud:users:"
@@ -64,11 +63,7 @@ LIKES_PATH = "/me/likes/tracks"
 
 def _id(value: object, what: str) -> str:
     """A numeric SoundCloud id (JSON number or digits)."""
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        value = str(value)
-    if not isinstance(value, str) or not ID_RE.fullmatch(value):
-        raise BadPayload(f"{what}: not an id we accept: {str(value)[:80]!r}")
-    return value
+    return number(value, what, "not an id we accept")
 
 
 def _object_id(document: Mapping[str, object], prefix: str, what: str) -> str:
