@@ -237,9 +237,9 @@ def test_a_like_on_every_network_is_a_click_and_the_close_pays_or_holds_each_sha
     assert creator_balances(alpha, rosalind) == (0, SHARE)
     assert ("vimeo", SHARE, "claimed") in escrow_by_network(alpha)
     with logged_in(alpha, "rosalind") as web:
-        mine = " ".join(web.get("/settings/connections").text.split())
+        her_page = " ".join(web.get("/settings/connections").text.split())
     said = "As a creator: 1.00 EUR that supporters set aside for this account came to you."
-    assert said in mine, mine
+    assert said in her_page, her_page
     # And the admin's networks page shows each network's account and its polls
     alpha.cli(
         "users", "create", "ada", "--email", "ada@example.org", "--password", "pw-123456", "--admin"
