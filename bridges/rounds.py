@@ -30,6 +30,10 @@ Two shapes of list:
   page. Every page's `resume_cursor` is `since=<top>[&at=<topat>]`. Page numbers also shift
   when likes are removed during a round: an older like can then move onto a page already
   read and be missed (the known gap of page-numbered lists).
+
+The small readers the network modules share sit here too: ids and numbers (`check`,
+`number`), times (`parse_time`), a page's likes each once (`each_once`), titles
+(`plain_title`, `one_line`) and a token past its time (`refuse_expired`).
 """
 
 from __future__ import annotations

@@ -55,14 +55,7 @@ from bridges.base import Creator, Credentials, Like, LikesPage, NetworkConfig
 from bridges.errors import BadPayload, BudgetSpent, RateLimited
 from bridges.http import Fetched, check_uri, retry_after
 from bridges.oauth2 import Endpoints, OAuth2Network
-from bridges.rounds import (
-    Seen,
-    check,
-    parse_position,
-    plain_title,
-    refuse_expired,
-    round_page,
-)
+from bridges.rounds import Seen, check, parse_position, plain_title, refuse_expired, round_page
 
 PAGE_SIZE = 100
 MAX_PAGES_PER_ROUND = 10
