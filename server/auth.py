@@ -11,8 +11,6 @@ import hmac
 import secrets
 from collections.abc import Awaitable, Callable
 
-from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.authentication import (
     AuthCredentials,
     AuthenticationBackend,
@@ -24,11 +22,11 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
 from server.accounts.sessions import end_session, resolve_session, start_session
-from server.accounts.tokens import resolve_token, scope_allows, touch_token
+from server.accounts.tokens import resolve_bearer, scope_allows, touch_token
 from server.context import context
 from server.db.engine import Database
 from server.domain_errors import Forbidden, Unauthorized, ValidationFailed
-from server.models import Account, Actor
+from server.models import Account
 
 SESSION_SCOPES = frozenset({"read", "write", "follow", "push", "profile"})
 ADMIN_SCOPES = frozenset({"admin:read", "admin:write"})
@@ -94,23 +92,20 @@ class AuthBackend(AuthenticationBackend):
             scheme, _, token = header.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
                 raise AuthenticationError("the Authorization header must be 'Bearer <token>'")
-            actor: tuple[int, str] | None = None
             async with db.reading() as session:
-                grant = await resolve_token(session, token.strip())
-                account_id = grant.account_id if grant else None
-                if account_id:
-                    account, actor = await _account_and_actor(session, account_id)
-                else:
-                    account = None
-            if grant is not None and grant.stale:
+                bearer = await resolve_bearer(session, token.strip())
+            if bearer is None:
+                raise AuthenticationError("the access token is invalid or revoked")
+            grant, account = bearer.grant, bearer.account
+            if grant.stale:
                 async with db.transaction() as session:
                     await touch_token(session, grant)
-            if grant is not None and grant.account_id is None and grant.application_id:
+            if grant.account_id is None and grant.application_id:
                 return AuthCredentials(list(grant.scopes)), ApplicationUser(grant.application_id)
-            if grant is None or account is None or account.suspended_at is not None:
+            if account is None or account.suspended_at is not None:
                 raise AuthenticationError("the access token is invalid or revoked")
             conn.scope[ACCOUNT_KEY] = account
-            conn.scope[ACTOR_KEY] = actor
+            conn.scope[ACTOR_KEY] = bearer.actor
             return AuthCredentials(list(grant.scopes)), AccountUser(
                 account.id or 0,
                 account.username,
@@ -135,22 +130,6 @@ class AuthBackend(AuthenticationBackend):
         return AuthCredentials(list(scopes)), AccountUser(
             live.account_id, account.username, account.is_admin, "session", live.id
         )
-
-
-async def _account_and_actor(
-    session: AsyncSession, account_id: int
-) -> tuple[Account | None, tuple[int, str] | None]:
-    """The account and its actor in one query: the API's readers need both."""
-    query = (
-        select(Account, Actor.id, Actor.uri)
-        .outerjoin(Actor, col(Actor.account_id) == col(Account.id))
-        .where(col(Account.id) == account_id)
-    )
-    row = (await session.exec(query)).first()
-    if row is None:
-        return None, None
-    account, actor_id, actor_uri = row
-    return account, (actor_id, actor_uri) if actor_id is not None else None
 
 
 def current_actor(request: HTTPConnection) -> tuple[int, str] | None:

@@ -201,9 +201,20 @@ class Database:
         # served. Other processes (a separate worker) still meet at SQLite's busy timeout.
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         # SQLite: a second engine whose connections only read, in deferred transactions.
-        # PostgreSQL reads in plain sessions (MVCC: readers take no lock writers wait for).
+        # PostgreSQL: one whose connections read outside transactions (autocommit). At READ
+        # COMMITTED each statement reads its own snapshot anyway, and a session's BEGIN and
+        # ROLLBACK, and the BEGIN and ROLLBACK around the pre-ping, cost four round trips
+        # where its queries are often one or two.
         self.read_engine: AsyncEngine | None = None
         self.read_sessionmaker = self.sessionmaker
+        if not self.is_sqlite:
+            self.read_engine = create_engine(url, isolation_level="AUTOCOMMIT", **engine_kwargs)
+            self.read_sessionmaker = async_sessionmaker(
+                self.read_engine,
+                class_=AsyncSession,
+                sync_session_class=session_class,
+                expire_on_commit=False,
+            )
         if self.is_sqlite and ":memory:" not in url and url.rstrip("/") != "sqlite+aiosqlite:":
             # A connection per concurrent reader: an overflow connection is a new thread,
             # a new file handle and the pragmas again, closed as soon as it is returned.
