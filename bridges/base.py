@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from bridges.budgets import Budget
+
 
 class ConnectKind(enum.StrEnum):
     oauth2 = "oauth2"  # authorization code with PKCE (static or dynamically registered client)
@@ -123,6 +125,9 @@ class NetworkConfig:
     directory_url: str = ""
     # A pay-per-read network's requests a month (X): 0 is none, and the network is off.
     monthly_requests: int = 0
+    # The instance's shared budget a network spends from before each call (X's monthly
+    # requests, YouTube's daily quota units), kept by the server; None counts nothing.
+    budget: Budget | None = None
 
 
 class Network(Protocol):

@@ -28,7 +28,7 @@ not send the round back through every page; X gives no like time to stop by).
 The request budget: X bills every read. The admin opts in with a monthly number of
 requests (`[bridges.x] monthly_requests`; without it the network is not offered,
 `is_configured`); the instance counts them in one place for every account. The network takes a
-`RequestBudget` (`spend(period, requests) -> bool`, the period being the UTC month
+`bridges.budgets.Budget` (`spend(period, requests) -> bool`, the period being the UTC month
 "2026-12" of `budget_period()`) and spends one request from it before each API read (token
 requests are not reads); when it says no, `BudgetSpent` (a `RateLimited` until the first of
 next month, UTC) is raised and nothing is sent. The default is `UnlimitedBudget`; `MemoryBudget`
@@ -47,11 +47,12 @@ import json
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import ClassVar, Protocol
+from typing import ClassVar
 
 import httpx
 
 from bridges.base import Creator, Credentials, Like, LikesPage, NetworkConfig
+from bridges.budgets import Budget, Unlimited
 from bridges.errors import BadPayload, BudgetSpent, RateLimited
 from bridges.http import Fetched, check_uri, retry_after
 from bridges.oauth2 import Endpoints, OAuth2Network
@@ -67,33 +68,6 @@ USAGE_CAPPED = "https://api.twitter.com/2/problems/usage-capped"
 
 
 # --- the request budget ---------------------------------------------------------------------
-
-
-class RequestBudget(Protocol):
-    """The instance's X requests, shared by every account: `spend` takes `requests` for the
-    UTC month `period` ("2026-12") and says whether they were left (False: nothing taken).
-    The server keeps one counter per month, and the admin's monthly number is its limit."""
-
-    async def spend(self, period: str, requests: int) -> bool: ...
-
-
-class UnlimitedBudget:
-    async def spend(self, period: str, requests: int) -> bool:
-        return True
-
-
-class MemoryBudget:
-    """A budget counted in this process only (tests, a single worker)."""
-
-    def __init__(self, monthly: int) -> None:
-        self.monthly = monthly
-        self.used: dict[str, int] = {}
-
-    async def spend(self, period: str, requests: int) -> bool:
-        if self.used.get(period, 0) + requests > self.monthly:
-            return False
-        self.used[period] = self.used.get(period, 0) + requests
-        return True
 
 
 def budget_period(now: datetime | None = None) -> str:
@@ -130,10 +104,10 @@ class XNetwork(OAuth2Network):
         self,
         http: httpx.AsyncClient,
         config: NetworkConfig,
-        budget: RequestBudget | None = None,
+        budget: Budget | None = None,
     ) -> None:
         super().__init__(http, config)
-        self.budget: RequestBudget = budget or UnlimitedBudget()
+        self.budget: Budget = budget or config.budget or Unlimited()
 
     @classmethod
     def is_configured(cls, config: NetworkConfig) -> bool:

@@ -30,7 +30,7 @@ continues it, keeping the round's own newest likes (`head`) so every page's `res
 (`stop=<head>&stop_at=…`) is right whenever the round stops.
 
 Quota: every list call costs 1 unit of the project's 10,000 a day (a Pacific-time day).
-`QUOTA_COST` names the units per call; the network spends them from a `QuotaBudget` the
+`QUOTA_COST` names the units per call; the network spends them from a `bridges.budgets.Budget` the
 server passes in (default: unlimited) before each call, under the period key of
 `quota_period()` ("2026-12-06", the Pacific date), and raises `QuotaSpent` (a
 `RateLimited` until midnight Pacific) once the budget says no. Google answers an exhausted
@@ -49,13 +49,14 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import ClassVar, Protocol
+from typing import ClassVar
 from zoneinfo import ZoneInfo
 
 import httpx
 
 from bridges.base import Creator, Credentials, Like, LikesPage, NetworkConfig
 from bridges.bluesky import parse_datetime
+from bridges.budgets import Budget, Unlimited
 from bridges.errors import BadPayload, BudgetSpent, RateLimited, TokenExpired, TokenRevoked
 from bridges.http import Fetched, check_uri, retry_after
 from bridges.oauth2 import Endpoints, OAuth2Network
@@ -82,33 +83,6 @@ RATE_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
 
 
 # --- quota ----------------------------------------------------------------------------------
-
-
-class QuotaBudget(Protocol):
-    """The instance's YouTube quota, shared by every account: `spend` takes `units` for the
-    period `period` (the Pacific date, `quota_period()`) and says whether they were left
-    (False: nothing taken). The server keeps one counter per period in its database."""
-
-    async def spend(self, period: str, units: int) -> bool: ...
-
-
-class UnlimitedQuota:
-    async def spend(self, period: str, units: int) -> bool:
-        return True
-
-
-class MemoryQuota:
-    """A budget in this process only (tests, a single worker): `limit` units a period."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.used: dict[str, int] = {}
-
-    async def spend(self, period: str, units: int) -> bool:
-        if self.used.get(period, 0) + units > self.limit:
-            return False
-        self.used[period] = self.used.get(period, 0) + units
-        return True
 
 
 class QuotaSpent(BudgetSpent):
@@ -167,10 +141,10 @@ class YoutubeNetwork(OAuth2Network):
         self,
         http: httpx.AsyncClient,
         config: NetworkConfig,
-        quota: QuotaBudget | None = None,
+        quota: Budget | None = None,
     ) -> None:
         super().__init__(http, config)
-        self.quota: QuotaBudget = quota or UnlimitedQuota()
+        self.quota: Budget = quota or config.budget or Unlimited()
 
     async def _read(
         self, credentials: Credentials, method: str, path: str, params: Mapping[str, str]

@@ -216,9 +216,10 @@ BRIDGE_KEYS = (
     "directory_url",
     "jetstream_url",
     "monthly_requests",
+    "daily_units",
 )
 # Keys that hold a whole number (a request budget) rather than a string.
-BRIDGE_NUMBERS = ("monthly_requests",)
+BRIDGE_NUMBERS = ("monthly_requests", "daily_units")
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
 MAX_DAYS = 36_500  # a hundred years: any more is a typo
 
@@ -293,7 +294,8 @@ class Settings:
     def bridges(self) -> dict[str, dict[str, str]]:
         """config.toml's `[bridges.<network>]` tables: client_id, client_secret, base_url
         (a network's API root; tests point it at a fake), directory_url (Bluesky's PLC),
-        monthly_requests (a pay-per-read network's budget: X polls only with one)."""
+        monthly_requests (a pay-per-read network's budget: X polls only with one),
+        daily_units (YouTube's quota a day, 10,000 unless Google granted more)."""
         tables = self.extra.get("bridges", {})
         if not isinstance(tables, Mapping):
             return {}

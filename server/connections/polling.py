@@ -333,7 +333,7 @@ async def handle_poll(context: JobContext, job: ClaimedJob) -> None:
     connection_id = job.payload.get("connection")
     if not isinstance(connection_id, int):
         return
-    networks = Networks(context.settings, context.http)
+    networks = Networks(context.settings, context.http, db=context.db)
     await poll_once(context.db, context.settings, networks, connection_id)
 
 

@@ -12,15 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func
+from sqlalchemy import func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bridges.errors import BudgetSpent
 from server.db.engine import Database
-from server.db.upsert import dialect_insert
+from server.db.upsert import dialect_insert, insert_ignoring_duplicates
 from server.donations.periods import period_of, period_start
-from server.models import BridgeUsage, ConnectedAccount, ConnectionState
+from server.models import BridgeBudget, BridgeUsage, ConnectedAccount, ConnectionState
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,45 @@ async def check_budget(
 
 
 @dataclass(frozen=True)
+class DatabaseBudget:
+    """An instance-wide budget (`bridges.budgets.Budget`) kept in `bridge_budget`, shared by
+    every worker: a spend is one conditional UPDATE, so two workers never both take the last
+    request. It runs in a transaction of its own: the request it pays for is made whatever
+    becomes of the poll."""
+
+    db: Database
+    network: str
+    limit: int
+
+    async def spend(self, period: str, amount: int) -> bool:
+        period = period[:16]
+        table = BridgeBudget.__table__  # type: ignore[attr-defined]
+        async with self.db.transaction() as session:
+            await session.exec(
+                insert_ignoring_duplicates(session, table).values(
+                    network=self.network, period=period, used=0
+                )
+            )
+            taken = await session.exec(
+                update(table)
+                .where(
+                    table.c.network == self.network,
+                    table.c.period == period,
+                    table.c.used + amount <= self.limit,
+                )
+                .values(used=table.c.used + amount)
+            )
+            return bool(taken.rowcount)
+
+
+async def spent(db: Database, network: str, period: str) -> int:
+    """What the network's budget has given out in `period` (0 when nothing yet)."""
+    async with db.reading() as session:
+        row = await session.get(BridgeBudget, (network, period))
+    return row.used if row is not None else 0
+
+
+@dataclass(frozen=True)
 class NetworkUsage:
     """One network on the admin's page."""
 
@@ -95,15 +134,24 @@ class NetworkUsage:
     polls: int  # in the last day (today and yesterday's rows, UTC)
     errors: int
     rate_limited: int
-    budget: int  # monthly requests allowed (0: no budget)
-    used: int  # requests this month
+    budget: int  # the budget's limit (0: no budget)
+    used: int  # what it gave out in its running period
+    budget_label: str = "Requests this month"
 
 
-async def usage(
-    db: Database, offered: dict[str, tuple[str, int]], now: datetime
-) -> list[NetworkUsage]:
-    """Each offered network (name -> (label, monthly budget)) and each network that still has
-    connected accounts, with its counts."""
+@dataclass(frozen=True)
+class Offered:
+    """A network on offer, as the admin's page shows it."""
+
+    label: str
+    budget: int = 0  # its budget's limit (0: none)
+    budget_label: str = "Requests this month"
+    budget_period: str = ""  # the budget's running period ("" : count from bridge_usage)
+
+
+async def usage(db: Database, offered: dict[str, Offered], now: datetime) -> list[NetworkUsage]:
+    """Each offered network and each network that still has connected accounts, with its
+    counts."""
     since = (now - timedelta(days=1)).date()
     first, _ = month_bounds(now)
     async with db.reading() as session:
@@ -141,21 +189,25 @@ async def usage(
     names = list(offered) + sorted(set(by_state) - set(offered))
     rows = []
     for name in names:
-        label, budget = offered.get(name, (name, 0))
+        shown = offered.get(name, Offered(name))
         counts = by_state.get(name, {})
+        given = used.get(name, 0)
+        if shown.budget and shown.budget_period:
+            given = await spent(db, name, shown.budget_period)
         polls, errors, limited = last_day.get(name, (0, 0, 0))
         rows.append(
             NetworkUsage(
                 name=name,
-                label=label,
+                label=shown.label,
                 active=counts.get(ConnectionState.active, 0),
                 paused=counts.get(ConnectionState.paused, 0),
                 needs_reauth=counts.get(ConnectionState.needs_reauth, 0),
                 polls=polls,
                 errors=errors,
                 rate_limited=limited,
-                budget=budget,
-                used=used.get(name, 0),
+                budget=shown.budget,
+                used=given,
+                budget_label=shown.budget_label,
             )
         )
     return rows

@@ -13,6 +13,7 @@ from server.models.clicks import (
     Thing,
 )
 from server.models.connections import (
+    BridgeBudget,
     BridgeLike,
     BridgeLikeOutcome,
     BridgeUsage,
@@ -55,6 +56,7 @@ __all__ = [
     "ApiToken",
     "Block",
     "Bookmark",
+    "BridgeBudget",
     "BridgeLike",
     "BridgeLikeOutcome",
     "BridgeUsage",

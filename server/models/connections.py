@@ -127,3 +127,15 @@ class BridgeUsage(SQLModel, table=True):
     requests: int = 0  # requests made to the network (a poll with a token refresh makes two)
     errors: int = 0  # polls that failed (not counting rate limits)
     rate_limited: int = 0  # polls the network told to wait (429, a spent quota or budget)
+
+
+class BridgeBudget(SQLModel, table=True):
+    """What a network module spent of an instance-wide budget in one of its periods (X's
+    requests in a UTC month "2026-12", YouTube's quota units on a Pacific date
+    "2026-12-07"): `server.connections.usage.DatabaseBudget` takes from it atomically."""
+
+    __tablename__ = "bridge_budget"
+
+    network: str = Field(primary_key=True, max_length=32)
+    period: str = Field(primary_key=True, max_length=16)
+    used: int = 0

@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from server.auth import AccountUser, checked_form, current_user, require_admin
 from server.connections import accounts, forms, pages, usage
-from server.connections.networks import Networks, network_config
+from server.connections.networks import Networks
 from server.context import context
 from server.domain_errors import ServiceError, Unauthorized
 from server.errors import status_of
@@ -31,7 +31,7 @@ def _user(request: Request) -> AccountUser:
 
 def _networks(request: Request) -> Networks:
     app = context(request)
-    return Networks(app.settings, app.http)
+    return Networks(app.settings, app.http, db=app.db)
 
 
 def _login(request: Request) -> Response:
@@ -158,12 +158,7 @@ async def admin_networks(request: Request) -> Response:
     waits, and a pay-per-read network's budget."""
     require_admin(request)
     app = context(request)
-    networks = _networks(request)
-    offered = {
-        name: (label, network_config(app.settings, name).monthly_requests)
-        for name, label in networks.labels().items()
-    }
-    rows = await usage.usage(app.db, offered, utcnow())
+    rows = await usage.usage(app.db, _networks(request).on_offer(), utcnow())
     response: Response = app.templates.TemplateResponse(
         request, "admin_networks.html", {"networks": rows}
     )

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from bridges.base import Connection, Credentials, LikesPage, NetworkConfig
+from bridges.budgets import MemoryBudget
 from bridges.errors import (
     BadPayload,
     BudgetSpent,
@@ -22,7 +23,6 @@ from bridges.errors import (
 from bridges.registry import NetworkType
 from bridges.x import (
     MAX_PAGES_PER_ROUND,
-    MemoryBudget,
     XNetwork,
     budget_period,
     until_next_month,

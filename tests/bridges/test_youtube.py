@@ -10,13 +10,13 @@ import httpx
 import pytest
 
 from bridges.base import Connection, Credentials, LikesPage, NetworkConfig
+from bridges.budgets import MemoryBudget
 from bridges.errors import BadPayload, NetworkDown, RateLimited, TokenExpired, TokenRevoked
 from bridges.registry import NetworkType
 from bridges.rounds import parse_position
 from bridges.youtube import (
     MAX_PAGES_PER_ROUND,
     VIDEO_ID_RE,
-    MemoryQuota,
     QuotaSpent,
     YoutubeNetwork,
     quota_period,
@@ -36,7 +36,9 @@ def youtube() -> Iterator[tuple[FakeYoutube, str]]:
         yield fake, base
 
 
-def network(http: httpx.AsyncClient, base: str, quota: MemoryQuota | None = None) -> YoutubeNetwork:
+def network(
+    http: httpx.AsyncClient, base: str, quota: MemoryBudget | None = None
+) -> YoutubeNetwork:
     config = NetworkConfig(
         client_id=CLIENT_ID, client_secret=CLIENT_SECRET, base_url=base, allow_private=True
     )
@@ -223,7 +225,7 @@ async def test_the_instance_quota_is_spent_before_calling_and_says_so(
     http: httpx.AsyncClient, youtube: tuple[FakeYoutube, str]
 ) -> None:
     fake, base = youtube
-    quota = MemoryQuota(2)
+    quota = MemoryBudget(2)
     net = network(http, base, quota)
     credentials = (await connect(net, http)).credentials  # channels.list: 1 unit
     await net.list_likes(credentials, None)  # playlistItems.list: 1 unit

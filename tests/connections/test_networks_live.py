@@ -253,7 +253,14 @@ def test_a_like_on_every_network_is_a_click_and_the_close_pays_or_holds_each_sha
         assert f"{connected} connected" in shown, shown
         polls = int(shown.split(" polls")[0].rsplit(">", 1)[1])
         assert polls >= 3, shown  # the first round, and two polls
-    assert "Requests this month:" in page.text.split('data-network="x"')[1].split("</li>")[0]
+    # X's reads and YouTube's quota units came out of the instance's budgets
+    for network, said, limit in (
+        ("x", "Requests this month", 1000),
+        ("youtube", "Quota units today (Pacific time)", 10_000),
+    ):
+        shown = " ".join(page.text.split(f'data-network="{network}"')[1].split("</li>")[0].split())
+        used = int(shown.split(f"{said}: ")[1].split(" ")[0])
+        assert f"{said}: {used} of {limit}" in shown and used >= 3, shown
     # And no fake saw a request over its rate limit
     assert all(fake.over_limit == 0 for fake in _all(fakes)), [f.over_limit for f in _all(fakes)]
     assert "Traceback" not in alpha.read_log()

@@ -3,17 +3,23 @@ the admin's networks page that shows both."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
+import httpx
 from sqlmodel import select
 from starlette.applications import Starlette
 
+from bridges.x import XNetwork
+from bridges.youtube import YoutubeNetwork
 from server.connections.networks import Networks
 from server.connections.polling import poll_once
-from server.connections.usage import month_bounds
+from server.connections.usage import DatabaseBudget, month_bounds, spent
 from server.context import context
+from server.db.engine import Database
 from server.models import BridgeUsage, ConnectedAccount
 from server.models.base import utcnow
+from server.settings import Settings
 from tests.connections.conftest import Donor
 from tests.connections.test_fediverse import connected, connection
 from tests.support.accounts import log_in, make_account
@@ -116,3 +122,46 @@ async def test_the_connect_page_sends_instagram_and_facebook_likes_to_the_import
     assert "Instagram and Facebook" in text and 'href="/settings/imports"' in text
     # The fediverse asks for the donor's handle (a server to find); Bluesky too
     assert 'id="handle-fediverse"' in text and 'id="handle-bluesky"' in text
+
+
+async def test_a_database_budget_gives_out_its_limit_once_per_period(db: Database) -> None:
+    budget = DatabaseBudget(db, "x", 3)
+    assert await budget.spend("2026-12", 2)
+    assert not await budget.spend("2026-12", 2)  # would go over: nothing taken
+    assert await budget.spend("2026-12", 1)
+    assert not await budget.spend("2026-12", 1)
+    assert await budget.spend("2027-01", 3)  # a new period starts from nothing
+    assert await spent(db, "x", "2026-12") == 3
+    assert await spent(db, "youtube", "2026-12") == 0  # each network its own
+
+
+async def test_workers_spending_at_once_never_overdraw_the_budget(db: Database) -> None:
+    budget = DatabaseBudget(db, "youtube", 5)
+    taken = await asyncio.gather(*(budget.spend("2026-12-07", 1) for _ in range(12)))
+    assert taken.count(True) == 5
+    assert await spent(db, "youtube", "2026-12-07") == 5
+
+
+async def test_networks_hand_x_and_youtube_the_instances_budget(
+    settings: Settings, db: Database
+) -> None:
+    tables = {
+        "x": {"client_id": "i", "client_secret": "s", "monthly_requests": 7},
+        "youtube": {"client_id": "i", "client_secret": "s"},
+        "vimeo": {"client_id": "i", "client_secret": "s"},
+    }
+    configured = settings.replace(extra={"bridges": tables})
+    async with httpx.AsyncClient() as http:
+        networks = Networks(configured, http, db=db)
+        x, youtube = networks.get("x"), networks.get("youtube")
+        assert isinstance(x, XNetwork) and isinstance(youtube, YoutubeNetwork)
+        assert x.budget == DatabaseBudget(db, "x", 7)
+        assert youtube.quota == DatabaseBudget(db, "youtube", 10_000)
+        shown = networks.on_offer()
+        assert (shown["x"].budget, shown["x"].budget_label) == (7, "Requests this month")
+        assert shown["youtube"].budget == 10_000
+        assert shown["vimeo"].budget == 0
+        # without a database (a library user, a test), nothing is counted
+        unbudgeted = Networks(configured, http).get("x")
+        assert isinstance(unbudgeted, XNetwork)
+        assert not isinstance(unbudgeted.budget, DatabaseBudget)
