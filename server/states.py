@@ -221,14 +221,15 @@ MACHINES: dict[type[enum.StrEnum], Machine] = {
             {Bi.previewed: {Bi.confirmed, Bi.cancelled}},
         ),
         # One credit of it: at the confirmation booked to the donor its reference names,
-        # unmatched (the admin assigns it later), a duplicate of an entry booked before, or
-        # dropped with its cancelled preview. An unmatched one is assigned, or found booked.
+        # a peer's settlement payment (it confirms the peer's notice), unmatched (the admin
+        # assigns it later), a duplicate of an entry booked before, or dropped with its
+        # cancelled preview. An unmatched one is assigned, or found booked.
         _machine(
             "bank_credit",
             BankCreditState,
             {Bc.previewed},
             {
-                Bc.previewed: {Bc.booked, Bc.unmatched, Bc.duplicate, Bc.dropped},
+                Bc.previewed: {Bc.booked, Bc.unmatched, Bc.duplicate, Bc.dropped, Bc.settlement},
                 Bc.unmatched: {Bc.assigned, Bc.duplicate},
             },
         ),

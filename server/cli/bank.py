@@ -42,6 +42,8 @@ def bank_import(data_dir: Path | None, file: Path, yes: bool) -> None:
         goes = (
             "already imported" if line.seen else (f"@{line.donor}" if line.donor else "unmatched")
         )
+        if line.peer and not line.seen:
+            goes = f"payment from {line.peer}"
         credit = line.credit
         amount = format_money(credit.amount, settings)
         click.echo(f"{credit.booked_on}  {amount:>14}  {credit.reference[:40]:<40}  {goes}")
@@ -63,4 +65,5 @@ def bank_import(data_dir: Path | None, file: Path, yes: bool) -> None:
     click.echo(
         f"booked {done.booked} credit(s), {money}; {done.unmatched} unmatched; "
         f"{done.duplicates} already imported"
+        + (f"; {len(done.settled)} peer payment(s) confirmed" if done.settled else "")
     )

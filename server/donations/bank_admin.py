@@ -12,6 +12,7 @@ from server.domain_errors import Outcome, ValidationFailed, attempt
 from server.models.money_in import BankCredit, BankImport
 from server.money.funding import statements
 from server.money.funding.statements import Confirmed, Preview, Upload
+from server.settlement.payments import confirm_from_statement
 
 __all__ = ["Confirmed", "Preview"]  # what callers read back
 from server.settings import Settings
@@ -66,7 +67,10 @@ async def confirm_import(
     db: Database, settings: Settings, import_id: int, admin_id: int | None
 ) -> Confirmed:
     async with db.transaction() as session:
-        return await statements.confirm(session, settings, import_id, admin_id)
+        done = await statements.confirm(session, settings, import_id, admin_id)
+        for payment_id in done.settled:  # peers' transfers: their notices are confirmed
+            await confirm_from_statement(session, settings, payment_id)
+        return done
 
 
 async def cancel_import(db: Database, import_id: int) -> None:

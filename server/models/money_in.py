@@ -76,6 +76,7 @@ class BankCreditState(enum.StrEnum):
     assigned = "assigned"  # the admin named the donor: credited
     duplicate = "duplicate"  # the bank's entry was already booked or listed by an import
     dropped = "dropped"  # its preview was cancelled
+    settlement = "settlement"  # a peer's payment to this instance: confirms its notice
 
 
 class BankCredit(SQLModel, table=True):
@@ -89,6 +90,10 @@ class BankCredit(SQLModel, table=True):
         CheckConstraint(
             "(state = 'booked' OR state = 'assigned') = (transfer_id IS NOT NULL)",
             name="bank_credit_booked_transfer",
+        ),
+        CheckConstraint(
+            "state <> 'settlement' OR payment_id IS NOT NULL",
+            name="bank_credit_settlement_payment",
         ),
     )
 
@@ -105,3 +110,5 @@ class BankCredit(SQLModel, table=True):
         default=BankCreditState.previewed, sa_type=enum_type(BankCreditState)
     )
     transfer_id: int | None = Field(default=None, foreign_key="transfer.id")
+    # The peer's payment notice its reference and amount name (settlement_payment).
+    payment_id: int | None = Field(default=None, foreign_key="settlement_payment.id")

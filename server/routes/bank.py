@@ -102,7 +102,8 @@ async def confirm(request: Request) -> Response:
     return _done(
         request,
         f"Import {import_id}: booked {done.booked} credit(s), {money}; "
-        f"{done.unmatched} unmatched to assign; {done.duplicates} already imported.",
+        f"{done.unmatched} unmatched to assign; {done.duplicates} already imported."
+        + (f" {len(done.settled)} peer payment(s) confirmed." if done.settled else ""),
     )
 
 

@@ -414,6 +414,20 @@ async def confirm_payment(db: Database, settings: Settings, payment_id: int) -> 
         return payment
 
 
+async def confirm_from_statement(
+    session: AsyncSession, settings: Settings, payment_id: int
+) -> bool:
+    """A bank statement shows the peer's transfer: confirm its notice as our admin would
+    (in the statement import's transaction). False when it was confirmed before."""
+    payment = await session.get(SettlementPayment, payment_id, with_for_update=True)
+    if payment is None or payment.state != PaymentState.notified:
+        return False
+    payment, peer = await _incoming_payment(session, payment_id)
+    signer = await local_signer(session, settings)
+    await _confirm(session, settings, signer, peer, payment, send=True)
+    return True
+
+
 async def refuse_payment(
     db: Database, settings: Settings, payment_id: int, summary: str
 ) -> SettlementPayment:

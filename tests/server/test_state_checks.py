@@ -97,6 +97,10 @@ IMPLIED: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
         {"state": "booked", "amount": 100, "transfer_id": None},
         {"state": "booked", "amount": 100, "transfer_id": 4},
     ),
+    "bank_credit_settlement_payment": (
+        {"state": "settlement", "amount": 100, "payment_id": None},
+        {"state": "settlement", "amount": 100, "payment_id": 4},
+    ),
     "settlement_payment_answered_at": (
         {"state": "confirmed", "answered_at": None},
         {"state": "confirmed", "answered_at": NOW},

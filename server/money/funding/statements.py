@@ -11,17 +11,24 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.domain_errors import Conflict, NotFound, ValidationFailed
-from server.models import Account
+from server.models import Account, Peer, SettlementPayment
 from server.models.base import utcnow
 from server.models.money_in import BankCredit, BankCreditState, BankImport, BankImportState
+from server.models.settlement import PaymentState
 from server.money.funding.bank import BANK, donor_of_reference, payment_id
 from server.money.funding.base import Funding
 from server.money.funding.camt import Statement, read_statement
 from server.money.funding.mt940_statement import looks_like_mt940, read_mt940
+from server.money.funding.peer_payments import notice_of, payment_notices
 from server.settings import Settings
 from server.states import advance
 
-LISTED = (BankCreditState.booked, BankCreditState.assigned, BankCreditState.unmatched)
+LISTED = (
+    BankCreditState.booked,
+    BankCreditState.assigned,
+    BankCreditState.unmatched,
+    BankCreditState.settlement,
+)
 
 
 def read_statement_file(data: bytes, currency: str, scale: int) -> Statement:
@@ -37,6 +44,7 @@ class PreviewLine:
     credit: BankCredit
     donor: str  # the matched donor's username, or ""
     seen: bool  # an earlier import already booked or listed this bank entry
+    peer: str = ""  # the peer whose payment notice it pays (its domain), or ""
 
 
 @dataclass(frozen=True)
@@ -66,6 +74,7 @@ class Confirmed:
     unmatched: int  # listed for the admin
     duplicates: int  # bank entries an earlier import had
     again: bool  # the import was confirmed before: nothing done now
+    settled: tuple[int, ...] = ()  # peers' payment notices these credits pay: to confirm
 
 
 @dataclass(frozen=True)
@@ -97,8 +106,13 @@ async def store_preview(session: AsyncSession, settings: Settings, upload: Uploa
     ids = {i for i in wanted.values() if i is not None}
     found = await session.exec(select(Account.id).where(col(Account.id).in_(ids)))
     known = set(found.all())
+    strangers = [c for c in statement.credits if wanted[c.entry_ref] not in known]
+    notices = await payment_notices(session, [c.amount for c in strangers])
     for credit in statement.credits:
         donor = wanted[credit.entry_ref]
+        paying = None if donor in known else notice_of(credit.reference, credit.amount, notices)
+        if paying is not None:
+            notices.remove(paying)  # one credit per notice
         session.add(
             BankCredit(
                 import_id=batch.id or 0,
@@ -109,6 +123,7 @@ async def store_preview(session: AsyncSession, settings: Settings, upload: Uploa
                 debtor_name=credit.debtor_name,
                 debtor_iban=credit.debtor_iban,
                 donor_id=donor if donor in known else None,
+                payment_id=paying[0].id if paying is not None else None,
             )
         )
     await session.flush()
@@ -150,8 +165,23 @@ async def preview(session: AsyncSession, import_id: int) -> Preview:
     )
     seen = await _seen(session, batch, [c.entry_ref for c in credits])
     names = await _usernames(session, {c.donor_id for c in credits if c.donor_id is not None})
-    lines = [PreviewLine(c, names.get(c.donor_id or 0, ""), c.entry_ref in seen) for c in credits]
+    peers = await _payers(session, {c.payment_id for c in credits if c.payment_id is not None})
+    lines = [
+        PreviewLine(
+            c, names.get(c.donor_id or 0, ""), c.entry_ref in seen, peers.get(c.payment_id or 0, "")
+        )
+        for c in credits
+    ]
     return Preview(batch, lines)
+
+
+async def _payers(session: AsyncSession, ids: set[int]) -> dict[int, str]:
+    rows = await session.exec(
+        select(SettlementPayment.id, Peer.domain)
+        .join(Peer, col(Peer.id) == SettlementPayment.peer_id)
+        .where(col(SettlementPayment.id).in_(ids))
+    )
+    return {int(payment_id or 0): domain for payment_id, domain in rows.all()}
 
 
 async def confirm(
@@ -166,12 +196,17 @@ async def confirm(
         raise Conflict(f"bank import {import_id} was {batch.state.value}")
     shown = await preview(session, import_id)
     booked = amount = unmatched = duplicates = 0
+    settled: list[int] = []
     for line in shown.lines:
         credit = line.credit
         if line.seen:
             advance(credit, BankCreditState.duplicate)
             duplicates += 1
+        elif credit.payment_id is not None and await _still_owed(session, credit):
+            advance(credit, BankCreditState.settlement)
+            settled.append(credit.payment_id)
         elif credit.donor_id is None:
+            credit.payment_id = None
             advance(credit, BankCreditState.unmatched)
             unmatched += 1
         elif await _book(session, settings, batch, credit, admin_id, BankCreditState.booked):
@@ -183,7 +218,24 @@ async def confirm(
     batch.confirmed_at = utcnow()
     session.add(batch)
     await session.flush()
-    return Confirmed(import_id, booked, amount, unmatched, duplicates, again=False)
+    return Confirmed(
+        import_id, booked, amount, unmatched, duplicates, again=False, settled=tuple(settled)
+    )
+
+
+async def _still_owed(session: AsyncSession, credit: BankCredit) -> bool:
+    """The notice this credit pays was not refused meanwhile, nor paid by another credit."""
+    payment = await session.get(SettlementPayment, credit.payment_id, with_for_update=True)
+    if payment is None or payment.state == PaymentState.refused:
+        return False
+    other = await session.exec(
+        select(BankCredit.id).where(
+            BankCredit.payment_id == credit.payment_id,
+            BankCredit.state == BankCreditState.settlement,
+            BankCredit.id != credit.id,
+        )
+    )
+    return other.first() is None
 
 
 async def _book(
