@@ -33,6 +33,10 @@ class Creator:
     external_id: str  # fediverse: actor URI; bluesky: DID; others: the network's stable id
     handle: str = ""  # for display: "@user@host", "alice.bsky.social"
     profile_url: str = ""
+    # Other ids the same creator may be known by on this network, where a data export names
+    # creators by something other than the stable id (X's archive: the lowercased handle).
+    # Claiming the creator claims those identities too, where they exist.
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -84,7 +84,9 @@ def until_next_month(now: datetime | None = None) -> float:
 
 
 def user_creator(user_id: str, username: str) -> Creator:
-    return Creator("x", user_id, f"@{username}", f"https://x.com/{username}")
+    profile = f"https://x.com/{username}"
+    # The archive importer knows authors by handle only (bridges.importers.x.creator)
+    return Creator("x", user_id, f"@{username}", profile, aliases=(username.lower(),))
 
 
 class XNetwork(OAuth2Network):

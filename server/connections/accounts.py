@@ -37,7 +37,7 @@ from server.donations.clicks import CreatorRef, ensure_identity
 from server.escrow.announcements import announce_claims
 from server.escrow.escrow import claim_identity
 from server.jobs.queue import enqueue
-from server.models import ConnectAttempt, ConnectedAccount, ConnectionState
+from server.models import ConnectAttempt, ConnectedAccount, ConnectionState, Identity
 from server.models.base import utcnow
 from server.settings import Settings
 from server.states import advance
@@ -257,7 +257,25 @@ async def _claim(
         if network.connect_kind == ConnectKind.handle_proof
         else ClaimMethod.OAUTH
     )
-    await announce_claims(session, settings, account_id, {int(identity.id or 0): method})
+    claimed = [int(identity.id or 0)]
+    for alias in who.aliases:  # the same creator as an export named them
+        found = await session.exec(
+            select(Identity.id).where(
+                Identity.network == network_name,
+                Identity.external_id == alias,
+                col(Identity.claimed_account_id).is_(None),
+            )
+        )
+        alias_id = found.first()
+        if alias_id is None:
+            continue
+        try:
+            await claim_identity(session, settings, int(alias_id), account_id, verified=True)
+        except Conflict as error:
+            log.info("alias %s %s stays unclaimed: %s", network_name, alias, error)
+            continue
+        claimed.append(int(alias_id))
+    await announce_claims(session, settings, account_id, dict.fromkeys(claimed, method))
     return True
 
 
