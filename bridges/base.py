@@ -60,6 +60,9 @@ class LikesPage:
     # where the network pages from newest to oldest; None to keep `next_cursor`.
     resume_cursor: str | None = None
     rate: RateInfo | None = None
+    # The round stopped at the module's page bound with older pages left unread: a like it
+    # did not see again may still be there, so the server must not take it as taken back.
+    truncated: bool = False
 
     @property
     def cursor_to_keep(self) -> str | None:

@@ -393,7 +393,8 @@ class BlueskyNetwork:
         resume = newer_than(newest) if newest else None
         pages = int(position.get("pages", "0")) + 1
         if not more or pages >= MAX_PAGES_PER_ROUND or newest is None:
-            return LikesPage(likes, None, resume, fetched.rate)
+            truncated = more and newest is not None
+            return LikesPage(likes, None, resume, fetched.rate, truncated=truncated)
         older = CURSOR.older_than(rkeys[-1], newest, pages)
         return LikesPage(likes, older, resume, fetched.rate)
 

@@ -366,7 +366,8 @@ class FediverseNetwork:
         resume = newer_than(newest) if newest else None
         pages = int(position.get("pages", "0")) + 1 if "max_id" in position else 1
         if next_id is None or not likes or pages >= MAX_PAGES_PER_ROUND:
-            return LikesPage(likes, None, resume, fetched.rate)
+            truncated = next_id is not None and bool(likes)
+            return LikesPage(likes, None, resume, fetched.rate, truncated=truncated)
         _check_id(next_id, "Link next max_id")
         if "max_id" in position and _id_key(next_id) >= _id_key(position["max_id"]):
             raise BadPayload(

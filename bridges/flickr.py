@@ -395,7 +395,8 @@ class FlickrNetwork:
             top_date, top_ids = position.get("min", ""), position.get("seen", "")
         resume = urlencode({"min": top_date, "seen": top_ids}) if top_date else None
         if not photos or page >= pages or page >= MAX_PAGES_PER_ROUND:
-            return LikesPage(likes, None, resume, fetched.rate)
+            truncated = bool(photos) and page < pages
+            return LikesPage(likes, None, resume, fetched.rate, truncated=truncated)
         following = {"page": str(page + 1), "max": top_date, "top": top_ids}
         if "min" in position:
             following.update(min=position["min"], seen=position["seen"])

@@ -258,7 +258,8 @@ def round_page(
     resume = current.resume()
     likes = tuple(entry.like for entry in fresh)
     if stopped or not next_page or pages >= max_pages:
-        return LikesPage(likes, None, resume, fetched.rate)
+        truncated = not stopped and bool(next_page)
+        return LikesPage(likes, None, resume, fetched.rate, truncated=truncated)
     if next_page == position.page:
         raise BadPayload(f"{fetched.url}: the next page token does not move")
     following = Position(next_page, position.stop, position.stop_at, head, head_at, pages)
@@ -411,6 +412,7 @@ def page_round(
         top, topat = position.since, position.at
     resume = resume_cursor(top, topat) if top else None
     if not has_next or not likes or reached or position.page >= max_pages:
-        return LikesPage(tuple(fresh), None, resume, rate)
+        truncated = has_next and bool(likes) and not reached
+        return LikesPage(tuple(fresh), None, resume, rate, truncated=truncated)
     following = following_cursor(position, top, topat, fresh)
     return LikesPage(tuple(fresh), following, resume, rate)

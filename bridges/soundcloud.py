@@ -232,7 +232,8 @@ class SoundCloudNetwork(OAuth2Network):
         resume = urlencode({"stop": newest}) if newest else None
         pages = int(position.get("pages", "0")) + 1
         if reached or next_href is None or pages >= MAX_PAGES_PER_ROUND:
-            return LikesPage(tuple(likes), None, resume, fetched.rate)
+            truncated = not reached and next_href is not None
+            return LikesPage(tuple(likes), None, resume, fetched.rate, truncated=truncated)
         following = {"href": next_href, "newest": newest, "pages": str(pages)}
         if "stop" in position:
             following["stop"] = position["stop"]

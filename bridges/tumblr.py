@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import ClassVar
 
@@ -233,9 +234,7 @@ class TumblrNetwork(OAuth2Network):
         fresh = [entry for entry in read if entry.key not in skip]
         next_page = self._next_page(response, read, fetched)
         page = round_page(position, fresh, next_page, fetched, MAX_PAGES_PER_ROUND)
-        return LikesPage(
-            page.likes, page.next_cursor, page.resume_cursor, tumblr_rate(fetched.headers)
-        )
+        return replace(page, rate=tumblr_rate(fetched.headers))
 
     def _check_order(self, read: list[Seen], url: str) -> None:
         times = [entry.at or 0 for entry in read]

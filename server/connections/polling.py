@@ -222,7 +222,7 @@ async def _record_page(
             more = False  # a page that leads to itself, or a round too long: stop it here
             covered = False
         else:
-            covered = not more
+            covered = not more and not page.truncated
         unclicked = 0
         if more:
             row.cursor, row.round_pages = page.next_cursor or "", pages

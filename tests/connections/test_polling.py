@@ -9,13 +9,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import select
 
+from bridges import fediverse
 from bridges.base import RateInfo
 from server.connections.networks import Networks
 from server.connections.pages import ago, connections_page
 from server.connections.polling import poll_once, spacing
 from server.context import context
 from server.domain_errors import NotFound
-from server.models import Click, ConnectedAccount
+from server.models import BridgeLike, BridgeLikeOutcome, Click, ConnectedAccount
 from server.models.base import utcnow
 from tests.connections.conftest import Donor
 from tests.connections.test_fediverse import connect, connected, connection
@@ -106,3 +107,31 @@ async def test_a_network_no_longer_offered_is_hidden_and_its_accounts_say_so(
 )
 def test_the_status_line_says_how_long_ago_in_words(seconds: int, said: str) -> None:
     assert ago(NOW - timedelta(seconds=seconds), NOW) == said
+
+
+async def test_a_round_cut_short_by_the_page_bound_takes_nothing_back(
+    donor: Donor, fake: FakeMastodonApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a network module that reads one page (40 favourites) a round
+    monkeypatch.setattr(fediverse, "MAX_PAGES_PER_ROUND", 1)
+    await connected(donor, fake)
+    for _ in range(30):
+        fake.favourite("donor")
+    await donor.poll()
+    assert len(await _counted(donor)) == 30
+    # When 40 more are given: the next round reads only them, and stops at its bound
+    for _ in range(40):
+        fake.favourite("donor")
+    await donor.poll()
+    # Then the 30 it did not read again still count (it did not read the whole month)
+    assert len(await _counted(donor)) == 70
+    async with donor.db.session() as session:
+        assert len((await session.exec(select(Click))).all()) == 70
+
+
+async def _counted(donor: Donor) -> list[BridgeLike]:
+    async with donor.db.session() as session:
+        found = await session.exec(
+            select(BridgeLike).where(BridgeLike.outcome == BridgeLikeOutcome.counted)
+        )
+        return list(found.all())
