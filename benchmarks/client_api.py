@@ -327,7 +327,10 @@ def measure(args: argparse.Namespace, setup: Setup, workdir: Path) -> bool:
         ceiling_base = f"http://127.0.0.1:{setup.ceiling_port}"
         _wait_up(f"{ceiling_base}/api/v1/timelines/home")
         reads = [("GET", "/api/v1/timelines/home")] * args.requests
+        # Both servers are warmed up alike: the first requests on fresh connections (and a
+        # process's first answers) are slower, and would land in one side's p99 only.
         asyncio.run(load("warm-up", base, reads[:200], headers))
+        asyncio.run(load("warm-up", ceiling_base, reads[:200], headers))
         print(f"home timeline, concurrency {CONCURRENCY}, {args.requests} requests:")
         bare = asyncio.run(load("bare Starlette", ceiling_base, reads, headers))
         home = asyncio.run(load("Likewise home timeline", base, reads, headers))
