@@ -35,9 +35,24 @@ rate limit.
     .venv/bin/python benchmarks/bridges.py [--accounts 1000] [--likes 50] [--mix all]
         [--workers 1] [--profile] [--postgres postgresql+asyncpg://postgres@127.0.0.1:5432/postgres]
 
-Last measured (mastodon 700 / Bluesky 300, before the other networks): SQLite 40.3 s (1,241
-likes/s; 5.2x the library over HTTP, 19.3x from memory; 0.8 SQL statements a like; 146 MiB;
-0 over-limit requests), PostgreSQL 41.9 s.
+Last measured (2026-12-07, all ten networks, the default mix; on a machine of 2 CPUs under
+a load average of 7 to 14 from other work, so every time is several times what a quiet
+machine gives: the classic run, 40.3 s when last measured, took 296 s under this load):
+- SQLite: 213.0 s (235 likes/s; 57.9 CPU s in the round's process; 5.4x the library over
+  HTTP, 39.8 s, and 15.5x the library from memory, 13.8 s, in the same run; 0.7 SQL
+  statements a like; 193 MiB peak; 1,370 requests: one page an account, two on Mastodon,
+  three on Tumblr; 0 429s, 0 over-limit requests on every network; every like a click; X:
+  100 of 100,000 monthly requests used). A run before it, under a load of 12 to 14: 244.2 s
+  (205 likes/s; 58.0 CPU s; 4.3x and 10.9x; 191 MiB).
+- PostgreSQL: 222.9 s (224 likes/s; 56.3 CPU s; 7.3x the library over HTTP, 30.5 s, and
+  34.8x from memory, 6.4 s, the load easing to 6.5 as the baselines ran; 0.6 SQL statements
+  a like; 186 MiB; 0 over-limit requests; every like a click). A run before it, under a load
+  of 11 to 14: 285.1 s (175 likes/s; 56.4 CPU s; 6.5x and 18.2x).
+- The classic mix (Mastodon 700, Bluesky 300) on SQLite under the same load: 296.2 s (169
+  likes/s; 72.8 CPU s; 5.6x and 18.3x; 0.8 SQL statements a like; 1,700 requests), against
+  40.3 s (1,241 likes/s; 5.2x and 19.3x; 146 MiB) when last measured; PostgreSQL was 41.9 s
+  then. The mix reads fewer pages than the classic run (Mastodon's 40 favourites a
+  page against 50 to 100 likes a page elsewhere; Tumblr's 20 make 3 pages an account).
 """
 
 from __future__ import annotations
@@ -434,6 +449,10 @@ def _delta(before: Stats, after: Stats, name: str, key: str) -> int:
     return after[name][key] - before[name][key]
 
 
+def _seconds(by_network: dict[str, float]) -> str:
+    return ", ".join(f"{name} {seconds:.2f} s" for name, seconds in by_network.items())
+
+
 def _setup(args: argparse.Namespace, workdir: Path) -> tuple[dict[str, Fake], dict[str, int]]:
     counts = split(args.accounts, args.mix)
     limits = {"fediverse": args.mastodon_limit, "bluesky": args.bluesky_limit}
@@ -524,14 +543,12 @@ def run(args: argparse.Namespace, workdir: Path) -> bool:
             + (f"; {fetched.limited} accounts cut short by a 429" if fetched.limited else "")
             + ")"
         )
-        spent = ", ".join(
-            f"{name} {seconds:.2f}" for name, seconds in fetched.seconds_by_network.items()
-        )
-        print(f"    by network (s): {spent}")
+        print(f"    by network: {_seconds(fetched.seconds_by_network)}")
         print(
             f"  library alone, pages from memory        {parsed.seconds:7.2f} s  "
             f"{parsed.likes / parsed.seconds:9.0f} likes/s  ({parsed.requests} pages)"
         )
+        print(f"    by network: {_seconds(parsed.seconds_by_network)}")
         print(
             f"  server round (worker, {args.workers} of them, {kind:<10}) {done.seconds:7.2f} s  "
             f"{done.counted / done.seconds:9.0f} likes/s  ({requests} requests, "
