@@ -6,11 +6,14 @@ import ipaddress
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from server.context import context
 from server.domain_errors import Forbidden
+from server.templating import STATIC_DIR
+
+FAVICON = STATIC_DIR / "favicon.svg"
 
 
 async def healthz(request: Request) -> Response:
@@ -44,7 +47,14 @@ async def metrics(request: Request) -> Response:
     return Response(body, media_type=CONTENT_TYPE_LATEST)
 
 
+async def favicon(request: Request) -> Response:
+    """Browsers ask for /favicon.ico whatever a page links: the SVG icon answers."""
+    headers = {"Cache-Control": "public, max-age=86400"}
+    return FileResponse(FAVICON, media_type="image/svg+xml", headers=headers)
+
+
 routes = [
     Route("/healthz", healthz, methods=["GET"]),
     Route("/metrics", metrics, methods=["GET"]),
+    Route("/favicon.ico", favicon, methods=["GET"]),
 ]
