@@ -159,4 +159,4 @@ async def test_production_cookies_are_secure(settings: Settings) -> None:
 async def test_unknown_page_is_a_404_page(client: httpx.AsyncClient) -> None:
     response = await client.get("/no-such-page", headers={"accept": "text/html"})
     assert response.status_code == 404
-    assert "<h1>404</h1>" in response.text
+    assert ">This page could not be found</h1>" in response.text
