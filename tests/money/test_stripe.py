@@ -239,6 +239,23 @@ async def test_a_sepa_debit_credits_when_it_settles_not_when_the_session_complet
     await assert_books_balance(db)
 
 
+async def test_a_failed_sepa_debit_credits_nothing_and_tells_the_donor(
+    app: Starlette, client: httpx.AsyncClient, control: httpx.AsyncClient
+) -> None:
+    db, settings = _db(app)
+    session_id = await _checkout(app, client)
+    unpaid = await _complete(control, session_id, payment_status="unpaid")
+    assert (await _post_event(client, unpaid["body"], unpaid["signature"])).status_code == 200
+    failed = await control.post("async", json={"session_id": session_id, "succeeded": False})
+    sent = await _post_event(client, failed.json()["body"], failed.json()["signature"])
+    assert sent.status_code == 200 and sent.json()["outcome"].endswith("failed")
+    (row,) = await _rows(db, StripeCheckout)
+    assert row.credited_at is None and row.payment_status == "failed"
+    assert await balance(db, settings, wallet(row.donor_id)) == 0
+    assert "did not go through" in (await client.get("/money")).text
+    await assert_books_balance(db)
+
+
 async def test_unsigned_forged_stale_or_malformed_deliveries_are_refused(
     app: Starlette, client: httpx.AsyncClient, control: httpx.AsyncClient, fake: FakeStripe
 ) -> None:
