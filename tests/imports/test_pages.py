@@ -10,6 +10,7 @@ import httpx
 from sqlmodel import select
 
 from server.context import context
+from server.errors import plain_message
 from server.models import ImportBatch, ImportLike, ImportState
 from tests.imports.support import (
     EXPORTS,
@@ -171,7 +172,10 @@ async def test_hostile_and_wrong_files_get_a_clear_message_and_count_nothing(
         batch = await donor.batch(batch_id)
         assert batch.state == ImportState.failed, (name, batch.state)
         assert batch.error and says in batch.error, (name, batch.error)
-        assert "This file was not imported" in page.text and batch.error[:40] in page.text
+        assert (
+            "This file was not imported" in page.text
+            and plain_message(batch.error)[:40] in page.text
+        )
         assert _uploads_left(donor) == [], name
     assert await donor.clicks() == []
     async with donor.db.session() as session:
