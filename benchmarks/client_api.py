@@ -177,6 +177,23 @@ def fresh_database(postgres: str | None, workdir: Path) -> str:
     return server.set(database=name).render_as_string(hide_password=False)
 
 
+def drop_database(postgres: str, url: str) -> None:
+    import asyncpg
+
+    server, name = make_url(postgres), make_url(url).database
+
+    async def drop() -> None:
+        connection = await asyncpg.connect(
+            host=server.host, port=server.port, user=server.username, database=server.database
+        )
+        try:
+            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await connection.close()
+
+    asyncio.run(drop())
+
+
 # --- load ---------------------------------------------------------------------------
 
 
@@ -367,7 +384,11 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         setup = prepare(args, workdir)
-        return 0 if measure(args, setup, workdir) else 1
+        try:
+            return 0 if measure(args, setup, workdir) else 1
+        finally:
+            if args.postgres:  # the run's own database goes with it
+                drop_database(args.postgres, setup.env["LIKEWISE_DATABASE_URL"])
 
 
 if __name__ == "__main__":
