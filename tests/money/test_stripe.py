@@ -6,6 +6,7 @@ money back, what was spent becoming the instance's loss. The books balance throu
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
@@ -220,6 +221,25 @@ async def test_a_completed_checkout_credits_once_however_often_it_is_told(
     shown = await client.get("/money/add/done", params={"session_id": session_id})
     assert "10.00 EUR is in your wallet" in shown.text
     assert len(await _rows(db, StripeEvent)) == 2
+    await assert_books_balance(db)
+
+
+async def test_deliveries_at_the_same_moment_credit_once(
+    app: Starlette, client: httpx.AsyncClient, control: httpx.AsyncClient
+) -> None:
+    db, settings = _db(app)
+    session_id = await _checkout(app, client)
+    delivered = await _complete(control, session_id)
+    twice = [await _again(control, delivered["event"]["id"]) for _ in range(3)]
+    answers = await asyncio.gather(
+        *(_post_event(client, sent["body"], sent["signature"]) for sent in [delivered, *twice])
+    )
+    assert [answer.status_code for answer in answers] == [200] * 4
+    outcomes = sorted(answer.json()["outcome"] for answer in answers)
+    assert outcomes[:3] == ["already handled"] * 3 and outcomes[3].startswith("credited")
+    (row,) = await _rows(db, StripeCheckout)
+    assert await balance(db, settings, wallet(row.donor_id)) == 1000
+    assert await balance(db, settings, FEES) == 40
     await assert_books_balance(db)
 
 
