@@ -38,7 +38,6 @@ follow a `Link` URL itself, only read its cursor, so it cannot send us elsewhere
 
 from __future__ import annotations
 
-import hmac
 import html
 import re
 from collections.abc import Mapping
@@ -61,6 +60,7 @@ from bridges.base import (
     NetworkConfig,
 )
 from bridges.bridgy import canonical_like
+from bridges.callbacks import check_callback
 from bridges.cursors import CursorFormat
 from bridges.errors import BadPayload, ConnectFailed, TokenRevoked, UnexpectedStatus
 from bridges.http import Fetched, Fetcher, check_uri, scheme_for
@@ -213,11 +213,7 @@ class FediverseNetwork:
         """Check the state, exchange the code, and read who the donor is there."""
         if callback.get("error"):
             raise ConnectFailed(f"the server refused: {callback['error'][:200]}")
-        expected = pending.get("state", "")
-        if not expected or not hmac.compare_digest(callback.get("state", ""), expected):
-            raise ConnectFailed("the state does not match this connection")
-        if redirect_uri != pending.get("redirect_uri", redirect_uri):
-            raise ConnectFailed("the redirect URI changed during the connection")
+        check_callback(pending, callback, redirect_uri)
         code = callback.get("code", "")
         if not code:
             raise ConnectFailed("the server sent no authorization code")

@@ -72,6 +72,7 @@ from bridges.base import (
     LikesPage,
     NetworkConfig,
 )
+from bridges.callbacks import check_callback
 from bridges.errors import (
     BadPayload,
     ConnectFailed,
@@ -268,11 +269,7 @@ class FlickrNetwork:
         access token, and ask `flickr.test.login` who signed in."""
         if callback.get("denied") or callback.get("error"):
             raise ConnectFailed("Flickr refused: the donor did not authorize the app")
-        expected = pending.get("state", "")
-        if not expected or not hmac.compare_digest(callback.get("state", ""), expected):
-            raise ConnectFailed("the state does not match this connection")
-        if redirect_uri != pending.get("redirect_uri", redirect_uri):
-            raise ConnectFailed("the redirect URI changed during the connection")
+        check_callback(pending, callback, redirect_uri)
         token = pending.get("oauth_token", "")
         if not token or not hmac.compare_digest(callback.get("oauth_token", ""), token):
             raise ConnectFailed("Flickr sent back another request token")

@@ -21,7 +21,6 @@ refresh is `TokenRevoked`, the donor must connect again.
 from __future__ import annotations
 
 import base64
-import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -42,6 +41,7 @@ from bridges.base import (
     LikesPage,
     NetworkConfig,
 )
+from bridges.callbacks import check_callback
 from bridges.errors import (
     BadPayload,
     ConnectFailed,
@@ -150,11 +150,7 @@ class OAuth2Network:
         if callback.get("error"):
             said = callback.get("error_description") or callback["error"]
             raise ConnectFailed(f"{self.label} refused: {said[:200]}")
-        expected = pending.get("state", "")
-        if not expected or not hmac.compare_digest(callback.get("state", ""), expected):
-            raise ConnectFailed("the state does not match this connection")
-        if redirect_uri != pending.get("redirect_uri", redirect_uri):
-            raise ConnectFailed("the redirect URI changed during the connection")
+        check_callback(pending, callback, redirect_uri)
         code = callback.get("code", "")
         if not code:
             raise ConnectFailed(f"{self.label} sent no authorization code")
