@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from bridges.base import Connection, Credentials, LikesPage, NetworkConfig
+from bridges.base import Connection, Credentials, NetworkConfig
 from bridges.dailymotion import MAX_PAGES_PER_ROUND, PAGE_SIZE, DailymotionNetwork
 from bridges.errors import (
     BadPayload,
@@ -21,11 +21,12 @@ from bridges.errors import (
     UnexpectedStatus,
 )
 from bridges.registry import NetworkType
+from tests.support import bridge_flows as flows
 from tests.support.fakes.dailymotion import DailymotionControl, FakeDailymotion
-from tests.support.fakes.oauth2 import CLIENT_ID, CLIENT_SECRET
+from tests.support.fakes.oauth2 import CLIENT_SECRET
 from tests.support.fakes.server import serve
 
-REDIRECT = "https://likewise.example/connect/dailymotion/callback"
+REDIRECT = flows.redirect_for("dailymotion")
 
 
 @pytest.fixture
@@ -38,42 +39,23 @@ def dailymotion() -> Iterator[FakeDailymotion]:
 def network(
     http: httpx.AsyncClient, fake: FakeDailymotion, secret: str = CLIENT_SECRET
 ) -> DailymotionNetwork:
-    config = NetworkConfig(
-        client_id=CLIENT_ID,
-        client_secret=secret,
-        base_url=f"http://{fake.host}",
-        allow_private=True,
-    )
-    return DailymotionNetwork(http, config)
+    return DailymotionNetwork(http, flows.config(f"http://{fake.host}", client_secret=secret))
 
 
 async def authorize(
     net: DailymotionNetwork, http: httpx.AsyncClient
 ) -> tuple[dict[str, str], dict[str, str]]:
-    start = await net.start_connect("", REDIRECT, "state-1")
-    answer = await http.get(start.redirect_to)
-    assert answer.status_code in (302, 307), answer.text
-    query = parse_qs(urlsplit(answer.headers["location"]).query)
-    return dict(start.pending), {key: values[0] for key, values in query.items()}
+    return await flows.authorize(net, http, REDIRECT)
 
 
 async def connect(http: httpx.AsyncClient, fake: FakeDailymotion) -> Connection:
-    net = network(http, fake)
-    pending, callback = await authorize(net, http)
-    return await net.finish_connect(pending, callback, REDIRECT)
+    return await flows.connect(network(http, fake), http, REDIRECT)
 
 
 async def read_round(
     net: DailymotionNetwork, credentials: Credentials, cursor: str | None
 ) -> tuple[list[str], str | None]:
-    """One polling round as the server runs it: video ids seen, cursor to keep."""
-    seen: list[str] = []
-    while True:
-        page: LikesPage = await net.list_likes(credentials, cursor)
-        seen += [like.like_id for like in page.likes]
-        if page.next_cursor is None:
-            return seen, page.cursor_to_keep
-        cursor = page.next_cursor
+    return await flows.read_round(net, credentials, cursor, "like_id")
 
 
 def ids(made: list[dict[str, str]]) -> list[str]:

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from bridges.base import Connection, ConnectKind, Creator, Credentials, LikesPage, NetworkConfig
+from bridges.base import Connection, ConnectKind, Creator, Credentials, NetworkConfig
 from bridges.errors import (
     BadPayload,
     ConnectFailed,
@@ -20,10 +20,11 @@ from bridges.errors import (
 )
 from bridges.flickr import MAX_PAGES_PER_ROUND, PAGE_SIZE, FlickrNetwork
 from bridges.registry import NetworkType
+from tests.support import bridge_flows as flows
 from tests.support.fakes.flickr import CONSUMER_KEY, CONSUMER_SECRET, FakeFlickr, FlickrControl
 from tests.support.fakes.server import serve
 
-REDIRECT = "https://likewise.example/connect/flickr/callback"
+REDIRECT = flows.redirect_for("flickr")
 
 
 @pytest.fixture
@@ -36,10 +37,7 @@ def flickr() -> Iterator[FakeFlickr]:
 def network(
     http: httpx.AsyncClient, fake: FakeFlickr, secret: str = CONSUMER_SECRET
 ) -> FlickrNetwork:
-    config = NetworkConfig(
-        client_id=CONSUMER_KEY, client_secret=secret, base_url=fake.base, allow_private=True
-    )
-    return FlickrNetwork(http, config)
+    return FlickrNetwork(http, flows.config(fake.base, CONSUMER_KEY, secret))
 
 
 async def authorize(
@@ -48,12 +46,9 @@ async def authorize(
     """Start connecting and follow Flickr's authorization page back: pending and callback."""
     start = await net.start_connect("", REDIRECT, state)
     assert start.kind == ConnectKind.oauth1
-    answer = await http.get(start.redirect_to)
-    assert answer.status_code in (302, 307), answer.text
-    location = answer.headers["location"]
+    location = await flows.follow(http, start)
     assert location.startswith(REDIRECT + "?")
-    callback = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
-    return dict(start.pending), callback
+    return dict(start.pending), flows.query_of(location)
 
 
 async def connect(http: httpx.AsyncClient, fake: FakeFlickr, state: str = "s-1") -> Connection:
@@ -65,14 +60,7 @@ async def connect(http: httpx.AsyncClient, fake: FakeFlickr, state: str = "s-1")
 async def read_round(
     net: FlickrNetwork, credentials: Credentials, cursor: str | None
 ) -> tuple[list[str], str | None]:
-    """One polling round as the server runs it: photo ids seen, cursor to keep."""
-    seen: list[str] = []
-    while True:
-        page: LikesPage = await net.list_likes(credentials, cursor)
-        seen += [like.like_id for like in page.likes]
-        if page.next_cursor is None:
-            return seen, page.cursor_to_keep
-        cursor = page.next_cursor
+    return await flows.read_round(net, credentials, cursor, "like_id")
 
 
 def ids(photo_ids: list[int]) -> list[str]:

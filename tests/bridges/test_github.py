@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from bridges.base import Connection, Credentials, LikesPage, NetworkConfig
+from bridges.base import Connection, Credentials, NetworkConfig
 from bridges.errors import (
     BadPayload,
     ConnectFailed,
@@ -21,11 +21,12 @@ from bridges.errors import (
 )
 from bridges.github import MAX_PAGES_PER_ROUND, PAGE_SIZE, GitHubNetwork
 from bridges.registry import NetworkType
+from tests.support import bridge_flows as flows
 from tests.support.fakes.github import FakeGitHub, GitHubControl
-from tests.support.fakes.oauth2 import CLIENT_ID, CLIENT_SECRET
+from tests.support.fakes.oauth2 import CLIENT_SECRET
 from tests.support.fakes.server import serve
 
-REDIRECT = "https://likewise.example/connect/github/callback"
+REDIRECT = flows.redirect_for("github")
 
 
 @pytest.fixture
@@ -38,42 +39,23 @@ def github() -> Iterator[FakeGitHub]:
 def network(
     http: httpx.AsyncClient, fake: FakeGitHub, secret: str = CLIENT_SECRET
 ) -> GitHubNetwork:
-    config = NetworkConfig(
-        client_id=CLIENT_ID,
-        client_secret=secret,
-        base_url=f"http://{fake.host}",
-        allow_private=True,
-    )
-    return GitHubNetwork(http, config)
+    return GitHubNetwork(http, flows.config(f"http://{fake.host}", client_secret=secret))
 
 
 async def authorize(
     net: GitHubNetwork, http: httpx.AsyncClient, handle: str = ""
 ) -> tuple[dict[str, str], dict[str, str]]:
-    start = await net.start_connect(handle, REDIRECT, "state-1")
-    answer = await http.get(start.redirect_to)
-    assert answer.status_code in (302, 307), answer.text
-    query = parse_qs(urlsplit(answer.headers["location"]).query)
-    return dict(start.pending), {key: values[0] for key, values in query.items()}
+    return await flows.authorize(net, http, REDIRECT, handle)
 
 
 async def connect(http: httpx.AsyncClient, fake: FakeGitHub) -> Connection:
-    net = network(http, fake)
-    pending, callback = await authorize(net, http)
-    return await net.finish_connect(pending, callback, REDIRECT)
+    return await flows.connect(network(http, fake), http, REDIRECT)
 
 
 async def read_round(
     net: GitHubNetwork, credentials: Credentials, cursor: str | None
 ) -> tuple[list[str], str | None]:
-    """One polling round as the server runs it: repository ids seen, cursor to keep."""
-    seen: list[str] = []
-    while True:
-        page: LikesPage = await net.list_likes(credentials, cursor)
-        seen += [like.like_id for like in page.likes]
-        if page.next_cursor is None:
-            return seen, page.cursor_to_keep
-        cursor = page.next_cursor
+    return await flows.read_round(net, credentials, cursor, "like_id")
 
 
 def ids(made: list[dict[str, str]]) -> list[str]:

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from bridges.base import Connection, Creator, Credentials, LikesPage, NetworkConfig
+from bridges.base import Connection, Creator, Credentials, NetworkConfig
 from bridges.errors import (
     BadPayload,
     ConnectFailed,
@@ -20,11 +20,12 @@ from bridges.errors import (
 )
 from bridges.registry import NetworkType
 from bridges.soundcloud import MAX_PAGES_PER_ROUND, PAGE_SIZE, SoundCloudNetwork, reset_wait
-from tests.support.fakes.oauth2 import CLIENT_ID, CLIENT_SECRET
+from tests.support import bridge_flows as flows
+from tests.support.fakes.oauth2 import CLIENT_ID
 from tests.support.fakes.server import serve
 from tests.support.fakes.soundcloud import FakeSoundCloud, SoundCloudControl
 
-REDIRECT = "https://likewise.example/connect/soundcloud/callback"
+REDIRECT = flows.redirect_for("soundcloud")
 
 
 @pytest.fixture
@@ -35,32 +36,17 @@ def soundcloud() -> Iterator[FakeSoundCloud]:
 
 
 def network(http: httpx.AsyncClient, fake: FakeSoundCloud) -> SoundCloudNetwork:
-    config = NetworkConfig(
-        client_id=CLIENT_ID, client_secret=CLIENT_SECRET, base_url=fake.base, allow_private=True
-    )
-    return SoundCloudNetwork(http, config)
+    return SoundCloudNetwork(http, flows.config(fake.base))
 
 
 async def connect(http: httpx.AsyncClient, fake: FakeSoundCloud, state: str = "s-1") -> Connection:
-    net = network(http, fake)
-    start = await net.start_connect("", REDIRECT, state)
-    answer = await http.get(start.redirect_to)
-    assert answer.status_code in (302, 307), answer.text
-    callback = {k: v[0] for k, v in parse_qs(urlsplit(answer.headers["location"]).query).items()}
-    return await net.finish_connect(start.pending, callback, REDIRECT)
+    return await flows.connect(network(http, fake), http, REDIRECT, state=state)
 
 
 async def read_round(
     net: SoundCloudNetwork, credentials: Credentials, cursor: str | None
 ) -> tuple[list[str], str | None]:
-    """One polling round as the server runs it: track URNs seen, cursor to keep."""
-    seen: list[str] = []
-    while True:
-        page: LikesPage = await net.list_likes(credentials, cursor)
-        seen += [like.like_id for like in page.likes]
-        if page.next_cursor is None:
-            return seen, page.cursor_to_keep
-        cursor = page.next_cursor
+    return await flows.read_round(net, credentials, cursor, "like_id")
 
 
 def urns(ids: list[int]) -> list[str]:

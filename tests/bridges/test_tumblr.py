@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from bridges.base import Connection, Credentials, LikesPage, NetworkConfig
+from bridges.base import Connection, Credentials, NetworkConfig
 from bridges.errors import (
     BadPayload,
     ConnectFailed,
@@ -20,11 +20,12 @@ from bridges.errors import (
 )
 from bridges.registry import NetworkType
 from bridges.tumblr import MAX_PAGES_PER_ROUND, TumblrNetwork, tumblr_wait
-from tests.support.fakes.oauth2 import CLIENT_ID, CLIENT_SECRET
+from tests.support import bridge_flows as flows
+from tests.support.bridge_flows import read_round
 from tests.support.fakes.server import serve
 from tests.support.fakes.tumblr import FakeTumblr, TumblrControl, blog_uuid
 
-REDIRECT = "https://likewise.example/connect/tumblr/callback"
+REDIRECT = flows.redirect_for("tumblr")
 
 
 @pytest.fixture
@@ -35,37 +36,17 @@ def tumblr() -> Iterator[tuple[FakeTumblr, str]]:
 
 
 def network(http: httpx.AsyncClient, base: str) -> TumblrNetwork:
-    config = NetworkConfig(
-        client_id=CLIENT_ID, client_secret=CLIENT_SECRET, base_url=base, allow_private=True
-    )
-    return TumblrNetwork(http, config)
+    return TumblrNetwork(http, flows.config(base))
 
 
 async def authorize(
     net: TumblrNetwork, http: httpx.AsyncClient, handle: str = ""
 ) -> tuple[dict[str, str], dict[str, str]]:
-    start = await net.start_connect(handle, REDIRECT, "state-1")
-    answer = await http.get(start.redirect_to)
-    assert answer.status_code in (302, 307), answer.text
-    callback = {k: v[0] for k, v in parse_qs(urlsplit(answer.headers["location"]).query).items()}
-    return dict(start.pending), callback
+    return await flows.authorize(net, http, REDIRECT, handle)
 
 
 async def connect(net: TumblrNetwork, http: httpx.AsyncClient) -> Connection:
-    pending, callback = await authorize(net, http)
-    return await net.finish_connect(pending, callback, REDIRECT)
-
-
-async def read_round(
-    net: TumblrNetwork, credentials: Credentials, cursor: str | None
-) -> tuple[list[str], str | None]:
-    seen: list[str] = []
-    while True:
-        page: LikesPage = await net.list_likes(credentials, cursor)
-        seen += [like.item_id for like in page.likes]
-        if page.next_cursor is None:
-            return seen, page.cursor_to_keep
-        cursor = page.next_cursor
+    return await flows.connect(net, http, REDIRECT)
 
 
 def test_the_class_is_a_registry_entry() -> None:

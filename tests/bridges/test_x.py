@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from bridges.base import Connection, Credentials, LikesPage, NetworkConfig
+from bridges.base import Connection, Credentials, NetworkConfig
 from bridges.budgets import MemoryBudget
 from bridges.errors import (
     BadPayload,
@@ -27,11 +27,12 @@ from bridges.x import (
     budget_period,
     until_next_month,
 )
-from tests.support.fakes.oauth2 import CLIENT_ID, CLIENT_SECRET
+from tests.support import bridge_flows as flows
+from tests.support.bridge_flows import read_round
 from tests.support.fakes.server import serve
 from tests.support.fakes.x import FakeX, XControl
 
-REDIRECT = "https://likewise.example/connect/x/callback"
+REDIRECT = flows.redirect_for("x")
 
 
 @pytest.fixture
@@ -42,37 +43,17 @@ def x() -> Iterator[tuple[FakeX, str]]:
 
 
 def network(http: httpx.AsyncClient, base: str, budget: MemoryBudget | None = None) -> XNetwork:
-    config = NetworkConfig(
-        client_id=CLIENT_ID, client_secret=CLIENT_SECRET, base_url=base, allow_private=True
-    )
-    return XNetwork(http, config, budget)
+    return XNetwork(http, flows.config(base), budget)
 
 
 async def authorize(
     net: XNetwork, http: httpx.AsyncClient
 ) -> tuple[dict[str, str], dict[str, str]]:
-    start = await net.start_connect("", REDIRECT, "state-1")
-    answer = await http.get(start.redirect_to)
-    assert answer.status_code in (302, 307), answer.text
-    callback = {k: v[0] for k, v in parse_qs(urlsplit(answer.headers["location"]).query).items()}
-    return dict(start.pending), callback
+    return await flows.authorize(net, http, REDIRECT)
 
 
 async def connect(net: XNetwork, http: httpx.AsyncClient) -> Connection:
-    pending, callback = await authorize(net, http)
-    return await net.finish_connect(pending, callback, REDIRECT)
-
-
-async def read_round(
-    net: XNetwork, credentials: Credentials, cursor: str | None
-) -> tuple[list[str], str | None]:
-    seen: list[str] = []
-    while True:
-        page: LikesPage = await net.list_likes(credentials, cursor)
-        seen += [like.item_id for like in page.likes]
-        if page.next_cursor is None:
-            return seen, page.cursor_to_keep
-        cursor = page.next_cursor
+    return await flows.connect(net, http, REDIRECT)
 
 
 def test_the_class_is_a_registry_entry() -> None:

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from bridges.base import Connection, Credentials, LikesPage, NetworkConfig
+from bridges.base import Connection, Credentials, NetworkConfig
 from bridges.budgets import MemoryBudget
 from bridges.errors import BadPayload, NetworkDown, RateLimited, TokenExpired, TokenRevoked
 from bridges.registry import NetworkType
@@ -22,11 +22,12 @@ from bridges.youtube import (
     quota_period,
     until_pacific_midnight,
 )
-from tests.support.fakes.oauth2 import CLIENT_ID, CLIENT_SECRET
+from tests.support import bridge_flows as flows
+from tests.support.bridge_flows import read_round
 from tests.support.fakes.server import serve
 from tests.support.fakes.youtube import FakeYoutube, YoutubeControl
 
-REDIRECT = "https://likewise.example/connect/youtube/callback"
+REDIRECT = flows.redirect_for("youtube")
 
 
 @pytest.fixture
@@ -39,31 +40,11 @@ def youtube() -> Iterator[tuple[FakeYoutube, str]]:
 def network(
     http: httpx.AsyncClient, base: str, quota: MemoryBudget | None = None
 ) -> YoutubeNetwork:
-    config = NetworkConfig(
-        client_id=CLIENT_ID, client_secret=CLIENT_SECRET, base_url=base, allow_private=True
-    )
-    return YoutubeNetwork(http, config, quota)
+    return YoutubeNetwork(http, flows.config(base), quota)
 
 
 async def connect(net: YoutubeNetwork, http: httpx.AsyncClient) -> Connection:
-    start = await net.start_connect("", REDIRECT, "state-1")
-    answer = await http.get(start.redirect_to)
-    assert answer.status_code in (302, 307), answer.text
-    callback = {k: v[0] for k, v in parse_qs(urlsplit(answer.headers["location"]).query).items()}
-    return await net.finish_connect(start.pending, callback, REDIRECT)
-
-
-async def read_round(
-    net: YoutubeNetwork, credentials: Credentials, cursor: str | None
-) -> tuple[list[str], str | None]:
-    """One polling round as the server runs it: video ids seen, cursor to keep."""
-    seen: list[str] = []
-    while True:
-        page: LikesPage = await net.list_likes(credentials, cursor)
-        seen += [like.item_id for like in page.likes]
-        if page.next_cursor is None:
-            return seen, page.cursor_to_keep
-        cursor = page.next_cursor
+    return await flows.connect(net, http, REDIRECT)
 
 
 def test_the_class_is_a_registry_entry() -> None:
