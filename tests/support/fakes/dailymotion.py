@@ -33,7 +33,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.support.fakes.knobs import oversized, past_limit
+from tests.support.fakes.knobs import PageKnobs, oversized, past_limit
 from tests.support.fakes.oauth2 import OAuth2Provider
 from tests.support.fakes.server import Control, Controlled
 from tests.support.payloads import load_json
@@ -50,15 +50,10 @@ def base36(number: int) -> str:
 
 
 @dataclass
-class Knobs:
+class Knobs(PageKnobs):
     rate_limit: int = 1000  # reads per token (no window: tests reset it by hand)
     rate_status: int = 403  # 403 rate_limit_exceeded, or 429 with Retry-After
-    fail_5xx: int = 0
-    malformed_json: bool = False
-    oversized: bool = False
     not_list: bool = False
-    too_many: bool = False
-    duplicate: bool = False
     bad_id: bool = False
     bad_owner: bool = False
     bad_username: bool = False

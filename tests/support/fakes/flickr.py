@@ -43,7 +43,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from tests.support.fakes.knobs import oversized, past_limit
+from tests.support.fakes.knobs import PageKnobs, oversized, past_limit
 from tests.support.fakes.server import Control, Controlled
 from tests.support.payloads import load_json, load_text
 
@@ -54,15 +54,10 @@ MAX_PER_PAGE = 500
 
 
 @dataclass
-class Knobs:
+class Knobs(PageKnobs):
     rate_limit: int = 3600  # calls per API key per window
     rate_window: float = 3600.0
-    fail_5xx: int = 0
     error_code: int = 0  # every API call answers stat fail with this code
-    malformed_json: bool = False
-    oversized: bool = False
-    too_many: bool = False
-    duplicate: bool = False
     path_trick: bool = False  # the first photo's owner is "../../admin"
     wrong_page: bool = False  # page 1 whatever was asked
     out_of_order: bool = False  # the oldest fave first

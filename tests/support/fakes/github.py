@@ -38,7 +38,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.support.fakes.knobs import Window, oversized, past_limit
+from tests.support.fakes.knobs import (
+    PageKnobs,
+    Window,
+    oversized,
+    page_of,
+    past_limit,
+    token_window,
+)
 from tests.support.fakes.oauth2 import OAuth2Provider
 from tests.support.fakes.server import Control, Controlled
 from tests.support.payloads import load_json
@@ -61,16 +68,11 @@ class GitHubProvider(OAuth2Provider):
 
 
 @dataclass
-class Knobs:
+class Knobs(PageKnobs):
     rate_limit: int = 5000  # reads per token per window
     rate_window: float = 3600.0
     rate_status: int = 403  # GitHub answers an exhausted primary limit with 403 (or 429)
     secondary: int = 0  # the next N reads answer 403 with retry-after (secondary limit)
-    fail_5xx: int = 0
-    malformed_json: bool = False
-    oversized: bool = False
-    too_many: bool = False
-    duplicate: bool = False
     bad_owner_id: bool = False
     bad_name: bool = False
     missing_owner: bool = False
@@ -222,10 +224,7 @@ class FakeGitHub(Controlled):
         if self.knobs.forbidden:
             return JSONResponse({"message": "Resource not accessible"}, status_code=403)
         token = request.headers["authorization"].partition(" ")[2]
-        now = time.time()
-        with self._lock:
-            usage = self.usage.setdefault(token, Window(now))
-            usage.count(now, self.knobs.rate_window)
+        usage = token_window(self.usage, self._lock, token, time.time(), self.knobs.rate_window)
         if self.knobs.secondary > 0:
             self.knobs.secondary -= 1
             self.rate_limited += 1
@@ -260,8 +259,7 @@ class FakeGitHub(Controlled):
             return JSONResponse({"message": "Invalid request"}, status_code=422)
         with self._lock:
             newest_first = list(reversed(self.stars.get(user, [])))
-        chosen = newest_first[(page - 1) * per_page : page * per_page]
-        last_page = max((len(newest_first) + per_page - 1) // per_page, 1)
+        chosen, last_page = page_of(newest_first, page, per_page)
         response = self._starred_response(user, chosen, per_page, page, last_page)
         return self._rate_headers(response, usage)
 

@@ -1,14 +1,19 @@
 """What the fakes of bridged networks share in their rate limits and knobs: a rate window
 that counts reads, the counting of reads past a limit (`rate_limited`; `over_limit` for a
 client that came back without waiting), and the `oversized` answer (a body past what the
-Fetcher reads). Each fake keeps its own error bodies, headers and knobs."""
+Fetcher reads), the knobs every likes list's fake has (`PageKnobs`), a per-token rate
+window and one page of a newest-first list. Each fake keeps its own error bodies, headers
+and the knobs of its own network."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from starlette.responses import Response
+
+T = TypeVar("T")
 
 OVERSIZED_BLANK = 3 * 1024 * 1024  # more than the Fetcher reads of one answer
 
@@ -26,6 +31,34 @@ class Window:
             self.start, self.used = now, 0
         self.used += 1
         return self.used
+
+
+def token_window(
+    windows: dict[str, Window], lock: threading.Lock, token: str, now: float, seconds: float
+) -> Window:
+    """Count one read of `token` at `now` in its own rate window (begun at its first read)."""
+    with lock:
+        window = windows.setdefault(token, Window(now))
+        window.count(now, seconds)
+    return window
+
+
+def page_of(newest_first: list[T], page: int, per_page: int) -> tuple[list[T], int]:
+    """Page `page` (from 1) of `per_page` items, and the number of the last page (1 for none)."""
+    chosen = newest_first[(page - 1) * per_page : page * per_page]
+    return chosen, max((len(newest_first) + per_page - 1) // per_page, 1)
+
+
+@dataclass
+class PageKnobs:
+    """The knobs of every fake's likes list: the next `fail_5xx` calls fail, and a page is
+    not JSON, past the Fetcher's limit, longer than asked, or lists its first item twice."""
+
+    fail_5xx: int = 0
+    malformed_json: bool = False
+    oversized: bool = False
+    too_many: bool = False
+    duplicate: bool = False
 
 
 class Limited(Protocol):

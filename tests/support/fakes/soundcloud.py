@@ -33,7 +33,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.support.fakes.knobs import Window, oversized, past_limit
+from tests.support.fakes.knobs import PageKnobs, Window, oversized, past_limit
 from tests.support.fakes.oauth2 import OAuth2Provider
 from tests.support.fakes.server import Control, Controlled
 from tests.support.payloads import load_json
@@ -43,14 +43,9 @@ MAX_LIMIT = 200
 
 
 @dataclass
-class Knobs:
+class Knobs(PageKnobs):
     rate_limit: int = 300  # requests per token per window
     rate_window: float = 300.0
-    fail_5xx: int = 0  # the next N API requests answer 503
-    malformed_json: bool = False
-    oversized: bool = False  # a likes page of 3 MiB
-    too_many: bool = False  # more tracks than `limit`
-    duplicate: bool = False  # the first track twice
     path_trick: bool = False  # the first track's id is "../../me"
     missing_user: bool = False  # the first track has no user
     next_outside: bool = False  # next_href on another host

@@ -32,7 +32,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.support.fakes.knobs import Window, oversized, past_limit
+from tests.support.fakes.knobs import PageKnobs, Window, oversized, past_limit
 from tests.support.fakes.oauth2 import OAuth2Provider
 from tests.support.fakes.server import Control, Controlled
 from tests.support.payloads import load_json
@@ -50,14 +50,9 @@ def tumblr_error(name: str, status: int) -> Response:
 
 
 @dataclass
-class Knobs:
+class Knobs(PageKnobs):
     rate_limit: int = 1000  # calls an hour for the app
     rate_window: float = 3600.0
-    fail_5xx: int = 0
-    malformed_json: bool = False
-    oversized: bool = False
-    too_many: bool = False
-    duplicate: bool = False
     path_trick: bool = False
     foreign_next: bool = False
     out_of_order: bool = False

@@ -35,7 +35,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.support.fakes.knobs import Window, oversized, past_limit
+from tests.support.fakes.knobs import (
+    PageKnobs,
+    Window,
+    oversized,
+    page_of,
+    past_limit,
+    token_window,
+)
 from tests.support.fakes.oauth2 import OAuth2Provider
 from tests.support.fakes.server import Control, Controlled
 from tests.support.payloads import load_json
@@ -44,15 +51,10 @@ VERSION = "version=3.4"
 
 
 @dataclass
-class Knobs:
+class Knobs(PageKnobs):
     rate_limit: int = 250  # reads per token per window
     rate_window: float = 60.0
-    fail_5xx: int = 0
-    malformed_json: bool = False
-    oversized: bool = False
     not_collection: bool = False
-    too_many: bool = False
-    duplicate: bool = False
     bad_video_uri: bool = False
     bad_user_uri: bool = False
     missing_user: bool = False
@@ -187,10 +189,7 @@ class FakeVimeo(Controlled):
             said = load_json("bridges/vimeo/error_unauthenticated.json")
             return JSONResponse(said, status_code=401)
         token = request.headers["authorization"].partition(" ")[2]
-        now = time.time()
-        with self._lock:
-            usage = self.usage.setdefault(token, Window(now))
-            usage.count(now, self.knobs.rate_window)
+        usage = token_window(self.usage, self._lock, token, time.time(), self.knobs.rate_window)
         if past_limit(self, usage.used, self.knobs.rate_limit):
             said = load_json("bridges/vimeo/error_rate_limit.json")
             return self._rate_headers(JSONResponse(said, status_code=429), usage)
@@ -217,8 +216,7 @@ class FakeVimeo(Controlled):
             return JSONResponse({"error": "invalid parameter", "error_code": 2204}, 400)
         with self._lock:
             newest_first = list(reversed(self.likes.get(user, [])))
-        chosen = newest_first[(page - 1) * per_page : page * per_page]
-        last_page = max((len(newest_first) + per_page - 1) // per_page, 1)
+        chosen, last_page = page_of(newest_first, page, per_page)
         response = self._likes_response(user, chosen, len(newest_first), per_page, page, last_page)
         return self._rate_headers(response, usage)
 

@@ -29,7 +29,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.support.fakes.knobs import Window, oversized, past_limit
+from tests.support.fakes.knobs import PageKnobs, Window, oversized, past_limit, token_window
 from tests.support.fakes.oauth2 import OAuth2Provider
 from tests.support.fakes.server import Control, Controlled
 from tests.support.payloads import load_json
@@ -44,15 +44,10 @@ def problem(name: str, status: int) -> Response:
 
 
 @dataclass
-class Knobs:
+class Knobs(PageKnobs):
     rate_limit: int = 75  # reads per token per window (liked_tweets: 75 / 15 min)
     rate_window: float = 900.0
     cap: int = 1_000_000  # X's monthly usage cap for the project
-    fail_5xx: int = 0
-    malformed_json: bool = False
-    oversized: bool = False
-    too_many: bool = False
-    duplicate: bool = False
     missing_author: bool = False
     path_trick: bool = False
     stuck_token: bool = False
@@ -153,10 +148,7 @@ class FakeX(Controlled):
                 answer.headers["WWW-Authenticate"] = 'Bearer error="invalid_token", expired'
             return answer
         token = request.headers["authorization"].partition(" ")[2]
-        now = time.time()
-        with self._lock:
-            window = self.windows.setdefault(token, Window(now))
-            window.count(now, knobs.rate_window)
+        window = token_window(self.windows, self._lock, token, time.time(), knobs.rate_window)
         if self.reads >= knobs.cap:
             self.rate_limited += 1
             return problem("problem_usage_capped", 429)

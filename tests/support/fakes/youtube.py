@@ -30,7 +30,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.support.fakes.knobs import oversized, past_limit
+from tests.support.fakes.knobs import PageKnobs, oversized, past_limit
 from tests.support.fakes.oauth2 import OAuth2Provider
 from tests.support.fakes.server import Control, Controlled
 from tests.support.payloads import load_json
@@ -60,15 +60,10 @@ def google_error(status: int, reason: str, message: str, domain: str = "global")
 
 
 @dataclass
-class Knobs:
+class Knobs(PageKnobs):
     quota: int = 10_000  # units a day for the whole project
     daily_limit: bool = False  # past the quota, answer dailyLimitExceeded instead
     throttle: int = 0  # the next N calls answer 403 userRateLimitExceeded
-    fail_5xx: int = 0
-    malformed_json: bool = False
-    oversized: bool = False
-    too_many: bool = False
-    duplicate: bool = False
     path_trick: bool = False
     stuck_token: bool = False  # nextPageToken is the token just used
     forbidden: bool = False  # 403 insufficientPermissions
