@@ -18,10 +18,9 @@ from tests.connections.conftest import Donor
 from tests.support.accounts import csrf_from, make_account
 from tests.support.databases import DatabaseFactory
 from tests.support.fakes.bluesky import FakeBluesky
-from tests.support.fakes.oauth2 import CLIENT_ID, CLIENT_SECRET
 from tests.support.fakes.server import serve
 from tests.support.fakes.x import FakeX
-from tests.support.network import settings_for
+from tests.support.network import bluesky_table, oauth_table, settings_with_bridges
 
 
 @pytest.fixture
@@ -35,17 +34,11 @@ def x() -> Iterator[FakeX]:
 def alpha_settings(
     tmp_path: Path, databases: DatabaseFactory, bluesky: FakeBluesky, x: FakeX
 ) -> Settings:
-    settings = settings_for(tmp_path, "alpha.test", databases)
     tables = {
-        "bluesky": {"base_url": bluesky.base, "directory_url": bluesky.base},
-        "x": {
-            "base_url": f"http://{x.host}",
-            "client_id": CLIENT_ID,
-            "client_secret": CLIENT_SECRET,
-            "monthly_requests": 100,
-        },
+        "bluesky": bluesky_table(bluesky.base),
+        "x": oauth_table(f"http://{x.host}", monthly_requests=100),
     }
-    return settings.replace(extra={"bridges": tables})
+    return settings_with_bridges(tmp_path, "alpha.test", databases, tables)
 
 
 async def _identities(donor: Donor) -> list[tuple[str, int | None]]:

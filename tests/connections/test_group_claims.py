@@ -20,9 +20,8 @@ from tests.support.accounts import csrf_from
 from tests.support.databases import DatabaseFactory
 from tests.support.fakes.bluesky import FakeBluesky
 from tests.support.fakes.github import FakeGitHub
-from tests.support.fakes.oauth2 import CLIENT_ID, CLIENT_SECRET
 from tests.support.fakes.server import serve
-from tests.support.network import settings_for
+from tests.support.network import bluesky_table, oauth_table, settings_with_bridges
 
 ORG = "harbour-collective"
 
@@ -39,16 +38,11 @@ def alpha_settings(
     tmp_path: Path, databases: DatabaseFactory, bluesky: FakeBluesky, github: FakeGitHub
 ) -> Settings:
     """alpha.test, with Bluesky and GitHub at their fakes."""
-    settings = settings_for(tmp_path, "alpha.test", databases)
     tables = {
-        "bluesky": {"base_url": bluesky.base, "directory_url": bluesky.base},
-        "github": {
-            "base_url": f"http://{github.host}",
-            "client_id": CLIENT_ID,
-            "client_secret": CLIENT_SECRET,
-        },
+        "bluesky": bluesky_table(bluesky.base),
+        "github": oauth_table(f"http://{github.host}"),
     }
-    return settings.replace(extra={"bridges": tables})
+    return settings_with_bridges(tmp_path, "alpha.test", databases, tables)
 
 
 async def claim(donor: Donor, network: str, handle: str) -> httpx.Response:

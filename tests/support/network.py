@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -15,6 +15,7 @@ from server.app import create_app
 from server.context import context
 from server.settings import Settings
 from tests.support.databases import DatabaseFactory
+from tests.support.fakes.oauth2 import CLIENT_ID, CLIENT_SECRET
 
 
 class Network(httpx.AsyncBaseTransport):
@@ -50,6 +51,24 @@ def settings_for(tmp: Path, host: str, databases: DatabaseFactory) -> Settings:
         run_worker=False,
         delivery_backoff_scale=0.0,
     )
+
+
+def settings_with_bridges(
+    tmp: Path, host: str, databases: DatabaseFactory, tables: Mapping[str, Mapping[str, object]]
+) -> Settings:
+    """`settings_for`, with these `[bridges.<network>]` tables."""
+    return settings_for(tmp, host, databases).replace(extra={"bridges": dict(tables)})
+
+
+def bluesky_table(base: str) -> dict[str, object]:
+    """The `[bridges.bluesky]` table of an instance reading the fake Bluesky at `base`."""
+    return {"base_url": base, "directory_url": base}
+
+
+def oauth_table(base: str, **more: object) -> dict[str, object]:
+    """A `[bridges.<network>]` table for an OAuth network's fake at `base`, with the shared
+    test client's id and secret (and `more` keys of the network's own)."""
+    return {"base_url": base, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, **more}
 
 
 @asynccontextmanager
