@@ -14,7 +14,6 @@ from bridges.dailymotion import MAX_PAGES_PER_ROUND, PAGE_SIZE, DailymotionNetwo
 from bridges.errors import (
     BadPayload,
     ConnectFailed,
-    NetworkDown,
     RateLimited,
     TokenExpired,
     TokenRevoked,
@@ -219,9 +218,9 @@ async def test_a_hostile_answer_fails_the_page(
     for _ in range(3):
         dailymotion.like("donor")
     connection = await connect(http, dailymotion)
-    setattr(dailymotion.knobs, knob, True)
-    with pytest.raises(BadPayload):
-        await network(http, dailymotion).list_likes(connection.credentials, None)
+    await flows.assert_hostile(
+        network(http, dailymotion), connection.credentials, dailymotion.knobs, knob
+    )
 
 
 async def test_has_more_past_the_last_page_is_a_bad_payload(
@@ -260,9 +259,9 @@ async def test_a_bad_stored_cursor_is_a_bad_payload(
 
 async def test_5xx_is_network_down(http: httpx.AsyncClient, dailymotion: FakeDailymotion) -> None:
     connection = await connect(http, dailymotion)
-    dailymotion.knobs.fail_5xx = 1
-    with pytest.raises(NetworkDown):
-        await network(http, dailymotion).list_likes(connection.credentials, None)
+    await flows.assert_down_once(
+        network(http, dailymotion), connection.credentials, dailymotion.knobs
+    )
 
 
 async def test_a_claim_proves_the_owner_id_likes_name(

@@ -242,9 +242,7 @@ async def test_flickr_error_codes_in_a_200_say_what_went_wrong(
 async def test_revoked_access_and_5xx(http: httpx.AsyncClient, flickr: FakeFlickr) -> None:
     connection = await connect(http, flickr)
     net = network(http, flickr)
-    flickr.knobs.fail_5xx = 1
-    with pytest.raises(NetworkDown):
-        await net.list_likes(connection.credentials, None)
+    await flows.assert_down_once(net, connection.credentials, flickr.knobs)
     with FlickrControl(flickr.base) as control:
         assert control.revoke("donor") == 1
     with pytest.raises(TokenRevoked, match=r"\(98\)"):

@@ -14,7 +14,6 @@ from bridges.base import Connection, Credentials, NetworkConfig
 from bridges.errors import (
     BadPayload,
     ConnectFailed,
-    NetworkDown,
     RateLimited,
     TokenExpired,
     TokenRevoked,
@@ -286,9 +285,7 @@ async def test_a_hostile_answer_fails_the_page(
     for _ in range(PAGE_SIZE + 1):
         github.star("donor")
     connection = await connect(http, github)
-    setattr(github.knobs, knob, True)
-    with pytest.raises(BadPayload):
-        await network(http, github).list_likes(connection.credentials, None)
+    await flows.assert_hostile(network(http, github), connection.credentials, github.knobs, knob)
 
 
 @pytest.mark.parametrize(
@@ -305,9 +302,7 @@ async def test_a_bad_stored_cursor_is_a_bad_payload(
 
 async def test_5xx_is_network_down(http: httpx.AsyncClient, github: FakeGitHub) -> None:
     connection = await connect(http, github)
-    github.knobs.fail_5xx = 1
-    with pytest.raises(NetworkDown):
-        await network(http, github).list_likes(connection.credentials, None)
+    await flows.assert_down_once(network(http, github), connection.credentials, github.knobs)
 
 
 async def test_a_claim_proves_the_user_or_an_organisation_it_administers(

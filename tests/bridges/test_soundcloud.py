@@ -13,7 +13,6 @@ from bridges.base import Connection, Creator, Credentials, NetworkConfig
 from bridges.errors import (
     BadPayload,
     ConnectFailed,
-    NetworkDown,
     RateLimited,
     TokenExpired,
     TokenRevoked,
@@ -219,9 +218,9 @@ async def test_token_expiry_is_refreshed_and_a_revoked_token_must_connect_again(
 
 async def test_5xx_is_network_down(http: httpx.AsyncClient, soundcloud: FakeSoundCloud) -> None:
     connection = await connect(http, soundcloud)
-    soundcloud.knobs.fail_5xx = 1
-    with pytest.raises(NetworkDown):
-        await network(http, soundcloud).list_likes(connection.credentials, None)
+    await flows.assert_down_once(
+        network(http, soundcloud), connection.credentials, soundcloud.knobs
+    )
 
 
 @pytest.mark.parametrize(

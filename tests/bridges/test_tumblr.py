@@ -13,7 +13,6 @@ from bridges.base import Connection, Credentials, NetworkConfig
 from bridges.errors import (
     BadPayload,
     ConnectFailed,
-    NetworkDown,
     RateLimited,
     TokenExpired,
     TokenRevoked,
@@ -207,13 +206,7 @@ async def test_token_expiry_refresh_and_revocation(
         await net.list_likes(credentials, None)
     renewed = await net.refresh(credentials)
     assert len((await net.list_likes(renewed, None)).likes) == 1
-    await http.post(f"{base}/_test/token", json={"user": "donor", "state": "expired"})
-    with pytest.raises(TokenExpired):
-        await net.list_likes(renewed, None)
-    again = await net.refresh(renewed)
-    await http.post(f"{base}/_test/token", json={"user": "donor", "state": "revoked"})
-    with pytest.raises(TokenRevoked):
-        await net.refresh(again)
+    again = await flows.assert_expired_then_revoked(net, http, base, renewed)
     with pytest.raises(TokenRevoked):
         await net.list_likes(Credentials(again.access_token), None)
 
@@ -237,9 +230,7 @@ async def test_hostile_pages_are_bad_payloads(
         fake.like("donor")
     net = network(http, base)
     credentials = (await connect(net, http)).credentials
-    setattr(fake.knobs, knob, True)
-    with pytest.raises(BadPayload, match=message):
-        await net.list_likes(credentials, None)
+    await flows.assert_hostile(net, credentials, fake.knobs, knob, message)
 
 
 async def test_a_next_link_outside_the_api_is_a_bad_payload(
@@ -272,9 +263,7 @@ async def test_5xx_is_network_down(http: httpx.AsyncClient, tumblr: tuple[FakeTu
     fake, base = tumblr
     net = network(http, base)
     credentials = (await connect(net, http)).credentials
-    fake.knobs.fail_5xx = 1
-    with pytest.raises(NetworkDown):
-        await net.list_likes(credentials, None)
+    await flows.assert_down_once(net, credentials, fake.knobs)
 
 
 async def test_a_long_list_stops_after_a_round_of_pages(

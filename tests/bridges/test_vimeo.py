@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from bridges.base import Connection, Credentials, NetworkConfig
-from bridges.errors import BadPayload, ConnectFailed, NetworkDown, RateLimited, TokenRevoked
+from bridges.errors import BadPayload, ConnectFailed, RateLimited, TokenRevoked
 from bridges.registry import NetworkType
 from bridges.vimeo import MAX_PAGES_PER_ROUND, PAGE_SIZE, VimeoNetwork
 from tests.support import bridge_flows as flows
@@ -235,9 +235,7 @@ async def test_a_hostile_answer_fails_the_page(
     for _ in range(PAGE_SIZE + 1):
         vimeo.like("donor")
     connection = await connect(http, vimeo)
-    setattr(vimeo.knobs, knob, True)
-    with pytest.raises(BadPayload):
-        await network(http, vimeo).list_likes(connection.credentials, None)
+    await flows.assert_hostile(network(http, vimeo), connection.credentials, vimeo.knobs, knob)
 
 
 @pytest.mark.parametrize(
@@ -253,9 +251,7 @@ async def test_a_bad_stored_cursor_is_a_bad_payload(
 
 async def test_5xx_is_network_down(http: httpx.AsyncClient, vimeo: FakeVimeo) -> None:
     connection = await connect(http, vimeo)
-    vimeo.knobs.fail_5xx = 1
-    with pytest.raises(NetworkDown):
-        await network(http, vimeo).list_likes(connection.credentials, None)
+    await flows.assert_down_once(network(http, vimeo), connection.credentials, vimeo.knobs)
 
 
 async def test_a_claim_proves_the_account_that_signed_in(

@@ -15,7 +15,6 @@ from bridges.errors import (
     BadPayload,
     BudgetSpent,
     ConnectFailed,
-    NetworkDown,
     RateLimited,
     TokenExpired,
     TokenRevoked,
@@ -238,13 +237,7 @@ async def test_token_expiry_refresh_and_revocation(
     renewed = await net.refresh(credentials)
     assert renewed.extra == credentials.extra
     assert len((await net.list_likes(renewed, None)).likes) == 1
-    await http.post(f"{base}/_test/token", json={"user": "donor", "state": "expired"})
-    with pytest.raises(TokenExpired):
-        await net.list_likes(renewed, None)
-    again = await net.refresh(renewed)
-    await http.post(f"{base}/_test/token", json={"user": "donor", "state": "revoked"})
-    with pytest.raises(TokenRevoked):
-        await net.refresh(again)
+    again = await flows.assert_expired_then_revoked(net, http, base, renewed)
     with pytest.raises(TokenRevoked):
         await net.list_likes(Credentials(again.access_token, extra=again.extra), None)
 
@@ -268,9 +261,7 @@ async def test_hostile_pages_are_bad_payloads(
         fake.like("donor")
     net = network(http, base)
     credentials = (await connect(net, http)).credentials
-    setattr(fake.knobs, knob, True)
-    with pytest.raises(BadPayload, match=message):
-        await net.list_likes(credentials, None)
+    await flows.assert_hostile(net, credentials, fake.knobs, knob, message)
 
 
 async def test_a_next_token_that_does_not_move_is_a_bad_payload(
@@ -291,9 +282,7 @@ async def test_5xx_is_network_down(http: httpx.AsyncClient, x: tuple[FakeX, str]
     fake, base = x
     net = network(http, base)
     credentials = (await connect(net, http)).credentials
-    fake.knobs.fail_5xx = 1
-    with pytest.raises(NetworkDown):
-        await net.list_likes(credentials, None)
+    await flows.assert_down_once(net, credentials, fake.knobs)
 
 
 async def test_a_long_list_stops_after_a_round_of_pages(

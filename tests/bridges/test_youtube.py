@@ -11,7 +11,7 @@ import pytest
 
 from bridges.base import Connection, Credentials, NetworkConfig
 from bridges.budgets import MemoryBudget
-from bridges.errors import BadPayload, NetworkDown, RateLimited, TokenExpired, TokenRevoked
+from bridges.errors import BadPayload, RateLimited, TokenExpired, TokenRevoked
 from bridges.registry import NetworkType
 from bridges.rounds import parse_position
 from bridges.youtube import (
@@ -238,13 +238,8 @@ async def test_token_expiry_refresh_and_revocation(
     renewed = await net.refresh(credentials)
     assert renewed.extra == credentials.extra
     assert len((await net.list_likes(renewed, None)).likes) == 1
-    await http.post(f"{base}/_test/token", json={"user": "donor", "state": "expired"})
-    with pytest.raises(TokenExpired):  # Google's 401: try the refresh token
-        await net.list_likes(renewed, None)
-    again = await net.refresh(renewed)
-    await http.post(f"{base}/_test/token", json={"user": "donor", "state": "revoked"})
-    with pytest.raises(TokenRevoked):
-        await net.refresh(again)
+    # Google's 401 (an expired token): try the refresh token
+    await flows.assert_expired_then_revoked(net, http, base, renewed)
 
 
 @pytest.mark.parametrize(
@@ -265,9 +260,7 @@ async def test_hostile_pages_are_bad_payloads(
         fake.like("donor")
     net = network(http, base)
     credentials = (await connect(net, http)).credentials
-    setattr(fake.knobs, knob, True)
-    with pytest.raises(BadPayload, match=message):
-        await net.list_likes(credentials, None)
+    await flows.assert_hostile(net, credentials, fake.knobs, knob, message)
 
 
 async def test_a_page_token_that_does_not_move_is_a_bad_payload(
@@ -290,9 +283,7 @@ async def test_5xx_is_network_down(
     fake, base = youtube
     net = network(http, base)
     credentials = (await connect(net, http)).credentials
-    fake.knobs.fail_5xx = 1
-    with pytest.raises(NetworkDown):
-        await net.list_likes(credentials, None)
+    await flows.assert_down_once(net, credentials, fake.knobs)
 
 
 async def test_an_endless_playlist_stops_after_a_round_of_pages(

@@ -9,8 +9,11 @@ from typing import Literal, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import pytest
 
 from bridges.base import Connection, ConnectStart, Credentials, LikesPage, NetworkConfig
+from bridges.errors import BadPayload, NetworkDown, TokenExpired, TokenRevoked
+from tests.support.fakes.knobs import PageKnobs
 from tests.support.fakes.oauth2 import CLIENT_ID, CLIENT_SECRET
 
 
@@ -24,6 +27,10 @@ class Connects(Protocol):
 
 class Lists(Protocol):
     async def list_likes(self, credentials: Credentials, cursor: str | None) -> LikesPage: ...
+
+
+class Refreshes(Lists, Protocol):
+    async def refresh(self, credentials: Credentials) -> Credentials: ...
 
 
 def redirect_for(name: str) -> str:
@@ -85,3 +92,40 @@ async def read_round(
         if page.next_cursor is None:
             return seen, page.cursor_to_keep
         cursor = page.next_cursor
+
+
+async def assert_hostile(
+    net: Lists, credentials: Credentials, knobs: PageKnobs, knob: str, match: str | None = None
+) -> None:
+    """With the fake's `knob` on, reading the first page is a BadPayload (saying `match`)."""
+    setattr(knobs, knob, True)
+    with pytest.raises(BadPayload, match=match):
+        await net.list_likes(credentials, None)
+
+
+async def assert_down_once(net: Lists, credentials: Credentials, knobs: PageKnobs) -> None:
+    """The fake answers the next read with a 5xx: NetworkDown."""
+    knobs.fail_5xx = 1
+    with pytest.raises(NetworkDown):
+        await net.list_likes(credentials, None)
+
+
+async def set_token(http: httpx.AsyncClient, base: str, state: str, user: str = "donor") -> None:
+    """Make the fake's tokens of `user` "expired" or "revoked" (its OAuth provider's control)."""
+    await http.post(f"{base}/_test/token", json={"user": user, "state": state})
+
+
+async def assert_expired_then_revoked(
+    net: Refreshes, http: httpx.AsyncClient, base: str, credentials: Credentials
+) -> Credentials:
+    """The provider expires the access token: reading is TokenExpired and a refresh renews
+    it; the provider then revokes the grant: refreshing is TokenRevoked. The last renewed
+    credentials, revoked now."""
+    await set_token(http, base, "expired")
+    with pytest.raises(TokenExpired):
+        await net.list_likes(credentials, None)
+    again = await net.refresh(credentials)
+    await set_token(http, base, "revoked")
+    with pytest.raises(TokenRevoked):
+        await net.refresh(again)
+    return again
