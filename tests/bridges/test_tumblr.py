@@ -48,6 +48,12 @@ async def connect(net: TumblrNetwork, http: httpx.AsyncClient) -> Connection:
     return await flows.connect(net, http, REDIRECT)
 
 
+async def signed_in(http: httpx.AsyncClient, base: str) -> tuple[TumblrNetwork, Credentials]:
+    """The network on the fake, and the donor's credentials after connecting."""
+    net = network(http, base)
+    return net, (await connect(net, http)).credentials
+
+
 def test_the_class_is_a_registry_entry() -> None:
     entry: NetworkType = TumblrNetwork
     assert entry.is_configured(NetworkConfig(client_id="i", client_secret="s"))
@@ -104,8 +110,7 @@ async def test_first_round_pages_back_then_only_newer_likes(
     # Given 45 liked posts (pages of 20, 20, 5)
     fake, base = tumblr
     made = [fake.like("donor") for _ in range(45)]
-    net = network(http, base)
-    credentials = (await connect(net, http)).credentials
+    net, credentials = await signed_in(http, base)
     # When the first round reads every page
     seen, keep = await read_round(net, credentials, None)
     # Then every like came once, newest first
@@ -129,8 +134,7 @@ async def test_likes_sharing_the_boundary_second_are_neither_lost_nor_repeated(
     made = [fake.like("donor", at=1_733_000_000 + 60 * n) for n in range(25)]
     boundary = made[4].liked_at  # the 21st newest
     made += [fake.like("donor", at=boundary) for _ in range(3)]
-    net = network(http, base)
-    credentials = (await connect(net, http)).credentials
+    net, credentials = await signed_in(http, base)
     seen, _ = await read_round(net, credentials, None)
     assert sorted(seen) == sorted(str(post.id) for post in made)
     assert len(seen) == len(set(seen)) == 28
@@ -141,8 +145,7 @@ async def test_a_like_names_the_post_its_blog_and_when(
 ) -> None:
     fake, base = tumblr
     post = fake.like("donor", blog="citriccomics")
-    net = network(http, base)
-    credentials = (await connect(net, http)).credentials
+    net, credentials = await signed_in(http, base)
     page = await net.list_likes(credentials, None)
     (like,) = page.likes
     assert like.like_id == like.item_id == str(post.id)
@@ -162,8 +165,7 @@ async def test_a_429_mid_round_resumes_from_the_stored_cursor_without_duplicate_
 ) -> None:
     fake, base = tumblr
     made = [fake.like("donor") for _ in range(70)]
-    net = network(http, base)
-    credentials = (await connect(net, http)).credentials  # user/info: 1 call
+    net, credentials = await signed_in(http, base)  # user/info: 1 call
     fake.knobs.rate_limit = 3
     seen: list[str] = []
     stored: str | None = None
@@ -199,8 +201,7 @@ async def test_token_expiry_refresh_and_revocation(
 ) -> None:
     fake, base = tumblr
     fake.like("donor")
-    net = network(http, base)
-    credentials = (await connect(net, http)).credentials
+    net, credentials = await signed_in(http, base)
     credentials.expires_at = datetime.now(UTC) - timedelta(seconds=1)
     with pytest.raises(TokenExpired):
         await net.list_likes(credentials, None)
@@ -228,8 +229,7 @@ async def test_hostile_pages_are_bad_payloads(
     fake, base = tumblr
     for _ in range(3):
         fake.like("donor")
-    net = network(http, base)
-    credentials = (await connect(net, http)).credentials
+    net, credentials = await signed_in(http, base)
     await flows.assert_hostile(net, credentials, fake.knobs, knob, message)
 
 
@@ -239,8 +239,7 @@ async def test_a_next_link_outside_the_api_is_a_bad_payload(
     fake, base = tumblr
     for _ in range(25):
         fake.like("donor")
-    net = network(http, base)
-    credentials = (await connect(net, http)).credentials
+    net, credentials = await signed_in(http, base)
     fake.knobs.foreign_next = True
     with pytest.raises(BadPayload, match="outside the API"):
         await net.list_likes(credentials, None)
@@ -252,8 +251,7 @@ async def test_a_page_of_likes_in_one_second_cannot_move_on(
     fake, base = tumblr
     for _ in range(25):
         fake.like("donor", at=1_733_000_000)
-    net = network(http, base)
-    credentials = (await connect(net, http)).credentials
+    net, credentials = await signed_in(http, base)
     first = await net.list_likes(credentials, None)
     with pytest.raises(BadPayload, match="does not move"):
         await net.list_likes(credentials, first.next_cursor)
@@ -261,8 +259,7 @@ async def test_a_page_of_likes_in_one_second_cannot_move_on(
 
 async def test_5xx_is_network_down(http: httpx.AsyncClient, tumblr: tuple[FakeTumblr, str]) -> None:
     fake, base = tumblr
-    net = network(http, base)
-    credentials = (await connect(net, http)).credentials
+    net, credentials = await signed_in(http, base)
     await flows.assert_down_once(net, credentials, fake.knobs)
 
 
@@ -272,8 +269,7 @@ async def test_a_long_list_stops_after_a_round_of_pages(
     fake, base = tumblr
     for _ in range(20 * MAX_PAGES_PER_ROUND + 5):
         fake.like("donor")
-    net = network(http, base)
-    credentials = (await connect(net, http)).credentials
+    net, credentials = await signed_in(http, base)
     seen, keep = await read_round(net, credentials, None)
     # each page after the first reads its boundary like again and leaves it out
     assert len(seen) == len(set(seen)) == 20 + 19 * (MAX_PAGES_PER_ROUND - 1)

@@ -55,6 +55,12 @@ async def connect(net: XNetwork, http: httpx.AsyncClient) -> Connection:
     return await flows.connect(net, http, REDIRECT)
 
 
+async def signed_in(http: httpx.AsyncClient, base: str) -> tuple[XNetwork, Credentials]:
+    """The network on the fake, and the donor's credentials after connecting."""
+    net = network(http, base)
+    return net, (await connect(net, http)).credentials
+
+
 def test_the_class_is_a_registry_entry() -> None:
     entry: NetworkType = XNetwork
     assert entry.is_configured(
@@ -103,8 +109,7 @@ async def test_first_round_pages_back_then_only_newer_likes(
     # Given 250 liked posts (pages of 100, 100, 50)
     fake, base = x
     made = [fake.like("donor") for _ in range(250)]
-    net = network(http, base)
-    credentials = (await connect(net, http)).credentials
+    net, credentials = await signed_in(http, base)
     # When the first round reads every page
     seen, keep = await read_round(net, credentials, None)
     # Then every like came once, newest first
@@ -125,8 +130,7 @@ async def test_unliking_the_newest_like_seen_does_not_send_the_round_back(
 ) -> None:
     fake, base = x
     made = [fake.like("donor") for _ in range(150)]
-    net = network(http, base)
-    credentials = (await connect(net, http)).credentials
+    net, credentials = await signed_in(http, base)
     _, keep = await read_round(net, credentials, None)
     fake.unlike("donor", made[-1].id)
     fake.unlike("donor", made[-2].id)
@@ -142,8 +146,7 @@ async def test_a_like_names_the_post_by_id_and_its_author(
 ) -> None:
     fake, base = x
     post = fake.like("donor", author="alexdev")
-    net = network(http, base)
-    credentials = (await connect(net, http)).credentials
+    net, credentials = await signed_in(http, base)
     page = await net.list_likes(credentials, None)
     (like,) = page.likes
     assert like.like_id == like.item_id == str(post.id)
@@ -161,8 +164,7 @@ async def test_a_429_mid_round_resumes_from_the_stored_cursor_without_duplicate_
     # Given 350 likes and a limit that stops the round after its second page
     fake, base = x
     made = [fake.like("donor") for _ in range(350)]
-    net = network(http, base)
-    credentials = (await connect(net, http)).credentials  # users/me: 1 read
+    net, credentials = await signed_in(http, base)  # users/me: 1 read
     fake.knobs.rate_limit = 3
     seen: list[str] = []
     stored: str | None = None
@@ -206,8 +208,7 @@ async def test_x_own_monthly_cap_is_budget_spent(
     http: httpx.AsyncClient, x: tuple[FakeX, str]
 ) -> None:
     fake, base = x
-    net = network(http, base)
-    credentials = (await connect(net, http)).credentials
+    net, credentials = await signed_in(http, base)
     fake.knobs.cap = fake.reads
     with pytest.raises(BudgetSpent, match="Monthly product cap"):
         await net.list_likes(credentials, None)
@@ -259,8 +260,7 @@ async def test_hostile_pages_are_bad_payloads(
     fake, base = x
     for _ in range(3):
         fake.like("donor")
-    net = network(http, base)
-    credentials = (await connect(net, http)).credentials
+    net, credentials = await signed_in(http, base)
     await flows.assert_hostile(net, credentials, fake.knobs, knob, message)
 
 
@@ -270,8 +270,7 @@ async def test_a_next_token_that_does_not_move_is_a_bad_payload(
     fake, base = x
     for _ in range(250):
         fake.like("donor")
-    net = network(http, base)
-    credentials = (await connect(net, http)).credentials
+    net, credentials = await signed_in(http, base)
     first = await net.list_likes(credentials, None)
     fake.knobs.stuck_token = True
     with pytest.raises(BadPayload, match="does not move"):
@@ -280,8 +279,7 @@ async def test_a_next_token_that_does_not_move_is_a_bad_payload(
 
 async def test_5xx_is_network_down(http: httpx.AsyncClient, x: tuple[FakeX, str]) -> None:
     fake, base = x
-    net = network(http, base)
-    credentials = (await connect(net, http)).credentials
+    net, credentials = await signed_in(http, base)
     await flows.assert_down_once(net, credentials, fake.knobs)
 
 
@@ -291,8 +289,7 @@ async def test_a_long_list_stops_after_a_round_of_pages(
     fake, base = x
     for _ in range(100 * MAX_PAGES_PER_ROUND + 5):
         fake.like("donor")
-    net = network(http, base)
-    credentials = (await connect(net, http)).credentials
+    net, credentials = await signed_in(http, base)
     seen, keep = await read_round(net, credentials, None)
     assert len(seen) == 100 * MAX_PAGES_PER_ROUND
     assert keep is not None and "stop=" in keep

@@ -47,6 +47,12 @@ async def connect(net: YoutubeNetwork, http: httpx.AsyncClient) -> Connection:
     return await flows.connect(net, http, REDIRECT)
 
 
+async def signed_in(http: httpx.AsyncClient, base: str) -> tuple[YoutubeNetwork, Credentials]:
+    """The network on the fake, and the donor's credentials after connecting."""
+    net = network(http, base)
+    return net, (await connect(net, http)).credentials
+
+
 def test_the_class_is_a_registry_entry() -> None:
     entry: NetworkType = YoutubeNetwork
     assert entry.is_configured(NetworkConfig(client_id="i", client_secret="s"))
@@ -95,8 +101,7 @@ async def test_first_round_pages_back_then_only_newer_likes(
     # Given 120 liked videos (pages of 50, 50, 20)
     fake, base = youtube
     made = [fake.like("donor") for _ in range(120)]
-    net = network(http, base)
-    credentials = (await connect(net, http)).credentials
+    net, credentials = await signed_in(http, base)
     # When the first round reads every page
     seen, keep = await read_round(net, credentials, None)
     # Then every like came once, newest first
@@ -119,8 +124,7 @@ async def test_a_like_names_the_video_its_owner_and_when_it_was_liked(
     fake, base = youtube
     liked = fake.like("donor", title="How  a loom\nworks")
     fake.like("donor", owner="-")  # a deleted video: no owner, left out
-    net = network(http, base)
-    credentials = (await connect(net, http)).credentials
+    net, credentials = await signed_in(http, base)
     page = await net.list_likes(credentials, None)
     (like,) = page.likes
     assert like.like_id == liked.item_id and like.item_id == liked.video_id
@@ -139,8 +143,7 @@ async def test_an_unliked_stop_still_ends_the_round_by_time(
 ) -> None:
     fake, base = youtube
     made = [fake.like("donor") for _ in range(60)]
-    net = network(http, base)
-    credentials = (await connect(net, http)).credentials
+    net, credentials = await signed_in(http, base)
     _, keep = await read_round(net, credentials, None)
     for liked in made[-5:]:  # every id the cursor remembers is unliked
         fake.unlike("donor", liked.video_id)
@@ -157,8 +160,7 @@ async def test_a_quota_error_mid_round_resumes_without_duplicate_or_loss(
     # Given 130 likes and a quota that runs out after the second page
     fake, base = youtube
     made = [fake.like("donor") for _ in range(130)]
-    net = network(http, base)
-    credentials = (await connect(net, http)).credentials  # 1 unit
+    net, credentials = await signed_in(http, base)  # 1 unit
     fake.knobs.quota = 3
     seen: list[str] = []
     stored: str | None = None
@@ -185,8 +187,7 @@ async def test_daily_limit_and_user_rate_limits_are_waits_not_revocations(
     http: httpx.AsyncClient, youtube: tuple[FakeYoutube, str]
 ) -> None:
     fake, base = youtube
-    net = network(http, base)
-    credentials = (await connect(net, http)).credentials
+    net, credentials = await signed_in(http, base)
     fake.knobs.quota, fake.knobs.daily_limit = 0, True
     with pytest.raises(RateLimited) as raised:
         await net.list_likes(credentials, None)
@@ -230,8 +231,7 @@ async def test_token_expiry_refresh_and_revocation(
 ) -> None:
     fake, base = youtube
     fake.like("donor")
-    net = network(http, base)
-    credentials = (await connect(net, http)).credentials
+    net, credentials = await signed_in(http, base)
     credentials.expires_at = datetime.now(UTC) - timedelta(seconds=1)
     with pytest.raises(TokenExpired):
         await net.list_likes(credentials, None)
@@ -258,8 +258,7 @@ async def test_hostile_pages_are_bad_payloads(
     fake, base = youtube
     for _ in range(3):
         fake.like("donor")
-    net = network(http, base)
-    credentials = (await connect(net, http)).credentials
+    net, credentials = await signed_in(http, base)
     await flows.assert_hostile(net, credentials, fake.knobs, knob, message)
 
 
@@ -269,8 +268,7 @@ async def test_a_page_token_that_does_not_move_is_a_bad_payload(
     fake, base = youtube
     for _ in range(120):
         fake.like("donor")
-    net = network(http, base)
-    credentials = (await connect(net, http)).credentials
+    net, credentials = await signed_in(http, base)
     first = await net.list_likes(credentials, None)
     fake.knobs.stuck_token = True
     with pytest.raises(BadPayload, match="does not move"):
@@ -281,8 +279,7 @@ async def test_5xx_is_network_down(
     http: httpx.AsyncClient, youtube: tuple[FakeYoutube, str]
 ) -> None:
     fake, base = youtube
-    net = network(http, base)
-    credentials = (await connect(net, http)).credentials
+    net, credentials = await signed_in(http, base)
     await flows.assert_down_once(net, credentials, fake.knobs)
 
 
@@ -292,8 +289,7 @@ async def test_an_endless_playlist_stops_after_a_round_of_pages(
     fake, base = youtube
     for _ in range(50 * MAX_PAGES_PER_ROUND + 10):
         fake.like("donor")
-    net = network(http, base)
-    credentials = (await connect(net, http)).credentials
+    net, credentials = await signed_in(http, base)
     seen, keep = await read_round(net, credentials, None)
     assert len(seen) == 50 * MAX_PAGES_PER_ROUND
     assert keep is not None and "stop=" in keep
