@@ -83,8 +83,7 @@ async def test_a_refusal_or_a_wrong_verifier_fails_to_connect(
 ) -> None:
     net = network(http, soundcloud)
     start = await net.start_connect("", REDIRECT, "right")
-    answer = await http.get(start.redirect_to)
-    code = parse_qs(urlsplit(answer.headers["location"]).query)["code"][0]
+    code = flows.query_of(await flows.follow(http, start))["code"]
     tampered = {**start.pending, "code_verifier": "x" * 64}
     with pytest.raises(ConnectFailed, match="refused the authorization code"):
         await net.finish_connect(tampered, {"code": code, "state": "right"}, REDIRECT)
@@ -284,11 +283,9 @@ async def test_claim_proves_the_account_the_oauth_signed_in(
     soundcloud.like("donor", "harbour-sounds")
     soundcloud.provider.user = "harbour-sounds"
     net = network(http, soundcloud)
-    start = await net.start_connect("", REDIRECT, "claim-1")
-    answer = await http.get(start.redirect_to)
-    callback = {k: v[0] for k, v in parse_qs(urlsplit(answer.headers["location"]).query).items()}
-    creator = await net.verify_claim(start.pending, callback)
+    pending, callback = await flows.authorize(net, http, REDIRECT, state="claim-1")
+    creator = await net.verify_claim(pending, callback)
     assert creator.external_id == f"soundcloud:users:{soundcloud.users['harbour-sounds']}"
     assert creator.handle == "harbour-sounds"
     with pytest.raises(ConnectFailed, match="state"):
-        await net.verify_claim(start.pending, {**callback, "state": "other"})
+        await net.verify_claim(pending, {**callback, "state": "other"})

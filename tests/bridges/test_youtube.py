@@ -88,10 +88,8 @@ async def test_a_claim_proves_the_channel(
     creator = fake.add_account("weaver")
     await http.post(f"{base}/_test/authorize_as", json={"user": "weaver"})
     net = network(http, base)
-    start = await net.start_connect("", REDIRECT, "claim-1")
-    answer = await http.get(start.redirect_to)
-    callback = {k: v[0] for k, v in parse_qs(urlsplit(answer.headers["location"]).query).items()}
-    claimed = await net.verify_claim(start.pending, callback)
+    pending, callback = await flows.authorize(net, http, REDIRECT, state="claim-1")
+    claimed = await net.verify_claim(pending, callback)
     assert claimed.network == "youtube" and claimed.external_id == creator
 
 
