@@ -33,7 +33,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.support.fakes.knobs import PageKnobs, oversized, past_limit
+from tests.support.fakes.knobs import PageKnobs, failing, oversized, past_limit
 from tests.support.fakes.oauth2 import OAuth2Provider
 from tests.support.fakes.server import Control, Controlled
 from tests.support.payloads import load_json
@@ -148,8 +148,7 @@ class FakeDailymotion(Controlled):
 
     def _authenticate(self, request: Request) -> str | Response:
         self.requests += 1
-        if self.knobs.fail_5xx > 0:
-            self.knobs.fail_5xx -= 1
+        if failing(self.knobs):
             return JSONResponse({"error": {"code": 500, "type": "server_error"}}, 500)
         user = self.provider.authenticate(request)
         if isinstance(user, Response):

@@ -43,7 +43,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from tests.support.fakes.knobs import PageKnobs, oversized, past_limit
+from tests.support.fakes.knobs import PageKnobs, failing, oversized, past_limit
 from tests.support.fakes.server import Control, Controlled
 from tests.support.payloads import load_json, load_text
 
@@ -295,8 +295,7 @@ class FakeFlickr(Controlled):
             self.window = (start, used)
         if past_limit(self, used, self.knobs.rate_limit):
             return PlainTextResponse("Too Many Requests", status_code=429)
-        if self.knobs.fail_5xx > 0:
-            self.knobs.fail_5xx -= 1
+        if failing(self.knobs):
             return PlainTextResponse("Service Unavailable", status_code=503)
         query = request.query_params
         if query.get("format") != "json" or query.get("nojsoncallback") != "1":

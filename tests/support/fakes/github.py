@@ -41,6 +41,7 @@ from starlette.routing import Route
 from tests.support.fakes.knobs import (
     PageKnobs,
     Window,
+    failing,
     oversized,
     page_of,
     past_limit,
@@ -214,8 +215,7 @@ class FakeGitHub(Controlled):
 
     def _authenticate(self, request: Request) -> tuple[str, Window] | Response:
         self.requests += 1
-        if self.knobs.fail_5xx > 0:
-            self.knobs.fail_5xx -= 1
+        if failing(self.knobs):
             return JSONResponse({"message": "Server Error"}, status_code=502)
         user = self.provider.authenticate(request)
         if isinstance(user, Response):

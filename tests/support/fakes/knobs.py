@@ -61,6 +61,14 @@ class PageKnobs:
     duplicate: bool = False
 
 
+def failing(knobs: PageKnobs) -> bool:
+    """Whether this call answers a 5xx: one of the next `fail_5xx` calls, counted down."""
+    if knobs.fail_5xx > 0:
+        knobs.fail_5xx -= 1
+        return True
+    return False
+
+
 class Limited(Protocol):
     rate_limited: int
     over_limit: int

@@ -33,7 +33,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.support.fakes.knobs import PageKnobs, Window, oversized, past_limit
+from tests.support.fakes.knobs import PageKnobs, Window, failing, oversized, past_limit
 from tests.support.fakes.oauth2 import OAuth2Provider
 from tests.support.fakes.server import Control, Controlled
 from tests.support.payloads import load_json
@@ -155,8 +155,7 @@ class FakeSoundCloud(Controlled):
     def _authenticate(self, request: Request) -> str | Response:
         """The request's user, or the answer to give instead (503, 401, 429)."""
         self.requests += 1
-        if self.knobs.fail_5xx > 0:
-            self.knobs.fail_5xx -= 1
+        if failing(self.knobs):
             return JSONResponse({"code": 503, "message": "Service Unavailable"}, 503)
         scheme = request.headers.get("authorization", "").partition(" ")[0]
         self.schemes.add(scheme)

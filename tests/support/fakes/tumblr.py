@@ -32,7 +32,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.support.fakes.knobs import PageKnobs, Window, oversized, past_limit
+from tests.support.fakes.knobs import PageKnobs, Window, failing, oversized, past_limit
 from tests.support.fakes.oauth2 import OAuth2Provider
 from tests.support.fakes.server import Control, Controlled
 from tests.support.payloads import load_json
@@ -142,8 +142,7 @@ class FakeTumblr(Controlled):
     def _gate(self, request: Request) -> str | Response:
         self.requests += 1
         knobs = self.knobs
-        if knobs.fail_5xx > 0:
-            knobs.fail_5xx -= 1
+        if failing(knobs):
             return tumblr_error("error_server", 503)
         user = self.provider.authenticate(request)
         if isinstance(user, Response):

@@ -38,6 +38,7 @@ from starlette.routing import Route
 from tests.support.fakes.knobs import (
     PageKnobs,
     Window,
+    failing,
     oversized,
     page_of,
     past_limit,
@@ -181,8 +182,7 @@ class FakeVimeo(Controlled):
         self.requests += 1
         if VERSION not in request.headers.get("accept", ""):
             return JSONResponse({"error": "the fake reads API version 3.4 only"}, 406)
-        if self.knobs.fail_5xx > 0:
-            self.knobs.fail_5xx -= 1
+        if failing(self.knobs):
             return JSONResponse({"error": "Something strange occurred."}, status_code=503)
         user = self.provider.authenticate(request)
         if isinstance(user, Response):

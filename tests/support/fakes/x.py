@@ -29,7 +29,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.support.fakes.knobs import PageKnobs, Window, oversized, past_limit, token_window
+from tests.support.fakes.knobs import (
+    PageKnobs,
+    Window,
+    failing,
+    oversized,
+    past_limit,
+    token_window,
+)
 from tests.support.fakes.oauth2 import OAuth2Provider
 from tests.support.fakes.server import Control, Controlled
 from tests.support.payloads import load_json
@@ -138,8 +145,7 @@ class FakeX(Controlled):
         """The reader's username and rate window, or X's answer instead (401, 429, 503)."""
         self.requests += 1
         knobs = self.knobs
-        if knobs.fail_5xx > 0:
-            knobs.fail_5xx -= 1
+        if failing(knobs):
             return JSONResponse({"title": "Service Unavailable"}, status_code=503)
         user = self.provider.authenticate(request)
         if isinstance(user, Response):

@@ -30,7 +30,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.support.fakes.knobs import PageKnobs, oversized, past_limit
+from tests.support.fakes.knobs import PageKnobs, failing, oversized, past_limit
 from tests.support.fakes.oauth2 import OAuth2Provider
 from tests.support.fakes.server import Control, Controlled
 from tests.support.payloads import load_json
@@ -158,8 +158,7 @@ class FakeYoutube(Controlled):
         """The account of the request, or Google's answer instead (401, 403, 503)."""
         self.requests += 1
         knobs = self.knobs
-        if knobs.fail_5xx > 0:
-            knobs.fail_5xx -= 1
+        if failing(knobs):
             return google_error(503, "backendError", "Backend Error")
         user = self.provider.authenticate(request)
         if isinstance(user, Response):
