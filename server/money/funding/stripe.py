@@ -584,14 +584,3 @@ async def dismiss_notice(db: Database, donor_id: int, notice_id: int) -> None:
         if notice.seen_at is None:
             notice.seen_at = utcnow()
             session.add(notice)
-
-
-async def recent_checkouts(db: Database, donor_id: int, limit: int = 10) -> list[StripeCheckout]:
-    async with db.reading() as session:
-        rows = await session.exec(
-            select(StripeCheckout)
-            .where(StripeCheckout.donor_id == donor_id, col(StripeCheckout.session_id).is_not(None))
-            .order_by(col(StripeCheckout.id).desc())
-            .limit(limit)
-        )
-        return list(rows.all())
