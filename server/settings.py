@@ -371,6 +371,7 @@ class StripeConfig:
     min_amount: int
     max_amount: int
     api_base: str  # Stripe's API root; tests point it at a fake
+    top_up_days: int = 3  # automatic top-ups charge in the month's last this many days
 
 
 STRIPE_KEYS = (
@@ -383,6 +384,7 @@ STRIPE_KEYS = (
     "min_amount",
     "max_amount",
     "api_base",
+    "top_up_days",
 )
 STRIPE_METHOD = re.compile(r"[a-z][a-z0-9_]{1,40}")
 
@@ -425,6 +427,9 @@ def _stripe_config(table: Mapping[str, Any]) -> StripeConfig:
     api_base = table.get("api_base", "https://api.stripe.com")
     if not isinstance(api_base, str) or not re.fullmatch(r"https?://[^/?#\s]+", api_base):
         raise ConfigError(f"{where} api_base is a URL without a path")
+    days = table.get("top_up_days", 3)
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 31:
+        raise ConfigError(f"{where} top_up_days is a whole number of days from 1 to 31")
     return StripeConfig(
         secret_key=texts["secret_key"],
         webhook_secret=texts["webhook_secret"],
@@ -435,6 +440,7 @@ def _stripe_config(table: Mapping[str, Any]) -> StripeConfig:
         min_amount=numbers["min_amount"],
         max_amount=numbers["max_amount"],
         api_base=api_base,
+        top_up_days=days,
     )
 
 
