@@ -130,10 +130,11 @@ class NetworkConfig:
     user_agent: str = "Likewise"
     # Bluesky: the did:plc directory (https://plc.directory); tests point it at a fake.
     directory_url: str = ""
-    # A pay-per-read network's requests a month (X): 0 is none, and the network is off.
-    monthly_requests: int = 0
-    # The instance's shared budget a network spends from before each call (X's monthly
-    # requests, YouTube's daily quota units), kept by the server; None counts nothing.
+    # The limit of the budget the network's class declares (`budget_terms`: X's requests a
+    # month, YouTube's quota units a day), from the admin's table or the default; 0: none.
+    budget_limit: int = 0
+    # The instance's shared budget a network spends from before each call, kept by the
+    # server; None counts nothing.
     budget: Budget | None = None
 
 

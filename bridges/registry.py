@@ -10,6 +10,7 @@ import httpx
 
 from bridges.base import Network, NetworkConfig
 from bridges.bluesky import BlueskyNetwork
+from bridges.budgets import BudgetTerms
 from bridges.dailymotion import DailymotionNetwork
 from bridges.errors import NotConfigured
 from bridges.fediverse import FediverseNetwork
@@ -51,6 +52,14 @@ def configured(name: str, config: NetworkConfig) -> bool:
     only base URLs, which default to the public AppView and plc.directory; networks with one
     registered app need its client id and secret (X also a monthly request budget)."""
     return name in NETWORKS and NETWORKS[name].is_configured(config)
+
+
+def budget_terms(name: str) -> BudgetTerms | None:
+    """The instance-wide budget network `name` spends from, as its class declares it
+    (`budget_terms`: X's requests a month, YouTube's quota units a day); None for the
+    networks without one."""
+    terms = getattr(NETWORKS.get(name), "budget_terms", None)
+    return terms if isinstance(terms, BudgetTerms) else None
 
 
 def build_network(name: str, http: httpx.AsyncClient, config: NetworkConfig) -> Network:

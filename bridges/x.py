@@ -26,14 +26,14 @@ not send the round back through every page; X gives no like time to stop by).
 `MAX_PAGES_PER_ROUND` bounds a round.
 
 The request budget: X bills every read. The admin opts in with a monthly number of
-requests (`[bridges.x] monthly_requests`; without it the network is not offered,
-`is_configured`); the instance counts them in one place for every account. The network takes a
-`bridges.budgets.Budget` (`spend(period, requests) -> bool`, the period being the UTC month
-"2026-12" of `budget_period()`) and spends one request from it before each API read (token
-requests are not reads); when it says no, `BudgetSpent` (a `RateLimited` until the first of
-next month, UTC) is raised and nothing is sent. The default is `UnlimitedBudget`; `MemoryBudget`
-counts in one process. X's own monthly cap (429 with the problem type `usage-capped`) is
-`BudgetSpent` too; any other 429 waits for `x-rate-limit-reset`.
+requests (`[bridges.x] monthly_requests`, declared in `budget_terms`; without it the network
+is not offered, `is_configured`); the instance counts them in one place for every account. The
+network takes a `bridges.budgets.Budget` (`spend(period, requests) -> bool`, the period being
+the UTC month "2026-12") and spends one request from it before each API read (token requests
+are not reads); when it says no, `BudgetSpent` (a `RateLimited` until the first of next month,
+UTC, the date it names) is raised and nothing is sent. The default is `Unlimited`;
+`MemoryBudget` counts in one process. X's own monthly cap (429 with the problem type
+`usage-capped`) is `BudgetSpent` too; any other 429 waits for `x-rate-limit-reset`.
 
 Errors are RFC 7807 problems (`{"title", "detail", "type"}`); the Fetcher maps 401 to
 `TokenExpired`/`TokenRevoked` and 5xx to `NetworkDown`. Hostile answers fail the page with
@@ -46,13 +46,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import ClassVar
 
 import httpx
 
 from bridges.base import Creator, Credentials, Like, LikesPage, NetworkConfig
-from bridges.budgets import Budget, Unlimited
+from bridges.budgets import Budget, BudgetTerms, Period, Unlimited
 from bridges.errors import BadPayload, BudgetSpent, RateLimited
 from bridges.http import Fetched, check_uri, retry_after
 from bridges.oauth2 import Endpoints, OAuth2Network
@@ -69,15 +68,9 @@ USAGE_CAPPED = "https://api.twitter.com/2/problems/usage-capped"
 
 # --- the request budget ---------------------------------------------------------------------
 
-
-def budget_period(now: datetime | None = None) -> str:
-    return (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m")
-
-
-def until_next_month(now: datetime | None = None) -> float:
-    moment = (now or datetime.now(UTC)).astimezone(UTC)
-    year, month = (moment.year + 1, 1) if moment.month == 12 else (moment.year, moment.month + 1)
-    return max((datetime(year, month, 1, tzinfo=UTC) - moment).total_seconds(), 1.0)
+# The admin's monthly number of requests (no default: without it X is not offered), counted
+# by the UTC month.
+BUDGET = BudgetTerms("monthly_requests", 0, Period("month"), "Requests this month")
 
 
 # --- the network -----------------------------------------------------------------------------
@@ -101,6 +94,7 @@ class XNetwork(OAuth2Network):
     )
     scopes: ClassVar[tuple[str, ...]] = ("tweet.read", "users.read", "like.read", "offline.access")
     client_auth: ClassVar[str] = "basic"
+    budget_terms: ClassVar[BudgetTerms] = BUDGET
 
     def __init__(
         self,
@@ -114,24 +108,25 @@ class XNetwork(OAuth2Network):
     @classmethod
     def is_configured(cls, config: NetworkConfig) -> bool:
         """Offered only when the admin opted in with a monthly number of requests too."""
-        return super().is_configured(config) and config.monthly_requests > 0
+        return super().is_configured(config) and config.budget_limit > 0
 
     async def _read(
         self, credentials: Credentials, path: str, params: Mapping[str, str]
     ) -> Fetched:
         """One API read: a request from the budget first, X's 429s decided here."""
         refuse_expired(credentials, self.label)
-        if not await self.budget.spend(budget_period(), 1):
+        if not await self.budget.spend(BUDGET.period.key(), 1):
             raise BudgetSpent(
-                "the X request budget of this instance is spent for this month",
-                until_next_month(),
+                "this instance's X request budget for the month is spent; checks resume on "
+                f"{BUDGET.period.next_start():%Y-%m-%d}",
+                BUDGET.period.seconds_left(),
             )
         fetched = await self.api_get(credentials, path, params, expect=(200, 429))
         if fetched.status == 429:
             problem = _problem(fetched)
             if problem.get("type") == USAGE_CAPPED:
                 said = str(problem.get("detail", "usage cap exceeded"))[:200]
-                raise BudgetSpent(f"{fetched.url}: X's cap: {said}", until_next_month())
+                raise BudgetSpent(f"{fetched.url}: X's cap: {said}", BUDGET.period.seconds_left())
             raise RateLimited(f"{fetched.url} answered 429", retry_after(fetched.headers))
         return fetched
 

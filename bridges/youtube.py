@@ -29,11 +29,12 @@ older than `stop_at`, or one of those ids, ends the round. A round reads at most
 continues it, keeping the round's own newest likes (`head`) so every page's `resume_cursor`
 (`stop=<head>&stop_at=…`) is right whenever the round stops.
 
-Quota: every list call costs 1 unit of the project's 10,000 a day (a Pacific-time day).
-`QUOTA_COST` names the units per call; the network spends them from a `bridges.budgets.Budget` the
-server passes in (default: unlimited) before each call, under the period key of
-`quota_period()` ("2026-12-06", the Pacific date), and raises `QuotaSpent` (a
-`RateLimited` until midnight Pacific) once the budget says no. Google answers an exhausted
+Quota: every list call costs 1 unit of the project's 10,000 a day (a Pacific-time day;
+`[bridges.youtube] daily_units` where Google granted more, declared in `budget_terms`).
+`QUOTA_COST` names the units per call; the network spends them from a `bridges.budgets.Budget`
+the server passes in (default: unlimited) before each call, under the period key of `QUOTA`
+("2026-12-06", the Pacific date), and raises `QuotaSpent` (a `RateLimited` until midnight
+Pacific) once the budget says no. Google answers an exhausted
 quota with 403 and `error.errors[].reason` `quotaExceeded` or `dailyLimitExceeded`: that is
 `RateLimited` until midnight Pacific too, not a revoked token (the reads expect 403 and
 decide here); `rateLimitExceeded`/`userRateLimitExceeded` wait a minute; another 403 with a
@@ -48,7 +49,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
 from typing import ClassVar
 from zoneinfo import ZoneInfo
 
@@ -56,7 +56,7 @@ import httpx
 
 from bridges.base import Creator, Credentials, Like, LikesPage, NetworkConfig
 from bridges.bluesky import parse_datetime
-from bridges.budgets import Budget, Unlimited
+from bridges.budgets import Budget, BudgetTerms, Period, Unlimited
 from bridges.errors import BadPayload, BudgetSpent, RateLimited, TokenExpired, TokenRevoked
 from bridges.http import Fetched, check_uri, retry_after
 from bridges.oauth2 import Endpoints, OAuth2Network
@@ -89,15 +89,11 @@ class QuotaSpent(BudgetSpent):
     """The instance's YouTube quota for today is spent: wait until midnight Pacific."""
 
 
-def quota_period(now: datetime | None = None) -> str:
-    """The quota's day: the date in Pacific time."""
-    return (now or datetime.now(UTC)).astimezone(PACIFIC).date().isoformat()
-
-
-def until_pacific_midnight(now: datetime | None = None) -> float:
-    local = (now or datetime.now(UTC)).astimezone(PACIFIC)
-    midnight = datetime.combine(local.date() + timedelta(days=1), datetime.min.time(), PACIFIC)
-    return max((midnight - local).total_seconds(), 1.0)
+# Google gives a project 10,000 units a day unless it asked for more (`[bridges.youtube]
+# daily_units`); the day is the Pacific date.
+QUOTA = BudgetTerms(
+    "daily_units", 10_000, Period("day", PACIFIC), "Quota units today (Pacific time)"
+)
 
 
 def channel_creator(channel_id: str, title: str = "") -> Creator:
@@ -136,6 +132,7 @@ class YoutubeNetwork(OAuth2Network):
         "include_granted_scopes": "true",
     }
     shared_rate_limit = True  # the quota is the project's, whoever's token reads
+    budget_terms: ClassVar[BudgetTerms] = QUOTA
 
     def __init__(
         self,
@@ -152,10 +149,10 @@ class YoutubeNetwork(OAuth2Network):
         """One API call: its quota units spent first, Google's 403s decided here."""
         units = QUOTA_COST[method]
         refuse_expired(credentials, self.label)
-        if not await self.quota.spend(quota_period(), units):
+        if not await self.quota.spend(QUOTA.period.key(), units):
             raise QuotaSpent(
                 "the YouTube quota of this instance is spent for today (Pacific time)",
-                until_pacific_midnight(),
+                QUOTA.period.seconds_left(),
             )
         fetched = await self.api_get(credentials, path, params, expect=(200, 403))
         if fetched.status == 403:
@@ -177,7 +174,7 @@ class YoutubeNetwork(OAuth2Network):
         if reasons & QUOTA_REASONS:
             raise RateLimited(
                 f"{fetched.url}: the YouTube quota is exceeded ({', '.join(sorted(reasons))})",
-                until_pacific_midnight(),
+                QUOTA.period.seconds_left(),
             )
         if reasons & RATE_REASONS:
             raise RateLimited(f"{fetched.url}: rate limited", retry_after(fetched.headers))

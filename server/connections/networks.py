@@ -11,16 +11,11 @@ from dataclasses import dataclass, field, replace
 import httpx
 
 from bridges.base import Network, NetworkConfig
-from bridges.registry import NETWORKS, build_network, configured
-from bridges.x import budget_period as x_month
-from bridges.youtube import quota_period
+from bridges.registry import NETWORKS, budget_terms, build_network, configured
 from server.connections.usage import DatabaseBudget, Offered
 from server.db.engine import Database
 from server.domain_errors import NotFound
 from server.settings import Settings
-
-# Google gives a project 10,000 YouTube quota units a day unless it asked for more.
-YOUTUBE_DAILY_UNITS = 10_000
 
 Build = Callable[[str, httpx.AsyncClient, NetworkConfig], Network]
 Configured = Callable[[str, NetworkConfig], bool]
@@ -28,6 +23,7 @@ Configured = Callable[[str, NetworkConfig], bool]
 
 def network_config(settings: Settings, name: str) -> NetworkConfig:
     table = settings.bridges.get(name, {})
+    terms = budget_terms(name)
     return NetworkConfig(
         client_id=table.get("client_id", ""),
         client_secret=table.get("client_secret", ""),
@@ -37,25 +33,8 @@ def network_config(settings: Settings, name: str) -> NetworkConfig:
         allow_private=settings.dev,
         user_agent=f"Likewise ({settings.base_url})",
         directory_url=table.get("directory_url", ""),
-        monthly_requests=int(table.get("monthly_requests") or 0),
+        budget_limit=terms.limit(table) if terms is not None else 0,
     )
-
-
-def budget_limit(name: str, table: Mapping[str, str]) -> int:
-    """The instance-wide budget a network's module spends from: X's requests a month (the
-    admin's opt-in), YouTube's quota units a day; 0 for networks without one."""
-    if name == "x":
-        return int(table.get("monthly_requests") or 0)
-    if name == "youtube":
-        return int(table.get("daily_units") or YOUTUBE_DAILY_UNITS)
-    return 0
-
-
-def budget_period(name: str) -> tuple[str, str]:
-    """(what the admin's page calls the budget, its running period) for a budgeted network."""
-    if name == "youtube":
-        return "Quota units today (Pacific time)", quota_period()
-    return "Requests this month", x_month()
 
 
 @dataclass(frozen=True)
@@ -68,7 +47,7 @@ class Networks:
     build: Build = build_network
     is_configured: Configured = configured
     names: tuple[str, ...] = field(default_factory=lambda: tuple(NETWORKS))
-    # The instance's database, for the budgets X and YouTube spend from (None: uncounted).
+    # The instance's database, for the budgets networks spend from (None: uncounted).
     db: Database | None = None
 
     def offered(self) -> list[str]:
@@ -82,19 +61,20 @@ class Networks:
         if name not in self.offered():
             raise NotFound(f"this instance does not connect to {name!r}")
         config = network_config(self.settings, name)
-        limit = budget_limit(name, self.settings.bridges.get(name, {}))
-        if self.db is not None and limit:
-            config = replace(config, budget=DatabaseBudget(self.db, name, limit))
+        if self.db is not None and config.budget_limit:
+            budget = DatabaseBudget(self.db, name, config.budget_limit)
+            config = replace(config, budget=budget)
         return self.build(name, self.http, config)
 
     def on_offer(self) -> dict[str, Offered]:
-        """What the admin's networks page shows of each offered network."""
+        """What the admin's networks page shows of each offered network: its budget in the
+        words and period its class declares."""
         shown = {}
         for name, label in self.labels().items():
-            limit = budget_limit(name, self.settings.bridges.get(name, {}))
-            if limit:
-                what, period = budget_period(name)
-                shown[name] = Offered(label, limit, what, period)
+            limit = network_config(self.settings, name).budget_limit
+            terms = budget_terms(name)
+            if terms is not None and limit:
+                shown[name] = Offered(label, limit, terms.label, terms.period.key())
             else:
                 shown[name] = Offered(label)
         return shown

@@ -47,9 +47,9 @@ from bridges.errors import (
 )
 from server.connections.credentials import context_of, seal_credentials, unseal_credentials
 from server.connections.ingest import ingest_page, sweep_disappeared
-from server.connections.networks import Networks, network_config
+from server.connections.networks import Networks
 from server.connections.secrets import SealError
-from server.connections.usage import Counts, add, check_budget
+from server.connections.usage import Counts, add
 from server.db.engine import Database
 from server.domain_errors import NotFound
 from server.jobs.handler import JobContext
@@ -314,10 +314,6 @@ async def poll_once(
         network = networks.get(claimed.network)
         label, shared = network.label, network.shared_rate_limit
         credentials = unseal_credentials(settings.secret_key, claimed.sealed, claimed.context)
-        budget = network_config(settings, claimed.network).monthly_requests
-        if budget:
-            async with db.reading() as session:
-                await check_budget(session, claimed.network, label, budget, utcnow())
         page, renewed = await _page(network, credentials, claimed.cursor)
     except NotFound:
         return await _record_failure(db, settings, claimed, NotConfigured("not offered"), label)

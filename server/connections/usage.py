@@ -1,25 +1,24 @@
-"""How much each network is polled: daily counters (`bridge_usage`), the budget of a
-pay-per-read network, and the admin's per-network view.
+"""How much each network is polled: daily counters (`bridge_usage`), the instance-wide
+budgets network modules spend from (`bridge_budget`), and the admin's per-network view.
 
 A poll adds to its network's row of the day in the poll's own transaction (one upsert), so
-a crash loses no count and doubles none. X charges per read: it is offered only when the
-admin sets `[bridges.x] monthly_requests`, and once the month's requests reach it, polls stop
-until the next month begins, and every X donor's status line says why.
+a crash loses no count and doubles none; the counters report, they limit nothing. A network
+that charges per read or caps a project (X's requests a month, YouTube's quota units a day)
+spends from its `DatabaseBudget` before each call and, once it says no, raises `BudgetSpent`
+without calling: the poll waits for the next period and the donor's status line says why.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bridges.errors import BudgetSpent
 from server.db.engine import Database
 from server.db.upsert import dialect_insert, insert_ignoring_duplicates
-from server.donations.periods import period_of, period_start
 from server.models import BridgeBudget, BridgeUsage, ConnectedAccount, ConnectionState
 
 
@@ -47,40 +46,6 @@ async def add(session: AsyncSession, network: str, now: datetime, counts: Counts
         set_={name: getattr(statement.excluded, name) + table.c[name] for name in values},
     )
     await session.exec(statement)
-
-
-def month_bounds(now: datetime) -> tuple[date, datetime]:
-    """The running month's first day and the moment the next month begins (UTC)."""
-    start = period_start(period_of(now))
-    following = (start + timedelta(days=32)).replace(day=1)
-    return start.date(), following
-
-
-async def requests_this_month(session: AsyncSession, network: str, now: datetime) -> int:
-    first, _ = month_bounds(now)
-    total = await session.exec(
-        select(func.coalesce(func.sum(BridgeUsage.requests), 0)).where(
-            BridgeUsage.network == network, col(BridgeUsage.day) >= first
-        )
-    )
-    return int(total.one())
-
-
-async def check_budget(
-    session: AsyncSession, network: str, label: str, budget: int, now: datetime
-) -> None:
-    """Raise `BudgetSpent` when a budgeted network has used its month (budget 0: none set)."""
-    if budget <= 0:
-        return
-    used = await requests_this_month(session, network, now)
-    if used >= budget:
-        _, following = month_bounds(now)
-        wait = max((following - now).total_seconds(), 1.0)
-        raise BudgetSpent(
-            f"this instance's {label} request budget for the month is spent ({used} of "
-            f"{budget}); checks resume on {following:%Y-%m-%d}",
-            wait,
-        )
 
 
 @dataclass(frozen=True)
@@ -146,14 +111,13 @@ class Offered:
     label: str
     budget: int = 0  # its budget's limit (0: none)
     budget_label: str = "Requests this month"
-    budget_period: str = ""  # the budget's running period ("" : count from bridge_usage)
+    budget_period: str = ""  # the budget's running period, its row in `bridge_budget`
 
 
 async def usage(db: Database, offered: dict[str, Offered], now: datetime) -> list[NetworkUsage]:
     """Each offered network and each network that still has connected accounts, with its
     counts."""
     since = (now - timedelta(days=1)).date()
-    first, _ = month_bounds(now)
     async with db.reading() as session:
         states = (
             await session.exec(
@@ -174,26 +138,16 @@ async def usage(db: Database, offered: dict[str, Offered], now: datetime) -> lis
                 .group_by(col(BridgeUsage.network))
             )
         ).all()
-        month = (
-            await session.exec(
-                select(BridgeUsage.network, func.sum(BridgeUsage.requests))
-                .where(col(BridgeUsage.day) >= first)
-                .group_by(col(BridgeUsage.network))
-            )
-        ).all()
     by_state: dict[str, dict[ConnectionState, int]] = {}
     for network, state, count in states:
         by_state.setdefault(network, {})[ConnectionState(state)] = int(count)
     last_day = {network: (int(p), int(e), int(r)) for network, p, e, r in recent}
-    used = {network: int(total) for network, total in month}
     names = list(offered) + sorted(set(by_state) - set(offered))
     rows = []
     for name in names:
         shown = offered.get(name, Offered(name))
         counts = by_state.get(name, {})
-        given = used.get(name, 0)
-        if shown.budget and shown.budget_period:
-            given = await spent(db, name, shown.budget_period)
+        given = await spent(db, name, shown.budget_period) if shown.budget else 0
         polls, errors, limited = last_day.get(name, (0, 0, 0))
         rows.append(
             NetworkUsage(

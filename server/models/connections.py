@@ -114,8 +114,8 @@ class ConnectAttempt(SQLModel, table=True):
 
 
 class BridgeUsage(SQLModel, table=True):
-    """One network's polling on one day (UTC): what the admin's networks page shows, and the
-    requests a pay-per-read network's monthly budget (`monthly_requests`) is counted in."""
+    """One network's polling on one day (UTC), for the admin's networks page. It limits
+    nothing: the budgets networks spend from are kept in `bridge_budget`."""
 
     __tablename__ = "bridge_usage"
     __table_args__ = (UniqueConstraint("network", "day", name="uq_bridge_usage_network_day"),)

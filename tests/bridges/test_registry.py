@@ -41,7 +41,7 @@ async def test_networks_with_one_app_are_offered_only_with_its_id_and_secret() -
             if name == "x":  # pay per read: off without a budget
                 assert not configured(name, app)
                 app_with_budget = NetworkConfig(
-                    client_id="id", client_secret="secret", monthly_requests=1000
+                    client_id="id", client_secret="secret", budget_limit=1000
                 )
                 network = build_network(name, http, app_with_budget)
             else:

@@ -20,12 +20,7 @@ from bridges.errors import (
     TokenRevoked,
 )
 from bridges.registry import NetworkType
-from bridges.x import (
-    MAX_PAGES_PER_ROUND,
-    XNetwork,
-    budget_period,
-    until_next_month,
-)
+from bridges.x import BUDGET, MAX_PAGES_PER_ROUND, XNetwork
 from tests.support import bridge_flows as flows
 from tests.support.bridge_flows import read_round
 from tests.support.fakes.server import serve
@@ -63,11 +58,9 @@ async def signed_in(http: httpx.AsyncClient, base: str) -> tuple[XNetwork, Crede
 
 def test_the_class_is_a_registry_entry() -> None:
     entry: NetworkType = XNetwork
-    assert entry.is_configured(
-        NetworkConfig(client_id="i", client_secret="s", monthly_requests=10_000)
-    )
+    assert entry.is_configured(NetworkConfig(client_id="i", client_secret="s", budget_limit=10_000))
     assert not entry.is_configured(NetworkConfig(client_id="i", client_secret="s"))  # opt-in
-    assert not entry.is_configured(NetworkConfig(monthly_requests=10_000))
+    assert not entry.is_configured(NetworkConfig(budget_limit=10_000))
 
 
 async def test_connect_with_pkce_and_basic_client_auth_reads_the_account(
@@ -195,11 +188,13 @@ async def test_the_instance_budget_is_spent_before_each_read_and_says_so(
     credentials = (await connect(net, http)).credentials  # users/me: 1
     await net.list_likes(credentials, None)  # liked_tweets: 2
     reads = fake.requests
-    with pytest.raises(BudgetSpent, match="budget of this instance is spent") as raised:
+    resume = BUDGET.period.next_start()
+    said = f"X request budget for the month is spent; checks resume on {resume:%Y-%m-%d}"
+    with pytest.raises(BudgetSpent, match=said) as raised:
         await net.list_likes(credentials, None)
     assert fake.requests == reads  # nothing was sent
-    assert raised.value.retry_after == pytest.approx(until_next_month(), abs=5)
-    assert budget.used == {budget_period(): 2}
+    assert raised.value.retry_after == pytest.approx(BUDGET.period.seconds_left(), abs=5)
+    assert budget.used == {BUDGET.period.key(): 2}
     renewed = await net.refresh(credentials)  # token requests are not reads
     assert renewed.access_token != credentials.access_token
 
@@ -214,11 +209,17 @@ async def test_x_own_monthly_cap_is_budget_spent(
         await net.list_likes(credentials, None)
 
 
-def test_the_budget_month_is_the_utc_month() -> None:
+def test_the_budget_is_the_admins_requests_in_a_utc_month() -> None:
+    assert XNetwork.budget_terms == BUDGET
+    assert (BUDGET.limit({"monthly_requests": "7"}), BUDGET.limit({})) == (7, 0)
     late = datetime(2026, 12, 31, 23, 0, tzinfo=UTC)
-    assert budget_period(late) == "2026-12"
-    assert until_next_month(late) == 3600
-    assert budget_period(late + timedelta(hours=2)) == "2027-01"
+    assert BUDGET.period.key(late) == "2026-12"
+    assert BUDGET.period.seconds_left(late) == 3600
+    assert BUDGET.period.next_start(late) == datetime(2027, 1, 1, tzinfo=UTC)
+    assert BUDGET.period.key(late + timedelta(hours=2)) == "2027-01"
+    assert BUDGET.period.next_start(datetime(2027, 2, 1, tzinfo=UTC)).date().isoformat() == (
+        "2027-03-01"
+    )
 
 
 async def test_token_expiry_refresh_and_revocation(
@@ -234,7 +235,7 @@ async def test_token_expiry_refresh_and_revocation(
     credentials.expires_at = datetime.now(UTC) - timedelta(seconds=1)
     with pytest.raises(TokenExpired):
         await net.list_likes(credentials, None)
-    assert budget.used == {budget_period(): 1}  # the expired token spent nothing
+    assert budget.used == {BUDGET.period.key(): 1}  # the expired token spent nothing
     renewed = await net.refresh(credentials)
     assert renewed.extra == credentials.extra
     assert len((await net.list_likes(renewed, None)).likes) == 1

@@ -16,11 +16,10 @@ from bridges.registry import NetworkType
 from bridges.rounds import parse_position
 from bridges.youtube import (
     MAX_PAGES_PER_ROUND,
+    QUOTA,
     VIDEO_ID_RE,
     QuotaSpent,
     YoutubeNetwork,
-    quota_period,
-    until_pacific_midnight,
 )
 from tests.support import bridge_flows as flows
 from tests.support.bridge_flows import read_round
@@ -189,7 +188,7 @@ async def test_daily_limit_and_user_rate_limits_are_waits_not_revocations(
     fake.knobs.quota, fake.knobs.daily_limit = 0, True
     with pytest.raises(RateLimited) as raised:
         await net.list_likes(credentials, None)
-    assert raised.value.retry_after == pytest.approx(until_pacific_midnight(), abs=5)
+    assert raised.value.retry_after == pytest.approx(QUOTA.period.seconds_left(), abs=5)
     fake.knobs.quota, fake.knobs.throttle = 10_000, 1
     with pytest.raises(RateLimited) as throttled:
         await net.list_likes(credentials, None)
@@ -213,15 +212,18 @@ async def test_the_instance_quota_is_spent_before_calling_and_says_so(
     with pytest.raises(QuotaSpent, match="quota of this instance is spent") as raised:
         await net.list_likes(credentials, None)
     assert fake.requests == calls  # nothing was sent
-    assert raised.value.retry_after == pytest.approx(until_pacific_midnight(), abs=5)
-    assert quota.used == {quota_period(): 2}
+    assert raised.value.retry_after == pytest.approx(QUOTA.period.seconds_left(), abs=5)
+    assert quota.used == {QUOTA.period.key(): 2}
 
 
-def test_the_quota_day_is_the_pacific_date() -> None:
+def test_the_quota_is_10_000_units_a_pacific_day_unless_the_admin_says() -> None:
+    assert YoutubeNetwork.budget_terms == QUOTA
+    tables: list[dict[str, object]] = [{}, {"daily_units": ""}, {"daily_units": "5"}]
+    assert [QUOTA.limit(table) for table in tables] == [10_000, 10_000, 5]
     late = datetime(2026, 12, 7, 7, 30, tzinfo=UTC)  # 23:30 in Los Angeles on the 6th
-    assert quota_period(late) == "2026-12-06"
-    assert until_pacific_midnight(late) == 30 * 60
-    assert quota_period(late + timedelta(hours=1)) == "2026-12-07"
+    assert QUOTA.period.key(late) == "2026-12-06"
+    assert QUOTA.period.seconds_left(late) == 30 * 60
+    assert QUOTA.period.key(late + timedelta(hours=1)) == "2026-12-07"
 
 
 async def test_token_expiry_refresh_and_revocation(

@@ -1,20 +1,24 @@
-"""Each network's polls counted per day, a pay-per-read network's monthly request budget, and
-the admin's networks page that shows both."""
+"""Each network's polls counted per day, the instance-wide budget X spends from, and the
+admin's networks page that shows both."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
+import pytest
 from sqlmodel import select
 from starlette.applications import Starlette
 
 from bridges.x import XNetwork
-from bridges.youtube import YoutubeNetwork
+from bridges.youtube import QUOTA, YoutubeNetwork
 from server.connections.networks import Networks
 from server.connections.polling import poll_once
-from server.connections.usage import DatabaseBudget, month_bounds, spent
+from server.connections.usage import DatabaseBudget, spent
 from server.context import context
 from server.db.engine import Database
 from server.models import BridgeUsage, ConnectedAccount
@@ -22,9 +26,51 @@ from server.models.base import utcnow
 from server.settings import Settings
 from tests.connections.conftest import Donor
 from tests.connections.test_fediverse import connected, connection
-from tests.support.accounts import log_in, make_account
+from tests.support.accounts import csrf_from, log_in, make_account
+from tests.support.databases import DatabaseFactory
+from tests.support.fakes.bluesky import FakeBluesky
 from tests.support.fakes.mastodon_api import FakeMastodonApi
-from tests.support.network import Network
+from tests.support.fakes.server import serve
+from tests.support.fakes.x import FakeX
+from tests.support.network import Network, bluesky_table, oauth_table, settings_with_bridges
+
+
+@pytest.fixture
+def x() -> Iterator[FakeX]:
+    fake = FakeX()
+    with serve(fake):
+        yield fake
+
+
+@pytest.fixture
+def alpha_settings(
+    tmp_path: Path, databases: DatabaseFactory, bluesky: FakeBluesky, x: FakeX
+) -> Settings:
+    """alpha.test with Bluesky and X at their fakes, X with a budget of 2 requests a month."""
+    tables = {
+        "bluesky": bluesky_table(bluesky.base),
+        "x": oauth_table(f"http://{x.host}", monthly_requests=2),
+    }
+    return settings_with_bridges(tmp_path, "alpha.test", databases, tables)
+
+
+async def _connect_x(donor: Donor) -> httpx.Response:
+    """The Connect button, X's sign-in (the fake approves at once), back to the callback."""
+    page = await donor.web.get("/settings/connections")
+    answer = await donor.web.post(
+        "/settings/connections/connect",
+        data={"network": "x", "csrf_token": csrf_from(page.text)},
+    )
+    assert answer.status_code == 303, answer.text
+    async with httpx.AsyncClient() as browser:
+        authorized = await browser.get(answer.headers["location"])
+    back = urlsplit(authorized.headers["location"])
+    return await donor.web.get(f"{back.path}?{back.query}")
+
+
+def _next_month(now: datetime) -> datetime:
+    first = now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return (first + timedelta(days=32)).replace(day=1)
 
 
 async def _usage(donor: Donor) -> list[BridgeUsage]:
@@ -37,13 +83,6 @@ async def _due(donor: Donor) -> None:
         for row in (await session.exec(select(ConnectedAccount))).all():
             row.next_poll_at = utcnow() - timedelta(seconds=1)
             session.add(row)
-
-
-def test_month_bounds_end_at_the_next_months_first_moment() -> None:
-    first, following = month_bounds(datetime(2026, 12, 31, 23, 59, tzinfo=UTC))
-    assert (first.isoformat(), following) == ("2026-12-01", datetime(2027, 1, 1, tzinfo=UTC))
-    first, following = month_bounds(datetime(2027, 2, 1, tzinfo=UTC))
-    assert (first.isoformat(), following) == ("2027-02-01", datetime(2027, 3, 1, tzinfo=UTC))
 
 
 async def test_every_poll_is_counted_once_for_its_network_and_day(
@@ -64,33 +103,40 @@ async def test_every_poll_is_counted_once_for_its_network_and_day(
 
 
 async def test_a_spent_budget_stops_polling_until_next_month_and_says_so(
-    donor: Donor, fake: FakeMastodonApi
+    donor: Donor, x: FakeX, instance: Starlette, network: Network
 ) -> None:
-    # Given a network the admin gave a budget of 2 requests a month
+    # Given X with the admin's budget of 2 requests a month: connecting reads the account (1),
+    # the first round a page of likes (2)
+    assert (await _connect_x(donor)).status_code == 303
     app = context(donor.app)
-    await connected(donor, fake)  # the first round: 1 request
-    tables = {**app.settings.extra["bridges"], "fediverse": {"monthly_requests": 2}}
-    budgeted = app.settings.replace(extra={**app.settings.extra, "bridges": tables})
-    networks = Networks(budgeted, app.http)
-    row = await connection(donor.db)
-    fake.favourite("donor")
-    # When polls run: the second request is within the budget, the third is not asked
+    await app.worker.drain()
+    assert await spent(app.db, "x", datetime.now(UTC).strftime("%Y-%m")) == 2
+    x.like("donor")
+    asked = x.requests
+    # When the next poll is due
     await _due(donor)
-    assert (await poll_once(app.db, budgeted, networks, row.id or 0)).error == ""
-    asked = fake.requests
-    await _due(donor)
-    report = await poll_once(app.db, budgeted, networks, row.id or 0)
-    # Then the network was not called, the donor's line says why and when it resumes
-    assert fake.requests == asked
-    _, following = month_bounds(utcnow())
-    assert "request budget for the month is spent (2 of 2)" in report.error
-    assert f"checks resume on {following:%Y-%m-%d}" in report.error
+    networks = Networks(app.settings, app.http, db=app.db)
+    report = await poll_once(app.db, app.settings, networks, (await connection(donor.db)).id or 0)
+    # Then X was not called, and polls wait for the first moment of next month
+    assert x.requests == asked
+    following = _next_month(utcnow())
     row = await connection(donor.db)
     assert row.next_poll_at is not None
     assert abs((row.next_poll_at - following).total_seconds()) < 5
     assert row.failures == 0  # waiting for the budget is no failure
-    [usage] = await _usage(donor)
-    assert (usage.requests, usage.rate_limited) == (2, 1)
+    # The donor's line says why and when checks resume; the admin sees the budget spent
+    said = f"X request budget for the month is spent; checks resume on {following:%Y-%m-%d}"
+    assert said in report.error
+    assert said in " ".join((await donor.web.get("/settings/connections")).text.split())
+    await make_account(instance, "ada", admin=True)
+    async with network.client("alpha.test") as web:
+        assert (await log_in(web, "ada")).status_code == 303
+        page = " ".join((await web.get("/admin/networks")).text.split())
+    shown = page.split('data-network="x"')[1].split("</li>")[0]
+    assert "Requests this month: 2 of 2" in shown and "Spent: polls of this network wait" in shown
+    # bridge_usage reports the refused poll as a wait that asked nothing
+    [usage] = [row for row in await _usage(donor) if row.network == "x"]
+    assert (usage.requests, usage.rate_limited) == (1, 1)
 
 
 async def test_the_admin_sees_each_networks_accounts_polls_and_budget(
@@ -159,7 +205,11 @@ async def test_networks_hand_x_and_youtube_the_instances_budget(
         assert youtube.quota == DatabaseBudget(db, "youtube", 10_000)
         shown = networks.on_offer()
         assert (shown["x"].budget, shown["x"].budget_label) == (7, "Requests this month")
-        assert shown["youtube"].budget == 10_000
+        assert (shown["youtube"].budget, shown["youtube"].budget_label) == (
+            10_000,
+            "Quota units today (Pacific time)",
+        )
+        assert shown["youtube"].budget_period == QUOTA.period.key()
         assert shown["vimeo"].budget == 0
         # without a database (a library user, a test), nothing is counted
         unbudgeted = Networks(configured, http).get("x")
