@@ -9,16 +9,13 @@ import os
 import re
 import secrets
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import tomli_w
 from babel.numbers import get_currency_precision, is_currency
-from schwifty import BIC, IBAN
-from schwifty.exceptions import SchwiftyException
 
 from server.public_url import (
     PUBLIC_URL_KEY,
@@ -28,8 +25,24 @@ from server.public_url import (
     public_url_line,
 )
 
+# The tables' types are imported from here, beside Settings (hence "as": re-exported).
+from server.settings_tables import (
+    BankAccount as BankAccount,
+)
+from server.settings_tables import (
+    StripeConfig as StripeConfig,
+)
+from server.settings_tables import (
+    TableError,
+    bank_account,
+    bridge_tables,
+    check_bridges,
+    stripe_config,
+)
+
 CONFIG_FILE = "config.toml"
 DEFAULT_PORT = 8000
+T = TypeVar("T")
 
 
 class ConfigError(Exception):
@@ -209,17 +222,6 @@ SETTINGS: tuple[Setting, ...] = (
         "Minutes between two polls of a donor's connected account on a bridged network.",
     ),
 )
-BRIDGE_KEYS = (
-    "client_id",
-    "client_secret",
-    "base_url",
-    "directory_url",
-    "jetstream_url",
-    "monthly_requests",
-    "daily_units",
-)
-# Keys that hold a whole number (a request budget) rather than a string.
-BRIDGE_NUMBERS = ("monthly_requests", "daily_units")
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
 MAX_DAYS = 36_500  # a hundred years: any more is a typo
 
@@ -292,18 +294,9 @@ class Settings:
 
     @property
     def bridges(self) -> dict[str, dict[str, str]]:
-        """config.toml's `[bridges.<network>]` tables: client_id, client_secret, base_url
-        (a network's API root; tests point it at a fake), directory_url (Bluesky's PLC),
-        monthly_requests (a pay-per-read network's budget: X polls only with one),
-        daily_units (YouTube's quota a day, 10,000 unless Google granted more)."""
-        tables = self.extra.get("bridges", {})
-        if not isinstance(tables, Mapping):
-            return {}
-        return {
-            str(name): {key: str(table.get(key, "")) for key in BRIDGE_KEYS}
-            for name, table in tables.items()
-            if isinstance(table, Mapping)
-        }
+        """config.toml's `[bridges.<network>]` tables (`server.settings_tables.BRIDGE_KEYS`),
+        each key's value as text ("" when unset)."""
+        return bridge_tables(self.extra.get("bridges", {}))
 
     @property
     def bank(self) -> BankAccount | None:
@@ -312,7 +305,7 @@ class Settings:
         table = self.extra.get("bank")
         if not isinstance(table, Mapping) or not table.get("iban"):
             return None
-        return _bank_account(table)
+        return _table(bank_account, table)
 
     @property
     def stripe(self) -> StripeConfig | None:
@@ -321,127 +314,18 @@ class Settings:
         table = self.extra.get("stripe")
         if not isinstance(table, Mapping) or not table.get("secret_key"):
             return None
-        return _stripe_config(table)
+        return _table(stripe_config, table)
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
 
 
-@dataclass(frozen=True)
-class BankAccount:
-    name: str
-    iban: str  # compact
-    bic: str  # "" when not given
-
-    @property
-    def iban_formatted(self) -> str:
-        return " ".join(self.iban[i : i + 4] for i in range(0, len(self.iban), 4))
-
-
-BANK_KEYS = ("name", "iban", "bic")
-
-
-def _bank_account(table: Mapping[str, Any]) -> BankAccount:
-    unknown = sorted(set(table) - set(BANK_KEYS))
-    if unknown or not all(isinstance(table.get(key, ""), str) for key in BANK_KEYS):
-        raise ConfigError("config.toml: [bank] holds name, iban and bic, as strings")
-    name = " ".join(str(table.get("name", "")).split())
-    if not name or len(name) > 70:
-        raise ConfigError("config.toml: [bank] name is the account holder's (1-70 characters)")
+def _table(parse: Callable[[Any], T], table: object) -> T:
+    """A config.toml table read by `server.settings_tables`; what it refuses, a ConfigError."""
     try:
-        iban = str(IBAN(str(table["iban"])).compact)
-        bic = str(BIC(str(table["bic"])).compact) if str(table.get("bic", "")).strip() else ""
-    except SchwiftyException as exc:
-        raise ConfigError(f"config.toml: [bank] {exc}") from exc
-    return BankAccount(name, iban, bic)
-
-
-@dataclass(frozen=True)
-class StripeConfig:
-    """Card (and other) payments through Stripe Checkout. The processing fee a donor pays
-    on top of the amount is fee_fixed + fee_bps/10000 of the amount, rounded up to a whole
-    minor unit; amounts are min_amount to max_amount minor units."""
-
-    secret_key: str
-    webhook_secret: str
-    publishable_key: str
-    payment_methods: tuple[str, ...]
-    fee_bps: int  # fee_percent in basis points: "1.5" is 150
-    fee_fixed: int  # minor units
-    min_amount: int
-    max_amount: int
-    api_base: str  # Stripe's API root; tests point it at a fake
-    top_up_days: int = 3  # automatic top-ups charge in the month's last this many days
-
-
-STRIPE_KEYS = (
-    "secret_key",
-    "webhook_secret",
-    "publishable_key",
-    "payment_methods",
-    "fee_percent",
-    "fee_fixed",
-    "min_amount",
-    "max_amount",
-    "api_base",
-    "top_up_days",
-)
-STRIPE_METHOD = re.compile(r"[a-z][a-z0-9_]{1,40}")
-
-
-def _stripe_config(table: Mapping[str, Any]) -> StripeConfig:
-    where = "config.toml: [stripe]"
-    unknown = sorted(set(table) - set(STRIPE_KEYS))
-    if unknown:
-        raise ConfigError(f"{where} {unknown[0]} is unknown ({', '.join(STRIPE_KEYS)})")
-    texts = {key: table.get(key, "") for key in ("secret_key", "webhook_secret", "publishable_key")}
-    if not all(isinstance(value, str) for value in texts.values()):
-        raise ConfigError(f"{where} secret_key, webhook_secret and publishable_key are strings")
-    if not texts["webhook_secret"]:
-        raise ConfigError(
-            f"{where} needs webhook_secret (whsec_…): wallets are credited only from signed "
-            "webhooks"
-        )
-    methods = table.get("payment_methods", ["card"])
-    if (
-        not isinstance(methods, list)
-        or not methods
-        or not all(isinstance(m, str) and STRIPE_METHOD.fullmatch(m) for m in methods)
-    ):
-        raise ConfigError(f'{where} payment_methods is a list such as ["card", "sepa_debit"]')
-    percent = table.get("fee_percent", "0")
-    try:
-        bps = Decimal(str(percent)) * 100 if not isinstance(percent, bool) else Decimal("NaN")
-    except InvalidOperation:
-        bps = Decimal("NaN")
-    if not bps.is_finite() or bps != bps.to_integral_value() or not 0 <= bps < 10_000:
-        raise ConfigError(f'{where} fee_percent is a percentage from 0 to 99.99, such as "1.5"')
-    numbers = {"fee_fixed": 0, "min_amount": 100, "max_amount": 100_000}
-    for key, default in numbers.items():
-        value = table.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10**12:
-            raise ConfigError(f"{where} {key} is a whole number of minor units")
-        numbers[key] = value
-    if not 0 < numbers["min_amount"] <= numbers["max_amount"]:
-        raise ConfigError(f"{where} needs 0 < min_amount <= max_amount")
-    api_base = table.get("api_base", "https://api.stripe.com")
-    if not isinstance(api_base, str) or not re.fullmatch(r"https?://[^/?#\s]+", api_base):
-        raise ConfigError(f"{where} api_base is a URL without a path")
-    days = table.get("top_up_days", 3)
-    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 31:
-        raise ConfigError(f"{where} top_up_days is a whole number of days from 1 to 31")
-    return StripeConfig(
-        secret_key=texts["secret_key"],
-        webhook_secret=texts["webhook_secret"],
-        publishable_key=texts["publishable_key"],
-        payment_methods=tuple(dict.fromkeys(methods)),
-        fee_bps=int(bps),
-        fee_fixed=numbers["fee_fixed"],
-        min_amount=numbers["min_amount"],
-        max_amount=numbers["max_amount"],
-        api_base=api_base,
-        top_up_days=days,
-    )
+        return parse(table)
+    except TableError as exc:
+        raise ConfigError(str(exc)) from exc
 
 
 def _has_port(domain: str) -> bool:
@@ -584,35 +468,13 @@ def validate(settings: Settings) -> None:
         raise ConfigError("LIKEWISE_MAX_BODY_BYTES must be at least 1024")
     if settings.bridge_poll_minutes <= 0:
         raise ConfigError("LIKEWISE_BRIDGE_POLL_MINUTES must be positive")
-    _validate_bridges(settings.extra.get("bridges"))
+    _table(check_bridges, settings.extra.get("bridges"))
     if "bank" in settings.extra and settings.bank is None:
         raise ConfigError("config.toml: [bank] needs at least an iban")
     if "stripe" in settings.extra and settings.stripe is None:
         raise ConfigError("config.toml: [stripe] needs secret_key (sk_…)")
     if settings.ca_bundle and not Path(settings.ca_bundle).is_file():
         raise ConfigError(f"LIKEWISE_CA_BUNDLE: {settings.ca_bundle} is not a file")
-
-
-def _validate_bridges(tables: object) -> None:
-    """`[bridges.<network>]` tables hold strings of the known keys only."""
-    if tables is None:
-        return
-    if not isinstance(tables, Mapping):
-        raise ConfigError("config.toml: [bridges] must hold one [bridges.<network>] table each")
-    for name, table in tables.items():
-        if not isinstance(table, Mapping):
-            raise ConfigError(f"config.toml: [bridges.{name}] must be a table")
-        for key, value in table.items():
-            if key not in BRIDGE_KEYS:
-                known = ", ".join(BRIDGE_KEYS)
-                raise ConfigError(f"config.toml: [bridges.{name}] {key} is unknown ({known})")
-            if key in BRIDGE_NUMBERS:
-                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                    raise ConfigError(
-                        f"config.toml: [bridges.{name}] {key} must be a whole number, 0 or more"
-                    )
-            elif not isinstance(value, str):
-                raise ConfigError(f"config.toml: [bridges.{name}] {key} must be a string")
 
 
 def ensure_data_dir(settings: Settings) -> Settings:
