@@ -49,6 +49,7 @@ from server.models.settlement import (
 )
 from server.models.statuses import Bookmark, NoteMention, NoteTag
 from server.models.stripe_payments import StripeCheckout, StripeEvent, WalletNotice  # noqa: F401
+from server.models.stripe_top_ups import StripeAutoTopUp  # noqa: F401
 
 __all__ = [
     "Account",
