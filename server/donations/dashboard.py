@@ -5,6 +5,7 @@ one typed answer."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -12,12 +13,15 @@ from server.db.engine import Database
 from server.domain_errors import Outcome, ServiceError, attempt
 from server.donations.budget import update_donor_settings
 from server.donations.clicks import remove_click_by_id
+from server.donations.history import GuideSteps, MonthHistory, donor_history, guide_steps
 from server.donations.likes import canonical_url, clicks_on, like_url
+from server.donations.outlook import Outlook, Standing, outlook
 from server.donations.summary import CreatorSummary, DonorSummary, creator_summary, donor_summary
 from server.escrow.claims import Received, claim_fediverse_account, claims_received, linked_accounts
 from server.escrow.escrow import Claim, Waiting, claim_identity, waiting_for
 from server.federation.remote import RemoteActors
 from server.models import Account, Identity, LedgerKind, Note, Payout
+from server.models.base import utcnow
 from server.money.amounts import parse_amount
 from server.money.forms import use_form_key
 from server.money.ledger import Owner, balance_of
@@ -66,6 +70,38 @@ class PayoutForm:
 async def donor_dashboard(db: Database, settings: Settings, who: int) -> DonorSummary:
     async with db.session() as session:
         return await donor_summary(session, settings, who)
+
+
+@dataclass(frozen=True)
+class DonorPage:
+    """The donor's money page: the summary, the coming close in words, the first-visit
+    guide's steps and the history by month."""
+
+    donor: DonorSummary
+    outlook: Outlook
+    guide: GuideSteps
+    history: list[MonthHistory]
+
+
+async def donor_page(
+    db: Database, settings: Settings, who: int, today: date | None = None
+) -> DonorPage:
+    async with db.session() as session:
+        donor = await donor_summary(session, settings, who)
+        standing = Standing(
+            donor.period,
+            donor.wallet,
+            donor.settings.monthly_budget,
+            donor.settings.paused,
+            len(donor.clicks),
+            donor.unspent_to,
+        )
+        return DonorPage(
+            donor,
+            outlook(standing, settings, today or utcnow().date()),
+            await guide_steps(session, who),
+            await donor_history(session, settings, who),
+        )
 
 
 async def creator_dashboard(db: Database, settings: Settings, who: int) -> CreatorDashboard:
@@ -125,10 +161,10 @@ async def claim_waiting(db: Database, settings: Settings, who: int, identity_id:
 
 async def save_budget_or_page(
     db: Database, settings: Settings, who: int, form: BudgetForm
-) -> Outcome[None, DonorSummary]:
+) -> Outcome[None, DonorPage]:
     """Save the dashboard's budget form, or the donor's dashboard showing its refusal."""
     return await attempt(
-        save_budget(db, settings, who, form), lambda: donor_dashboard(db, settings, who)
+        save_budget(db, settings, who, form), lambda: donor_page(db, settings, who)
     )
 
 

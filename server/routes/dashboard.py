@@ -16,18 +16,19 @@ from server.auth import checked_form, current_user
 from server.context import context
 from server.domain_errors import ServiceError, Unauthorized
 from server.donations import dashboard
-from server.donations.summary import DonorSummary
 from server.errors import status_of
 from server.escrow.escrow import Claim
 from server.money.amounts import format_money
 from server.money.forms import new_form_key
 from server.money.funding.bank import bank_reference
-from server.render.bars import stacked_bars
+from server.render.bars import StackedChart, stacked_bars
 from server.render.pie import pie_slices
 from server.settings import Settings
 
 CREATOR_NOTICE = "creator_notice"
 DONOR_NOTICE = "donor_notice"
+GUIDE_DISMISSED = "money_guide_dismissed"  # the first-visit guide, closed for this login
+HISTORY_PARTS = ("got", "waiting", "returned", "fee")
 
 
 def _user_id(request: Request) -> int:
@@ -51,16 +52,43 @@ def _render(
     return response
 
 
+def _history_chart(page: dashboard.DonorPage) -> StackedChart:
+    """One bar per closed month: what reached creators (or the account given a month
+    without likes), what waits in escrow, what came back, the instance's fee."""
+    return stacked_bars(
+        [
+            (
+                month.period,
+                list(
+                    zip(
+                        HISTORY_PARTS,
+                        (month.got + month.unspent, month.waiting, month.returned, month.fee),
+                        strict=True,
+                    )
+                ),
+            )
+            for month in page.history
+            if month.closed and month.spent
+        ]
+    )
+
+
 def _donor_page(
     request: Request,
-    donor: DonorSummary,
+    page: dashboard.DonorPage,
     error: ServiceError | None = None,
     entered: Mapping[str, str] | None = None,
 ) -> Response:
+    donor = page.donor
     slices = pie_slices([(click.title or click.uri, click.share) for click in donor.clicks])
     settings = context(request).settings
     values = {
         "donor": donor,
+        "outlook": page.outlook,
+        "guide": page.guide,
+        "show_guide": not page.guide.done and not request.session.get(GUIDE_DISMISSED),
+        "history": page.history,
+        "history_chart": _history_chart(page),
         "slices": slices,
         "error": error,
         "entered": entered or {},
@@ -75,7 +103,14 @@ async def donor_page(request: Request) -> Response:
     if current_user(request) is None:
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
     app, who = context(request), _user_id(request)
-    return _donor_page(request, await dashboard.donor_dashboard(app.db, app.settings, who))
+    return _donor_page(request, await dashboard.donor_page(app.db, app.settings, who))
+
+
+async def dismiss_guide(request: Request) -> Response:
+    _user_id(request)
+    await checked_form(request)
+    request.session[GUIDE_DISMISSED] = True
+    return RedirectResponse("/money", status_code=303)
 
 
 async def save_budget(request: Request) -> Response:
@@ -215,6 +250,7 @@ routes = [
     Route("/money", donor_page, methods=["GET"]),
     Route("/money/budget", save_budget, methods=["POST"]),
     Route("/money/clicks/{click_id:int}/remove", unclick, methods=["POST"]),
+    Route("/money/guide/dismiss", dismiss_guide, methods=["POST"]),
     Route("/money/creator", creator_page, methods=["GET"]),
     Route("/money/payouts", ask_payout, methods=["POST"]),
     Route("/money/claims", claim_account, methods=["POST"]),
