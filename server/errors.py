@@ -7,10 +7,11 @@ import logging
 import re
 from http import HTTPStatus
 from typing import Any, cast
+from urllib.parse import urlencode
 
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Match, Route
 
 from server.context import context
@@ -196,9 +197,21 @@ def error_response(
     return response
 
 
+def login_redirect(conn: HTTPConnection) -> Response:
+    """The log-in page, which comes back to this page (its path and query) once logged in."""
+    query = conn.url.query
+    here = f"{conn.url.path}?{query}" if query else conn.url.path
+    return RedirectResponse(f"/login?{urlencode({'next': here})}", status_code=303)
+
+
 async def handle_service_error(request: Request, exc: Exception) -> Response:
     if not isinstance(exc, ServiceError):
         raise exc
+    # A person's browser opening a page that needs a log-in goes to the log-in page; a
+    # form sent without one (nowhere to come back to) and the APIs answer 401.
+    if exc.kind is Kind.unauthorized and request.method in ("GET", "HEAD"):
+        if not request.url.path.startswith(JSON_PREFIXES) and not wants_json(request):
+            return login_redirect(request)
     return error_response(request, status_of(exc), exc.message, code=exc.code, field=exc.field)
 
 

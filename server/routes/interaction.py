@@ -10,6 +10,7 @@ from starlette.routing import Route
 
 from server.auth import checked_form, current_account, current_user
 from server.context import context
+from server.errors import login_redirect
 from server.social import pages
 from server.social.interaction import interaction_url
 
@@ -17,7 +18,7 @@ from server.social.interaction import interaction_url
 async def authorize_interaction(request: Request) -> Response:
     user = current_user(request)
     if user is None:
-        return RedirectResponse("/login", status_code=303)
+        return login_redirect(request)
     uri, viewer, app = request.query_params.get("uri", ""), user.id, context(request)
     page = await pages.interaction(app.db, app.federation.remote, uri, viewer)
     values = {"uri": uri, "found": page.found, "view": page.view}

@@ -54,6 +54,7 @@ async def test_the_admin_previews_and_confirms_a_statement_on_a_phone(
     reference = (await page.locator(".bank-reference").inner_text()).strip()
     assert reference.startswith("RF")
     await _fits(page)
+    await page.get_by_text("Menu", exact=True).click()  # on a phone the header is a menu
     await page.get_by_role("button", name="Log out").click()
     # The admin uploads the bank's statement: a preview, nothing booked yet
     ann_id = int(reference.replace(" ", "")[6:])

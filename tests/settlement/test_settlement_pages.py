@@ -77,7 +77,8 @@ async def test_only_admins_see_the_peers_pages(app: Starlette, client: httpx.Asy
         "/admin/peers/propose", data={"domain": "beta.test", "csrf_token": token}, headers=HTML
     )
     statement = await client.get("/admin/peers/beta.test/statement", headers=HTML)
-    assert anonymous.status_code == 401
+    assert anonymous.status_code == 303  # a browser is sent to the log-in page
+    assert anonymous.headers["location"] == "/login?next=%2Fadmin%2Fpeers"
     assert page.status_code == 403 and "this is for instance admins" in page.text
     assert propose.status_code == 403 and statement.status_code == 403
 
