@@ -97,6 +97,25 @@ async def status_for(
         return await _one(session, settings, await _visible(session, note_id, viewer), viewer)
 
 
+@dataclass(frozen=True)
+class Source:
+    """Mastodon's StatusSource: what an editing app starts from."""
+
+    id: int
+    text: str
+    spoiler_text: str
+
+
+async def source_of(db: Database, note_id: int, viewer_id: int | None) -> Source:
+    """A status's text as typed (a local one's; a remote status keeps no source, so its
+    text is its HTML, as Mastodon's is) and its spoiler text; NotFound if it may not be seen."""
+    async with db.reading() as session:
+        viewer = await viewer_of(session, viewer_id)
+        note = await _visible(session, note_id, viewer)
+    text = note.source_text if note.is_local else note.content
+    return Source(note.id or 0, text, note.summary)
+
+
 async def _mentioned(
     db: Database, remote: RemoteActors, settings: Settings, text: str
 ) -> dict[str, Actor]:

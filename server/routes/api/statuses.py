@@ -105,6 +105,16 @@ async def get_status(request: Request) -> Response:
     return _render(request, view)
 
 
+@require_scope("read:statuses")
+async def status_source(request: Request) -> Response:
+    """`GET /api/v1/statuses/:id/source`: the text an app edits from."""
+    app = context(request)
+    found = await statuses.source_of(app.db, _note_id(request), _viewer(request))
+    return JSONResponse(
+        {"id": str(found.id), "text": found.text, "spoiler_text": found.spoiler_text}
+    )
+
+
 async def status_context(request: Request) -> Response:
     app = context(request)
     found = await statuses.thread(app.db, app.settings, _note_id(request), _viewer(request))
@@ -318,6 +328,7 @@ routes = [
     Route("/api/v1/statuses/{status_id}/favourite", favourite_status, methods=["POST"]),
     Route("/api/v1/statuses/{status_id}/unfavourite", unfavourite_status, methods=["POST"]),
     Route("/api/v1/statuses/{status_id}/context", status_context, methods=["GET"]),
+    Route("/api/v1/statuses/{status_id}/source", status_source, methods=["GET"]),
     Route("/api/v1/statuses/{status_id}/favourited_by", favourited_by, methods=["GET"]),
     Route("/api/v1/statuses/{status_id}/reblogged_by", reblogged_by, methods=["GET"]),
     Route("/api/v1/statuses/{status_id}/reblog", reblog_status, methods=["POST"]),
