@@ -4,7 +4,8 @@ server code, against the fakes of all ten networks on loopback, with their rate 
 The accounts are spread over the networks by `--mix` (default: fediverse 25 %, Bluesky 20 %,
 X and YouTube 10 % each, GitHub 7 %, Flickr, SoundCloud and Tumblr 6 % each, Vimeo and
 Dailymotion 5 % each; `--mix classic` is the run of before: Mastodon 700, Bluesky 300; or
-`--mix fediverse=2,github=1`). Each network's fake (tests/support/fakes/) runs as a process
+`--mix fediverse=2,github=1`; the mix and the table by network are in
+benchmarks/bridges_networks.py). Each network's fake (tests/support/fakes/) runs as a process
 of its own on a loopback port, filled before it serves (benchmarks/bridges_fakes.py): every
 account has `--likes` likes given this month, of works by 500 creators of that network. The
 fakes whose like clock starts at a fixed date (GitHub, Vimeo, YouTube, Flickr, Tumblr) have
@@ -85,13 +86,10 @@ sys.path.insert(1, str(ROOT / "benchmarks"))
 
 from bridges_fakes import (  # type: ignore[import-not-found,unused-ignore]  # noqa: E402
     BLUESKY_LIMIT,
-    LIMITS,
     MASTODON_LIMIT,
     X_BUDGET,
     Fake,
-    parse_mix,
     read_accounts,
-    split,
     start,
     stop,
 )
@@ -100,6 +98,15 @@ from bridges_library import (  # type: ignore[import-not-found,unused-ignore]  #
     Recording,
     library_round,
     replaying,
+)
+from bridges_networks import (  # type: ignore[import-not-found,unused-ignore]  # noqa: E402
+    PerNetwork,
+    Stats,
+    count_by_network,
+    delta,
+    parse_mix,
+    print_networks,
+    split,
 )
 from close import (  # type: ignore[import-not-found,unused-ignore]  # noqa: E402
     drop_database,
@@ -119,7 +126,6 @@ from server.models import (  # noqa: E402
     Account,
     BridgeLike,
     BridgeLikeOutcome,
-    BridgeUsage,
     Click,
     ConnectedAccount,
     ConnectionState,
@@ -239,74 +245,9 @@ class Round:
     by_network: dict[str, PerNetwork] = field(default_factory=dict)
 
 
-@dataclass
-class PerNetwork:
-    """One network's part of the round, as the database tells it."""
-
-    accounts: int = 0
-    finished: int = 0
-    outcomes: Counter[str] = field(default_factory=Counter)  # bridge_like rows by outcome
-    clicks: int = 0  # clicks whose source is bridge:<network>
-    polls: int = 0  # bridge_usage: pages asked for
-    requests: int = 0
-    errors: int = 0
-    rate_limited: int = 0
-
-    @property
-    def pages(self) -> int:
-        return self.polls - self.errors - self.rate_limited
-
-
-async def _by_network(session: Any) -> dict[str, PerNetwork]:
-    found: dict[str, PerNetwork] = {}
-    accounts = await session.exec(
-        select(ConnectedAccount.network, func.count()).group_by(col(ConnectedAccount.network))
-    )
-    for network, number in accounts.all():
-        found.setdefault(network, PerNetwork()).accounts = number
-    finished = await session.exec(
-        select(ConnectedAccount.network, func.count())
-        .where(
-            col(ConnectedAccount.round_started_at).is_(None),
-            ConnectedAccount.last_error == "",
-            ConnectedAccount.likes_counted > 0,
-        )
-        .group_by(col(ConnectedAccount.network))
-    )
-    for network, number in finished.all():
-        found.setdefault(network, PerNetwork()).finished = number
-    outcomes = await session.exec(
-        select(BridgeLike.network, BridgeLike.outcome, func.count()).group_by(
-            col(BridgeLike.network), col(BridgeLike.outcome)
-        )
-    )
-    for network, outcome, number in outcomes.all():
-        found.setdefault(network, PerNetwork()).outcomes[str(outcome)] += number
-    clicks = await session.exec(select(Click.source, func.count()).group_by(col(Click.source)))
-    for source, number in clicks.all():
-        found.setdefault(source.removeprefix("bridge:"), PerNetwork()).clicks += number
-    asked = await session.exec(
-        select(
-            BridgeUsage.network, func.sum(BridgeUsage.polls), func.sum(BridgeUsage.requests)
-        ).group_by(col(BridgeUsage.network))
-    )
-    for network, polls, requests in asked.all():
-        one = found.setdefault(network, PerNetwork())
-        one.polls, one.requests = int(polls or 0), int(requests or 0)
-    refused = await session.exec(
-        select(
-            BridgeUsage.network, func.sum(BridgeUsage.errors), func.sum(BridgeUsage.rate_limited)
-        ).group_by(col(BridgeUsage.network))
-    )
-    for network, errors, limited in refused.all():
-        one = found.setdefault(network, PerNetwork())
-        one.errors, one.rate_limited = int(errors or 0), int(limited or 0)
-    return found
-
-
 async def _outcome(db: Database, seconds: float, jobs: int) -> Round:
     async with db.session() as session:
-        by_network = await _by_network(session)
+        by_network = await count_by_network(session)
         clicks = (await session.exec(select(func.count()).select_from(Click))).one()
         likes = (await session.exec(select(func.count()).select_from(BridgeLike))).one()
         counted = (
@@ -438,15 +379,8 @@ def _profile_text(profile: cProfile.Profile, rows: int = 25) -> str:
     return out.getvalue()
 
 
-Stats = dict[str, dict[str, int]]
-
-
 def _stats(fakes: dict[str, Fake]) -> Stats:
     return {name: fake.stats() for name, fake in fakes.items()}
-
-
-def _delta(before: Stats, after: Stats, name: str, key: str) -> int:
-    return after[name][key] - before[name][key]
 
 
 def _seconds(by_network: dict[str, float]) -> str:
@@ -457,32 +391,6 @@ def _setup(args: argparse.Namespace, workdir: Path) -> tuple[dict[str, Fake], di
     counts = split(args.accounts, args.mix)
     limits = {"fediverse": args.mastodon_limit, "bluesky": args.bluesky_limit}
     return start(counts, args.likes, limits, workdir), counts
-
-
-def _print_networks(done: Round, counts: dict[str, int], likes: int, fakes: Stats) -> bool:
-    """The table of networks; whether each one's likes all became clicks."""
-    print(
-        f"  {'network':<12}{'accounts':>9}{'pages':>7}{'likes':>8}{'clicks':>8}"
-        f"{'requests':>10}{'(fake)':>8}{'429s':>6}{'over limit':>11}  rate limit"
-    )
-    complete = True
-    for name, accounts in counts.items():
-        one = done.by_network.get(name, PerNetwork())
-        counted = one.outcomes.get(BridgeLikeOutcome.counted.value, 0)
-        figures = fakes[name]
-        print(
-            f"  {name:<12}{accounts:>9}{one.pages:>7}{counted:>8}{one.clicks:>8}"
-            f"{one.requests:>10}{figures['requests']:>8}{figures['rate_limited']:>6}"
-            f"{figures['over_limit']:>11}  {LIMITS[name]}"
-        )
-        whole = accounts * likes
-        if counted != whole or one.clicks != whole or one.finished != accounts:
-            complete = False
-            print(
-                f"    {name}: NOT every like a click: {dict(one.outcomes)} of {whole} likes, "
-                f"{one.clicks} clicks, {one.finished} of {accounts} rounds finished"
-            )
-    return complete
 
 
 def run(args: argparse.Namespace, workdir: Path) -> bool:
@@ -521,25 +429,25 @@ def run(args: argparse.Namespace, workdir: Path) -> bool:
         after = _stats(fakes)
         # Baseline 2: the same pages parsed by the library from memory
         parsed = asyncio.run(library_round(replaying(recording.pages), settings, connected))
-        requests = sum(_delta(before, between, name, "requests") for name in fakes)
+        requests = sum(delta(before, between, name, "requests") for name in fakes)
         in_round = {
-            name: {key: _delta(before, between, name, key) for key in between[name]}
+            name: {key: delta(before, between, name, key) for key in between[name]}
             for name in fakes
         }
-        complete = _print_networks(done, counts, args.likes, in_round)
+        complete = print_networks(done.by_network, counts, args.likes, in_round)
         if "x" in counts:
             x = done.by_network.get("x", PerNetwork())
             print(
                 f"  X request budget ([bridges.x] monthly_requests): {x.requests} of "
                 f"{args.x_budget} used by the round (the fake counted "
                 f"{in_round['x']['requests']} requests; the library baseline "
-                f"{_delta(between, after, 'x', 'requests')} more, outside the budget)"
+                f"{delta(between, after, 'x', 'requests')} more, outside the budget)"
             )
         print(
             f"  library alone, over HTTP, no database   {fetched.seconds:7.2f} s  "
             f"{fetched.likes / fetched.seconds:9.0f} likes/s  "
             f"({fetched.requests} requests, {fetched.likes:,} likes; fakes counted "
-            f"{sum(_delta(between, after, name, 'requests') for name in fakes)}"
+            f"{sum(delta(between, after, name, 'requests') for name in fakes)}"
             + (f"; {fetched.limited} accounts cut short by a 429" if fetched.limited else "")
             + ")"
         )
