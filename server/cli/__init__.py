@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from server.cli import accounts, bank, claims, ledger, notices, payouts, peers, period, wallet
+from server.cli import accounts, bank, claims, demo, ledger, notices, payouts, peers, period, wallet
 from server.cli import imports as imports_cli
 from server.cli.common import (
     cli_settings,
@@ -187,3 +187,4 @@ main.add_command(peers.settlements)
 main.add_command(claims.claims)
 main.add_command(notices.notices)
 main.add_command(imports_cli.import_likes)
+main.add_command(demo.demo)
