@@ -8,6 +8,7 @@ from starlette.staticfiles import StaticFiles
 import server.convertors  # noqa: F401  (bounds {x:int} before any route module builds its routes)
 from server.routes import (
     activitypub,
+    admin_accounts,
     bank,
     button,
     connections,
@@ -75,6 +76,7 @@ def all_routes() -> list[BaseRoute]:
         *dashboard.routes,
         *bank.routes,
         *money.routes,
+        *admin_accounts.routes,
         *stripe.routes,
         *settlement_pages.routes,
         *button.routes,

@@ -101,6 +101,8 @@ PAGES: dict[str, Callable[[Samples], str]] = {
     "/admin/money/bank": lambda s: "/admin/money/bank",
     "/admin/money/bank/{import_id:int}": lambda s: f"/admin/money/bank/{s.bank_import}",
     "/admin/networks": lambda s: "/admin/networks",
+    "/admin/accounts": lambda s: "/admin/accounts",
+    "/admin/accounts/{username:str}": lambda s: "/admin/accounts/dora",
     "/admin/peers": lambda s: "/admin/peers",
     "/admin/peers/{domain:str}/statement": lambda s: f"/admin/peers/{s.peer}/statement",
 }

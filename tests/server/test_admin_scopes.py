@@ -14,7 +14,12 @@ from server.routes import all_routes
 from tests.support.accounts import log_in, make_account, make_token
 
 # A value for each non-numeric path parameter of the admin routes.
-PARAMS = {"domain": "peer.example", "action": "suspend", "decision": "confirm"}
+PARAMS = {
+    "domain": "peer.example",
+    "action": "suspend",
+    "decision": "confirm",
+    "username": "nobody",
+}
 
 
 def _admin_routes() -> list[tuple[str, str]]:
@@ -55,7 +60,8 @@ async def _admin_token(app: Starlette, scopes: str) -> str:
 def test_the_admin_routes_are_all_found() -> None:
     assert ("GET", "/admin/money") in READS and ("GET", "/admin/peers") in READS
     assert ("POST", "/admin/money/fund") in WRITES
-    assert len(ADMIN_ROUTES) == 19  # 12, the bank pages' 6 and the networks page
+    # 12, the bank pages' 6, the networks page and accounts (3)
+    assert len(ADMIN_ROUTES) == 22
 
 
 @pytest.mark.parametrize(("method", "path"), ADMIN_ROUTES)
@@ -86,9 +92,11 @@ async def test_admin_read_reads_the_admin_pages(
 ) -> None:
     token = await _admin_token(app, "admin:read")
     response = await _ask(client, method, path, token)
-    # The statement of a peer, or a bank import, that does not exist is a 404; every other
-    # page is there.
-    missing = "{domain" in path or "{import_id" in path
+    # The statement of a peer, a bank import, an account, a run or a payout batch that does
+    # not exist is a 404; every other page is there.
+    missing = any(
+        f"{{{name}" in path for name in ("domain", "import_id", "username", "job_id", "batch_id")
+    )
     assert response.status_code == (404 if missing else 200), response.text
 
 
