@@ -54,12 +54,12 @@ class Steps:
         self.total, self.done = total, 0
         self.bar: Progress | None = None
         if console.is_terminal:
-            self.bar = Progress(
+            self.bar = Progress(  # the counts first: a narrow terminal cuts the end
                 SpinnerColumn(),
-                TextColumn("{task.description}"),
-                BarColumn(),
                 TextColumn("{task.completed}/{task.total}"),
+                BarColumn(bar_width=12),
                 TimeElapsedColumn(),
+                TextColumn("{task.description}"),
                 console=console,
                 transient=True,
             )
@@ -360,17 +360,16 @@ def _log_tails(demo: Demo) -> None:
             click.echo("\n".join(lines), err=True)
 
 
-def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
+def _stop_on_signal(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
 def _wait_for_ctrl_c(demo: Demo) -> None:
     click.echo("\nBoth instances run until Ctrl-C.")
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
         while all(i.process and i.process.poll() is None for i in (demo.alpha, demo.beta)):
             time.sleep(0.5)
-        raise DemoError("an instance stopped on its own; see its log above")
+        raise DemoError("an instance stopped on its own (the end of its log follows)")
     except KeyboardInterrupt:
         click.echo("\nstopping both instances")
 
@@ -393,6 +392,11 @@ def demo(data_dir: Path | None, check: bool) -> None:
     root.mkdir(parents=True, exist_ok=True)
     root = root.resolve()
     demo = Demo(DemoInstance("alpha", root / "alpha"), DemoInstance("beta", root / "beta"))
+    # Ctrl-C (even where a shell started it with SIGINT ignored), kill, a closed terminal:
+    # each ends in the `finally` below, which stops both instances and cleans up.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    for stop in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(stop, _stop_on_signal)
     steps = Steps(STEPS + 1 if check else STEPS)
     started = time.monotonic()
     try:
@@ -416,7 +420,8 @@ def demo(data_dir: Path | None, check: bool) -> None:
         raise fail(f"demo failed: {exc}") from exc
     except KeyboardInterrupt:
         steps.close()
-        click.echo("\ninterrupted: stopping both instances")
+        click.echo("\ninterrupted before the loop finished: stopping both instances")
+        raise SystemExit(130) from None
     finally:
         for instance in (demo.alpha, demo.beta):
             instance.close_browsers()
