@@ -28,7 +28,7 @@ import click
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from server.cli.common import console, fail
-from server.cli.demo_instances import DemoError, DemoInstance, User, wait_for
+from server.cli.demo_instances import STOPPING, DemoError, DemoInstance, User, wait_for
 from server.db.engine import Database
 from server.settings import Settings
 
@@ -172,7 +172,12 @@ def at_once(*calls: Callable[[], T]) -> list[T]:
     """Run commands side by side (each mostly waits for its `likewise` process); their
     results in order, or the first one's error."""
     with ThreadPoolExecutor(len(calls)) as pool:
-        return [future.result() for future in [pool.submit(call) for call in calls]]
+        futures = [pool.submit(call) for call in calls]
+        try:
+            return [future.result() for future in futures]
+        except BaseException:
+            STOPPING.set()  # the others begin no further command: the pool's exit waits less
+            raise
 
 
 def populate(demo: Demo, steps: Steps) -> None:

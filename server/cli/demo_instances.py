@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -30,6 +31,10 @@ CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 class DemoError(Exception):
     """A step of the demo did not do what it should; the message says which and why."""
+
+
+# Set when the demo stops early (Ctrl-C, a failed step): commands not yet begun are skipped.
+STOPPING = threading.Event()
 
 
 def free_port() -> int:
@@ -129,6 +134,8 @@ class DemoInstance:
 
     def cli(self, *args: str) -> str:
         """Run `likewise ARGS --data DIR` for this instance; its stdout, or DemoError."""
+        if STOPPING.is_set():
+            raise DemoError("stopping")
         command = [sys.executable, "-m", "server.cli", *args, "--data", str(self.data_dir)]
         try:
             done = subprocess.run(
