@@ -30,6 +30,7 @@ from server.middleware import (
 from server.registry import job_handlers
 from server.routes import all_routes
 from server.routes.activitypub import inbox_routes
+from server.routes.api.hot import hot_first
 from server.routes.api.media import FORM_OVERHEAD, UPLOAD_PATHS
 from server.routes.imports import UPLOAD_LIMIT as IMPORT_UPLOAD_LIMIT
 from server.routes.imports import UPLOAD_PATH as IMPORT_UPLOAD_PATH
@@ -91,7 +92,7 @@ def create_app(settings: Settings, *, handlers: Mapping[str, Handler] | None = N
             await db.dispose()
 
     app = Starlette(
-        routes=all_routes(),
+        routes=hot_first(all_routes()),  # the client API's hottest first
         middleware=[
             Middleware(AccessLogMiddleware, metrics=metrics),
             Middleware(CorsMiddleware),
