@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from server.db.engine import Database
 from server.domain_errors import ServiceError
 from server.donations.clicks import ThingRef
-from server.donations.likes import like_count, like_url
+from server.donations.likes import DonorLike, donor_like, like_count, like_url
 from server.settings import Settings
 
 
@@ -15,6 +15,7 @@ from server.settings import Settings
 class ButtonView:
     thing: ThingRef
     count: int  # likes of the thing, all periods together
+    liked: DonorLike | None = None  # what the viewer's like counts for, when logged in
 
 
 @dataclass(frozen=True)
@@ -23,10 +24,13 @@ class ButtonLiked:
     view: ButtonView  # as it reads after the like
 
 
-async def button_view(db: Database, settings: Settings, url: str) -> ButtonView:
+async def button_view(
+    db: Database, settings: Settings, url: str, viewer: int | None = None
+) -> ButtonView:
     async with db.session() as session:
         thing, count = await like_count(session, settings, url)
-    return ButtonView(thing, count)
+        liked = await donor_like(session, viewer, thing.uri) if viewer is not None else None
+    return ButtonView(thing, count, liked)
 
 
 async def badge_count(db: Database, settings: Settings, url: str) -> int:
@@ -40,4 +44,4 @@ async def badge_count(db: Database, settings: Settings, url: str) -> int:
 async def like_from_button(db: Database, settings: Settings, who: int, url: str) -> ButtonLiked:
     async with db.transaction() as session:
         outcome, _ = await like_url(session, settings, who, url)
-    return ButtonLiked(outcome.value, await button_view(db, settings, url))
+    return ButtonLiked(outcome.value, await button_view(db, settings, url, who))

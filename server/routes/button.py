@@ -1,12 +1,13 @@
-"""The embeddable button: an <a> around an SVG badge with the like count; the page behind it
-lets a logged-in donor like the URL. No JavaScript anywhere."""
+"""The embeddable button: an <a> around an SVG badge saying a like is a donation, with the
+like count; the page behind it lets a logged-in donor like the URL, and the like's answer
+is a redirect back to it (a reload does not like again). No JavaScript anywhere."""
 
 from __future__ import annotations
 
 from urllib.parse import quote
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from server.auth import checked_form, current_user
@@ -14,6 +15,7 @@ from server.context import context
 from server.domain_errors import Unauthorized
 from server.donations import button
 
+BUTTON_NOTICE = "button_notice"  # the last like's outcome, shown once on its button page
 OUTCOME_TEXT = {
     "recorded": "Liked. It gets a share of your budget when the month closes.",
     "duplicate": "You already liked this this month.",
@@ -26,18 +28,26 @@ OUTCOME_TEXT = {
 }
 
 
+BADGE_LABEL = "donate with a like"
+
+
 def _badge(count: int, name: str) -> str:
-    label, value = "like", str(count)
-    left, right = 34, 10 + 7 * len(value)
+    """Left: what a like is (a donation); right: how many it had. Verdana 11 px is about
+    7 px a character."""
+    value = str(count)
+    left, right = 12 + 7 * len(BADGE_LABEL), 10 + 7 * len(value)
     width = left + right
+    likes = f"{count} like{'' if count == 1 else 's'}"
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="20" role="img" '
-        f'aria-label="{label}: {value}"><title>{count} like{"" if count == 1 else "s"} on '
-        f"{_escape(name)}</title>"
+        f'aria-label="Donate with a like on {_escape(name)}: {likes} so far">'
+        f"<title>Like this to give it a share of your monthly budget on {_escape(name)}: "
+        f"{likes} so far</title>"
         f'<rect width="{left}" height="20" fill="#0b6e4f"/>'
         f'<rect x="{left}" width="{right}" height="20" fill="#555"/>'
         f'<g fill="#fff" font-family="Verdana,sans-serif" font-size="11">'
-        f'<text x="6" y="14">{label}</text><text x="{left + 5}" y="14">{value}</text></g></svg>'
+        f'<text x="6" y="14">{BADGE_LABEL}</text><text x="{left + 5}" y="14">{value}</text>'
+        "</g></svg>"
     )
 
 
@@ -64,7 +74,8 @@ def _page(request: Request, url: str, view: button.ButtonView, message: str = ""
         "url": url,
         "count": view.count,
         "message": message,
-        "login_next": quote(f"/button?url={quote(url, safe='')}", safe=""),
+        "liked": view.liked,
+        "login_next": quote(_here(url), safe=""),
     }
     response: Response = context(request).templates.TemplateResponse(
         request, "button.html", values, status_code=200
@@ -72,12 +83,21 @@ def _page(request: Request, url: str, view: button.ButtonView, message: str = ""
     return response
 
 
+def _here(url: str) -> str:
+    return f"/button?url={quote(url, safe='')}"
+
+
 async def button_page(request: Request) -> Response:
     app, url = context(request), request.query_params.get("url", "")
-    return _page(request, url, await button.button_view(app.db, app.settings, url))
+    user = current_user(request)
+    view = await button.button_view(app.db, app.settings, url, user.id if user else None)
+    shown = request.session.pop(BUTTON_NOTICE, None) if "session" in request.scope else None
+    outcome = shown.get("outcome") if isinstance(shown, dict) and shown.get("url") == url else ""
+    return _page(request, url, view, OUTCOME_TEXT.get(outcome, outcome) if outcome else "")
 
 
 async def button_like(request: Request) -> Response:
+    """Like the URL, then back to its button page (GET), which says what the like did."""
     user = current_user(request)
     if user is None:
         raise Unauthorized("log in to like things")
@@ -85,7 +105,8 @@ async def button_like(request: Request) -> Response:
     url = str(form.get("url", ""))
     app = context(request)
     liked = await button.like_from_button(app.db, app.settings, user.id, url)
-    return _page(request, url, liked.view, OUTCOME_TEXT.get(liked.outcome, liked.outcome))
+    request.session[BUTTON_NOTICE] = {"url": url, "outcome": liked.outcome}
+    return RedirectResponse(_here(url), status_code=303)
 
 
 routes = [

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import quote
 
 from playwright.async_api import Page, ViewportSize, expect
 
@@ -107,3 +108,38 @@ async def test_a_logged_out_visitor_of_a_post_can_log_in_or_sign_up_to_like_it(
     await expect(page).to_have_url(post)
     await page.get_by_role("button", name="Like", exact=True).click()
     await expect(page.locator(".likes")).to_have_text("1 like")
+
+
+async def test_the_button_page_says_liked_and_a_reload_does_not_like_again(
+    instances: Callable[..., LiveInstance], page: Page, tmp_path: Path
+) -> None:
+    # Given dora, with money in her wallet, on the button page of a blog post, on a phone
+    instance = instances()
+    _user(instance, "dora")
+    instance.cli("wallet", "credit", "dora", "10.00", "--reference", "bank-1")
+    url = "https://blog.example/2026/a-very-long-address-of-a-post-about-zines-and-the-sea"
+    address = f"{instance.base_url}/button?url={quote(url, safe='')}"
+    await page.set_viewport_size(PHONE)
+    await page.goto(address)
+    await page.get_by_role("link", name="Log in to like this").click()
+    await _log_in_here(page, "dora")
+    await expect(page).to_have_url(address)
+    # When she likes it
+    await page.get_by_role("button", name="Like this").click()
+    # Then the page she lands on (by a redirect) says it is liked, with one like
+    await expect(page).to_have_url(address)
+    await expect(page.locator(".liked-state")).to_have_text("Liked ✓ this month")
+    await expect(page.get_by_role("status")).to_contain_text("Liked.")
+    await expect(page.locator(".count")).to_contain_text("1 like from")
+    await expect(page.get_by_role("button", name="Like this")).to_have_count(0)
+    assert await page.evaluate(WIDTH) <= 390
+    await page.screenshot(path=str(tmp_path / "button-liked-390.png"), full_page=True)
+    # When she reloads the page, it likes nothing again
+    await page.reload()
+    await expect(page.locator(".liked-state")).to_have_text("Liked ✓ this month")
+    await expect(page.locator(".count")).to_contain_text("1 like from")
+    await expect(page.get_by_role("status")).to_have_count(0)
+    # And the badge says a like is a donation
+    await page.goto(f"{instance.base_url}/button/badge.svg?url={quote(url, safe='')}")
+    badge = page.get_by_role("img", name="Donate with a like on Likewise: 1 like so far")
+    await expect(badge).to_have_count(1)

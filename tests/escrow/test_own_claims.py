@@ -86,7 +86,7 @@ async def test_money_liked_before_sign_up_arrives_atsign_up(
     pressed = await client.post(
         "/button/like", data={"url": CAT, "csrf_token": csrf_from(page.text)}
     )
-    assert "Liked." in pressed.text
+    assert "Liked." in (await client.get(pressed.headers["location"])).text
     client.cookies.clear()
     # eve liked a post of her actor in October (as a Like from the fediverse records it),
     eve = await donor(db, settings, "eve", funds=1000, budget=500)
