@@ -23,6 +23,7 @@ from server.models.connections import (
 )
 from server.models.federation import Follow, InboxItem, PeerInbox
 from server.models.imports import ImportBatch, ImportLike, ImportLikeOutcome, ImportState
+from server.models.instance_texts import InstanceText  # noqa: F401
 from server.models.jobs import Job, JobState
 from server.models.ledger import LedgerAccount, LedgerKind, Transfer, TransferKind
 from server.models.markers import Marker
@@ -32,6 +33,7 @@ from server.models.notes import Note, NoteLike, NoteShare, StatusIdempotency
 from server.models.notices import CreatorNotice, NoticeOptOut
 from server.models.notifications import Notification
 from server.models.oauth import OAuthApplication, OAuthCode
+from server.models.password_resets import PasswordReset  # noqa: F401
 from server.models.payouts import EscrowLine, Payout, PayoutBatch
 from server.models.peer_claims import PeerClaim, PeerClaimState
 from server.models.relations import Block, DomainBlock, Mute
