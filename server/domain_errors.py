@@ -3,10 +3,10 @@ server/errors.py is the one place a kind becomes a status code and a response bo
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 Done = TypeVar("Done")
 Page = TypeVar("Page")
@@ -85,3 +85,51 @@ async def attempt(
     except ServiceError as error:
         return Outcome(page=await page(), error=error)
     return Outcome(done=done)
+
+
+class FieldErrors(ServiceError):
+    """Several refusals of one form, each for its own field, found in one pass so a person
+    corrects them all at once. Its kind, code, message and field are the first refusal's
+    (an API that answers with one error answers as before); `fields` holds every field's
+    message, `errors` every refusal."""
+
+    def __init__(self, errors: Sequence[ServiceError]) -> None:
+        first = errors[0]
+        super().__init__(first.message, field=first.field)
+        self.kind = first.kind
+        self.code = first.code
+        self.errors = tuple(errors)
+        self.fields: dict[str, str] = {}
+        for error in self.errors:
+            if error.field:
+                self.fields.setdefault(error.field, error.message)
+
+
+class FieldChecks:
+    """Runs a form's checks one after another, keeping each refusal instead of stopping at
+    the first: `check` answers the checked value (None when refused), `done` raises them."""
+
+    def __init__(self) -> None:
+        self.errors: list[ServiceError] = []
+
+    def check(self, checker: Callable[..., Done], *args: Any, **kwargs: Any) -> Done | None:
+        try:
+            return checker(*args, **kwargs)
+        except ServiceError as error:
+            self.add(error)
+            return None
+
+    def add(self, error: ServiceError) -> None:
+        if isinstance(error, FieldErrors):
+            self.errors.extend(error.errors)
+        elif error.field is None or error.field not in {e.field for e in self.errors}:
+            self.errors.append(error)
+
+    def refused(self, field: str) -> bool:
+        return any(error.field == field for error in self.errors)
+
+    def done(self) -> None:
+        if len(self.errors) == 1:
+            raise self.errors[0]
+        if self.errors:
+            raise FieldErrors(self.errors)

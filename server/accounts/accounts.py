@@ -20,7 +20,7 @@ from server.accounts.passwords import (
     verify_password,
 )
 from server.accounts.sessions import end_sessions
-from server.domain_errors import Conflict, NotFound, ValidationFailed
+from server.domain_errors import Conflict, FieldChecks, NotFound, ValidationFailed
 from server.models import Account
 from server.models.base import utcnow
 from server.settings import Settings
@@ -73,38 +73,70 @@ def normalize_username(username: str) -> str:
     return username.strip().lstrip("@").lower()
 
 
-def _check_password(password: str, field: str) -> None:
+def check_password(password: str, field: str) -> None:
+    """The one password rule of sign-up, a password change and a reset."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ValidationFailed(
             f"password must have at least {MIN_PASSWORD_LENGTH} characters", field=field
         )
 
 
-def _validate(new: NewAccount) -> NewAccount:
-    username = normalize_username(new.username)
+def _username(text: str) -> str:
+    username = normalize_username(text)
     if not USERNAME_PATTERN.fullmatch(username):
         raise ValidationFailed(
             "username must be 1-30 letters, digits or underscores", field="username"
         )
     if username in RESERVED_USERNAMES:
         raise ValidationFailed(f"the username {username!r} is reserved", field="username")
-    email = new.email.strip().lower()
+    return username
+
+
+def _email(text: str) -> str:
+    email = text.strip().lower()
     if len(email) > 254 or not EMAIL_PATTERN.fullmatch(email):
         raise ValidationFailed("that is not an e-mail address", field="email")
-    _check_password(new.password, "password")
-    locale = valid_locale(new.locale) if new.locale.strip() else ""
+    return email
+
+
+def _locale(text: str) -> str:
+    return valid_locale(text) if text.strip() else ""
+
+
+async def _clashes(session: AsyncSession, username: str, email: str) -> list[str]:
+    """Which of the (valid) username and e-mail another account already has."""
+    taken = await session.exec(
+        select(Account).where((Account.username == username) | (Account.email == email))
+    )
+    clashes = {"username": False, "email": False}
+    for account in taken.all():
+        clashes["username"] |= account.username == username
+        clashes["email"] |= account.email == email
+    return [which for which, clash in clashes.items() if clash]
+
+
+async def _validate(session: AsyncSession, new: NewAccount) -> NewAccount:
+    """The new account's values cleaned; every wrong or taken one refused at once, in the
+    order of the sign-up form."""
+    first = FieldChecks()
+    username = first.check(_username, new.username) or ""  # "" matches no account
+    email = first.check(_email, new.email) or ""
+    taken = await _clashes(session, username, email)
+    checks = FieldChecks()
+    for which in ("username", "email"):
+        refused = [error for error in first.errors if error.field == which]
+        if which in taken:
+            refused.append(Conflict(f"that {which} is already taken", field=which))
+        for error in refused:
+            checks.add(error)
+    checks.check(check_password, new.password, "password")
+    locale = checks.check(_locale, new.locale) or ""
+    checks.done()
     return NewAccount(username, email, new.password, new.is_admin, new.display_name.strip(), locale)
 
 
 async def create_account(session: AsyncSession, settings: Settings, new: NewAccount) -> Account:
-    clean = _validate(new)
-    taken = await session.exec(
-        select(Account).where((Account.username == clean.username) | (Account.email == clean.email))
-    )
-    clash = taken.first()
-    if clash is not None:
-        which = "username" if clash.username == clean.username else "email"
-        raise Conflict(f"that {which} is already taken", field=which)
+    clean = await _validate(session, new)
     account = Account(
         username=clean.username,
         email=clean.email,
@@ -149,7 +181,7 @@ async def set_password(
 ) -> int:
     """A new password; every session of the account ends but `keep_session_id` (the one
     that changed it, if any). Returns how many sessions ended."""
-    _check_password(password, "new_password")
+    check_password(password, "new_password")
     if account.id is None:
         raise NotFound("the account is not saved yet")
     account.password_hash = hash_password(password)
@@ -160,10 +192,16 @@ async def set_password(
 async def change_password(
     session: AsyncSession, account_id: int, current: str, new: str, session_id: int | None
 ) -> int:
-    """The account holder's own change: the current password first; the other sessions end."""
+    """The account holder's own change: the current password first; the other sessions end.
+    A wrong current password and a new one too short are both refused at once."""
     account = await session.get(Account, account_id)
+    checks = FieldChecks()
     if account is None or not verify_password(account.password_hash, current):
-        raise ValidationFailed("that is not your current password", field="current_password")
+        checks.add(ValidationFailed("that is not your current password", field="current_password"))
+    checks.check(check_password, new, "new_password")
+    checks.done()
+    if account is None:  # refused above
+        raise NotFound("no such account")
     return await set_password(session, account, new, keep_session_id=session_id)
 
 

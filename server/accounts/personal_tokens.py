@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from server.accounts import tokens
 from server.accounts.tokens import TokenView
 from server.db.engine import Database
-from server.domain_errors import NotFound, ServiceError, ValidationFailed
+from server.domain_errors import FieldChecks, NotFound, ServiceError, ValidationFailed
 from server.models import Account
 
 MAX_NAME = 100
@@ -38,12 +38,16 @@ async def create_personal_token(
             account = await session.get(Account, account_id)
             if account is None:
                 raise NotFound("no such account")
+            checks = FieldChecks()  # a missing name and no scope are refused at once
             if not name.strip() or len(name) > MAX_NAME:
-                raise ValidationFailed(
-                    f"give the token a name of 1-{MAX_NAME} characters", field="name"
+                checks.add(
+                    ValidationFailed(
+                        f"give the token a name of 1-{MAX_NAME} characters", field="name"
+                    )
                 )
             if not scopes:
-                raise ValidationFailed("choose at least one scope", field="scopes")
+                checks.add(ValidationFailed("choose at least one scope", field="scopes"))
+            checks.done()
             secret = await tokens.create_token(session, account, " ".join(scopes), name.strip())
     except ServiceError as error:
         page = await tokens_page(db, account_id)

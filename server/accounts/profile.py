@@ -21,7 +21,14 @@ from server.accounts.images import Upload
 from server.accounts.relations import actor_of_account, target
 from server.db.engine import Database
 from server.db.paging import Page, in_order, paged
-from server.domain_errors import NotFound, Outcome, ServiceError, ValidationFailed, attempt
+from server.domain_errors import (
+    FieldChecks,
+    NotFound,
+    Outcome,
+    ServiceError,
+    ValidationFailed,
+    attempt,
+)
 from server.escrow.claims import announce_profile
 from server.federation.remote import RemoteActors
 from server.models import Account, Actor, Follow, MediaAttachment, Note
@@ -118,21 +125,59 @@ def _clean_fields(fields: tuple[tuple[str, str], ...]) -> list[dict[str, str]]:
     return [{"name": name, "value": value} for name, value in kept]
 
 
+def _display_name(text: str) -> str:
+    name = text.strip()
+    if len(name) > MAX_DISPLAY_NAME:
+        raise ValidationFailed(
+            f"the display name has at most {MAX_DISPLAY_NAME} characters", field="display_name"
+        )
+    return name
+
+
+def _note(text: str) -> str:
+    if len(text) > MAX_NOTE:
+        raise ValidationFailed(f"the bio has at most {MAX_NOTE} characters", field="note")
+    summary = text_to_html(text)
+    if len(summary) > 2000:
+        raise ValidationFailed("the bio is too long once written as HTML", field="note")
+    return summary
+
+
+def _privacy(text: str) -> str:
+    if text not in PRIVACIES:
+        raise ValidationFailed(
+            f"source[privacy] must be one of {', '.join(PRIVACIES)}", field="source[privacy]"
+        )
+    return text
+
+
+def _language(text: str) -> str:
+    language = text.strip().lower()
+    if language and not LANGUAGE.fullmatch(language):
+        raise ValidationFailed("source[language] must be an ISO 639 code", field="source[language]")
+    return language
+
+
+def _check_update(update: ProfileUpdate) -> FieldChecks:
+    """Every value of the update checked, each refusal kept (a form shows them all)."""
+    checks = FieldChecks()
+    for value, checker in (
+        (update.display_name, _display_name),
+        (update.note, _note),
+        (update.fields, _clean_fields),
+        (update.privacy, _privacy),
+        (update.language, _language),
+    ):
+        if value is not None:
+            checks.check(checker, value)
+    return checks
+
+
 def _apply_texts(account: Account, update: ProfileUpdate) -> None:
     if update.display_name is not None:
-        name = update.display_name.strip()
-        if len(name) > MAX_DISPLAY_NAME:
-            raise ValidationFailed(
-                f"the display name has at most {MAX_DISPLAY_NAME} characters", field="display_name"
-            )
-        account.display_name = name
+        account.display_name = _display_name(update.display_name)
     if update.note is not None:
-        if len(update.note) > MAX_NOTE:
-            raise ValidationFailed(f"the bio has at most {MAX_NOTE} characters", field="note")
-        summary = text_to_html(update.note)
-        if len(summary) > 2000:
-            raise ValidationFailed("the bio is too long once written as HTML", field="note")
-        account.note_source, account.summary = update.note.strip(), summary
+        account.note_source, account.summary = update.note.strip(), _note(update.note)
     if update.fields is not None:
         account.fields = json.dumps(_clean_fields(update.fields), ensure_ascii=False)
 
@@ -143,29 +188,30 @@ def _apply_settings(account: Account, update: ProfileUpdate) -> None:
         if value is not None:
             setattr(account, name, value)
     if update.privacy is not None:
-        if update.privacy not in PRIVACIES:
-            raise ValidationFailed(
-                f"source[privacy] must be one of {', '.join(PRIVACIES)}", field="source[privacy]"
-            )
-        account.privacy = update.privacy
+        account.privacy = _privacy(update.privacy)
     if update.language is not None:
-        language = update.language.strip().lower()
-        if language and not LANGUAGE.fullmatch(language):
-            raise ValidationFailed(
-                "source[language] must be an ISO 639 code", field="source[language]"
-            )
-        account.language = language
+        account.language = _language(update.language)
 
 
 async def _store_images(
-    settings: Settings, account_id: int, update: ProfileUpdate
+    settings: Settings, account_id: int, update: ProfileUpdate, checks: FieldChecks
 ) -> dict[str, str]:
-    """Check and write the new images first (off the event loop); their file names."""
+    """Check and write the new images (off the event loop); their file names. A refused
+    image joins `checks`; nothing is written when any value was refused."""
     stored: dict[str, str] = {}
     for kind in ("avatar", "header"):
         upload = getattr(update, kind)
         if upload is not None:
-            stored[kind] = await asyncio.to_thread(images.store, settings, account_id, kind, upload)
+            try:
+                stored[kind] = await asyncio.to_thread(
+                    images.store, settings, account_id, kind, upload
+                )
+            except ServiceError as error:
+                checks.add(error)
+    if checks.errors:
+        for name in stored.values():
+            images.remove(settings, name)
+    checks.done()
     return stored
 
 
@@ -195,10 +241,7 @@ async def update_profile(
     db: Database, settings: Settings, account_id: int, update: ProfileUpdate
 ) -> Account:
     """Change the profile (all or nothing) and federate it; the account as it now reads."""
-    probe = Account(username="x", email="x", password_hash="x")
-    _apply_texts(probe, update)  # refuse bad text before any image is written
-    _apply_settings(probe, update)
-    stored = await _store_images(settings, account_id, update)
+    stored = await _store_images(settings, account_id, update, _check_update(update))
     try:
         async with db.transaction() as session:
             account = await session.get(Account, account_id)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from server.accounts.accounts import get_account
 from server.db.engine import Database
-from server.domain_errors import Outcome, attempt
+from server.domain_errors import FieldChecks, NotFound, Outcome, attempt
 from server.models import Payout
 from server.money.amounts import parse_amount
 from server.money.funding.credits import CreditLine, recent_credits
@@ -47,9 +47,17 @@ async def money_page(db: Database) -> MoneyPage:
 
 
 async def fund_wallet(db: Database, settings: Settings, admin_id: int, form: FundForm) -> Funded:
-    amount = parse_amount(form.amount, settings)
+    checks = FieldChecks()  # a wrong username and amount are refused at once
     async with db.transaction() as session:
-        account = await get_account(session, form.username)
+        account = None
+        try:
+            account = await get_account(session, form.username)
+        except NotFound as error:
+            checks.add(NotFound(error.message, field="username"))
+        amount = checks.check(parse_amount, form.amount, settings) or 0
+        checks.done()
+        if account is None:  # refused above
+            raise NotFound("no such account", field="username")
         credit = AdminCredit(int(account.id or 0), amount, form.reference, form.form_key, admin_id)
         done = await credit_by_admin(session, settings, credit)
     return Funded(account.username, amount, done.created)

@@ -10,7 +10,7 @@ from datetime import date
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.db.engine import Database
-from server.domain_errors import Outcome, ServiceError, attempt
+from server.domain_errors import FieldChecks, Outcome, ServiceError, attempt
 from server.donations.budget import update_donor_settings
 from server.donations.clicks import remove_click_by_id
 from server.donations.history import GuideSteps, MonthHistory, donor_history, guide_steps
@@ -25,7 +25,12 @@ from server.models.base import utcnow
 from server.money.amounts import parse_amount
 from server.money.forms import use_form_key
 from server.money.ledger import Owner, balance_of
-from server.money.payouts import PayoutRequest, list_payouts, request_payout
+from server.money.payouts import (
+    PayoutRequest,
+    checked_request,
+    list_payouts,
+    request_payout,
+)
 from server.settings import Settings
 from server.settlement.creator import PeerFunds, funds_by_peer
 from server.social.favourites import SOURCE_API, favourite
@@ -144,8 +149,10 @@ async def remove_click(db: Database, who: int, click_id: int) -> bool:
 
 async def ask_payout(db: Database, settings: Settings, who: int, form: PayoutForm) -> bool:
     """Request the payout once per form: False when this form was sent before."""
-    amount = parse_amount(form.amount, settings)
-    wanted = PayoutRequest(who, amount, form.iban, form.name, form.bic)
+    checks = FieldChecks()
+    amount = checks.check(parse_amount, form.amount, settings) or 0
+    asked = PayoutRequest(who, amount, form.iban, form.name, form.bic)
+    wanted = checked_request(settings, asked, checks)  # every wrong field refused at once
     async with db.transaction() as session:
         if not await use_form_key(session, form.form_key, who, "payout"):
             return False

@@ -15,7 +15,7 @@ from sepaxml import SepaTransfer
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from server.domain_errors import Conflict, NotFound, ValidationFailed
+from server.domain_errors import Conflict, FieldChecks, NotFound, ValidationFailed
 from server.models import LedgerKind, Payout, PayoutBatch, TransferKind
 from server.models.base import utcnow
 from server.models.payouts import PayoutState
@@ -69,20 +69,38 @@ def clean_bic(text: str) -> str:
         raise ValidationFailed(f"that BIC is not valid: {exc}", field="bic") from exc
 
 
-def _check(settings: Settings, request: PayoutRequest) -> PayoutRequest:
-    check_amount(request.amount)
-    if request.amount < settings.payout_min:
+def _amount(settings: Settings, amount: int) -> int:
+    check_amount(amount)
+    if amount < settings.payout_min:
         raise ValidationFailed(
             f"the smallest payout is {format_amount(settings.payout_min, settings)} "
             f"{settings.currency}",
             field="amount",
         )
-    name = " ".join(request.name.split())
+    return amount
+
+
+def _holder(text: str) -> str:
+    name = " ".join(text.split())
     if not name or len(name) > 70 or re.search(r"[\x00-\x1f]", name):
         raise ValidationFailed("give the account holder's name (1-70 characters)", field="name")
-    return PayoutRequest(
-        request.account_id, request.amount, clean_iban(request.iban), name, clean_bic(request.bic)
-    )
+    return name
+
+
+def checked_request(
+    settings: Settings, request: PayoutRequest, checks: FieldChecks | None = None
+) -> PayoutRequest:
+    """The request with its values cleaned; every wrong one refused at once (joined to
+    `checks`, which may already hold the form's refusals, an amount that could not be read
+    among them)."""
+    checks = checks or FieldChecks()
+    if not checks.refused("amount"):
+        checks.check(_amount, settings, request.amount)
+    name = checks.check(_holder, request.name) or ""
+    iban = checks.check(clean_iban, request.iban) or ""
+    bic = checks.check(clean_bic, request.bic) or ""
+    checks.done()
+    return PayoutRequest(request.account_id, request.amount, iban, name, bic)
 
 
 async def _move(
@@ -96,7 +114,7 @@ async def _move(
 async def request_payout(
     session: AsyncSession, settings: Settings, request: PayoutRequest
 ) -> Payout:
-    clean = _check(settings, request)
+    clean = checked_request(settings, request)
     payout = Payout(
         account_id=clean.account_id,
         amount=clean.amount,

@@ -3,7 +3,7 @@ password."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -59,11 +59,20 @@ async def revoke_application(request: Request) -> Response:
     return _done(request, "The app no longer has access to your account.", "/settings/applications")
 
 
-def _tokens(request: Request, page: personal_tokens.TokensPage) -> Response:
+def _tokens(
+    request: Request,
+    page: personal_tokens.TokensPage,
+    name: str = "",
+    chosen: Sequence[str] = ("read",),
+) -> Response:
+    """The tokens page; a refused form keeps the name typed and the scopes ticked."""
+    refused = page.error is not None
     values = {
         "page": page,
         "scopes": [(scope, SCOPE_LABELS.get(scope, "")) for scope in TOKEN_SCOPES],
         "error": page.error,
+        "entered_name": name if refused else "",
+        "chosen": list(chosen) if refused else ["read"],
     }
     status = status_of(page.error) if page.error else 200
     return _page(request, "settings_tokens.html", values, status)
@@ -84,7 +93,7 @@ async def create_token(request: Request) -> Response:
     page = await personal_tokens.create_personal_token(
         context(request).db, _user(request).id, name, scopes
     )
-    return _tokens(request, page)
+    return _tokens(request, page, name, scopes)
 
 
 async def revoke_token(request: Request) -> Response:
