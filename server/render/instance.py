@@ -114,8 +114,8 @@ def render_instance_v2(settings: Settings, view: InstanceView) -> dict[str, Any]
         "streaming": streaming_url(settings),
         "status": None,
         "about": f"{settings.base_url}/about",
-        "privacy_policy": None,
-        "terms_of_service": None,
+        "privacy_policy": f"{settings.base_url}/privacy",  # the admin writes both pages
+        "terms_of_service": f"{settings.base_url}/terms",
     }
     configuration["vapid"] = {"public_key": ""}
     configuration["translation"] = {"enabled": False}

@@ -105,6 +105,9 @@ PAGES: dict[str, Callable[[Samples], str]] = {
     "/admin/accounts/{username:str}": lambda s: "/admin/accounts/dora",
     "/admin/peers": lambda s: "/admin/peers",
     "/admin/peers/{domain:str}/statement": lambda s: f"/admin/peers/{s.peer}/statement",
+    "/admin/terms": lambda s: "/admin/terms",
+    "/terms": lambda s: "/terms",
+    "/privacy": lambda s: "/privacy",
 }
 # Error pages people meet: a missing profile, post and page.
 ERRORS = ["/@nobody", "/@cat/999999", "/no/such/page"]
