@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from starlette.requests import HTTPConnection
 
+from server.accounts.password_reset import AskWindow
 from server.federation.inbox import InboxBatcher
 from server.federation.remote import RemoteActors, build_client
 from server.settings import Settings
@@ -55,6 +56,8 @@ class AppContext:
         self.templates = templates
         self._running: Running | None = None
         self._federation: Federation | None = None
+        # How often each client address asked for a password reset link (in memory).
+        self.reset_asks = AskWindow()
 
     def start(self, db: Database, http: httpx.AsyncClient, worker: Worker) -> None:
         self._running = Running(db, http, worker)

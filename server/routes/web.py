@@ -72,10 +72,15 @@ def local_path(target: str) -> str:
     return "/" if target.startswith("//") else target
 
 
+LOGIN_NOTICE = "login_notice"
+
+
 async def login(request: Request) -> Response:
     next_url = local_path(request.query_params.get("next", "/"))
     if request.method == "GET":
-        return _render(request, "login.html", {"login": "", "error": None, "next": next_url})
+        notice = request.session.pop(LOGIN_NOTICE, "")
+        values = {"login": "", "error": None, "next": next_url, "notice": notice}
+        return _render(request, "login.html", values)
     form = await checked_form(request)
     login_name = str(form.get("login", ""))
     password = str(form.get("password", ""))

@@ -108,6 +108,8 @@ PAGES: dict[str, Callable[[Samples], str]] = {
     "/admin/terms": lambda s: "/admin/terms",
     "/terms": lambda s: "/terms",
     "/privacy": lambda s: "/privacy",
+    "/password/forgot": lambda s: "/password/forgot",
+    "/password/reset/{token:str}": lambda s: "/password/reset/no-such-link",
 }
 # Error pages people meet: a missing profile, post and page.
 ERRORS = ["/@nobody", "/@cat/999999", "/no/such/page"]
