@@ -383,6 +383,7 @@ class ActorDocument:
     manually_approves_followers: bool
     discoverable: bool | None
     data: JsonObject = field(repr=False, compare=False)
+    image_url: str | None = None  # the header image
 
 
 def _as_list(value: object) -> list[object]:
@@ -490,6 +491,7 @@ def parse_actor(data: object) -> ActorDocument:
         summary=optional_str(document, "summary"),
         url=_link_href(document.get("url"), "url"),
         icon_url=_link_href(document.get("icon"), "icon"),
+        image_url=_link_href(document.get("image"), "image"),
         public_key=_parse_public_key(document.get("publicKey"), actor_id),
         assertion_methods=_parse_multikeys(document.get("assertionMethod"), actor_id),
         payment_links=payment_links,

@@ -6,8 +6,10 @@ Fetches happen outside any database transaction (SQLite holds its write lock fro
 from __future__ import annotations
 
 import html
+import json
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
@@ -21,7 +23,7 @@ from activitypub.errors import ActivityPubError, UnexpectedContentType, Unexpect
 from activitypub.jsonld import is_activity_content_type
 from activitypub.keys import key_belongs_to
 from activitypub.origin import same_origin
-from activitypub.vocab import ActorDocument, PublicKey, parse_actor
+from activitypub.vocab import ActorDocument, ProfileField, PublicKey, parse_actor
 from activitypub.webfinger import is_valid_username
 from server.accounts.actors import instance_actor
 from server.db.engine import Database
@@ -157,6 +159,19 @@ def plain_text(text: str) -> str:
     return CONTROL_CHARACTERS.sub("", html.unescape(nh3.clean(text, tags=set())))
 
 
+MAX_FIELDS = 16
+
+
+def stored_fields(fields: Sequence[ProfileField]) -> str:
+    """Profile fields as the actor row keeps them: JSON, names as plain text, values as
+    sanitized HTML (as a summary is), at most MAX_FIELDS."""
+    kept = [
+        {"name": plain_text(one.name)[:255], "value": sanitize_html(one.value[:2048])}
+        for one in fields[:MAX_FIELDS]
+    ]
+    return json.dumps(kept, separators=(",", ":")) if kept else ""
+
+
 def apply_actor_document(actor: Actor, doc: ActorDocument) -> None:
     """Refresh a cached remote actor from its document (InvalidActor changes nothing)."""
     declares_key = doc.public_key is not None
@@ -172,6 +187,8 @@ def apply_actor_document(actor: Actor, doc: ActorDocument) -> None:
     actor.summary = sanitize_html(doc.summary or "")
     actor.url = doc.url or doc.id
     actor.icon_url = doc.icon_url or ""
+    actor.header_url = doc.image_url or ""
+    actor.fields = stored_fields(doc.fields)
     if doc.public_key is not None:
         actor.key_id, actor.public_key_pem = doc.public_key.id, doc.public_key.pem
     elif declares_key:  # a key that is not the actor's own: none is kept

@@ -26,6 +26,10 @@ class Actor(SQLModel, table=True):
     summary: str = Field(default="", sa_type=Text)
     url: str = Field(default="", max_length=2048)
     icon_url: str = Field(default="", max_length=2048)
+    # A remote actor's header image, and its profile fields (PropertyValue attachments) as
+    # JSON [{"name": plain text, "value": sanitized HTML}]; a local one's are its account's.
+    header_url: str = Field(default="", max_length=2048)
+    fields: str = Field(default="", sa_type=Text)
     key_id: str = Field(default="", max_length=2048, index=True)
     public_key_pem: str = Field(default="", sa_type=Text)
     private_key_pem: str | None = Field(default=None, sa_type=Text)

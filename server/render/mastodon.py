@@ -62,6 +62,26 @@ def profile_fields(account: Account) -> list[tuple[str, str]]:
     ]
 
 
+def remote_fields(stored: str) -> list[dict[str, Any]]:
+    """A remote actor's profile fields as Account `fields`: stored already sanitized
+    (server/federation/remote.py), never verified here."""
+    try:
+        found = json.loads(stored or "[]")
+    except ValueError:
+        return []
+    if not isinstance(found, list):
+        return []
+    return [
+        {
+            "name": str(item.get("name", "")),
+            "value": str(item.get("value", "")),
+            "verified_at": None,
+        }
+        for item in found
+        if isinstance(item, dict)
+    ]
+
+
 def media_url(settings: Settings, path: str, default: str) -> str:
     return settings.base_url + (ACCOUNT_MEDIA_PATH + path if path else default)
 

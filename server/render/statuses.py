@@ -13,6 +13,7 @@ from server.render.mastodon import (
     DEFAULT_HEADER,
     account_media_and_counts,
     iso_datetime,
+    remote_fields,
     render_account,
 )
 from server.render.media import render_media
@@ -73,8 +74,8 @@ def _likewise(settings: Settings, view: StatusView) -> dict[str, Any]:
 
 def render_remote_account(settings: Settings, actor: Actor) -> dict[str, Any]:
     avatar = actor.icon_url or settings.base_url + DEFAULT_AVATAR
-    header = settings.base_url + DEFAULT_HEADER
-    return {
+    header = actor.header_url or settings.base_url + DEFAULT_HEADER
+    data: dict[str, Any] = {
         "id": f"r{actor.id}",
         "username": actor.username,
         "acct": f"{actor.username}@{actor.domain}",
@@ -92,6 +93,8 @@ def render_remote_account(settings: Settings, actor: Actor) -> dict[str, Any]:
         "hide_collections": None,  # what the other server shows of its follows is not kept
         **account_media_and_counts(avatar, header),
     }
+    data["fields"] = remote_fields(actor.fields)
+    return data
 
 
 def tag_url(settings: Settings, name: str) -> str:
