@@ -10,25 +10,32 @@ import asyncio
 import dataclasses
 import re
 import socket
+import ssl
 from collections.abc import Iterator
 from datetime import timedelta
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
+from asgi_lifespan import LifespanManager
 from sqlmodel import col, select
 from starlette.applications import Starlette
 
 from server.accounts.mail import mail_config
+from server.app import create_app
 from server.context import context
 from server.models.base import utcnow
 from server.models.password_resets import PasswordReset
 from server.settings import ConfigError, Settings
+from tests.conftest import TEST_DOMAIN
 from tests.support.accounts import csrf_from, log_in, make_account
+from tests.support.tls import make_local_ca
 
 LINK = re.compile(r"https?://\S+/password/reset/([A-Za-z0-9_-]+)")
 
@@ -232,13 +239,8 @@ async def test_asks_are_limited_per_account_and_per_client(
 
 
 async def test_without_a_mail_host_the_console_backend_writes_the_message(
-    tmp_path: Any, database_url: str
+    tmp_path: Path, database_url: str
 ) -> None:
-    from asgi_lifespan import LifespanManager
-
-    from server.app import create_app
-    from tests.conftest import TEST_DOMAIN
-
     plain = Settings(
         data_dir=tmp_path / "console",
         domain=TEST_DOMAIN,
@@ -248,7 +250,7 @@ async def test_without_a_mail_host_the_console_backend_writes_the_message(
     )
     assert mail_config(plain).backend == "console"
     application = create_app(plain)
-    async with LifespanManager(application):
+    async with LifespanManager(application, startup_timeout=60):
         await make_account(application, "bea")
         transport = httpx.ASGITransport(app=application, client=("127.0.0.1", 50000))
         async with httpx.AsyncClient(
@@ -284,3 +286,72 @@ def test_the_mail_table_is_checked(tmp_path: Any) -> None:
     ):
         with pytest.raises(ConfigError):
             mail_config(base.replace(extra={"mail": wrong}))
+
+
+class Login:
+    """aiosmtpd's authenticator: one account, after STARTTLS only."""
+
+    def __init__(self) -> None:
+        self.tried: list[tuple[str, str]] = []
+
+    def __call__(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, data: Any
+    ) -> AuthResult:
+        login, password = data.login.decode(), data.password.decode()
+        self.tried.append((login, password))
+        return AuthResult(success=(login, password) == ("likewise", "s3cret"))
+
+
+async def test_the_link_goes_out_over_starttls_with_a_log_in(
+    tmp_path: Path, database_url: str
+) -> None:
+    # Given an SMTP server on loopback that wants STARTTLS, then a log-in
+    (tmp_path / "tls").mkdir()
+    ca, cert, key = make_local_ca(tmp_path / "tls", ["127.0.0.1"])
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    handler, login, port = Inbox(), Login(), _free_port()
+    controller = Controller(
+        handler,
+        hostname="127.0.0.1",
+        port=port,
+        tls_context=server_tls,
+        require_starttls=True,
+        authenticator=login,
+        auth_require_tls=True,
+    )
+    controller.start()
+    secret = tmp_path / "smtp-password"
+    secret.write_text("s3cret\n")
+    mail = {
+        "host": "127.0.0.1",
+        "port": port,
+        "username": "likewise",
+        "password_file": str(secret),
+        "from": "Likewise <no@x.test>",
+    }
+    configured = Settings(
+        data_dir=tmp_path / "data",
+        domain=TEST_DOMAIN,
+        database_url=database_url,
+        secret_key="test-secret-key-not-for-production",
+        run_worker=False,
+        ca_bundle=str(ca),
+        extra={"mail": mail},
+    )
+    try:
+        application = create_app(configured)
+        async with LifespanManager(application, startup_timeout=60):
+            await make_account(application, "cleo")
+            transport = httpx.ASGITransport(app=application, client=("127.0.0.1", 50000))
+            async with httpx.AsyncClient(
+                transport=transport, base_url=f"http://{TEST_DOMAIN}"
+            ) as client:
+                # When Cleo asks for a link
+                assert (await _ask(client, "cleo")).status_code == 303
+                (message,) = await _received(handler, 1)
+    finally:
+        controller.stop()
+    # Then it went out encrypted, after the instance logged in with the password file's
+    assert login.tried == [("likewise", "s3cret")]
+    assert message["To"] == "cleo@example.org" and _token(message)
