@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.donations.budget import donor_settings
 from server.donations.close import find_unspent_account
+from server.donations.creator_month import CreatorMonth, creator_month
 from server.donations.periods import open_period_for
 from server.models import (
     Account,
@@ -71,6 +72,7 @@ class CreatorSummary:
     pending: int
     supporters: list[Supporter]
     payouts: Sequence[Payout]
+    month: CreatorMonth | None = None  # the open month's likes and projected income
 
 
 async def balances(session: AsyncSession, owners: Sequence[Owner]) -> dict[Owner, int]:
@@ -185,5 +187,9 @@ async def creator_summary(
         select(Payout).where(Payout.account_id == account_id).order_by(col(Payout.id).desc())
     )
     return CreatorSummary(
-        found[available], found[pending], await supporters(session, account_id), payouts.all()
+        found[available],
+        found[pending],
+        await supporters(session, account_id),
+        payouts.all(),
+        await creator_month(session, settings, account_id),
     )
