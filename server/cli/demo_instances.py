@@ -43,7 +43,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for(what: str, check: Callable[[], Any], timeout: float = 60.0) -> Any:
+def wait_for(what: str, check: Callable[[], Any], timeout: float = 120.0) -> Any:
     """Poll `check` until it returns something true; DemoError naming `what` after `timeout`."""
     deadline = time.monotonic() + timeout
     while True:
