@@ -78,6 +78,13 @@ def _address(title: str) -> bool:
     return title.startswith(("https://", "http://"))
 
 
+def short_address(uri: str) -> str:
+    """An address as a label when nothing better is known: no scheme, at most 60
+    characters ("blog.example/2026/zines…")."""
+    bare = uri.split("://", 1)[-1].rstrip("/")
+    return bare if len(bare) <= 60 else bare[:59] + "…"
+
+
 async def creator_month(session: AsyncSession, settings: Settings, account_id: int) -> CreatorMonth:
     period = await open_period_for(session, None)
     rows = await session.exec(

@@ -14,7 +14,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.donations.budget import donor_settings
 from server.donations.close import find_unspent_account
-from server.donations.creator_month import CreatorMonth, creator_month
+from server.donations.creator_month import (
+    CreatorMonth,
+    creator_month,
+    short_address,
+    thing_labels,
+)
 from server.donations.periods import open_period_for
 from server.models import (
     Account,
@@ -45,6 +50,7 @@ class ClickView:
     network: str
     source: str
     share: int
+    label: str = ""  # the title, or a post's first words, or a short address: never "" when read
 
 
 @dataclass(frozen=True)
@@ -108,6 +114,7 @@ async def donor_summary(session: AsyncSession, settings: Settings, account_id: i
     spendable = 0 if chosen.paused or not counts else min(chosen.monthly_budget, wallet)
     fee = fee_of(spendable, settings.fee_bps)
     shares = equal_split(spendable - fee, len(rows)) if rows else []
+    labels = await thing_labels(session, ((thing.uri, thing.title) for _, thing, _ in rows))
     clicks = [
         ClickView(
             int(click.id or 0),
@@ -117,6 +124,7 @@ async def donor_summary(session: AsyncSession, settings: Settings, account_id: i
             identity.network,
             click.source,
             share,
+            labels.get(thing.uri) or short_address(thing.uri),
         )
         for (click, thing, identity), share in zip(rows, shares, strict=True)
     ]
