@@ -403,9 +403,11 @@ async def test_a_dispute_of_spent_money_is_a_loss_and_pauses_the_budget(
         answer = await _post_event(client, disputed["body"], disputed["signature"])
         assert answer.status_code == 200
         disputed = await _again(control, disputed["event"]["id"])
-    # Then the wallet gives what it has; the spent 8.00 and the fee are the instance's loss
+    # Then the wallet gives what it has; the spent 8.00 and the fee are the instance's loss,
+    # and so is Stripe's 15.00 dispute fee (paid to Stripe's fee account once, not by the donor)
     assert await balance(db, settings, wallet(ann)) == 0
-    assert await balance(db, settings, LOSS) == -(800 + 40)
+    assert await balance(db, settings, LOSS) == -(800 + 40 + 1500)
+    assert await balance(db, settings, FEES) == 40 + 1500
     async with db.session() as session:
         donor = await session.get(DonorSettings, ann)
     assert donor is not None and donor.paused

@@ -13,15 +13,15 @@ wallet is credited only from Stripe's signed webhook, never from the browser's r
   outside_world → provider_fees:stripe (the fee Stripe keeps).
 - A refund or dispute takes back what it names, from the wallet first (the amount part,
   up to the wallet's balance); the rest (what the donor already spent, and a refunded fee)
-  is booked to the instance's loss account. When the wallet could not cover its part, the
-  donor's budget pauses and the money page says why.
+  is booked to the instance's loss account, and so is Stripe's dispute fee
+  (stripe_books.py). When the wallet could not cover its part, the donor's budget pauses
+  and the money page says why.
+- The API client and the event's fields are read by stripe_client.py.
 """
 
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,103 +31,44 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.db.engine import Database
-from server.domain_errors import Conflict, Kind, NotFound, ServiceError, ValidationFailed
-from server.models import DonorSettings, LedgerKind, TransferKind
+from server.domain_errors import Conflict, NotFound, ValidationFailed
 from server.models.base import utcnow
 from server.models.stripe_payments import StripeCheckout, StripeEvent, WalletNotice
-from server.money.amounts import format_money, parse_amount
 from server.money.forms import checked_form_key
-from server.money.funding.base import Funding, FundingProvider
-from server.money.ledger import Owner, TransferSpec, balance_of, ledger_accounts, post_transfer
+from server.money.funding import stripe_books as books
+from server.money.funding.stripe_client import (
+    STRIPE,
+    STRIPE_ID,
+    NotYet,
+    Quote,
+    StripeFailed,
+    StripeProvider,
+    WebhookRefused,
+    card_payments,
+    client_of,
+    fee_for,
+    minor_of,
+    object_of,
+    quote,
+    refusal,
+    text_of,
+)
 from server.settings import Settings, StripeConfig
+
+__all__ = [
+    "STRIPE",
+    "NotYet",
+    "Quote",
+    "StripeFailed",
+    "StripeProvider",
+    "WebhookRefused",
+    "fee_for",
+    "quote",
+]
 
 TOLERANCE = 300  # seconds a signed event stays acceptable (Stripe's default)
 MAX_EVENT_BYTES = 512 * 1024
-STRIPE_ID = re.compile(r"[A-Za-z0-9_]{3,255}")
 PAID = ("paid", "no_payment_required")
-
-
-class StripeProvider(FundingProvider):
-    name = "stripe"
-
-
-STRIPE = StripeProvider()
-
-
-class WebhookRefused(ServiceError):
-    """A delivery that is not a signed, well-formed Stripe event for this instance: 400."""
-
-    kind = Kind.bad_request
-    code = "webhook_refused"
-
-
-class StripeFailed(ServiceError):
-    kind = Kind.upstream
-    code = "stripe_failed"
-
-
-class NotYet(ServiceError):
-    """An event about a payment not credited yet (events come out of order): Stripe
-    delivers it again later."""
-
-    kind = Kind.unavailable
-    code = "retry_later"
-
-
-@dataclass(frozen=True)
-class Quote:
-    amount: int  # what reaches the wallet
-    fee: int  # the processing fee on top
-    total: int  # what the donor pays
-
-
-def card_payments(settings: Settings) -> StripeConfig:
-    config = settings.stripe
-    if config is None:
-        raise NotFound("this instance takes no card payments")
-    return config
-
-
-def fee_for(amount: int, config: StripeConfig) -> int:
-    """fee_fixed plus fee_bps of the amount, rounded up to a whole minor unit."""
-    return config.fee_fixed + -(-amount * config.fee_bps // 10_000)
-
-
-def quote(text: str, settings: Settings) -> Quote:
-    config = card_payments(settings)
-    amount = parse_amount(text, settings)
-    if not config.min_amount <= amount <= config.max_amount:
-        low, high = (
-            format_money(config.min_amount, settings),
-            format_money(config.max_amount, settings),
-        )
-        raise ValidationFailed(f"the amount must be from {low} to {high}", field="amount")
-    fee = fee_for(amount, config)
-    return Quote(amount, fee, amount + fee)
-
-
-class _HTTPX(stripe.HTTPXClient):
-    """The library's httpx transport, sending the encoded form as `content`: httpx
-    deprecates raw bytes as `data` (and warns on every request)."""
-
-    def _get_request_args_kwargs(  # type: ignore[no-untyped-def]
-        self, method: str, url: str, headers: Mapping[str, str], post_data
-    ):
-        args, kwargs = super()._get_request_args_kwargs(method, url, headers, post_data)
-        kwargs["content"] = kwargs.pop("data") or None
-        return args, kwargs
-
-
-def _client(config: StripeConfig) -> tuple[stripe.StripeClient, stripe.HTTPXClient]:
-    """The library's client over httpx, async; the caller closes the second."""
-    http = _HTTPX(timeout=20)
-    client = stripe.StripeClient(
-        config.secret_key,
-        http_client=http,
-        base_addresses={"api": config.api_base},
-        max_network_retries=1,
-    )
-    return client, http
 
 
 @dataclass(frozen=True)
@@ -227,7 +168,7 @@ async def _create_session(
         "success_url": f"{base}/money/add/done?session_id={{CHECKOUT_SESSION_ID}}",
         "cancel_url": f"{base}/money/add",
     }
-    client, http = _client(config)
+    client, http = client_of(config)
     try:
         made = (
             await client.v1.checkout.sessions.create_async(
@@ -236,8 +177,7 @@ async def _create_session(
             )
         ).to_dict()
     except stripe.StripeError as error:
-        message = error.user_message or str(error)
-        raise StripeFailed(f"Stripe refused the payment page: {message}") from error
+        raise StripeFailed(f"Stripe refused the payment page: {refusal(error)}") from error
     finally:
         await http.close_async()  # type: ignore[no-untyped-call]
     session_id, url = str(made.get("id") or ""), str(made.get("url") or "")
@@ -272,7 +212,7 @@ async def returned(db: Database, settings: Settings, donor_id: int, session_id: 
         raise NotFound("no such payment")
     if row.credited_at is not None:
         return ReturnView(row, credited=True, paid=True)
-    client, http = _client(config)
+    client, http = client_of(config)
     try:
         found = await client.v1.checkout.sessions.retrieve_async(session_id)
         paid = found.to_dict().get("payment_status") in PAID
@@ -303,36 +243,16 @@ def _verified(body: bytes, signature: str | None, config: StripeConfig) -> dict[
     return document
 
 
-def _text(value: object, what: str) -> str:
-    if not isinstance(value, str) or not STRIPE_ID.fullmatch(value):
-        raise WebhookRefused(f"the event's {what} is missing or not a Stripe id")
-    return value
-
-
-def _object(event: dict[str, Any]) -> dict[str, Any]:
-    data = event.get("data")
-    found = data.get("object") if isinstance(data, dict) else None
-    if not isinstance(found, dict):
-        raise WebhookRefused("the event has no data.object")
-    return found
-
-
-def _minor(value: object, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise WebhookRefused(f"the event's {what} is not an amount in minor units")
-    return value
-
-
 async def handle_event(db: Database, settings: Settings, body: bytes, signature: str | None) -> str:
     """Verify, then handle a webhook delivery once; what was done, in words."""
     config = card_payments(settings)
     event = _verified(body, signature, config)
-    event_id = _text(event.get("id"), "id")
+    event_id = text_of(event.get("id"), "id")
     kind = event.get("type")
     if not isinstance(kind, str) or not kind:
         raise WebhookRefused("the event has no type")
     handler = HANDLERS.get(kind)
-    found = _object(event)
+    found = object_of(event)
     async with db.transaction() as session:
         if await session.get(StripeEvent, event_id) is not None:
             return "already handled"
@@ -346,12 +266,6 @@ async def handle_event(db: Database, settings: Settings, body: bytes, signature:
         seen.outcome = (outcome or f"{kind}: nothing to do")[:300]
         session.add(seen)
         return seen.outcome
-
-
-async def _checkout_by(session: AsyncSession, **where: str) -> StripeCheckout | None:
-    ((name, value),) = where.items()
-    query = select(StripeCheckout).where(col(getattr(StripeCheckout, name)) == value)
-    return (await session.exec(query.with_for_update())).first()
 
 
 async def _session_paid(
@@ -369,8 +283,8 @@ async def _session_completed(
 async def _session_event(
     session: AsyncSession, settings: Settings, found: dict[str, Any], *, succeeded: bool
 ) -> str:
-    session_id = _text(found.get("id"), "session id")
-    row = await _checkout_by(session, session_id=session_id)
+    session_id = text_of(found.get("id"), "session id")
+    row = await books.payment_by(session, session_id=session_id)
     if row is None:
         return f"session {session_id} is not one of this instance's"
     if found.get("client_reference_id") != str(row.donor_id):
@@ -378,188 +292,39 @@ async def _session_event(
     currency = found.get("currency")
     if not isinstance(currency, str) or currency.upper() != row.currency:
         raise WebhookRefused(f"the session is in {currency!r}, not {row.currency}")
-    if _minor(found.get("amount_total"), "amount_total") != row.total:
+    if minor_of(found.get("amount_total"), "amount_total") != row.total:
         raise WebhookRefused("the session's amount_total is not what the donor was shown")
     status = found.get("payment_status")
     if not isinstance(status, str):
         raise WebhookRefused("the session has no payment_status")
     intent = found.get("payment_intent")
     if intent is not None:
-        row.payment_intent = row.payment_intent or _text(intent, "payment_intent")
+        row.payment_intent = row.payment_intent or text_of(intent, "payment_intent")
     row.payment_status = status[:32]
     session.add(row)
     if status not in PAID and not succeeded:
         return f"session {session_id} {status}: waiting for the payment to settle"
-    return await _credit(session, settings, row)
-
-
-async def _credit(session: AsyncSession, settings: Settings, row: StripeCheckout) -> str:
-    payment = row.payment_intent or str(row.session_id)
-    done = await STRIPE.credit(
-        session, settings, Funding(row.donor_id, row.amount, payment, STRIPE.name)
-    )
-    if row.fee:
-        world, fees = Owner(LedgerKind.outside_world), _fees()
-        accounts = await ledger_accounts(session, settings, [world, fees])
-        spec = TransferSpec(
-            key=f"fee:{STRIPE.name}:{payment}",
-            debit_id=int(accounts[world].id or 0),
-            credit_id=int(accounts[fees].id or 0),
-            amount=row.fee,
-            kind=TransferKind.provider_fee,
-            reference=payment,
-        )
-        await post_transfer(session, spec)
-    if row.credited_at is None:
-        row.credited_at, row.transfer_id = utcnow(), done.transfer.id
-        session.add(row)
-    money = format_money(row.amount, settings)
-    return f"credited {money} to account {row.donor_id}" if done.created else "credited before"
-
-
-def _fees() -> Owner:
-    return Owner(LedgerKind.provider_fees, peer_domain=STRIPE.name)
+    return await books.credit_payment(session, settings, row)
 
 
 async def _session_failed(
     session: AsyncSession, settings: Settings, event_id: str, found: dict[str, Any]
 ) -> str:
-    session_id = _text(found.get("id"), "session id")
-    row = await _checkout_by(session, session_id=session_id)
-    if row is None or row.credited_at is not None:
+    session_id = text_of(found.get("id"), "session id")
+    row = await books.payment_by(session, session_id=session_id)
+    if row is None:
         return "nothing to do"
-    row.payment_status = "failed"
-    session.add(row)
-    session.add(
-        WalletNotice(
-            account_id=row.donor_id,
-            message=f"Your payment of {format_money(row.total, settings)} did not go through; "
-            "nothing was added to your wallet.",
-        )
-    )
+    if not books.tell_failed(session, settings, row, "", top_up=False):
+        return f"session {session_id}: failed before, or credited"
     return f"session {session_id} failed"
-
-
-async def _refunded(
-    session: AsyncSession, settings: Settings, event_id: str, found: dict[str, Any]
-) -> str:
-    charge = _text(found.get("id"), "charge id")
-    refunded = _minor(found.get("amount_refunded"), "amount_refunded")
-    row = await _paid_row(session, found)
-    # amount_refunded is the charge's total so far: take back what earlier events did not.
-    return await _take_back(session, settings, row, event_id, refunded, f"refund of {charge}")
-
-
-async def _disputed(
-    session: AsyncSession, settings: Settings, event_id: str, found: dict[str, Any]
-) -> str:
-    dispute = _text(found.get("id"), "dispute id")
-    amount = _minor(found.get("amount"), "amount")
-    row = await _paid_row(session, found)
-    # A dispute adds to what was taken back before it.
-    target = row.taken_back + amount
-    return await _take_back(session, settings, row, event_id, target, f"dispute {dispute}")
-
-
-async def _paid_row(session: AsyncSession, found: dict[str, Any]) -> StripeCheckout:
-    currency = found.get("currency")
-    intent = _text(found.get("payment_intent"), "payment_intent")
-    row = await _checkout_by(session, payment_intent=intent)
-    if row is None or row.credited_at is None:
-        raise NotYet(f"the payment {intent} is not credited yet; deliver this event again later")
-    if not isinstance(currency, str) or currency.upper() != row.currency:
-        raise WebhookRefused(f"the event is in {currency!r}, not {row.currency}")
-    return row
-
-
-async def _take_back(
-    session: AsyncSession,
-    settings: Settings,
-    row: StripeCheckout,
-    event_id: str,
-    target: int,
-    what: str,
-) -> str:
-    """Take the payment back up to `target` of its total: the wallet's part (the amount) from
-    the wallet up to its balance, the rest from the instance's loss account."""
-    target = min(target, row.total)
-    if target <= row.taken_back:
-        return f"{what}: taken back before"
-    owed = min(target, row.amount) - min(row.taken_back, row.amount)  # the wallet's part
-    moving = target - row.taken_back
-    wallet, world, loss = (
-        Owner(LedgerKind.donor_wallet, account_id=row.donor_id),
-        Owner(LedgerKind.outside_world),
-        Owner(LedgerKind.instance_loss),
-    )
-    from_wallet = min(owed, await balance_of(session, settings, wallet))
-    accounts = await ledger_accounts(session, settings, [wallet, world, loss])
-    reference = row.payment_intent or ""
-    if from_wallet:
-        await post_transfer(
-            session,
-            TransferSpec(
-                f"reverse:{STRIPE.name}:{event_id}",
-                int(accounts[wallet].id or 0),
-                int(accounts[world].id or 0),
-                from_wallet,
-                TransferKind.reversal,
-                reference=reference,
-            ),
-        )
-    if moving > from_wallet:
-        await post_transfer(
-            session,
-            TransferSpec(
-                f"reverse-loss:{STRIPE.name}:{event_id}",
-                int(accounts[loss].id or 0),
-                int(accounts[world].id or 0),
-                moving - from_wallet,
-                TransferKind.reversal_loss,
-                reference=reference,
-            ),
-        )
-    row.taken_back = target
-    session.add(row)
-    short = owed - from_wallet
-    await _tell(session, settings, row, from_wallet, short, what)
-    return f"{what}: {from_wallet} from the wallet, {moving - from_wallet} to the instance's loss"
-
-
-async def _tell(
-    session: AsyncSession,
-    settings: Settings,
-    row: StripeCheckout,
-    from_wallet: int,
-    short: int,
-    what: str,
-) -> None:
-    kind = "a dispute" if what.startswith("dispute") else "a refund"
-    message = (
-        f"Your payment of {format_money(row.total, settings)} was taken back ({kind}): "
-        f"{format_money(from_wallet, settings)} left your wallet."
-    )
-    if short:
-        message += (
-            f" {format_money(short, settings)} of it was already given to creators, so your "
-            "monthly budget is paused until you add money and resume it."
-        )
-        donor = await session.get(DonorSettings, row.donor_id, with_for_update=True)
-        if donor is None:
-            donor = DonorSettings(
-                account_id=row.donor_id, monthly_budget=settings.budget_default, paused=True
-            )
-        donor.paused, donor.updated_at = True, utcnow()
-        session.add(donor)
-    session.add(WalletNotice(account_id=row.donor_id, message=message[:500]))
 
 
 HANDLERS = {
     "checkout.session.completed": _session_completed,
     "checkout.session.async_payment_succeeded": _session_paid,
     "checkout.session.async_payment_failed": _session_failed,
-    "charge.refunded": _refunded,
-    "charge.dispute.created": _disputed,
+    "charge.refunded": books.refunded,
+    "charge.dispute.created": books.disputed,
 }
 
 

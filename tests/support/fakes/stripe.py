@@ -10,13 +10,17 @@ GET /v1/checkout/sessions/{id}. Stripe's hosted page: GET /pay/{id} completes th
 (delivering checkout.session.completed when `deliver_on_pay`) and redirects to its
 success_url, as Stripe does.
 
+Saved cards and off-session PaymentIntents: tests/support/fakes/stripe_cards.py.
+
 Control API (JSON): POST /_test/complete {"session_id", "payment_status"?: "paid"|"unpaid",
 "deliver"?: bool} -> the event and its delivery; POST /_test/async {"session_id",
 "succeeded": bool}; POST /_test/refund {"payment_intent", "amount"};
 POST /_test/dispute {"payment_intent", "amount"?}; POST /_test/deliver {"event_id",
 "timestamp"?, "secret"?} signs an event again and delivers it. Each answers
 {"event", "body", "signature", "status"} (status: the webhook's answer, 0 when not
-delivered). Knobs: webhook_url, webhook_secret, secret_key, deliver_on_pay, fail_5xx.
+delivered). A dispute's balance transaction carries Stripe's dispute fee (knob
+dispute_fee, 0 for none). Knobs: webhook_url, webhook_secret, secret_key, deliver_on_pay,
+fail_5xx, card_outcome (how a newly saved card answers), dispute_fee, lose_answers.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from tests.support.fakes.server import Controlled
+from tests.support.fakes.stripe_cards import SavedCards, error_response, public
 from tests.support.payloads import load_json
 
 SECRET_KEY = "sk_test_likewise_fake"
@@ -51,6 +56,9 @@ class Knobs:
     secret_key: str = SECRET_KEY
     deliver_on_pay: bool = True
     fail_5xx: int = 0
+    card_outcome: str = "succeeds"  # succeeds, card_declined or authentication_required
+    dispute_fee: int = 1500  # minor units, in the dispute's balance transaction
+    lose_answers: int = 0  # PaymentIntent answers lost after the charge was made
 
 
 def decode_form(pairs: list[tuple[str, str]]) -> dict[str, Any]:
@@ -78,16 +86,11 @@ def decode_form(pairs: list[tuple[str, str]]) -> dict[str, Any]:
     return root
 
 
-def _error(
-    status: int, message: str, kind: str = "invalid_request_error", **extra: str
-) -> Response:
-    document = copy.deepcopy(load_json("stripe/error_invalid_request.json"))
-    document["error"] = {"type": kind, "message": message, **extra}
-    return JSONResponse(document, status_code=status)
+_error = error_response
 
 
 @dataclass
-class FakeStripe(Controlled):
+class FakeStripe(SavedCards, Controlled):
     host: str = "127.0.0.1"
     knobs: Knobs = field(default_factory=Knobs)
     sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -95,7 +98,12 @@ class FakeStripe(Controlled):
     charges: dict[str, dict[str, Any]] = field(default_factory=dict)  # by payment intent
     events: dict[str, dict[str, Any]] = field(default_factory=dict)
     deliveries: list[tuple[str, int]] = field(default_factory=list)  # (event id, status)
+    customers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    payment_methods: dict[str, dict[str, Any]] = field(default_factory=dict)
+    intents: dict[str, dict[str, Any]] = field(default_factory=dict)
+    answers: dict[str, tuple[dict[str, Any], int, dict[str, Any]]] = field(default_factory=dict)
     created: int = 0  # sessions made (an idempotent repeat makes none)
+    intents_created: int = 0  # off-session PaymentIntents made
     requests: int = 0
     rate_limited: int = 0
     over_limit: int = 0
@@ -114,12 +122,17 @@ class FakeStripe(Controlled):
             routes=[
                 Route("/v1/checkout/sessions", self._create, methods=["POST"]),
                 Route("/v1/checkout/sessions/{session_id}", self._retrieve, methods=["GET"]),
+                Route("/v1/customers", self._create_customer, methods=["POST"]),
+                Route("/v1/payment_intents", self._create_intent, methods=["POST"]),
                 Route("/pay/{session_id}", self._pay, methods=["GET"]),
                 Route("/_test/complete", self._control_complete, methods=["POST"]),
                 Route("/_test/async", self._control_async, methods=["POST"]),
                 Route("/_test/refund", self._control_refund, methods=["POST"]),
                 Route("/_test/dispute", self._control_dispute, methods=["POST"]),
                 Route("/_test/deliver", self._control_deliver, methods=["POST"]),
+                Route("/_test/setup", self._control_setup, methods=["POST"]),
+                Route("/_test/card", self._control_card, methods=["POST"]),
+                Route("/_test/intent_failed", self._control_intent_failed, methods=["POST"]),
                 Route("/_test/knobs", self._control_knobs, methods=["POST"]),
                 Route("/_test/stats", self._control_stats, methods=["GET"]),
             ]
@@ -155,7 +168,8 @@ class FakeStripe(Controlled):
             problem = _session_problem(params)
             if problem:
                 return _error(400, problem, param=problem.split(": ")[-1].rstrip("."))
-            session = self._new_session(params)
+            made = self.new_setup_session if params.get("mode") == "setup" else self._new_session
+            session = made(params)
             if key:
                 self.idempotency[key] = (params, session["id"])
             self.created += 1
@@ -192,16 +206,20 @@ class FakeStripe(Controlled):
         found = self.sessions.get(request.path_params["session_id"])
         if found is None:
             return _error(404, "No such checkout.session", code="resource_missing")
-        return JSONResponse(_public(found))
+        return JSONResponse(public(found))
 
     async def _pay(self, request: Request) -> Response:
         """Stripe's hosted page, paid at once: back to the success URL."""
         session_id = request.path_params["session_id"]
         if session_id not in self.sessions:
             return Response("no such session", status_code=404)
-        event = self._complete(session_id, "paid")
+        if self.sessions[session_id]["mode"] == "setup":
+            events = self.complete_setup(session_id)
+        else:
+            events = [self._complete(session_id, "paid")]
         if self.knobs.deliver_on_pay:
-            await self._deliver(event)
+            for event in events:
+                await self._deliver(event)
         success = str(self.sessions[session_id]["success_url"])
         return RedirectResponse(success.replace("{CHECKOUT_SESSION_ID}", session_id), 303)
 
@@ -225,7 +243,7 @@ class FakeStripe(Controlled):
                 )
                 self.charges[intent] = charge
             session.update(status="complete", payment_status=status)
-            return self._event("checkout.session.completed", _public(session))
+            return self._event("checkout.session.completed", public(session))
 
     def _event(self, kind: str, found: dict[str, Any]) -> dict[str, Any]:
         event: dict[str, Any] = copy.deepcopy(load_json("stripe/event.json"))
@@ -242,12 +260,18 @@ class FakeStripe(Controlled):
         )
 
     async def _deliver(
-        self, event: dict[str, Any], *, timestamp: int | None = None, secret: str | None = None
+        self,
+        event: dict[str, Any],
+        *,
+        timestamp: int | None = None,
+        secret: str | None = None,
+        send: bool = True,
     ) -> dict[str, Any]:
+        """Sign the event; post it to webhook_url when set (and `send`)."""
         body = json.dumps(event, indent=2)
         signature = self.sign(body, timestamp=timestamp, secret=secret)
         status = 0
-        if self.knobs.webhook_url:
+        if self.knobs.webhook_url and send:
             async with httpx.AsyncClient(timeout=30) as client:
                 answer = await client.post(
                     self.knobs.webhook_url,
@@ -277,7 +301,7 @@ class FakeStripe(Controlled):
         succeeded = bool(body.get("succeeded", True))
         session["payment_status"] = "paid" if succeeded else "unpaid"
         kind = "succeeded" if succeeded else "failed"
-        event = self._event(f"checkout.session.async_payment_{kind}", _public(session))
+        event = self._event(f"checkout.session.async_payment_{kind}", public(session))
         return JSONResponse(await self._deliver(event))
 
     async def _control_refund(self, request: Request) -> Response:
@@ -312,8 +336,30 @@ class FakeStripe(Controlled):
             payment_intent=charge["payment_intent"],
             created=int(time.time()),
         )
+        dispute["balance_transactions"] = self._dispute_withdrawal(dispute)
         charge["disputed"] = True
         return JSONResponse(await self._deliver(self._event("charge.dispute.created", dispute)))
+
+    def _dispute_withdrawal(self, dispute: dict[str, Any]) -> list[dict[str, Any]]:
+        """The balance transaction taking the disputed amount and Stripe's fee."""
+        if not self.knobs.dispute_fee:
+            return []
+        fee = int(self.knobs.dispute_fee)
+        withdrawal: dict[str, Any] = copy.deepcopy(
+            load_json("stripe/balance_transaction_dispute.json")
+        )
+        withdrawal.update(
+            id=self._id("txn"),
+            amount=-dispute["amount"],
+            fee=fee,
+            net=-dispute["amount"] - fee,
+            currency=dispute["currency"],
+            source=dispute["id"],
+            created=dispute["created"],
+            description=f"Chargeback withdrawal for {dispute['charge']}",
+        )
+        withdrawal["fee_details"][0].update(amount=fee, currency=dispute["currency"])
+        return [withdrawal]
 
     async def _control_deliver(self, request: Request) -> Response:
         body = await request.json()
@@ -331,12 +377,12 @@ def _unsent(event: dict[str, Any]) -> dict[str, Any]:
     return {"event": event, "body": json.dumps(event, indent=2), "signature": "", "status": 0}
 
 
-def _public(session: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in session.items() if not key.startswith("_")}
-
-
 def _session_problem(params: dict[str, Any]) -> str:
     """Why Stripe would refuse these Checkout parameters ("" when it would not)."""
+    if params.get("mode") == "setup":
+        if not params.get("customer") or not params.get("success_url"):
+            return "Missing required param: customer."
+        return ""
     if params.get("mode") != "payment":
         return "Missing required param: mode."
     items = params.get("line_items")
