@@ -1,7 +1,9 @@
 """The worker's periodic housekeeping: escrow past its time goes back to the donors,
-every ended month that is not closed yet is closed (unless LIKEWISE_AUTO_CLOSE is off),
-then old finished job rows are deleted (`job_retention`), then the month's notices to
-unclaimed creators are queued (`server.escrow.notices`).
+automatic Stripe top-ups are charged in the month's last days (once per donor and month,
+`server.money.funding.stripe_top_up`), every ended month that is not closed yet is closed
+(unless LIKEWISE_AUTO_CLOSE is off), then old finished job rows are deleted
+(`job_retention`), then the month's notices to unclaimed creators are queued
+(`server.escrow.notices`).
 
 Each step runs even when an earlier one failed, so a month that cannot close (say,
 LIKEWISE_UNSPENT_TO names no account) never stalls the others. A failure is logged
@@ -38,6 +40,7 @@ from server.models import Period
 from server.models.base import utcnow
 from server.models.clicks import PeriodStage
 from server.money.amounts import format_amount
+from server.money.funding.stripe_top_up import top_up_wallets
 from server.settings import Settings
 from server.social.money_notifications import notify_money
 
@@ -48,7 +51,7 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class StepFailure:
-    step: str  # escrow, close, notify, prune or notices
+    step: str  # escrow, top_up, close, notify, prune or notices
     reason: str
     period: str = ""  # the month a failed close was for
     rule: bool = False  # a business rule refused it (a ServiceError): retrying soon won't help
@@ -144,6 +147,8 @@ async def run_housekeeping(
     notices run is asked for too (once per key)."""
     failed: list[StepFailure] = []
     returned = await _step(failed, "escrow", _expire(db, settings), 0)
+    # Wallets topped up before the month closes (the signed webhook credits them).
+    await _step(failed, "top_up", top_up_wallets(db, settings), None)
     closed = await _close_ended(db, settings, failed) if settings.auto_close else []
     # Donors hear what a closed month sent, creators what arrived (once each).
     await _step(failed, "notify", notify_money(db, settings), 0)

@@ -1,6 +1,7 @@
 """Adding money: the donor's "Add money" page (Stripe Checkout when configured, the bank
 transfer details when set), the return from Stripe (which only shows; the signed webhook
-credits), Stripe's webhook, and dismissing a wallet notice."""
+credits), the automatic monthly top-up's card and months, Stripe's webhook, and dismissing a
+wallet notice."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from server.errors import status_of
 from server.money.amounts import format_amount, format_money, parse_id
 from server.money.forms import new_form_key
 from server.money.funding import stripe as card
+from server.money.funding import stripe_top_up as top_up
 from server.money.funding.bank import bank_reference
 
 PAGE = "/money/add"
@@ -47,14 +49,19 @@ def _render(
 
 def _add_page(
     request: Request,
+    auto: top_up.AutoTopUpView | None,
     shown: card.Quote | None = None,
     error: ServiceError | None = None,
     entered: Mapping[str, str] | None = None,
 ) -> Response:
+    """The page; `auto` is the automatic top-up's section (None leaves it out)."""
     settings = context(request).settings
     who = _user_id(request)
     entered = dict(entered or {})
     values = {
+        "auto": auto,
+        "months_choices": list(top_up.MONTHS),
+        "card_saved": request.query_params.get("card") == "saved",
         "stripe": settings.stripe,
         "quote": shown,
         "quote_amount": format_amount(shown.amount, settings) if shown else "",
@@ -71,15 +78,19 @@ async def add_money(request: Request) -> Response:
     """The ways to add money; with ?amount=…, the fee and total before paying by card."""
     if current_user(request) is None:
         return _login(request)
-    settings = context(request).settings
+    app = context(request)
+    settings = app.settings
+    if settings.stripe is None:
+        return _add_page(request, None)
+    auto = await top_up.top_up_page(app.db, settings, _user_id(request))
     amount = request.query_params.get("amount")
-    if amount is None or settings.stripe is None:
-        return _add_page(request)
+    if amount is None:
+        return _add_page(request, auto)
     try:
         shown = card.quote(amount, settings)
     except ServiceError as error:
-        return _add_page(request, error=error, entered={"amount": amount})
-    return _add_page(request, shown, entered={"amount": amount})
+        return _add_page(request, auto, error=error, entered={"amount": amount})
+    return _add_page(request, auto, shown, entered={"amount": amount})
 
 
 async def checkout(request: Request) -> Response:
@@ -92,8 +103,32 @@ async def checkout(request: Request) -> Response:
     try:
         started = await card.start_checkout(app.db, app.settings, wanted)
     except ServiceError as error:
-        return _add_page(request, error=error, entered=entered)
+        return _add_page(request, None, error=error, entered=entered)
     return RedirectResponse(started.url, status_code=303)
+
+
+async def save_card(request: Request) -> Response:
+    """Send the donor to Stripe's page that saves a card for the automatic top-up."""
+    who = _user_id(request)
+    app = context(request)
+    await checked_form(request)
+    try:
+        url = await top_up.start_saving(app.db, app.settings, who)
+    except ServiceError as error:
+        return _add_page(request, None, error=error)
+    return RedirectResponse(url, status_code=303)
+
+
+async def auto_months(request: Request) -> Response:
+    """Keep the wallet at N months of budget (or turn the top-up off)."""
+    who = _user_id(request)
+    app = context(request)
+    form = await checked_form(request)
+    months = str(form.get("months", ""))
+    chosen = await top_up.choose_months(app.db, app.settings, who, months)
+    if chosen.error is not None:
+        return _add_page(request, chosen.view, error=chosen.error, entered={"months": months})
+    return RedirectResponse(f"{PAGE}#auto-top-up", status_code=303)
 
 
 async def done(request: Request) -> Response:
@@ -131,6 +166,8 @@ routes = [
     Route(PAGE, add_money, methods=["GET"]),
     Route(f"{PAGE}/checkout", checkout, methods=["POST"]),
     Route(f"{PAGE}/done", done, methods=["GET"]),
+    Route(f"{PAGE}/auto", auto_months, methods=["POST"]),
+    Route(f"{PAGE}/auto/card", save_card, methods=["POST"]),
     Route("/money/notices/dismiss", dismiss, methods=["POST"]),
     Route("/webhooks/stripe", webhook, methods=["POST"]),
 ]

@@ -16,7 +16,9 @@ wallet is credited only from Stripe's signed webhook, never from the browser's r
   is booked to the instance's loss account, and so is Stripe's dispute fee
   (stripe_books.py). When the wallet could not cover its part, the donor's budget pauses
   and the money page says why.
-- The API client and the event's fields are read by stripe_client.py.
+- The automatic monthly top-up's events (a saved card, an off-session charge succeeded or
+  failed) are handled by stripe_top_up.py; the API client and the event's fields are read
+  by stripe_client.py.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from server.models.base import utcnow
 from server.models.stripe_payments import StripeCheckout, StripeEvent, WalletNotice
 from server.money.forms import checked_form_key
 from server.money.funding import stripe_books as books
+from server.money.funding import stripe_top_up as top_ups
 from server.money.funding.stripe_client import (
     STRIPE,
     STRIPE_ID,
@@ -284,6 +287,8 @@ async def _session_event(
     session: AsyncSession, settings: Settings, found: dict[str, Any], *, succeeded: bool
 ) -> str:
     session_id = text_of(found.get("id"), "session id")
+    if found.get("mode") == "setup":
+        return f"setup session {session_id}: the card is saved by setup_intent.succeeded"
     row = await books.payment_by(session, session_id=session_id)
     if row is None:
         return f"session {session_id} is not one of this instance's"
@@ -314,6 +319,7 @@ async def _session_failed(
     row = await books.payment_by(session, session_id=session_id)
     if row is None:
         return "nothing to do"
+    # payment_intent.payment_failed may have told the donor already: once is enough.
     if not books.tell_failed(session, settings, row, "", top_up=False):
         return f"session {session_id}: failed before, or credited"
     return f"session {session_id} failed"
@@ -323,6 +329,9 @@ HANDLERS = {
     "checkout.session.completed": _session_completed,
     "checkout.session.async_payment_succeeded": _session_paid,
     "checkout.session.async_payment_failed": _session_failed,
+    "payment_intent.succeeded": top_ups.intent_succeeded,
+    "payment_intent.payment_failed": top_ups.intent_failed,
+    "setup_intent.succeeded": top_ups.setup_succeeded,
     "charge.refunded": books.refunded,
     "charge.dispute.created": books.disputed,
 }
