@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from sqlalchemy import distinct, func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -83,6 +84,17 @@ def short_address(uri: str) -> str:
     characters ("blog.example/2026/zines…")."""
     bare = uri.split("://", 1)[-1].rstrip("/")
     return bare if len(bare) <= 60 else bare[:59] + "…"
+
+
+async def supporter_count(session: AsyncSession, account_id: int) -> int:
+    """The donors of this instance who ever liked one of the creator's things."""
+    found = await session.exec(
+        select(func.count(distinct(col(Click.donor_id))))
+        .join(Thing, col(Thing.id) == Click.thing_id)
+        .join(Identity, col(Identity.id) == Thing.identity_id)
+        .where(Identity.claimed_account_id == account_id, Click.donor_id != account_id)
+    )
+    return int(found.one() or 0)
 
 
 async def creator_month(session: AsyncSession, settings: Settings, account_id: int) -> CreatorMonth:

@@ -11,6 +11,7 @@ from starlette.routing import Route
 from activitypub.jsonld import accepts_activity_json
 from server.auth import checked_form, current_account, current_user
 from server.context import context
+from server.render.mastodon import DEFAULT_AVATAR, media_url
 from server.social import pages
 from server.social.notes import NewStatus
 
@@ -35,13 +36,16 @@ async def profile(request: Request) -> Response:
 
 
 async def profile_page(request: Request) -> Response:
-    app = context(request)
-    found = await pages.profile(app.db, app.settings, request.path_params["username"])
+    app, user = context(request), current_user(request)
+    username = request.path_params["username"]
+    found = await pages.profile(app.db, app.settings, username, user.id if user else None)
     values = {
         "account": found.account,
         "actor": found.actor,
-        "notes": found.notes,
+        "views": found.views,
         "linked": found.linked,
+        "supporters": found.supporters,
+        "avatar": media_url(app.settings, found.account.avatar_path, DEFAULT_AVATAR),
     }
     return _render(request, "profile.html", values)
 
@@ -83,7 +87,7 @@ async def like_note(request: Request) -> Response:
 
 
 async def compose(request: Request) -> Response:
-    account = await current_account(request, "log in to like posts")
+    account = await current_account(request, "log in to write a post")
     if request.method == "GET":
         return _render(request, "compose.html", {"error": None})
     form = await checked_form(request)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from server.db.engine import Database
 from server.db.paging import Page
 from server.domain_errors import NotFound, ValidationFailed
+from server.donations.creator_month import supporter_count
 from server.donations.likes import DonorLike, count_note_like, donor_like
 from server.escrow.claims import linked_accounts
 from server.federation.remote import RemoteActors
@@ -38,6 +39,8 @@ class Profile:
     actor: Actor
     notes: list[Note]  # the latest, newest first
     linked: list[Identity] = field(default_factory=list)  # accounts elsewhere it claimed
+    views: list[StatusView] = field(default_factory=list)  # the notes with their like counts
+    supporters: int = 0  # this instance's donors who liked the creator's things
 
 
 @dataclass(frozen=True)
@@ -48,12 +51,17 @@ class NotePage:
     like: DonorLike | None = None  # what the viewer's like counts for, when logged in
 
 
-async def profile(db: Database, settings: Settings, username: str) -> Profile:
+async def profile(
+    db: Database, settings: Settings, username: str, viewer_id: int | None = None
+) -> Profile:
     async with db.session() as session:
         account, actor = await local_profile(session, username)
         notes = await recent_notes(session, actor.id or 0)
         linked = await linked_accounts(session, settings, account.id or 0)
-    return Profile(account, actor, notes, linked)
+        viewer = await viewer_of(session, viewer_id)
+        views = await status_views(session, settings, notes, viewer)
+        supporters = await supporter_count(session, account.id or 0)
+    return Profile(account, actor, notes, linked, views, supporters)
 
 
 async def support(db: Database, username: str) -> Profile:

@@ -143,3 +143,41 @@ async def test_the_button_page_says_liked_and_a_reload_does_not_like_again(
     await page.goto(f"{instance.base_url}/button/badge.svg?url={quote(url, safe='')}")
     badge = page.get_by_role("img", name="Donate with a like on Likewise: 1 like so far")
     await expect(badge).to_have_count(1)
+
+
+async def test_a_profile_shows_avatar_bio_supporters_and_posts_as_cards_with_likes(
+    instances: Callable[..., LiveInstance], page: Page, tmp_path: Path
+) -> None:
+    # Given cat, who wrote her bio and a post, and dora, who liked the post
+    instance = instances()
+    _user(instance, "cat")
+    _user(instance, "dora")
+    await page.set_viewport_size(PHONE)
+    await page.goto(instance.base_url + "/login?next=/settings/profile")
+    await _log_in_here(page, "cat")
+    await page.get_by_label("Bio").fill("I draw zines about <the sea> & rain.")
+    await page.get_by_role("button", name="Save").click()
+    await page.goto(instance.base_url + "/compose")
+    await page.get_by_label("What's new?").fill("A zine about the sea")
+    await page.get_by_role("button", name="Post").click()
+    post = page.url
+    await page.context.clear_cookies()
+    back = quote(post.removeprefix(instance.base_url))
+    await page.goto(f"{instance.base_url}/login?next={back}")
+    await _log_in_here(page, "dora")
+    await page.get_by_role("button", name="Like", exact=True).click()
+    # When anyone opens her profile on a phone
+    await page.context.clear_cookies()
+    await page.goto(instance.base_url + "/@cat")
+    # Then it shows her avatar, her bio as she wrote it, her supporters and her post's likes
+    avatar = page.locator("img.avatar")
+    await expect(avatar).to_be_visible()
+    assert await avatar.evaluate("img => img.complete && img.naturalWidth > 0")
+    await expect(page.locator(".bio")).to_have_text("I draw zines about <the sea> & rain.")
+    await expect(page.locator(".supporters")).to_have_text("1 supporter on Likewise")
+    card = page.locator("article.note.card")
+    await expect(card).to_have_count(1)
+    await expect(card.locator(".content")).to_have_text("A zine about the sea")
+    await expect(card.locator(".likes")).to_have_text("1 like")
+    assert await page.evaluate(WIDTH) <= 390
+    await page.screenshot(path=str(tmp_path / "profile-390.png"), full_page=True)
