@@ -31,6 +31,7 @@ async def test_the_admin_writes_both_and_everyone_reads_them(
 ) -> None:
     await make_account(app, "root1", admin=True)
     await log_in(client, "root1")
+    assert 'href="/admin/terms"' in (await client.get("/terms")).text  # where admins write
     page = await client.get("/admin/terms")
     assert page.status_code == 200
     terms = "Be kind.\nNo spam.\n\nLikes are <b>donations</b>."
@@ -52,6 +53,7 @@ async def test_the_admin_writes_both_and_everyone_reads_them(
         assert "<p>Be kind.<br>No spam.</p>" in shown.text
         assert "<p>Likes are &lt;b&gt;donations&lt;/b&gt;.</p>" in shown.text
         assert "has not written" not in shown.text and "Last changed" in shown.text
+        assert 'href="/admin/terms"' not in shown.text
         assert "We keep your e-mail." in (await anonymous.get("/privacy")).text
     # Emptied, a page says again that it is not written
     cleared = await client.post(
