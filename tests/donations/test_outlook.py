@@ -15,9 +15,10 @@ from starlette.applications import Starlette
 from server.context import context
 from server.db.engine import Database
 from server.donations.budget import update_donor_settings
+from server.donations.close import close_period
 from server.donations.dashboard import donor_page
-from server.donations.outlook import Standing, close_day, outlook
-from server.donations.periods import period_of
+from server.donations.outlook import MONTHS, Standing, close_day, outlook
+from server.donations.periods import next_period, period_of
 from server.models.base import utcnow
 from server.settings import Settings
 from tests.support.accounts import csrf_from, log_in
@@ -222,3 +223,22 @@ async def test_the_money_page_shows_the_guide_until_dismissed_and_the_sentence(
     hidden = await client.post("/money/guide/dismiss", data={"csrf_token": csrf_from(after.text)})
     assert hidden.status_code == 303
     assert "Getting started" not in (await client.get("/money")).text
+
+
+async def test_after_a_forced_close_the_sentence_names_the_next_months_last_day(
+    db: Database, settings: Settings
+) -> None:
+    # Given this month was closed early by the admin (likes now count in the next month)
+    dan = await donor(db, settings, "dan", funds=3000, budget=1000)
+    this_month = period_of(utcnow())
+    await close_period(db, settings, this_month, force=True)
+    await like(db, settings, dan, web_thing("https://blog.example/late"))
+    # When the page is read
+    page = await donor_page(db, settings, dan, utcnow().date())
+    # Then the close it speaks of is the next month's, on that month's last day
+    assert page.donor.period == next_period(this_month)
+    assert page.outlook.close_on == close_day(next_period(this_month))
+    assert page.outlook.sentence.startswith(
+        f"On {page.outlook.close_on.day} {MONTHS[page.outlook.close_on.month - 1]}, "
+        "10.00 EUR leaves your wallet, all for your one like."
+    )
