@@ -215,6 +215,27 @@ async def test_a_small_shortfall_is_raised_to_stripes_smallest_charge(
     await run_housekeeping(db, settings)
     (row,) = await _rows(db, StripeCheckout)
     assert (row.amount, row.fee) == (200, 25 + 3)
+    await assert_books_balance(db)
+
+
+async def test_a_run_killed_before_stripe_made_the_charge_charges_on_the_next_run(
+    app: Starlette, client: httpx.AsyncClient, control: httpx.AsyncClient, fake: FakeStripe
+) -> None:
+    db, settings = _db(app)
+    ann = await _with_card(app, client, control, funds=0, months=1)
+    # Given the row was written but Stripe never got the request (500 before it, twice)
+    fake.knobs.fail_5xx = 2
+    first = await run_housekeeping(db, settings)
+    assert [failure.step for failure in first.failed] == ["top_up"]
+    assert fake.intents_created == 0
+    # When the next slot runs, the same row is sent (same key): one charge, then none
+    for _ in range(2):
+        assert not (await run_housekeeping(db, settings)).failed
+    assert fake.intents_created == 1 and len(await _rows(db, StripeCheckout)) == 1
+    delivered = await _signed(control, fake, "payment_intent.succeeded")
+    assert (await _post_event(client, delivered)).status_code == 200
+    assert await balance(db, settings, wallet(ann)) == 500
+    await assert_books_balance(db)
 
 
 @pytest.mark.parametrize(
@@ -365,6 +386,7 @@ async def test_months_out_of_range_or_without_a_card_are_refused(
     )
     assert no_card.status_code == 422 and "save a card first" in no_card.text
     assert all(row.months == 0 for row in await _rows(db, StripeAutoTopUp))
+    await assert_books_balance(db)
 
 
 def test_the_window_is_the_months_last_days(settings: Settings) -> None:
@@ -393,6 +415,7 @@ async def test_outside_the_window_nothing_is_charged(
     assert report.charged == 1 and fake.intents_created == 1
     (row,) = await _rows(db, StripeCheckout)
     assert row.form_key.endswith(":2026-12")
+    await assert_books_balance(db)
 
 
 async def test_a_sepa_debit_failing_by_payment_intent_event_tells_the_donor_once(
