@@ -22,6 +22,7 @@ from server.errors import BadRequest
 from server.render.mastodon import render_account
 from server.render.relationships import render_account_view, render_relationship
 from server.render.statuses import StatusView, render_remote_account, render_status, render_tag
+from server.routes.api.fast_json import FastJSONResponse
 from server.routes.api.paging import link_header, page_of
 from server.routes.api.params import body_params
 from server.social import follow_requests, search, statuses
@@ -29,7 +30,7 @@ from server.social.notes import NewStatus
 
 
 def _render(request: Request, view: StatusView) -> Response:
-    return JSONResponse(render_status(context(request).settings, view))
+    return FastJSONResponse(render_status(context(request).settings, view))
 
 
 def _note_id(request: Request) -> int:
@@ -185,7 +186,7 @@ async def unbookmark_status(request: Request) -> Response:
 def _listed(request: Request, found: statuses.Listed) -> Response:
     settings = context(request).settings
     body = [render_status(settings, view) for view in found.views]
-    return JSONResponse(body, headers=link_header(request, found.ids))
+    return FastJSONResponse(body, headers=link_header(request, found.ids))
 
 
 @require_scope("read:bookmarks")

@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from server.auth import current_account, current_actor, current_user, require_scope
 from server.context import context
 from server.errors import BadRequest
 from server.render.statuses import StatusView, render_status
+from server.routes.api.fast_json import FastJSONResponse
 from server.routes.api.paging import link_header, page_of
 from server.social import statuses
 from server.social.timelines import PublicFilter
@@ -22,7 +23,8 @@ HASHTAG = re.compile(r"\w{1,100}")
 def _answer(request: Request, views: list[StatusView]) -> Response:
     settings = context(request).settings
     body = [render_status(settings, view) for view in views]
-    return JSONResponse(body, headers=link_header(request, [view.note.id or 0 for view in views]))
+    ids = [view.note.id or 0 for view in views]
+    return FastJSONResponse(body, headers=link_header(request, ids))
 
 
 def _flag(request: Request, name: str) -> bool:
