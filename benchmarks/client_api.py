@@ -240,6 +240,12 @@ async def load(
     return Result(name, counts["ok"], counts["other"], seconds, latencies)
 
 
+def load_average() -> str:
+    """The machine's load (1, 5 and 15 minutes): figures taken on a busy machine say so."""
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f}, {five:.2f}, {fifteen:.2f} on {os.cpu_count()} CPUs"
+
+
 def report(result: Result, ceiling: Result) -> float:
     ratio = result.rate / ceiling.rate
     for row in (ceiling, result):
@@ -247,7 +253,7 @@ def report(result: Result, ceiling: Result) -> float:
             f"  {row.name:<28} {row.rate:8.0f} req/s   p50 {row.percentile(0.5):6.1f} ms"
             f"   p99 {row.percentile(0.99):6.1f} ms   ok {row.ok}  other {row.other}"
         )
-    print(f"  ratio to the ceiling: {ratio:.2f} (target {TARGET_RATIO:.2f})")
+    print(f"  ratio to the ceiling: {ratio:.2f} (target {TARGET_RATIO:.2f}); {load_average()}")
     return ratio
 
 
@@ -349,6 +355,7 @@ def measure(args: argparse.Namespace, setup: Setup, workdir: Path) -> bool:
         asyncio.run(load("warm-up", base, reads[:200], headers))
         asyncio.run(load("warm-up", ceiling_base, reads[:200], headers))
         print(f"home timeline, concurrency {CONCURRENCY}, {args.requests} requests:")
+        print(f"  {load_average()}")
         bare = asyncio.run(load("bare Starlette", ceiling_base, reads, headers))
         home = asyncio.run(load("Likewise home timeline", base, reads, headers))
         home_ratio = report(home, bare)
