@@ -9,6 +9,7 @@ from server.connections.polling import (
     handle_sweep,
     sweep_interval,
 )
+from server.donations.admin_runs import RUN_JOB, handle_run
 from server.donations.housekeeping import (
     HOUSEKEEPING_JOB,
     handle_housekeeping,
@@ -40,5 +41,6 @@ def job_handlers() -> dict[str, Handler]:
         POLL_JOB: handle_poll,
         SWEEP_JOB: Scheduled(handle_sweep, sweep_interval),
         IMPORT_PARSE_JOB: handle_import_parse,
+        RUN_JOB: handle_run,
     }
     return handlers

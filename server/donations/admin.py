@@ -1,19 +1,29 @@
-"""What the admin's money page (/admin/money) reads and does: open payouts and recent
-wallet credits, funding a donor's wallet, deciding a payout; each function owns its
-session or transaction."""
+"""What the admin's money page (/admin/money) reads and does: open payouts (named by
+their account's handle), exported payout batches, recent wallet credits, the instance's
+loss account, funding a donor's wallet, deciding a payout; each function owns its session
+or transaction."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from server.accounts.accounts import get_account
 from server.db.engine import Database
 from server.domain_errors import FieldChecks, NotFound, Outcome, attempt
-from server.models import Payout
+from server.donations.admin_money import (
+    Batch,
+    LossLine,
+    OpenPayout,
+    approved_payouts,
+    loss_account,
+    open_payouts,
+    recent_batches,
+)
+from server.donations.admin_runs import RunForm, start_run
 from server.money.amounts import parse_amount
 from server.money.funding.credits import CreditLine, recent_credits
 from server.money.funding.manual import AdminCredit, credit_by_admin
-from server.money.payouts import approve_payout, list_payouts, reject_payout
+from server.money.payouts import approve_payout, reject_payout
 from server.settings import Settings
 
 
@@ -36,14 +46,25 @@ class Funded:
 
 @dataclass(frozen=True)
 class MoneyPage:
-    payouts: list[Payout]  # requested or approved, newest first
+    payouts: list[OpenPayout]  # requested or approved, newest first
     credits: list[CreditLine]  # the latest wallet credits
+    batches: list[Batch] = field(default_factory=list)  # exported, newest first
+    approved: int = 0  # payouts approved and not yet exported
+    loss: int = 0  # the instance's loss account: refunds and disputes of spent money
+    loss_lines: list[LossLine] = field(default_factory=list)
 
 
 async def money_page(db: Database) -> MoneyPage:
     async with db.session() as session:
-        payouts = [p for p in await list_payouts(session) if p.state in ("requested", "approved")]
-        return MoneyPage(payouts, await recent_credits(session))
+        loss, lines = await loss_account(session)
+        return MoneyPage(
+            payouts=await open_payouts(session),
+            credits=await recent_credits(session),
+            batches=await recent_batches(session),
+            approved=await approved_payouts(session),
+            loss=loss,
+            loss_lines=lines,
+        )
 
 
 async def fund_wallet(db: Database, settings: Settings, admin_id: int, form: FundForm) -> Funded:
@@ -88,3 +109,10 @@ async def decide_payout_or_page(
         decide_payout(db, settings, payout_id, approve=approve, note=note),
         lambda: money_page(db),
     )
+
+
+async def start_run_or_page(
+    db: Database, settings: Settings, admin_id: int, form: RunForm
+) -> Outcome[int, MoneyPage]:
+    """Start a run of the settlement round (its job's id), or the money page showing why not."""
+    return await attempt(start_run(db, settings, admin_id, form), lambda: money_page(db))

@@ -9,6 +9,7 @@ import server.convertors  # noqa: F401  (bounds {x:int} before any route module 
 from server.routes import (
     activitypub,
     admin_accounts,
+    admin_runs,
     bank,
     button,
     connections,
@@ -80,6 +81,7 @@ def all_routes() -> list[BaseRoute]:
         *dashboard.routes,
         *bank.routes,
         *money.routes,
+        *admin_runs.routes,
         *admin_accounts.routes,
         *stripe.routes,
         *settlement_pages.routes,

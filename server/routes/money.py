@@ -1,4 +1,5 @@
-"""Admin money pages: fund a donor's wallet, recent credits; approve or reject payouts.
+"""Admin money pages: fund a donor's wallet, recent credits; approve or reject payouts; the
+settlement round's forms (server/routes/admin_runs.py runs them); the instance's loss.
 
 Every form posts, then redirects (post/redirect/get): the notice travels in the session,
 so a reload repeats nothing. A refused form is shown again with what was typed."""
@@ -43,9 +44,18 @@ def _page(
     entered: Mapping[str, str] | None = None,
 ) -> Response:
     entered = dict(entered or {})
+    settings = context(request).settings
     values = {
         "payouts": page.payouts,
         "credits": page.credits,
+        "batches": page.batches,
+        "approved": page.approved,
+        "loss": page.loss,
+        "loss_lines": page.loss_lines,
+        "bank": settings.bank,
+        # One key per run form: a double submit of one form starts its run once.
+        "run_keys": {name: new_form_key() for name in ("close", "export")},
+        "confirm_keys": {row.batch.id: new_form_key() for row in page.batches},
         "error": error,
         "notice": request.session.pop(NOTICE_KEY, ""),
         "entered": entered,
@@ -53,6 +63,13 @@ def _page(
         "form_key": entered.get("form_key") or new_form_key(),
     }
     return _render(request, values, status_of(error) if error else 200)
+
+
+def render_money_page(
+    request: Request, page: admin.MoneyPage, error: ServiceError | None
+) -> Response:
+    """The money page showing a refusal of one of its forms (the runs' forms among them)."""
+    return _page(request, page, error)
 
 
 def _done(request: Request, notice: str) -> Response:

@@ -45,6 +45,7 @@ MACHINE_PATHS = {
     "/button/badge.svg": "an image embedded on other sites",
     "/favicon.ico": "an image",
     "/settings/imports/{batch_id:int}/progress": "JSON read by the import page",
+    "/admin/payouts/batches/{batch_id:int}/sepa.xml": "a SEPA file the admin downloads",
 }
 
 
@@ -59,6 +60,7 @@ class Samples:
     bank_import: int
     peer: str
     waiting_token: str
+    run: int  # a month close started from the admin's money page
 
 
 # Each page's route and the address the test opens for it.
@@ -103,6 +105,7 @@ PAGES: dict[str, Callable[[Samples], str]] = {
     "/admin/networks": lambda s: "/admin/networks",
     "/admin/accounts": lambda s: "/admin/accounts",
     "/admin/accounts/{username:str}": lambda s: "/admin/accounts/dora",
+    "/admin/runs/{job_id:int}": lambda s: f"/admin/runs/{s.run}",
     "/admin/peers": lambda s: "/admin/peers",
     "/admin/peers/{domain:str}/statement": lambda s: f"/admin/peers/{s.peer}/statement",
     "/admin/terms": lambda s: "/admin/terms",
@@ -223,6 +226,10 @@ async def walk(
         await admin.get_by_role("button", name="Preview").click()
         await expect(admin).to_have_url(re.compile(r"/admin/money/bank/\d+$"))
         bank_import = int(admin.url.rsplit("/", 1)[1])
+        await admin.goto(alpha.base_url + "/admin/money")
+        await admin.get_by_role("button", name="Close the month").click()
+        await expect(admin).to_have_url(re.compile(r"/admin/runs/\d+$"))
+        run = int(admin.url.rsplit("/", 1)[1])
         post_url = made["post_url"]
         walk.samples = Samples(
             post_path=post_url.removeprefix(alpha.base_url),
@@ -232,6 +239,7 @@ async def walk(
             bank_import=bank_import,
             peer=made["peer"],
             waiting_token=made["waiting_token"],
+            run=run,
         )
         yield walk
     finally:
