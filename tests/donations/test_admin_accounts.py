@@ -125,3 +125,25 @@ async def test_suspending_an_account_is_behind_a_confirmation(
     assert "@ann is active again" in (await client.get("/admin/accounts/ann")).text
     odd = await client.post("/admin/accounts/ann/delete", data={"csrf_token": csrf})
     assert odd.status_code == 404
+
+
+async def test_older_lines_keep_the_balance_after_each(app: Starlette) -> None:
+    from server.money.funding import Funding, credit_wallet
+
+    # Given three credits to ann's wallet: 1.00, 2.00, 4.00
+    db, settings = context(app).db, context(app).settings
+    ann = await donor(db, settings, "ann")
+    for number, amount in enumerate((100, 200, 400)):
+        async with db.transaction() as session:
+            await credit_wallet(session, settings, Funding(ann, amount, f"bank-{number}"))
+    # When the history is read one line a page, following each page's cursor
+    seen: list[tuple[int, int]] = []
+    before = 0
+    while True:
+        page = await admin_accounts.account_history(db, settings, "ann", before, size=1)
+        seen += [(line.amount, line.balance) for line in page.lines]
+        if not page.next_before:
+            break
+        before = page.next_before
+    # Then every line comes once, newest first, each with the balance right after it
+    assert seen == [(400, 700), (200, 300), (100, 100)]
