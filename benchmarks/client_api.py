@@ -11,6 +11,17 @@ least 25% of the ceiling's requests per second.
 
     .venv/bin/python benchmarks/client_api.py [--statuses 50000] [--follows 500]
         [--requests 3000] [--postgres postgresql+asyncpg://postgres@127.0.0.1:5432/postgres]
+
+Figures of 7 December 2026, on a 2-CPU machine shared with other runs (load 10 to 16), so
+the absolute figures say more about the machine than about the instance:
+- SQLite: home 45 req/s (p50 364 ms, p99 1,111 ms) against a bare 162 req/s, ratio 0.28;
+  favourites 33/s against 141, ratio 0.24. Before the favourite took the bulk click path
+  (19 statements, now 12) and the hot routes came first, at load 9.6: home 89 against 462,
+  ratio 0.19; favourites 21/s against 376, ratio 0.06.
+- PostgreSQL: home 33 req/s (p50 458 ms, p99 1,126 ms) against 142, ratio 0.23;
+  favourites 16/s against 150, ratio 0.11.
+The p99 target (100 ms) cannot be judged at such a load: the bare app's own p99 was
+500 to 800 ms.
 """
 
 from __future__ import annotations
