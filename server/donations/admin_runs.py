@@ -90,6 +90,8 @@ def _debtor(form: RunForm) -> Debtor:
         bic = clean_bic(form.debtor_bic)
     except ValidationFailed as exc:
         raise ValidationFailed(exc.message, field="debtor_bic") from exc
+    if not bic:  # a SEPA credit transfer file names the paying bank (pain.001.001.03)
+        raise ValidationFailed("give the paying account's BIC", field="debtor_bic")
     return Debtor(name, iban, bic)
 
 

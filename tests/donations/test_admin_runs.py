@@ -8,7 +8,7 @@ import re
 from datetime import UTC, datetime
 
 import httpx
-from sqlmodel import func, select
+from sqlmodel import col, func, select
 from starlette.applications import Starlette
 
 from server.context import context
@@ -174,6 +174,11 @@ async def test_a_wrong_paying_iban_is_shown_on_its_field(
     refused = await client.post("/admin/runs", data=form)
     assert refused.status_code == 422
     assert 'id="debtor_iban-error"' in refused.text
+    # Without the paying bank's BIC no valid SEPA file can be written: refused on its field
+    no_bic = {**form, "debtor_iban": "DE02120300000000202051"}
+    refused = await client.post("/admin/runs", data=no_bic)
+    assert refused.status_code == 422
+    assert 'id="debtor_bic-error"' in refused.text and "BIC" in refused.text
 
 
 async def test_the_money_page_shows_the_instances_loss_and_its_lines(
@@ -224,3 +229,41 @@ async def test_nothing_lost_says_so(app: Starlette, client: httpx.AsyncClient) -
     await _admin(app, client)
     page = await client.get("/admin/money")
     assert 'class="loss-total">0.00 EUR<' in page.text and "Nothing lost." in page.text
+
+
+async def test_an_export_run_again_after_a_crash_exports_once(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    from sqlalchemy import update
+
+    from server.models import JobState
+
+    # Given an export the worker ran, whose job was left as if the worker died before
+    # marking it done (the export's transaction had committed)
+    await _approved_payout(app, "cat", 2500)
+    csrf = await _admin(app, client)
+    form = {
+        "action": "export",
+        "form_key": "9" * 32,
+        "debtor_name": "Likewise e.V.",
+        "debtor_iban": "DE02120300000000202051",
+        "debtor_bic": "BYLADEM1001",
+        "csrf_token": csrf,
+    }
+    started = await client.post("/admin/runs", data=form)
+    await context(app).worker.drain()
+    job_id = int(started.headers["location"].rsplit("/", 1)[1])
+    async with context(app).db.transaction() as session:
+        await session.exec(
+            update(Job)
+            .where(col(Job.id) == job_id)
+            .values(state=JobState.queued, finished_at=None, run_after=utcnow())
+        )
+    # When the worker runs it again
+    await context(app).worker.drain()
+    # Then there is still one batch, and the run shows it
+    async with context(app).db.session() as session:
+        batches = (await session.exec(select(PayoutBatch))).all()
+    assert len(batches) == 1
+    run = await client.get(started.headers["location"])
+    assert "Done." in run.text and f"#{batches[0].id}: 1 payout, 25.00 EUR" in run.text
