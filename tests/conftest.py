@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from starlette.applications import Starlette
 
 from server.app import create_app
@@ -16,6 +15,7 @@ from server.settings import Settings
 from tests.support.browser import CHROMIUM_ARGS, chromium_path
 from tests.support.databases import DatabaseFactory
 from tests.support.instances import LiveInstance
+from tests.support.lifespan import app_lifespan
 from tests.support.processes import (
     LIVE_FIXTURES,
     Processes,
@@ -70,7 +70,7 @@ async def db(settings: Settings) -> AsyncIterator[Database]:
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[Starlette]:
     application = create_app(settings)
-    async with LifespanManager(application):
+    async with app_lifespan(application):
         yield application
 
 

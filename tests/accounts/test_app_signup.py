@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from starlette.applications import Starlette
 
 from server.app import create_app
@@ -16,6 +15,7 @@ from server.settings import Settings
 from tests.accounts.oauth_steps import App, bearer, register
 from tests.conftest import TEST_DOMAIN
 from tests.support.accounts import make_account
+from tests.support.lifespan import app_lifespan
 
 SIGN_UP = {
     "username": "carol",
@@ -89,7 +89,7 @@ async def test_only_an_app_token_with_write_accounts_signs_up(
 @pytest.fixture
 async def closed_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(settings.replace(registrations=False, oauth_password_grant=True))
-    async with LifespanManager(app):
+    async with app_lifespan(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(
             transport=transport, base_url=f"http://{TEST_DOMAIN}"

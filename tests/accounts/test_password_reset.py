@@ -23,7 +23,6 @@ import httpx
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
-from asgi_lifespan import LifespanManager
 from sqlmodel import col, select
 from starlette.applications import Starlette
 
@@ -35,6 +34,7 @@ from server.models.password_resets import PasswordReset
 from server.settings import ConfigError, Settings
 from tests.conftest import TEST_DOMAIN
 from tests.support.accounts import csrf_from, log_in, make_account
+from tests.support.lifespan import app_lifespan
 from tests.support.tls import make_local_ca
 
 LINK = re.compile(r"https?://\S+/password/reset/([A-Za-z0-9_-]+)")
@@ -250,7 +250,7 @@ async def test_without_a_mail_host_the_console_backend_writes_the_message(
     )
     assert mail_config(plain).backend == "console"
     application = create_app(plain)
-    async with LifespanManager(application, startup_timeout=60):
+    async with app_lifespan(application):
         await make_account(application, "bea")
         transport = httpx.ASGITransport(app=application, client=("127.0.0.1", 50000))
         async with httpx.AsyncClient(
@@ -341,7 +341,7 @@ async def test_the_link_goes_out_over_starttls_with_a_log_in(
     )
     try:
         application = create_app(configured)
-        async with LifespanManager(application, startup_timeout=60):
+        async with app_lifespan(application):
             await make_account(application, "cleo")
             transport = httpx.ASGITransport(app=application, client=("127.0.0.1", 50000))
             async with httpx.AsyncClient(

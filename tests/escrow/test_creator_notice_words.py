@@ -8,7 +8,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from sqlalchemy import update
 from sqlmodel import select
 from starlette.applications import Starlette
@@ -36,6 +35,7 @@ from server.models.notices import OptOutVia
 from server.money.amounts import format_money
 from server.settings import Settings
 from tests.support.ledger import donor, like
+from tests.support.lifespan import app_lifespan
 
 LAST_MONTH = previous_period(period_of(utcnow()))
 BOB = "https://mastodon.example/users/bob"
@@ -197,7 +197,7 @@ async def test_the_page_once_nothing_waits_and_once_opted_out(
 
 async def test_the_page_without_open_sign_up(settings: Settings) -> None:
     closed = create_app(settings.replace(registrations=False))
-    async with LifespanManager(closed):
+    async with app_lifespan(closed):
         await _notice(closed)
         transport = httpx.ASGITransport(app=closed)
         async with httpx.AsyncClient(transport=transport, base_url="http://likewise.test") as http:

@@ -9,7 +9,6 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
-from asgi_lifespan import LifespanManager
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func
@@ -20,6 +19,7 @@ from server.context import context
 from server.models import InboxItem
 from tests.support.accounts import make_account
 from tests.support.databases import DatabaseFactory
+from tests.support.lifespan import app_lifespan
 from tests.support.network import Network, join, settings_for
 from tests.support.remote import RemoteServer, mastodon_bob
 
@@ -55,7 +55,7 @@ def test_hostile_bodies_never_cause_a_500(tmp_path: Path, databases: DatabaseFac
     started, stop = threading.Event(), asyncio.Event()
 
     async def serve() -> None:
-        async with LifespanManager(app):
+        async with app_lifespan(app):
             join(app, network)
             network.apps["alpha.test"] = app
             await make_account(app, "carol")  # the personal inbox belongs to a real user

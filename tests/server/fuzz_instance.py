@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import httpx
-from asgi_lifespan import LifespanManager
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Mount, Route
@@ -33,6 +32,7 @@ from server.settings import Settings
 from tests.server.fuzzing import Probe
 from tests.support.accounts import csrf_from, log_in, make_account, make_token
 from tests.support.databases import DatabaseFactory
+from tests.support.lifespan import app_lifespan
 from tests.support.network import Network, join, settings_for
 from tests.support.remote import RemoteActor, RemoteServer, mastodon_bob
 
@@ -238,7 +238,7 @@ def running(tmp: Path, databases: DatabaseFactory) -> Iterator[Instance]:
     logging.getLogger("likewise.errors").addHandler(handler)
 
     async def serve() -> None:
-        async with LifespanManager(app):
+        async with app_lifespan(app):
             join(app, network)
             await _seed(instance)
             started.set()

@@ -7,7 +7,6 @@ import asyncio
 from datetime import UTC, datetime
 
 import pytest
-from asgi_lifespan import LifespanManager
 from sqlmodel import select
 from starlette.applications import Starlette
 
@@ -18,6 +17,7 @@ from server.jobs.queue import ClaimedJob, claim, enqueue
 from server.jobs.worker import JobContext, Worker
 from server.models import Job
 from server.settings import Settings
+from tests.support.lifespan import app_lifespan
 
 
 class Calls:
@@ -108,7 +108,7 @@ async def test_an_app_wakes_its_worker_after_a_commit(settings: Settings) -> Non
         done.set()
 
     app: Starlette = create_app(settings.replace(run_worker=True), handlers={"test.echo": handler})
-    async with LifespanManager(app):
+    async with app_lifespan(app):
         running = context(app)
         assert running.db.on_commit_with_jobs == running.worker.wakeup.set
         async with running.db.transaction() as session:

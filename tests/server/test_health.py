@@ -50,12 +50,11 @@ async def test_metrics_refused_to_others_without_the_token(app: Starlette) -> No
 
 
 async def test_metrics_token_opens_them_to_others(settings: Settings) -> None:
-    from asgi_lifespan import LifespanManager
-
     from server.app import create_app
+    from tests.support.lifespan import app_lifespan
 
     app = create_app(settings.replace(metrics_token="s3cret-metrics"))
-    async with LifespanManager(app):
+    async with app_lifespan(app):
         assert (await _get_metrics(app, {"Authorization": "Bearer wrong"})).status_code == 403
         ok = await _get_metrics(app, {"Authorization": "Bearer s3cret-metrics"})
     assert ok.status_code == 200

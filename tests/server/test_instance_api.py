@@ -11,7 +11,6 @@ from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from starlette.applications import Starlette
 
 from server.app import create_app
@@ -19,6 +18,7 @@ from server.context import context
 from server.models import Actor, Peer
 from server.settings import Settings
 from tests.support.accounts import make_account, make_token
+from tests.support.lifespan import app_lifespan
 
 DOMAIN = "likewise.test"
 
@@ -136,7 +136,7 @@ async def test_rules_and_description_come_from_the_config(
         registrations=False,
     )
     app = create_app(configured)
-    async with LifespanManager(app):
+    async with app_lifespan(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url=f"http://{DOMAIN}") as http:
             rules = (await http.get("/api/v1/instance/rules")).json()

@@ -121,9 +121,8 @@ async def test_concurrent_workers_never_share_a_job(db: Database, settings: Sett
 
 
 async def test_the_app_lifespan_runs_the_worker(settings: Settings) -> None:
-    from asgi_lifespan import LifespanManager
-
     from server.app import create_app
+    from tests.support.lifespan import app_lifespan
 
     done = asyncio.Event()
 
@@ -131,7 +130,7 @@ async def test_the_app_lifespan_runs_the_worker(settings: Settings) -> None:
         done.set()
 
     app: Starlette = create_app(settings.replace(run_worker=True), handlers={"test.echo": handler})
-    async with LifespanManager(app):
+    async with app_lifespan(app):
         async with context(app).db.transaction() as session:
             await enqueue(session, "test.echo", {})
         await asyncio.wait_for(done.wait(), timeout=10)

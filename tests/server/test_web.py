@@ -72,12 +72,11 @@ async def test_sign_up_errors_are_shown_on_the_form(
 
 
 async def test_sign_up_can_be_switched_off(settings: Settings) -> None:
-    from asgi_lifespan import LifespanManager
-
     from server.app import create_app
+    from tests.support.lifespan import app_lifespan
 
     closed = create_app(settings.replace(registrations=False))
-    async with LifespanManager(closed):
+    async with app_lifespan(closed):
         transport = httpx.ASGITransport(app=closed)
         async with httpx.AsyncClient(transport=transport, base_url="http://likewise.test") as c:
             page = await c.get("/signup", headers={"accept": "text/html"})
@@ -144,12 +143,11 @@ async def test_session_cookie_is_http_only_and_lax(
 
 
 async def test_production_cookies_are_secure(settings: Settings) -> None:
-    from asgi_lifespan import LifespanManager
-
     from server.app import create_app
+    from tests.support.lifespan import app_lifespan
 
     production = create_app(settings.replace(dev=False, domain="likewise.example"))
-    async with LifespanManager(production):
+    async with app_lifespan(production):
         transport = httpx.ASGITransport(app=production)
         async with httpx.AsyncClient(transport=transport, base_url="https://likewise.example") as c:
             page = await c.get("/login")

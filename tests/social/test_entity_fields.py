@@ -10,7 +10,6 @@ from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from PIL import Image
 from starlette.applications import Starlette
 
@@ -19,6 +18,7 @@ from server.settings import Settings
 from tests.accounts.oauth_steps import App, register
 from tests.social.entity_fields import check, documented, mismatches
 from tests.support.accounts import make_account
+from tests.support.lifespan import app_lifespan
 from tests.support.statuses import user_with_token
 
 SIGN_UP = {
@@ -177,7 +177,7 @@ async def test_the_v1_instance_and_its_rules_carry_their_documented_attributes(
 ) -> None:
     configured = settings.replace(extra={"rules": ["Be kind", "No spam"]})
     application = create_app(configured)
-    async with LifespanManager(application):
+    async with app_lifespan(application):
         await make_account(application, "ada", admin=True)
         transport = httpx.ASGITransport(app=application)
         async with httpx.AsyncClient(transport=transport, base_url=configured.base_url) as http:

@@ -8,7 +8,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import httpx
-from asgi_lifespan import LifespanManager
 from starlette.applications import Starlette
 
 from server.app import create_app
@@ -16,6 +15,7 @@ from server.context import context
 from server.settings import Settings
 from tests.support.databases import DatabaseFactory
 from tests.support.fakes.oauth2 import CLIENT_ID, CLIENT_SECRET
+from tests.support.lifespan import app_lifespan
 
 
 class Network(httpx.AsyncBaseTransport):
@@ -75,7 +75,7 @@ def oauth_table(base: str, **more: object) -> dict[str, object]:
 async def running(network: Network, settings: Settings) -> AsyncIterator[Starlette]:
     app = create_app(settings)
     async with AsyncExitStack() as stack:
-        await stack.enter_async_context(LifespanManager(app))
+        await stack.enter_async_context(app_lifespan(app))
         join(app, network)
         network.apps[settings.domain] = app
         yield app
