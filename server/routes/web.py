@@ -36,8 +36,9 @@ async def signup(request: Request) -> Response:
     settings = context(request).settings
     if not settings.registrations:
         raise Forbidden("sign-up is closed on this instance; ask its admin for an account")
+    next_url = local_path(request.query_params.get("next", "/"))
     if request.method == "GET":
-        return _render(request, "signup.html", {"values": {}, "error": None})
+        return _render(request, "signup.html", {"values": {}, "error": None, "next": next_url})
     form = await checked_form(request)
     values = {k: str(form.get(k, "")) for k in ("username", "email", "display_name")}
     new = accounts.NewAccount(
@@ -49,12 +50,13 @@ async def signup(request: Request) -> Response:
     try:
         done = await sign_up(context(request).db, settings, new)
     except ServiceError as exc:
-        return _render(request, "signup.html", {"values": values, "error": exc}, status_of(exc))
+        page = {"values": values, "error": exc, "next": next_url}
+        return _render(request, "signup.html", page, status_of(exc))
     if done.account.id is not None:
         await login_session(request, done.account.id)
     moved = done.moved
     if not moved:
-        return RedirectResponse("/", status_code=303)
+        return RedirectResponse(next_url, status_code=303)
     money = format_money(moved, settings)
     request.session[CREATOR_NOTICE] = (
         f"Supporters had set aside {money} for you before you signed up; "

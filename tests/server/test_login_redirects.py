@@ -92,3 +92,34 @@ async def test_the_log_in_never_follows_next_off_the_site(
     form = {"login": "ann", "password": "correct horse", "csrf_token": csrf_from(page.text)}
     done = await client.post("/login", params={"next": target}, data=form, headers=HTML)
     assert done.status_code == 303 and done.headers["location"] == "/"
+
+
+async def test_signing_up_from_a_page_comes_back_to_it(client: httpx.AsyncClient) -> None:
+    # Given a visitor sent to sign up from a post (the post's "sign up to like" link)
+    page = await client.get("/signup", params={"next": "/@carla/1"}, headers=HTML)
+    assert 'action="/signup?next=/%40carla/1"' in page.text
+    # When she signs up on that form
+    form = {
+        "username": "newcomer",
+        "email": "newcomer@example.org",
+        "password": "correct horse",
+        "csrf_token": csrf_from(page.text),
+    }
+    done = await client.post("/signup", params={"next": "/@carla/1"}, data=form, headers=HTML)
+    # Then she is back on the post, logged in
+    assert done.status_code == 303 and done.headers["location"] == "/@carla/1"
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/", "/\\evil.example/"])
+async def test_signing_up_never_follows_next_off_the_site(
+    client: httpx.AsyncClient, target: str
+) -> None:
+    page = await client.get("/signup", params={"next": target}, headers=HTML)
+    form = {
+        "username": "newcomer",
+        "email": "newcomer@example.org",
+        "password": "correct horse",
+        "csrf_token": csrf_from(page.text),
+    }
+    done = await client.post("/signup", params={"next": target}, data=form, headers=HTML)
+    assert done.status_code == 303 and done.headers["location"] == "/"
