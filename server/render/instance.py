@@ -9,7 +9,7 @@ import functools
 import html
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from importlib import metadata
 from typing import Any
 
@@ -93,6 +93,39 @@ def _configuration(limits: Limits, *, v2: bool) -> dict[str, Any]:
             "min_expiration": 300,
             "max_expiration": 2_629_746,
         },
+    }
+
+
+# The date a default text (one the admin has not written) carries in the API.
+DEFAULT_TEXT_DATE = datetime(2026, 12, 7, tzinfo=UTC)
+
+
+def text_html(paragraphs: Sequence[Sequence[str]]) -> str:
+    """The admin's plain text as HTML: escaped, a <p> a paragraph, its lines joined by <br>."""
+    return "".join(
+        "<p>" + "<br>".join(html.escape(line) for line in lines) + "</p>" for lines in paragraphs
+    )
+
+
+def render_privacy_policy(
+    paragraphs: Sequence[Sequence[str]], updated_at: datetime | None
+) -> dict[str, Any]:
+    """Mastodon's PrivacyPolicy: when it last changed and its HTML."""
+    return {
+        "updated_at": iso_datetime(updated_at or DEFAULT_TEXT_DATE),
+        "content": text_html(paragraphs),
+    }
+
+
+def render_terms_of_service(
+    paragraphs: Sequence[Sequence[str]], updated_at: datetime
+) -> dict[str, Any]:
+    """Mastodon's TermsOfService (4.4): the admin's terms, in force since they were saved."""
+    return {
+        "effective_date": updated_at.date().isoformat(),
+        "effective": True,
+        "content": text_html(paragraphs),
+        "succeeded_by": None,
     }
 
 

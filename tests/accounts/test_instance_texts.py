@@ -102,3 +102,28 @@ async def test_the_instance_api_names_both_pages(client: httpx.AsyncClient) -> N
     base = str(client.base_url).rstrip("/")
     assert urls["terms_of_service"] == f"{base}/terms"
     assert urls["privacy_policy"] == f"{base}/privacy"
+
+
+async def test_the_instance_api_serves_both_as_mastodon_does(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    # Before the admin writes anything: the default privacy policy, no terms (404)
+    policy = await client.get("/api/v1/instance/privacy_policy")
+    assert policy.status_code == 200 and set(policy.json()) == {"updated_at", "content"}
+    assert "has not written the privacy policy yet" in policy.json()["content"]
+    assert (await client.get("/api/v1/instance/terms_of_service")).status_code == 404
+    # The admin writes both
+    await make_account(app, "root1", admin=True)
+    await log_in(client, "root1")
+    page = await client.get("/admin/terms")
+    form = {"terms": "Be kind.\nNo <spam>.", "privacy": "We keep your e-mail.", "csrf_token": ""}
+    form["csrf_token"] = csrf_from(page.text)
+    assert (await client.post("/admin/terms", data=form)).status_code == 303
+    # Then apps read them as HTML, escaped, with their dates
+    terms = (await client.get("/api/v1/instance/terms_of_service")).json()
+    assert terms["content"] == "<p>Be kind.<br>No &lt;spam&gt;.</p>"
+    assert terms["effective"] is True and terms["succeeded_by"] is None
+    assert len(terms["effective_date"]) == 10  # YYYY-MM-DD
+    policy = (await client.get("/api/v1/instance/privacy_policy")).json()
+    assert policy["content"] == "<p>We keep your e-mail.</p>"
+    assert policy["updated_at"][:10] == terms["effective_date"]
