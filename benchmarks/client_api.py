@@ -12,7 +12,14 @@ least 25% of the ceiling's requests per second.
     .venv/bin/python benchmarks/client_api.py [--statuses 50000] [--follows 500]
         [--requests 3000] [--postgres postgresql+asyncpg://postgres@127.0.0.1:5432/postgres]
 
-Figures of 7 December 2026, on a 2-CPU machine shared with other runs (load 10 to 16), so
+Figures of 7 December 2026 on the quiet 2-CPU machine (load average 1.3 to 2.2; the load
+generator shares the two CPUs with the server):
+- SQLite: home 91 req/s (p50 172 ms, p99 271 ms) against a bare 477 req/s (p99 179 ms),
+  ratio 0.19; favourites 53/s against 604, ratio 0.09.
+- PostgreSQL: home 144 req/s (p50 98 ms, p99 325 ms) against a bare 622 req/s (p99 126 ms),
+  ratio 0.23; favourites 75/s against 588, ratio 0.13.
+Neither target is met; the bare app's own p99 is over 100 ms at concurrency 16 here.
+Earlier the same day, on the machine shared with other runs (load 10 to 16), so
 the absolute figures say more about the machine than about the instance:
 - SQLite: home 45 req/s (p50 364 ms, p99 1,111 ms) against a bare 162 req/s, ratio 0.28;
   favourites 33/s against 141, ratio 0.24. Before the favourite took the bulk click path
