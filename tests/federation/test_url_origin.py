@@ -154,9 +154,12 @@ async def _like_by_button(network: Network, username: str, url: str) -> httpx.Re
     async with network.client("alpha.test") as browser:
         assert (await log_in(browser, username)).status_code == 303
         page = await browser.get("/button", params={"url": url})
-        return await browser.post(
+        pressed = await browser.post(
             "/button/like", data={"url": url, "csrf_token": csrf_from(page.text)}
         )
+        # The like answers with a redirect back to the button page, which tells what it did
+        assert pressed.status_code == 303, pressed.text
+        return await browser.get(pressed.headers["location"])
 
 
 async def _clicked(alpha: Starlette, donor_id: int) -> list[Creator]:
