@@ -156,6 +156,8 @@ async def create_account(session: AsyncSession, settings: Settings, new: NewAcco
 
 
 async def get_account(session: AsyncSession, username: str) -> Account:
+    if has_control_characters(username):  # no name holds one; PostgreSQL refuses a NUL
+        raise NotFound(f"no account named {username!r}")
     result = await session.exec(
         select(Account).where(Account.username == normalize_username(username))
     )
@@ -163,6 +165,12 @@ async def get_account(session: AsyncSession, username: str) -> Account:
     if account is None:
         raise NotFound(f"no account named {username!r}")
     return account
+
+
+def has_control_characters(text: str) -> bool:
+    """Whether `text` holds a control character (a NUL among them): no handle, e-mail
+    address or search a person types holds one."""
+    return any(c < " " or c == "\x7f" for c in text)
 
 
 async def set_suspended(session: AsyncSession, username: str, suspended: bool) -> Account:

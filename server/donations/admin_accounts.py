@@ -15,7 +15,12 @@ from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from server.accounts.accounts import get_account, normalize_username, set_suspended
+from server.accounts.accounts import (
+    get_account,
+    has_control_characters,
+    normalize_username,
+    set_suspended,
+)
 from server.db.engine import Database
 from server.domain_errors import Outcome, ValidationFailed, attempt
 from server.models import Account, DonorSettings, LedgerAccount, LedgerKind, Transfer
@@ -105,7 +110,7 @@ def _prefix_range(column: Any, prefix: str) -> Any:
 
 def _search(text: str) -> tuple[Any, str]:
     query = " ".join(text.split()).lower()
-    if len(query) > 254:
+    if len(query) > 254 or has_control_characters(query):
         raise ValidationFailed("search for a handle or an e-mail address", field="q")
     if "@" in query.lstrip("@"):
         return _prefix_range(col(Account.email), query), query
@@ -158,6 +163,8 @@ async def list_accounts(
     """A page of accounts by handle, after `after`, matching `search`."""
     size = size or PAGE_SIZE
     matching, query = _search(search)
+    if has_control_characters(after):
+        raise ValidationFailed("the page to start after is a handle", field="after")
     after = normalize_username(after)[:30]
     statement = _rows_query().where(matching)
     if after:

@@ -147,3 +147,18 @@ async def test_older_lines_keep_the_balance_after_each(app: Starlette) -> None:
         before = page.next_before
     # Then every line comes once, newest first, each with the balance right after it
     assert seen == [(400, 700), (200, 300), (100, 100)]
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["/admin/accounts?q=%00", "/admin/accounts?after=%00", "/admin/accounts?q=ann%01"],
+)
+async def test_a_control_character_in_the_search_is_refused_plainly(
+    app: Starlette, client: httpx.AsyncClient, address: str
+) -> None:
+    # PostgreSQL refuses a NUL in a query (it was a 500): no handle or e-mail holds one
+    await _admin(app, client)
+    refused = await client.get(address)
+    assert refused.status_code == 422, refused.status_code
+    missing = await client.get("/admin/accounts/ann%00")
+    assert missing.status_code == 404, missing.status_code
