@@ -36,6 +36,9 @@ WALLET_LINES_SHOWN = 200
 REACHED = (None, EscrowState.claimed, EscrowState.settled)  # no line: paid at the close
 WAITING = (EscrowState.held, EscrowState.offered)
 REVERSAL_PREFIX = "reverse:stripe:"  # server/money/funding/stripe.py keys a reversal by its event
+DISPUTE_PREFIX = "reverse:stripe:dispute:"  # … and a dispute's by the dispute (stripe_books.py)
+WON_PREFIX = "reinstate:stripe:dispute:"  # a dispute won: the wallet's part back
+WON = "dispute won"
 WALLET_KINDS = (
     TransferKind.funding,
     TransferKind.reversal,
@@ -168,6 +171,8 @@ async def _creator_lines(
 
 def _wallet_words(kind: TransferKind, event_type: str | None) -> str:
     if kind == TransferKind.reversal:
+        if event_type == WON:
+            return "Dispute decided in your favour: the payment came back"
         if event_type and event_type.startswith("charge.dispute"):
             return "Dispute: a payment taken back"
         return "Refund: a payment taken back"
@@ -216,15 +221,19 @@ async def wallet_lines(session: AsyncSession, account_id: int) -> list[WalletLin
 
 async def _stripe_events(session: AsyncSession, keys: list[str]) -> dict[str, str]:
     """A reversal's Stripe event type (a refund or a dispute), by the transfer's key."""
+    known = {key: "charge.dispute.created" for key in keys if key.startswith(DISPUTE_PREFIX)}
+    known |= {key: WON for key in keys if key.startswith(WON_PREFIX)}
     ids = {
-        key.removeprefix(REVERSAL_PREFIX): key for key in keys if key.startswith(REVERSAL_PREFIX)
+        key.removeprefix(REVERSAL_PREFIX): key
+        for key in keys
+        if key.startswith(REVERSAL_PREFIX) and key not in known
     }
     if not ids:
-        return {}
+        return known
     rows = await session.exec(
         select(StripeEvent.event_id, StripeEvent.type).where(col(StripeEvent.event_id).in_(ids))
     )
-    return {ids[event_id]: kind for event_id, kind in rows.all()}
+    return known | {ids[event_id]: kind for event_id, kind in rows.all()}
 
 
 async def donor_history(

@@ -15,7 +15,9 @@ wallet is credited only from Stripe's signed webhook, never from the browser's r
   up to the wallet's balance); the rest (what the donor already spent, and a refunded fee)
   is booked to the instance's loss account, and so is Stripe's dispute fee
   (stripe_books.py). When the wallet could not cover its part, the donor's budget pauses
-  and the money page says why.
+  and the money page says why. A dispute won (`charge.dispute.funds_reinstated`, or
+  `charge.dispute.closed` with status won) undoes what it booked, once per dispute, and
+  resumes a budget it paused; a lost one moves nothing more.
 - The automatic monthly top-up's events (a saved card, an off-session charge succeeded or
   failed) are handled by stripe_top_up.py; the API client and the event's fields are read
   by stripe_client.py.
@@ -334,6 +336,8 @@ HANDLERS = {
     "setup_intent.succeeded": top_ups.setup_succeeded,
     "charge.refunded": books.refunded,
     "charge.dispute.created": books.disputed,
+    "charge.dispute.funds_reinstated": books.reinstated,
+    "charge.dispute.closed": books.dispute_closed,
 }
 
 

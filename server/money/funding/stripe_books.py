@@ -9,18 +9,25 @@ The books (docs/stripe.md):
     donor_wallet ──reversal──▶ outside_world                 (taken back, up to the wallet)
     instance_loss ──reversal_loss──▶ outside_world           (taken back beyond it)
     instance_loss ──provider_fee──▶ provider_fees:stripe     (Stripe's dispute fee)
+A dispute won undoes its own lines, once (`reinstated`):
+    outside_world ──reversal──▶ donor_wallet                 (what left the wallet)
+    outside_world ──reversal_loss──▶ instance_loss           (what the loss took)
+    provider_fees:stripe ──provider_fee──▶ instance_loss     (a dispute fee Stripe returned)
 """
 
 from __future__ import annotations
 
+import logging
+from datetime import datetime
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from server.models import DonorSettings, LedgerKind, TransferKind
+from server.models import DonorSettings, LedgerKind, Transfer, TransferKind
 from server.models.base import utcnow
-from server.models.stripe_payments import StripeCheckout, WalletNotice
+from server.models.stripe_payments import StripeCheckout, StripeEvent, WalletNotice
 from server.money.amounts import format_money
 from server.money.funding.base import Funding
 from server.money.funding.stripe_client import (
@@ -33,7 +40,20 @@ from server.money.funding.stripe_client import (
 from server.money.ledger import Owner, TransferSpec, balance_of, ledger_accounts, post_transfer
 from server.settings import Settings
 
+log = logging.getLogger("likewise.stripe")
 FAILED = "failed"
+
+
+def dispute_key(dispute: str) -> str:
+    """What a dispute's transfers are keyed by (`reverse:stripe:dispute:<id>`, …)."""
+    return f"dispute:{dispute}"
+
+
+def reinstated_marker(dispute: str) -> str:
+    """The `stripe_event` row saying a dispute was decided in the donor's favour (booked
+    once, whichever of its events says so first; a late `charge.dispute.created` then takes
+    nothing)."""
+    return f"dispute-won:{dispute}"
 
 
 def fees_owner() -> Owner:
@@ -120,9 +140,15 @@ async def disputed(
     dispute = text_of(found.get("id"), "dispute id")
     amount = minor_of(found.get("amount"), "amount")
     row = await paid_row(session, found)
+    if await session.get(StripeEvent, reinstated_marker(dispute)) is not None:
+        # Decided in the donor's favour before this event came: nothing was lost.
+        return f"dispute {dispute}: won before it was told, nothing taken back"
+    keyed = dispute_key(dispute)
+    if await dispute_booking(session, keyed) != (None, None):
+        return f"dispute {dispute}: taken back before"
     # A dispute adds to what was taken back before it.
     target = row.taken_back + amount
-    done = await take_back(session, settings, row, event_id, target, f"dispute {dispute}")
+    done = await take_back(session, settings, row, keyed, target, f"dispute {dispute}")
     fee = await book_dispute_fee(session, settings, row, found)
     return f"{done}; {fee}" if fee else done
 
@@ -176,7 +202,8 @@ async def take_back(
     what: str,
 ) -> str:
     """Take the payment back up to `target` of its total: the wallet's part (the amount) from
-    the wallet up to its balance, the rest from the instance's loss account."""
+    the wallet up to its balance, the rest from the instance's loss account. The transfers
+    are keyed by `event_id` (a refund's event; a dispute's `dispute_key`)."""
     target = min(target, row.total)
     if target <= row.taken_back:
         return f"{what}: taken back before"
@@ -202,8 +229,9 @@ async def take_back(
                 reference=reference,
             ),
         )
+    paused_at = None
     if moving > from_wallet:
-        await post_transfer(
+        lost, _ = await post_transfer(
             session,
             TransferSpec(
                 f"reverse-loss:{STRIPE.name}:{event_id}",
@@ -214,10 +242,11 @@ async def take_back(
                 reference=reference,
             ),
         )
+        paused_at = lost.created_at
     row.taken_back = target
     session.add(row)
     short = owed - from_wallet
-    await _tell(session, settings, row, from_wallet, short, what)
+    await _tell(session, settings, row, from_wallet, (short, paused_at), what)
     return f"{what}: {from_wallet} from the wallet, {moving - from_wallet} to the instance's loss"
 
 
@@ -226,9 +255,12 @@ async def _tell(
     settings: Settings,
     row: StripeCheckout,
     from_wallet: int,
-    short: int,
+    shortfall: tuple[int, datetime | None],
     what: str,
 ) -> None:
+    """The donor's notice; a shortfall pauses the budget, marked by the time of the loss's
+    transfer (a won dispute resumes a pause still so marked: nothing changed it since)."""
+    short, at = shortfall
     kind = "a dispute" if what.startswith("dispute") else "a refund"
     message = (
         f"Your payment of {format_money(row.total, settings)} was taken back ({kind}): "
@@ -241,9 +273,203 @@ async def _tell(
         )
         donor = await session.get(DonorSettings, row.donor_id, with_for_update=True)
         if donor is None:
-            donor = DonorSettings(
-                account_id=row.donor_id, monthly_budget=settings.budget_default, paused=True
-            )
-        donor.paused, donor.updated_at = True, utcnow()
-        session.add(donor)
+            donor = DonorSettings(account_id=row.donor_id, monthly_budget=settings.budget_default)
+        if not donor.paused:  # a budget paused before stays the donor's (or another's) pause
+            donor.paused, donor.updated_at = True, at or utcnow()
+            session.add(donor)
     session.add(WalletNotice(account_id=row.donor_id, message=message[:500]))
+
+
+# A dispute decided in the donor's favour
+
+
+async def dispute_booking(
+    session: AsyncSession, keyed: str
+) -> tuple[Transfer | None, Transfer | None]:
+    """The transfers a dispute booked: (out of the wallet, to the instance's loss)."""
+    keys = [f"reverse:{STRIPE.name}:{keyed}", f"reverse-loss:{STRIPE.name}:{keyed}"]
+    rows = await session.exec(select(Transfer).where(col(Transfer.idempotency_key).in_(keys)))
+    found = {row.idempotency_key: row for row in rows.all()}
+    return found.get(keys[0]), found.get(keys[1])
+
+
+def _returned_fees(found: dict[str, Any], currency: str) -> list[tuple[str, int]]:
+    """(balance transaction id, fee returned) of the dispute's reinstatements in the
+    instance's currency: Stripe books a returned dispute fee as a negative `fee` on the
+    balance transaction that gives the disputed amount back."""
+    listed = found.get("balance_transactions")
+    if not isinstance(listed, list):
+        return []
+    fees: list[tuple[str, int]] = []
+    for item in listed:
+        if not isinstance(item, dict) or item.get("currency") != currency.lower():
+            continue
+        amount, fee = item.get("amount"), item.get("fee")
+        if isinstance(amount, int) and amount > 0 and isinstance(fee, int) and fee < 0:
+            fees.append((text_of(item.get("id"), "balance transaction id"), -fee))
+    return fees
+
+
+async def _fees_booked(session: AsyncSession, found: dict[str, Any], currency: str) -> int:
+    """What this instance booked as the dispute's fee (of the withdrawals the event lists)."""
+    keys = [f"dispute-fee:{STRIPE.name}:{txn}" for txn, _ in _withdrawal_fees(found, currency)]
+    if not keys:
+        return 0
+    rows = await session.exec(
+        select(Transfer.amount).where(col(Transfer.idempotency_key).in_(keys))
+    )
+    return sum(int(amount) for amount in rows.all())
+
+
+async def dispute_closed(
+    session: AsyncSession, settings: Settings, event_id: str, found: dict[str, Any]
+) -> str:
+    """`charge.dispute.closed`: a won dispute gives the money back (as
+    `charge.dispute.funds_reinstated` does; booked once); a lost one was booked when it
+    was opened, and nothing more moves."""
+    dispute = text_of(found.get("id"), "dispute id")
+    status = found.get("status")
+    if status == "won":
+        return await reinstated(session, settings, event_id, found)
+    if status == "lost":
+        return f"dispute {dispute} lost: taken back when it was opened, nothing more"
+    return f"dispute {dispute} closed ({str(status)[:40]}): nothing to book"
+
+
+async def reinstated(
+    session: AsyncSession, settings: Settings, event_id: str, found: dict[str, Any]
+) -> str:
+    """A dispute decided in the donor's favour: undo what the dispute booked (the wallet's
+    part back to the wallet, the loss's part back out of the loss account), book the dispute
+    fee Stripe returned (as its balance transactions say), resume a budget the dispute
+    paused when nothing changed it since, and tell the donor. Once per dispute."""
+    dispute = text_of(found.get("id"), "dispute id")
+    amount = minor_of(found.get("amount"), "amount")
+    intent = found.get("payment_intent")
+    row = await payment_by(session, payment_intent=intent) if isinstance(intent, str) else None
+    if row is not None and row.credited_at is None:
+        raise NotYet(f"the payment {intent} is not credited yet; deliver this event again later")
+    currency = found.get("currency")
+    if row is not None and (not isinstance(currency, str) or currency.upper() != row.currency):
+        raise WebhookRefused(f"the dispute is in {currency!r}, not {row.currency}")
+    marker = StripeEvent(event_id=reinstated_marker(dispute), type="dispute won")
+    if await session.get(StripeEvent, marker.event_id) is not None:
+        return f"dispute {dispute}: given back before"
+    try:
+        async with session.begin_nested():
+            session.add(marker)
+    except IntegrityError:
+        return f"dispute {dispute}: given back before"
+    if row is None:
+        # Not a payment of ours, or one whose Checkout session has not named its payment
+        # intent yet: the marker makes its dispute, if it comes later, take nothing.
+        log.warning("event=dispute_won_unknown dispute=%s payment=%s", dispute, str(intent)[:80])
+        marker.outcome = "not about a payment credited here: nothing booked"
+        session.add(marker)
+        return f"dispute {dispute} is not about a payment of this instance: nothing booked"
+    out, lost = await dispute_booking(session, dispute_key(dispute))
+    fee_kept = await _fees_booked(session, found, row.currency)
+    if out is None and lost is None and not fee_kept:
+        marker.outcome = "won before it was booked: nothing taken, nothing given back"
+        session.add(marker)
+        log.warning("event=dispute_won_unbooked dispute=%s payment=%s", dispute, intent)
+        return f"dispute {dispute} won before it was booked: nothing booked"
+    # What the dispute took, as far as the amount Stripe gives back reaches (the wallet first).
+    took_wallet, took_loss = (out.amount if out else 0), (lost.amount if lost else 0)
+    to_wallet = min(took_wallet, amount)
+    to_loss = min(took_loss, amount - to_wallet)
+    await _give_back(session, settings, row, dispute, to_wallet, to_loss)
+    fee_back = await _book_fee_back(session, settings, found, row.currency, fee_kept)
+    row.taken_back = max(0, row.taken_back - to_wallet - to_loss)
+    session.add(row)
+    resumed = await _resume(session, row.donor_id, lost)
+    marker.outcome = f"{to_wallet} to the wallet, {to_loss} and fee {fee_back} to the loss"
+    session.add(marker)
+    if to_wallet or to_loss:
+        _tell_won(session, settings, row, to_wallet, resumed)
+    return f"dispute {dispute} won: {marker.outcome}"
+
+
+def _tell_won(
+    session: AsyncSession, settings: Settings, row: StripeCheckout, to_wallet: int, resumed: bool
+) -> None:
+    message = (
+        f"The dispute over your payment of {format_money(row.total, settings)} was decided in "
+        f"your favour: {format_money(to_wallet, settings)} is back in your wallet."
+    )
+    if resumed:
+        message += " Your monthly budget runs again."
+    session.add(WalletNotice(account_id=row.donor_id, message=message[:500]))
+
+
+async def _give_back(
+    session: AsyncSession,
+    settings: Settings,
+    row: StripeCheckout,
+    dispute: str,
+    to_wallet: int,
+    to_loss: int,
+) -> None:
+    wallet, world, loss = (
+        Owner(LedgerKind.donor_wallet, account_id=row.donor_id),
+        Owner(LedgerKind.outside_world),
+        Owner(LedgerKind.instance_loss),
+    )
+    accounts = await ledger_accounts(session, settings, [wallet, world, loss])
+    keyed, reference = dispute_key(dispute), row.payment_intent or ""
+    for amount, to, key, kind in (
+        (to_wallet, wallet, f"reinstate:{STRIPE.name}:{keyed}", TransferKind.reversal),
+        (to_loss, loss, f"reinstate-loss:{STRIPE.name}:{keyed}", TransferKind.reversal_loss),
+    ):
+        if amount:
+            spec = TransferSpec(
+                key,
+                int(accounts[world].id or 0),
+                int(accounts[to].id or 0),
+                amount,
+                kind,
+                reference=reference,
+            )
+            await post_transfer(session, spec)
+
+
+async def _book_fee_back(
+    session: AsyncSession, settings: Settings, found: dict[str, Any], currency: str, kept: int
+) -> int:
+    """The dispute fee Stripe returned, from its fee account back to the instance's loss
+    (once per balance transaction, never more than was booked as the dispute's fee)."""
+    returned = _returned_fees(found, currency)
+    if not returned or not kept:
+        return 0
+    loss, stripe_fees = Owner(LedgerKind.instance_loss), fees_owner()
+    accounts = await ledger_accounts(session, settings, [loss, stripe_fees])
+    booked = 0
+    for transaction, fee in returned:
+        amount = min(fee, kept - booked)
+        if amount <= 0:
+            break
+        spec = TransferSpec(
+            key=f"dispute-fee-back:{STRIPE.name}:{transaction}",
+            debit_id=int(accounts[stripe_fees].id or 0),
+            credit_id=int(accounts[loss].id or 0),
+            amount=amount,
+            kind=TransferKind.provider_fee,
+            reference=transaction,
+        )
+        await post_transfer(session, spec)
+        booked += amount
+    return booked
+
+
+async def _resume(session: AsyncSession, donor_id: int, lost: Transfer | None) -> bool:
+    """Resume the budget when the dispute paused it and nothing changed it since (the
+    pause is marked with the time of the dispute's loss transfer: another pause, the
+    donor's own or another payment's, marks it otherwise)."""
+    if lost is None:
+        return False
+    donor = await session.get(DonorSettings, donor_id, with_for_update=True)
+    if donor is None or not donor.paused or donor.updated_at != lost.created_at:
+        return False
+    donor.paused, donor.updated_at = False, utcnow()
+    session.add(donor)
+    return True

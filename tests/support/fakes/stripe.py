@@ -15,12 +15,17 @@ Saved cards and off-session PaymentIntents: tests/support/fakes/stripe_cards.py.
 Control API (JSON): POST /_test/complete {"session_id", "payment_status"?: "paid"|"unpaid",
 "deliver"?: bool} -> the event and its delivery; POST /_test/async {"session_id",
 "succeeded": bool}; POST /_test/refund {"payment_intent", "amount"};
-POST /_test/dispute {"payment_intent", "amount"?}; POST /_test/deliver {"event_id",
+POST /_test/dispute {"payment_intent", "amount"?}; POST /_test/dispute_won {"dispute_id",
+"event"?: "funds_reinstated"|"closed"} gives the disputed amount back (a reinstatement
+balance transaction returning the dispute fee unless knob dispute_fee_returned is off) and
+sends that event; POST /_test/dispute_lost {"dispute_id"} sends charge.dispute.closed with
+status lost; POST /_test/deliver {"event_id",
 "timestamp"?, "secret"?} signs an event again and delivers it. Each answers
 {"event", "body", "signature", "status"} (status: the webhook's answer, 0 when not
 delivered). A dispute's balance transaction carries Stripe's dispute fee (knob
 dispute_fee, 0 for none). Knobs: webhook_url, webhook_secret, secret_key, deliver_on_pay,
-fail_5xx, card_outcome (how a newly saved card answers), dispute_fee, lose_answers.
+fail_5xx, card_outcome (how a newly saved card answers), dispute_fee, dispute_fee_returned,
+lose_answers.
 """
 
 from __future__ import annotations
@@ -58,6 +63,7 @@ class Knobs:
     fail_5xx: int = 0
     card_outcome: str = "succeeds"  # succeeds, card_declined or authentication_required
     dispute_fee: int = 1500  # minor units, in the dispute's balance transaction
+    dispute_fee_returned: bool = True  # a won dispute's reinstatement returns the fee
     lose_answers: int = 0  # PaymentIntent answers lost after the charge was made
 
 
@@ -96,6 +102,7 @@ class FakeStripe(SavedCards, Controlled):
     sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
     idempotency: dict[str, tuple[dict[str, Any], str]] = field(default_factory=dict)
     charges: dict[str, dict[str, Any]] = field(default_factory=dict)  # by payment intent
+    disputes: dict[str, dict[str, Any]] = field(default_factory=dict)
     events: dict[str, dict[str, Any]] = field(default_factory=dict)
     deliveries: list[tuple[str, int]] = field(default_factory=list)  # (event id, status)
     customers: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -129,6 +136,8 @@ class FakeStripe(SavedCards, Controlled):
                 Route("/_test/async", self._control_async, methods=["POST"]),
                 Route("/_test/refund", self._control_refund, methods=["POST"]),
                 Route("/_test/dispute", self._control_dispute, methods=["POST"]),
+                Route("/_test/dispute_won", self._control_dispute_won, methods=["POST"]),
+                Route("/_test/dispute_lost", self._control_dispute_lost, methods=["POST"]),
                 Route("/_test/deliver", self._control_deliver, methods=["POST"]),
                 Route("/_test/setup", self._control_setup, methods=["POST"]),
                 Route("/_test/card", self._control_card, methods=["POST"]),
@@ -338,6 +347,7 @@ class FakeStripe(SavedCards, Controlled):
         )
         dispute["balance_transactions"] = self._dispute_withdrawal(dispute)
         charge["disputed"] = True
+        self.disputes[dispute["id"]] = dispute
         return JSONResponse(await self._deliver(self._event("charge.dispute.created", dispute)))
 
     def _dispute_withdrawal(self, dispute: dict[str, Any]) -> list[dict[str, Any]]:
@@ -360,6 +370,53 @@ class FakeStripe(SavedCards, Controlled):
         )
         withdrawal["fee_details"][0].update(amount=fee, currency=dispute["currency"])
         return [withdrawal]
+
+    async def _control_dispute_won(self, request: Request) -> Response:
+        """The bank decided for the merchant: the amount (and the fee, when Stripe returns
+        it) comes back in a reinstatement balance transaction; the dispute is won."""
+        body = await request.json()
+        dispute = self.disputes.get(str(body.get("dispute_id", "")))
+        if dispute is None:
+            return JSONResponse({"error": "no such dispute"}, status_code=404)
+        kind = str(body.get("event", "funds_reinstated"))
+        if kind not in ("funds_reinstated", "closed"):
+            return JSONResponse({"error": "event is funds_reinstated or closed"}, 422)
+        if dispute["status"] != "won":
+            dispute.update(status="won", is_charge_refundable=False)
+            dispute["balance_transactions"].append(self._dispute_reinstatement(dispute))
+        event = self._event(f"charge.dispute.{kind}", dispute)
+        return JSONResponse(await self._deliver(event))
+
+    async def _control_dispute_lost(self, request: Request) -> Response:
+        body = await request.json()
+        dispute = self.disputes.get(str(body.get("dispute_id", "")))
+        if dispute is None:
+            return JSONResponse({"error": "no such dispute"}, status_code=404)
+        dispute.update(status="lost", is_charge_refundable=False)
+        return JSONResponse(await self._deliver(self._event("charge.dispute.closed", dispute)))
+
+    def _dispute_reinstatement(self, dispute: dict[str, Any]) -> dict[str, Any]:
+        """The balance transaction giving a won dispute's amount back (Stripe books a
+        returned dispute fee as its negative fee)."""
+        fee = -int(self.knobs.dispute_fee) if self.knobs.dispute_fee_returned else 0
+        back: dict[str, Any] = copy.deepcopy(
+            load_json("stripe/balance_transaction_dispute_reversal.json")
+        )
+        back.update(
+            id=self._id("txn"),
+            amount=dispute["amount"],
+            fee=fee,
+            net=dispute["amount"] - fee,
+            currency=dispute["currency"],
+            source=dispute["id"],
+            created=int(time.time()),
+            description=f"Chargeback reversal for {dispute['charge']}",
+        )
+        if fee:
+            back["fee_details"][0].update(amount=fee, currency=dispute["currency"])
+        else:
+            back["fee_details"] = []
+        return back
 
     async def _control_deliver(self, request: Request) -> Response:
         body = await request.json()
