@@ -19,6 +19,8 @@ from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from server.db.inline_sqlite import READER_BUSY_TIMEOUT_MS, inline_creator
+
 T = TypeVar("T")
 
 # Set in a session's `info` by whatever enqueues a job in it (server.jobs.queue), so that the
@@ -72,6 +74,7 @@ def _configure_sqlite(engine: AsyncEngine, *, read_only: bool = False) -> None:
             cursor.execute(pragma)
         if read_only:
             cursor.execute("PRAGMA query_only=ON")
+            cursor.execute(f"PRAGMA busy_timeout={READER_BUSY_TIMEOUT_MS}")
         cursor.close()
 
     begin = "BEGIN" if read_only else "BEGIN IMMEDIATE"
@@ -84,6 +87,10 @@ def _configure_sqlite(engine: AsyncEngine, *, read_only: bool = False) -> None:
 def create_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> AsyncEngine:
     driver = check_url(url)
     if driver.startswith("sqlite"):
+        path = make_url(url).database or ""
+        if read_only and path and ":memory:" not in path and "mode=memory" not in path:
+            # Readers run their statements on the loop's thread (server.db.inline_sqlite).
+            kwargs.setdefault("async_creator", inline_creator(path))
         engine = create_async_engine(url, **kwargs)
         _configure_sqlite(engine, read_only=read_only)
         return engine
