@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from sqlalchemy import Integer, bindparam
 from sqlalchemy.sql import ColumnElement, Select
 
 S = TypeVar("S", bound=Select[Any])
@@ -43,6 +44,41 @@ def paged(query: S, column: ColumnElement[Any], page: Page) -> S:
         query = query.where(column > page.min_id)
         return query.order_by(column.asc()).limit(page.limit)
     return query.order_by(column.desc()).limit(page.limit)
+
+
+PageShape = tuple[bool, bool, bool]  # whether max_id, since_id and min_id are set
+
+
+def paged_bound(query: S, column: ColumnElement[Any], shape: PageShape) -> S:
+    """`paged`, with the page's numbers as bound parameters (`page_params` gives them): the
+    statement depends only on which of them are set, so a caller can build it once per
+    shape and SQLAlchemy computes its cache key once (a new statement a request cost the
+    key's walk over the whole query every time)."""
+    max_id, since_id, min_id = shape
+    if max_id:
+        query = query.where(column < bindparam("page_max_id", type_=Integer))
+    if since_id:
+        query = query.where(column > bindparam("page_since_id", type_=Integer))
+    limit = bindparam("page_limit", type_=Integer)
+    if min_id:
+        query = query.where(column > bindparam("page_min_id", type_=Integer))
+        return query.order_by(column.asc()).limit(limit)
+    return query.order_by(column.desc()).limit(limit)
+
+
+def page_shape(page: Page) -> PageShape:
+    """What `paged_bound`'s statement depends on."""
+    return page.max_id is not None, page.since_id is not None, page.min_id is not None
+
+
+def page_params(page: Page) -> dict[str, int]:
+    """The values for `paged_bound`'s parameters."""
+    params = {"page_limit": page.limit}
+    for name in ("max_id", "since_id", "min_id"):
+        value = getattr(page, name)
+        if value is not None:
+            params[f"page_{name}"] = value
+    return params
 
 
 T = TypeVar("T")

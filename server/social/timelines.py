@@ -14,7 +14,15 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.accounts.relations import hidden_authors
-from server.db.paging import Page, in_order, paged
+from server.db.paging import (
+    Page,
+    PageShape,
+    in_order,
+    page_params,
+    page_shape,
+    paged,
+    paged_bound,
+)
 from server.models import Actor, Follow, MediaAttachment, Note, NoteMention, NoteTag
 from server.models.federation import FollowState
 from server.render.statuses import StatusView
@@ -138,11 +146,16 @@ def _home_query(hiding: bool) -> Any:
     return query.where(author.not_in(hidden_authors(cast(Any, READER)))) if hiding else query
 
 
+@functools.cache
+def _home_page_query(hiding: bool, shape: PageShape) -> Any:
+    return paged_bound(_home_query(hiding), NOTE_ID, shape)
+
+
 async def home(session: AsyncSession, viewer: Viewer, page: Page) -> list[Note]:
     """The viewer's own notes and those of the actors it follows, as far as it may see
     them (direct ones only when they mention it), newest first."""
-    query = paged(_home_query(viewer.account_id is not None), NOTE_ID, page)
-    params = {"me": viewer.actor_id or 0, "reader": viewer.account_id}
+    query = _home_page_query(viewer.account_id is not None, page_shape(page))
+    params = {"me": viewer.actor_id or 0, "reader": viewer.account_id, **page_params(page)}
     return in_order(list((await session.exec(query, params=params)).all()), page)
 
 
