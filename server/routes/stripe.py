@@ -1,7 +1,7 @@
 """Adding money: the donor's "Add money" page (Stripe Checkout when configured, the bank
 transfer details when set), the return from Stripe (which only shows; the signed webhook
-credits), the automatic monthly top-up's card and months, Stripe's webhook, and dismissing a
-wallet notice."""
+credits), the automatic monthly top-up's card (saved, or forgotten) and months, Stripe's
+webhook, and dismissing a wallet notice."""
 
 from __future__ import annotations
 
@@ -62,6 +62,7 @@ def _add_page(
         "auto": auto,
         "months_choices": list(top_up.MONTHS),
         "card_saved": request.query_params.get("card") == "saved",
+        "card_forgotten": request.query_params.get("card") == "forgotten",
         "stripe": settings.stripe,
         "quote": shown,
         "quote_amount": format_amount(shown.amount, settings) if shown else "",
@@ -119,6 +120,18 @@ async def save_card(request: Request) -> Response:
     return RedirectResponse(url, status_code=303)
 
 
+async def forget_card(request: Request) -> Response:
+    """Forget the saved card (detached at Stripe) and turn the automatic top-up off; a
+    resent form finds no card and says the same."""
+    who = _user_id(request)
+    app = context(request)
+    await checked_form(request)
+    forgot = await top_up.choose_forgetting(app.db, app.settings, who)
+    if forgot.error is not None:
+        return _add_page(request, forgot.view, error=forgot.error)
+    return RedirectResponse(f"{PAGE}?card=forgotten#auto-top-up", status_code=303)
+
+
 async def auto_months(request: Request) -> Response:
     """Keep the wallet at N months of budget (or turn the top-up off)."""
     who = _user_id(request)
@@ -168,6 +181,7 @@ routes = [
     Route(f"{PAGE}/done", done, methods=["GET"]),
     Route(f"{PAGE}/auto", auto_months, methods=["POST"]),
     Route(f"{PAGE}/auto/card", save_card, methods=["POST"]),
+    Route(f"{PAGE}/auto/card/forget", forget_card, methods=["POST"]),
     Route("/money/notices/dismiss", dismiss, methods=["POST"]),
     Route("/webhooks/stripe", webhook, methods=["POST"]),
 ]

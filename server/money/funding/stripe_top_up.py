@@ -13,6 +13,8 @@ before the close. As for Checkout, only the signed webhook credits the wallet.
   nothing when the wallet already covers it, the budget is paused, or top-up is off.
 - A failure (card_declined, authentication_required: in Stripe's answer or in
   `payment_intent.payment_failed`) credits nothing and leaves the donor a notice, once.
+- "Forget this card" detaches the payment method at Stripe first, then forgets it here
+  and turns the top-up off; when Stripe cannot be reached nothing changes here.
 """
 
 from __future__ import annotations
@@ -98,19 +100,21 @@ async def top_up_page(db: Database, settings: Settings, donor_id: int) -> AutoTo
 
 
 @dataclass(frozen=True)
-class MonthsChosen:
+class TopUpAnswer:
+    """What the top-up's section shows after a form: its state, and the refusal if any."""
+
     view: AutoTopUpView  # as it is now (unchanged when refused)
     error: ServiceError | None
 
 
-async def choose_months(db: Database, settings: Settings, donor_id: int, text: str) -> MonthsChosen:
+async def choose_months(db: Database, settings: Settings, donor_id: int, text: str) -> TopUpAnswer:
     """set_months, and the section to show again when it was refused."""
     try:
         await set_months(db, settings, donor_id, text)
         error = None
     except ValidationFailed as refused:
         error = refused
-    return MonthsChosen(await top_up_page(db, settings, donor_id), error)
+    return TopUpAnswer(await top_up_page(db, settings, donor_id), error)
 
 
 async def _setting(session: AsyncSession, donor_id: int) -> StripeAutoTopUp:
@@ -173,6 +177,55 @@ async def start_saving(db: Database, settings: Settings, donor_id: int) -> str:
         row.setup_session_id, row.updated_at = session_id, utcnow()
         session.add(row)
     return url
+
+
+async def choose_forgetting(db: Database, settings: Settings, donor_id: int) -> TopUpAnswer:
+    """forget_card, and the section to show again when Stripe could not do it."""
+    try:
+        await forget_card(db, settings, donor_id)
+        return TopUpAnswer(await top_up_page(db, settings, donor_id), None)
+    except StripeFailed as failed:
+        return TopUpAnswer(await top_up_page(db, settings, donor_id), failed)
+
+
+async def forget_card(db: Database, settings: Settings, donor_id: int) -> bool:
+    """Detach the saved payment method at Stripe (it can never be charged again), then
+    forget it here and turn the top-up off; False when no card is saved (a reload). When
+    Stripe cannot be reached or refuses, nothing changes here (StripeFailed)."""
+    config = card_payments(settings)
+    async with db.reading() as session:
+        found = await session.get(StripeAutoTopUp, donor_id)
+        method = found.payment_method_id if found else None
+    if method is None:
+        return False
+    client, http = client_of(config)
+    try:
+        await client.v1.payment_methods.detach_async(method)
+    except stripe.InvalidRequestError as error:
+        if not _detached_before(error):
+            raise StripeFailed(f"Stripe refused to forget the card: {refusal(error)}") from error
+    except stripe.StripeError as error:
+        raise StripeFailed(
+            f"Stripe could not be reached to forget the card ({refusal(error)}): it is still "
+            "saved, and the top-up is as it was. Try again in a moment."
+        ) from error
+    finally:
+        await http.close_async()  # type: ignore[no-untyped-call]
+    async with db.transaction() as session:
+        row = await _setting(session, donor_id)
+        if row.payment_method_id == method:  # not replaced by a card saved meanwhile
+            row.payment_method_id, row.saved_at, row.months = None, None, 0
+            row.updated_at = utcnow()
+            session.add(row)
+    log.info("event=top_up_card_forgotten donor=%s", donor_id)
+    return True
+
+
+def _detached_before(error: stripe.InvalidRequestError) -> bool:
+    """Stripe's answer for a payment method already detached (an earlier try whose answer
+    was lost) or gone: forgetting it here is all that is left."""
+    said = str(_inner(error).get("message") or error.user_message or "")
+    return error.code == "resource_missing" or "not attached to a customer" in said
 
 
 async def _keep_customer(db: Database, donor_id: int, customer: str) -> str:

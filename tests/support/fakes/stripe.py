@@ -10,7 +10,8 @@ GET /v1/checkout/sessions/{id}. Stripe's hosted page: GET /pay/{id} completes th
 (delivering checkout.session.completed when `deliver_on_pay`) and redirects to its
 success_url, as Stripe does.
 
-Saved cards and off-session PaymentIntents: tests/support/fakes/stripe_cards.py.
+Saved cards (and detaching them) and off-session PaymentIntents:
+tests/support/fakes/stripe_cards.py.
 
 Control API (JSON): POST /_test/complete {"session_id", "payment_status"?: "paid"|"unpaid",
 "deliver"?: bool} -> the event and its delivery; POST /_test/async {"session_id",
@@ -111,6 +112,7 @@ class FakeStripe(SavedCards, Controlled):
     answers: dict[str, tuple[dict[str, Any], int, dict[str, Any]]] = field(default_factory=dict)
     created: int = 0  # sessions made (an idempotent repeat makes none)
     intents_created: int = 0  # off-session PaymentIntents made
+    detached: list[str] = field(default_factory=list)  # payment methods detached
     requests: int = 0
     rate_limited: int = 0
     over_limit: int = 0
@@ -131,6 +133,7 @@ class FakeStripe(SavedCards, Controlled):
                 Route("/v1/checkout/sessions/{session_id}", self._retrieve, methods=["GET"]),
                 Route("/v1/customers", self._create_customer, methods=["POST"]),
                 Route("/v1/payment_intents", self._create_intent, methods=["POST"]),
+                Route("/v1/payment_methods/{method_id}/detach", self._detach, methods=["POST"]),
                 Route("/pay/{session_id}", self._pay, methods=["GET"]),
                 Route("/_test/complete", self._control_complete, methods=["POST"]),
                 Route("/_test/async", self._control_async, methods=["POST"]),

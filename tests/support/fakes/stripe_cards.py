@@ -6,8 +6,11 @@ confirmed off-session that succeed or fail as the card is told to (`card_decline
 Objects are Stripe's documented ones from tests/data/stripe/ with their values changed.
 
 API: POST /v1/customers; POST /v1/checkout/sessions with mode=setup; POST
-/v1/payment_intents (an Idempotency-Key repeated with the same parameters replays the first
-answer, error or not, as Stripe does; with other parameters, 400 idempotency_error).
+/v1/payment_methods/{id}/detach (the PaymentMethod, its `customer` now null; Stripe's 400
+for one not attached, 404 resource_missing for an unknown id; a detached card cannot be
+charged); POST /v1/payment_intents (an Idempotency-Key repeated with the same parameters
+replays the first answer, error or not, as Stripe does; with other parameters, 400
+idempotency_error).
 Knob lose_answers: that many PaymentIntent answers are lost after Stripe made the charge
 (a 500 instead, as when the connection drops), so a client must send the same key again.
 Control: POST /_test/setup {"session_id", "deliver"?} completes a setup session;
@@ -64,6 +67,7 @@ class SavedCards:
     intents: dict[str, dict[str, Any]]
     answers: dict[str, tuple[dict[str, Any], int, dict[str, Any]]]  # idempotency key
     intents_created: int
+    detached: list[str]  # payment methods detached, in order
     _lock: threading.Lock
     _id: Callable[[str], str]
     _event: Callable[[str, dict[str, Any]], dict[str, Any]]
@@ -147,6 +151,32 @@ class SavedCards:
                 self._event("checkout.session.completed", public(session)),
                 self._event("setup_intent.succeeded", setup),
             ]
+
+    async def _detach(self, request: Request) -> Response:
+        refused = self._refused(request)
+        if refused is not None:
+            return refused
+        method_id = request.path_params["method_id"]
+        with self._lock:
+            method = self.payment_methods.get(method_id)
+            if method is None:
+                return error_response(
+                    404,
+                    f"No such PaymentMethod: '{method_id}'",
+                    code="resource_missing",
+                    param="payment_method",
+                )
+            if method["customer"] is None:
+                return error_response(
+                    400,
+                    "The payment method you provided is not attached to a customer so "
+                    "detachment is impossible.",
+                )
+            method["customer"] = None
+            self.detached.append(method_id)
+        found: dict[str, Any] = copy.deepcopy(load_json("stripe/payment_method.json"))
+        found.update(id=method_id, customer=None, created=int(time.time()))
+        return JSONResponse(found)
 
     async def _create_intent(self, request: Request) -> Response:
         refused = self._refused(request)
