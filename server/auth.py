@@ -27,6 +27,7 @@ from server.context import context
 from server.db.engine import Database
 from server.domain_errors import Forbidden, Unauthorized, ValidationFailed
 from server.models import Account
+from server.text_checks import holds_nul
 
 SESSION_SCOPES = frozenset({"read", "write", "follow", "push", "profile"})
 ADMIN_SCOPES = frozenset({"admin:read", "admin:write"})
@@ -200,7 +201,7 @@ async def checked_form(request: Request) -> FormData:
 def refuse_nul(form: FormData) -> None:
     """No text a person types holds a NUL character, and PostgreSQL refuses one (a 500)."""
     for name, value in form.multi_items():
-        if isinstance(value, str) and "\x00" in value:
+        if isinstance(value, str) and holds_nul(value):
             raise ValidationFailed("the form holds a NUL character", field=name)
 
 

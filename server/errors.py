@@ -16,6 +16,7 @@ from starlette.routing import Match, Route
 
 from server.context import context
 from server.domain_errors import Kind, ServiceError, ValidationFailed
+from server.text_checks import holds_nul
 
 log = logging.getLogger("likewise.errors")
 
@@ -248,10 +249,16 @@ async def handle_server_error(request: Request, exc: Exception) -> Response:
         return error_response(request, 500, "")
     except Exception:  # the page itself failed (its database, say): a page without the layout
         log.exception("event=error_page_failed path=%s", request.url.path)
-        title, advice = TITLES[500]
-        return HTMLResponse(
-            f"<!doctype html><title>{title}</title><h1>{title}</h1><p>{advice}</p>", 500
-        )
+        return bare_error_page(500)
+
+
+def bare_error_page(status: int) -> Response:
+    """The status's title and advice on a page without the layout: when the page with the
+    layout could not be made."""
+    title, advice = TITLES.get(status, GENERIC_TITLE)
+    return HTMLResponse(
+        f"<!doctype html><title>{title}</title><h1>{title}</h1><p>{advice}</p>", status
+    )
 
 
 EXCEPTION_HANDLERS: dict[Any, Any] = {
@@ -283,9 +290,9 @@ def _holds_nul(value: Any) -> bool:
     """Whether a JSON value's strings (or keys) hold a NUL character: as for forms
     (server/auth.py refuse_nul), no text holds one and PostgreSQL refuses it (a 500)."""
     if isinstance(value, str):
-        return "\x00" in value
+        return holds_nul(value)
     if isinstance(value, list):
         return any(_holds_nul(item) for item in value)
     if isinstance(value, dict):
-        return any("\x00" in key or _holds_nul(item) for key, item in value.items())
+        return any(holds_nul(key) or _holds_nul(item) for key, item in value.items())
     return False

@@ -24,6 +24,7 @@ from server.domain_errors import Conflict, FieldChecks, NotFound, ValidationFail
 from server.models import Account
 from server.models.base import utcnow
 from server.settings import Settings
+from server.text_checks import has_control_characters
 
 USERNAME_PATTERN = re.compile(r"[a-z0-9_]{1,30}")
 EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -165,12 +166,6 @@ async def get_account(session: AsyncSession, username: str) -> Account:
     if account is None:
         raise NotFound(f"no account named {username!r}")
     return account
-
-
-def has_control_characters(text: str) -> bool:
-    """Whether `text` holds a control character (a NUL among them): no handle, e-mail
-    address or search a person types holds one."""
-    return any(c < " " or c == "\x7f" for c in text)
 
 
 async def set_suspended(session: AsyncSession, username: str, suspended: bool) -> Account:

@@ -57,9 +57,9 @@ from server.models import (
 )
 from server.models.clicks import PeriodStage
 from server.settings import Settings
+from server.text_checks import has_control_characters, without_control_characters
 
 NETWORK_NAME = re.compile(r"[a-z0-9_]{1,32}")
-CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # A Facebook export names a reaction without its post's address: `urn:facebook-export:…`.
 SCHEMES = ("https://", "http://", "at://", "urn:facebook-export:")
 OUTCOMES = {
@@ -81,7 +81,7 @@ class PageReport:
 
 
 def _text(value: str, limit: int) -> str:
-    return CONTROL.sub("", value)[:limit]
+    return without_control_characters(value)[:limit]
 
 
 def unusable(like: Like, own_domain: str) -> str:
@@ -89,15 +89,15 @@ def unusable(like: Like, own_domain: str) -> str:
     might send (empty, oversized, control characters, a scheme we would not link to), or a
     fediverse item whose author lives on another server than the item."""
     creator = like.creator
-    if not like.item_id or len(like.item_id) > 2048 or CONTROL.search(like.item_id):
+    if not like.item_id or len(like.item_id) > 2048 or has_control_characters(like.item_id):
         return "an item without a usable id"
     if len(like.like_id) > 2048 or len(like.item_url) > 2048:
         return "an oversized id or address"
-    if not like.item_url.startswith(SCHEMES) or CONTROL.search(like.item_url):
+    if not like.item_url.startswith(SCHEMES) or has_control_characters(like.item_url):
         return "an item without a usable address"
     if not NETWORK_NAME.fullmatch(creator.network) or not creator.external_id:
         return "an item without an author"
-    if len(creator.external_id) > 2048 or CONTROL.search(creator.external_id):
+    if len(creator.external_id) > 2048 or has_control_characters(creator.external_id):
         return "an author without a usable id"
     local = host_of(like.item_url) == own_domain
     if creator.network == "fediverse" and not local:

@@ -15,16 +15,12 @@ from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from server.accounts.accounts import (
-    get_account,
-    has_control_characters,
-    normalize_username,
-    set_suspended,
-)
+from server.accounts.accounts import get_account, normalize_username, set_suspended
 from server.db.engine import Database
 from server.domain_errors import Outcome, ValidationFailed, attempt
 from server.models import Account, DonorSettings, LedgerAccount, LedgerKind, Transfer
 from server.settings import Settings
+from server.text_checks import has_control_characters
 
 PAGE_SIZE = 50
 HISTORY_SIZE = 40

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import html
 import json
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -32,9 +31,9 @@ from server.federation.origins import same_host
 from server.models import Actor
 from server.models.base import utcnow
 from server.settings import Settings
+from server.text_checks import CONTROL_AND_C1, without_control_characters
 
 ACTOR_TTL_SECONDS = 24 * 3600
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 KEY_REFETCH_INTERVAL = 60.0
 
 
@@ -156,7 +155,7 @@ def plain_text(text: str) -> str:
     """A name as plain text: markup dropped (a script's text with it), entities read back,
     control characters gone. Stored so, it is escaped once where it is shown (a page), and
     sent as it is in JSON; never stored as HTML entities."""
-    return CONTROL_CHARACTERS.sub("", html.unescape(nh3.clean(text, tags=set())))
+    return without_control_characters(html.unescape(nh3.clean(text, tags=set())), CONTROL_AND_C1)
 
 
 MAX_FIELDS = 16

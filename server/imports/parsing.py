@@ -12,7 +12,6 @@ brought is a duplicate, and a job run again after a crash finds its own rows."""
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -43,21 +42,21 @@ from server.models import ImportBatch, ImportLike, ImportLikeOutcome, ImportStat
 from server.models.base import utcnow
 from server.models.clicks import PeriodStage
 from server.states import advance, moving
+from server.text_checks import has_control_characters, without_control_characters
 
 CHUNK = 500
 RESOLVE_AT_MOST = 500  # status URIs fetched per import; the rest wait unresolved
 RESOLVE_AT_ONCE = 4
 RESOLVE_SECONDS = 20.0
-CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 W = ImportLikeOutcome
 
 
 def _text(value: str, limit: int) -> str:
-    return CONTROL.sub("", value)[:limit]
+    return without_control_characters(value)[:limit]
 
 
 def _url(value: str) -> str:
-    return value if value.startswith(SCHEMES) and not CONTROL.search(value) else ""
+    return value if value.startswith(SCHEMES) and not has_control_characters(value) else ""
 
 
 @dataclass
@@ -251,7 +250,7 @@ def _usable(likes: Sequence[ImportedLike]) -> tuple[list[ImportedLike], int]:
     kept = []
     for like in likes:
         item = like.item_id
-        if not item or len(item) > 2048 or CONTROL.search(item) or item in seen:
+        if not item or len(item) > 2048 or has_control_characters(item) or item in seen:
             continue
         seen.add(item)
         kept.append(like)

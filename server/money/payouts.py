@@ -30,6 +30,7 @@ from server.money.ledger import (
 )
 from server.settings import Settings
 from server.states import advance
+from server.text_checks import has_control_characters
 
 IN_FLIGHT = Owner(LedgerKind.payouts_in_flight)
 WORLD = Owner(LedgerKind.outside_world)
@@ -82,7 +83,7 @@ def _amount(settings: Settings, amount: int) -> int:
 
 def _holder(text: str) -> str:
     name = " ".join(text.split())
-    if not name or len(name) > 70 or re.search(r"[\x00-\x1f]", name):
+    if not name or len(name) > 70 or has_control_characters(name):
         raise ValidationFailed("give the account holder's name (1-70 characters)", field="name")
     return name
 

@@ -16,6 +16,7 @@ from server.domain_errors import Forbidden, ServiceError
 from server.errors import status_of
 from server.money.amounts import format_money
 from server.routes.dashboard import CREATOR_NOTICE
+from server.text_checks import has_control_characters
 
 
 def _render(
@@ -69,7 +70,7 @@ def local_path(target: str) -> str:
     """`target` when it is a path on this site, else "/". Browsers read a backslash as a
     slash and drop tabs and newlines, so a backslash or a control character after the first
     slash would leave the site as surely as `//evil.example`."""
-    if not target.startswith("/") or any(c == "\\" or c < " " or c == "\x7f" for c in target):
+    if not target.startswith("/") or "\\" in target or has_control_characters(target):
         return "/"
     return "/" if target.startswith("//") else target
 

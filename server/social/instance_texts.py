@@ -11,6 +11,7 @@ from server.domain_errors import FieldChecks, Outcome, ValidationFailed, attempt
 from server.models.base import utcnow
 from server.models.instance_texts import InstanceText
 from server.settings import Settings
+from server.text_checks import holds_nul
 
 TITLES = {"terms": "Terms of service", "privacy": "Privacy policy"}
 MAX_CHARACTERS = 50_000
@@ -70,7 +71,7 @@ def _checked(kind: str, text: str) -> str:
         raise ValidationFailed(
             f"the {TITLES[kind].lower()} has at most {MAX_CHARACTERS:,} characters", field=kind
         )
-    if "\x00" in body:
+    if holds_nul(body):
         raise ValidationFailed("the text holds a NUL character", field=kind)
     return body
 

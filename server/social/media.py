@@ -26,6 +26,7 @@ from server.db.engine import Database
 from server.domain_errors import Kind, NotFound, ServiceError, ValidationFailed
 from server.models import MediaAttachment
 from server.settings import Settings
+from server.text_checks import CONTROL_BUT_LINE_BREAKS, holds_nul, without_control_characters
 
 FORMATS = {"JPEG": ("jpg", "image/jpeg"), "PNG": ("png", "image/png"),
            "GIF": ("gif", "image/gif"), "WEBP": ("webp", "image/webp")}  # fmt: skip
@@ -41,7 +42,6 @@ MAX_REMOTE_URL = 2048
 MAX_REMOTE_SIDE = 100_000
 BLURHASH = re.compile(r"[0-9A-Za-z#$%*+,\-.:;=?@\[\]^_{|}~]{6,64}")
 MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9.+-]*/[a-z0-9][a-z0-9.+-]*")
-CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 class MediaTooLarge(ServiceError):
@@ -92,7 +92,7 @@ def parse_focus(focus: str) -> tuple[float, float]:
 
 
 def _description(text: str) -> str:
-    if len(text) > MAX_DESCRIPTION or "\x00" in text:
+    if len(text) > MAX_DESCRIPTION or holds_nul(text):
         raise ValidationFailed(
             f"the description is longer than {MAX_DESCRIPTION} characters", field="description"
         )
@@ -307,6 +307,9 @@ def _remote_one(item: object) -> MediaAttachment | None:
     media_type = item.get("mediaType")
     media_type = media_type.lower() if isinstance(media_type, str) else ""
     name = item.get("summary") or item.get("name")
+    description = (
+        without_control_characters(name, CONTROL_BUT_LINE_BREAKS) if isinstance(name, str) else ""
+    )
     blur = item.get("blurhash")
     focus = _remote_focus(item.get("focalPoint"))
     return MediaAttachment(
@@ -318,7 +321,7 @@ def _remote_one(item: object) -> MediaAttachment | None:
         height=_side(item.get("height")),
         focus_x=focus[0],
         focus_y=focus[1],
-        description=CONTROL.sub("", name)[:MAX_DESCRIPTION] if isinstance(name, str) else "",
+        description=description[:MAX_DESCRIPTION],
         blurhash=blur if isinstance(blur, str) and BLURHASH.fullmatch(blur) else "",
         remote_url=url,
     )

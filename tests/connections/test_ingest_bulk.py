@@ -20,7 +20,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bridges.base import Creator, Like
 from server.connections.ingest import (
-    CONTROL,
     SCHEMES,
     PageReport,
     in_open_period,
@@ -45,6 +44,7 @@ from server.models import (
 )
 from server.models.clicks import PeriodStage
 from server.settings import Settings
+from server.text_checks import CONTROL
 
 NOW = datetime(2026, 11, 15, 12, tzinfo=UTC)
 PREVIOUS = datetime(2026, 10, 20, 9, tzinfo=UTC)  # the month before, open or closing
