@@ -223,14 +223,15 @@ MACHINES: dict[type[enum.StrEnum], Machine] = {
         # One credit of it: at the confirmation booked to the donor its reference names,
         # a peer's settlement payment (it confirms the peer's notice), unmatched (the admin
         # assigns it later), a duplicate of an entry booked before, or dropped with its
-        # cancelled preview. An unmatched one is assigned, or found booked.
+        # cancelled preview. An unmatched one is assigned, found booked, or returned (the
+        # admin sent the money back through the bank; nothing is booked).
         _machine(
             "bank_credit",
             BankCreditState,
             {Bc.previewed},
             {
                 Bc.previewed: {Bc.booked, Bc.unmatched, Bc.duplicate, Bc.dropped, Bc.settlement},
-                Bc.unmatched: {Bc.assigned, Bc.duplicate},
+                Bc.unmatched: {Bc.assigned, Bc.duplicate, Bc.returned},
             },
         ),
         # A claim of an identity through a peer. Ours starts announced; the peer's answer

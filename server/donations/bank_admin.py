@@ -1,17 +1,17 @@
 """What the admin's bank page (/admin/money/bank) and `likewise bank import` read and do:
 read a statement into a preview, confirm or cancel it, assign an unmatched credit to a
-donor; each function owns its session or transaction."""
+donor or mark it returned to its payer; each function owns its session or transaction."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from server.accounts.accounts import get_account
 from server.db.engine import Database
-from server.domain_errors import Outcome, ValidationFailed, attempt
-from server.models.money_in import BankCredit, BankImport
+from server.domain_errors import NotFound, Outcome, ValidationFailed, attempt
+from server.models.money_in import BankCredit, BankCreditState, BankImport
 from server.money.funding import statements
-from server.money.funding.statements import Confirmed, Preview, Upload
+from server.money.funding.statements import Confirmed, Preview, ReturnedCredit, Upload
 from server.settlement.payments import confirm_from_statement
 
 __all__ = ["Confirmed", "Preview"]  # what callers read back
@@ -22,6 +22,7 @@ from server.settings import Settings
 class BankPage:
     waiting: list[BankCredit]  # unmatched credits, for the admin to assign
     imports: list[BankImport]  # the latest imports
+    returned: list[ReturnedCredit] = field(default_factory=list)  # the latest returned
 
 
 @dataclass(frozen=True)
@@ -38,10 +39,21 @@ class Assigned:
     created: bool  # False: it was booked before, nothing moved now
 
 
+@dataclass(frozen=True)
+class Returned:
+    credit: BankCredit
+    created: bool  # False: it was returned before, nothing changed now
+
+
+CONFIRM_RETURN = "I have sent this money back through the bank"
+
+
 async def bank_page(db: Database) -> BankPage:
     async with db.session() as session:
         return BankPage(
-            await statements.waiting_credits(session), await statements.recent_imports(session)
+            await statements.waiting_credits(session),
+            await statements.recent_imports(session),
+            await statements.returned_credits(session),
         )
 
 
@@ -89,6 +101,21 @@ async def assign_credit(
         return Assigned(credit, account.username, created)
 
 
+async def return_credit(db: Database, credit_id: int, sent: bool, admin_id: int) -> Returned:
+    """Mark an unmatched credit returned once the admin says the bank sent it back."""
+    async with db.transaction() as session:
+        credit = await session.get(BankCredit, credit_id, with_for_update=True)
+        if credit is None:
+            raise NotFound(f"no bank credit {credit_id}")
+        if not sent and credit.state == BankCreditState.unmatched:
+            raise ValidationFailed(
+                f'tick "{CONFIRM_RETURN}" once your bank has sent it back; nothing changed',
+                field=f"sent-{credit_id}",
+            )
+        credit, created = await statements.mark_returned(session, credit_id, admin_id)
+        return Returned(credit, created)
+
+
 async def import_statement_or_page(
     db: Database, settings: Settings, upload: StatementFile
 ) -> Outcome[int, BankPage]:
@@ -111,3 +138,9 @@ async def assign_credit_or_page(
     return await attempt(
         assign_credit(db, settings, credit_id, username, admin_id), lambda: bank_page(db)
     )
+
+
+async def return_credit_or_page(
+    db: Database, credit_id: int, sent: bool, admin_id: int
+) -> Outcome[Returned, BankPage]:
+    return await attempt(return_credit(db, credit_id, sent, admin_id), lambda: bank_page(db))

@@ -77,6 +77,7 @@ class BankCreditState(enum.StrEnum):
     duplicate = "duplicate"  # the bank's entry was already booked or listed by an import
     dropped = "dropped"  # its preview was cancelled
     settlement = "settlement"  # a peer's payment to this instance: confirms its notice
+    returned = "returned"  # unmatched, the admin sent it back to the payer through the bank
 
 
 class BankCredit(SQLModel, table=True):
@@ -95,6 +96,9 @@ class BankCredit(SQLModel, table=True):
             "state <> 'settlement' OR payment_id IS NOT NULL",
             name="bank_credit_settlement_payment",
         ),
+        CheckConstraint(
+            "state <> 'returned' OR returned_at IS NOT NULL", name="bank_credit_returned_at"
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -112,3 +116,6 @@ class BankCredit(SQLModel, table=True):
     transfer_id: int | None = Field(default=None, foreign_key="transfer.id")
     # The peer's payment notice its reference and amount name (settlement_payment).
     payment_id: int | None = Field(default=None, foreign_key="settlement_payment.id")
+    # Who marked it returned (None: not through the page) and when; it never reached a wallet.
+    returned_by: int | None = Field(default=None, foreign_key="account.id")
+    returned_at: datetime | None = None

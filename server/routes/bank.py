@@ -1,5 +1,6 @@
 """The admin's bank page: upload a statement, its preview, confirm or cancel it, assign an
-unmatched credit. Every form redirects after its POST; the notice rides in the session."""
+unmatched credit or mark it returned to its payer. Every form redirects after its POST; the
+notice rides in the session."""
 
 from __future__ import annotations
 
@@ -42,6 +43,8 @@ def _page(
     values = {
         "waiting": page.waiting,
         "imports": page.imports,
+        "returned": page.returned,
+        "confirm_return": bank_admin.CONFIRM_RETURN,
         "error": error,
         "entered": entered or {},
         "notice": request.session.pop(NOTICE_KEY, ""),
@@ -138,6 +141,28 @@ async def assign(request: Request) -> Response:
     return _done(request, f"Credited {money} to @{done.username} (bank credit {credit_id}).")
 
 
+async def return_credit(request: Request) -> Response:
+    user = require_admin(request)
+    app = context(request)
+    form = await checked_form(request)
+    credit_id = int(request.path_params["credit_id"])
+    sent = form.get("sent") == "yes"
+    outcome = await bank_admin.return_credit_or_page(app.db, credit_id, sent, user.id)
+    done = outcome.done
+    if done is None:
+        assert outcome.page is not None
+        entered = {"credit_id": str(credit_id), "returning": "yes"}
+        return _page(request, outcome.page, outcome.error, entered)
+    if not done.created:
+        return _done(request, f"Credit {credit_id} was marked returned before; nothing changed.")
+    money = format_money(done.credit.amount, app.settings)
+    return _done(
+        request,
+        f"Bank credit {credit_id} ({money} from {done.credit.debtor_name or 'an unnamed payer'}) "
+        "marked returned; nothing was booked.",
+    )
+
+
 routes = [
     Route(PAGE, bank_page, methods=["GET"]),
     Route(f"{PAGE}/upload", upload, methods=["POST"]),
@@ -145,4 +170,5 @@ routes = [
     Route(PAGE + "/{import_id:int}/confirm", confirm, methods=["POST"]),
     Route(PAGE + "/{import_id:int}/cancel", cancel, methods=["POST"]),
     Route(PAGE + "/credits/{credit_id:int}/assign", assign, methods=["POST"]),
+    Route(PAGE + "/credits/{credit_id:int}/return", return_credit, methods=["POST"]),
 ]

@@ -60,8 +60,8 @@ async def _admin_token(app: Starlette, scopes: str) -> str:
 def test_the_admin_routes_are_all_found() -> None:
     assert ("GET", "/admin/money") in READS and ("GET", "/admin/peers") in READS
     assert ("POST", "/admin/money/fund") in WRITES
-    # 12, the bank pages' 6, the networks page, terms (2), accounts (3) and runs (3)
-    assert len(ADMIN_ROUTES) == 27
+    # 12, the bank pages' 7, the networks page, terms (2), accounts (3) and runs (3)
+    assert len(ADMIN_ROUTES) == 28
 
 
 @pytest.mark.parametrize(("method", "path"), ADMIN_ROUTES)

@@ -101,6 +101,10 @@ IMPLIED: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
         {"state": "settlement", "amount": 100, "payment_id": None},
         {"state": "settlement", "amount": 100, "payment_id": 4},
     ),
+    "bank_credit_returned_at": (
+        {"state": "returned", "amount": 100, "returned_at": None},
+        {"state": "returned", "amount": 100, "returned_at": NOW},
+    ),
     "settlement_payment_answered_at": (
         {"state": "confirmed", "answered_at": None},
         {"state": "confirmed", "answered_at": NOW},

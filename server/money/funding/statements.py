@@ -1,6 +1,7 @@
 """Imported bank statements: a preview of every credit (matched to a donor by its RF
 reference, or not) before anything is booked; confirming books the matched ones through
-the bank provider and lists the rest for the admin to assign. A bank entry books once
+the bank provider and lists the rest for the admin to assign, or to return through the bank
+(nothing booked: an unmatched credit never reached a wallet). A bank entry books once
 whichever import brings it: the transfer's key is the account and the entry's reference."""
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ LISTED = (
     BankCreditState.assigned,
     BankCreditState.unmatched,
     BankCreditState.settlement,
+    BankCreditState.returned,
 )
 
 
@@ -302,6 +304,48 @@ async def assign(
     session.add(credit)
     await session.flush()
     return credit, created
+
+
+async def mark_returned(
+    session: AsyncSession, credit_id: int, admin_id: int | None
+) -> tuple[BankCredit, bool]:
+    """Mark an unmatched credit returned: the admin sent the money back to the payer through
+    the bank. Nothing is booked: an unmatched credit was never booked to any ledger account,
+    so none holds it. (credit, False) when it was returned before (a second click)."""
+    credit = await session.get(BankCredit, credit_id, with_for_update=True)
+    if credit is None:
+        raise NotFound(f"no bank credit {credit_id}")
+    if credit.state == BankCreditState.returned:
+        return credit, False
+    if credit.state != BankCreditState.unmatched:
+        raise Conflict(
+            f"bank credit {credit_id} is {credit.state.value}, not unmatched; "
+            "only an unmatched credit can be returned"
+        )
+    advance(credit, BankCreditState.returned)
+    credit.returned_by = admin_id
+    credit.returned_at = utcnow()
+    session.add(credit)
+    await session.flush()
+    return credit, True
+
+
+@dataclass(frozen=True)
+class ReturnedCredit:
+    credit: BankCredit
+    by: str  # the username of the admin who returned it, or ""
+
+
+async def returned_credits(session: AsyncSession, limit: int = 20) -> list[ReturnedCredit]:
+    """The latest credits the admin returned, newest first, with who returned them."""
+    rows = await session.exec(
+        select(BankCredit, Account.username)
+        .outerjoin(Account, col(Account.id) == BankCredit.returned_by)
+        .where(BankCredit.state == BankCreditState.returned)
+        .order_by(col(BankCredit.returned_at).desc(), col(BankCredit.id).desc())
+        .limit(limit)
+    )
+    return [ReturnedCredit(credit, name or "") for credit, name in rows.all()]
 
 
 async def waiting_credits(session: AsyncSession) -> list[BankCredit]:
