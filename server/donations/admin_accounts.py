@@ -18,6 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from server.accounts.accounts import get_account, normalize_username, set_suspended
 from server.db.engine import Database
 from server.domain_errors import Outcome, ValidationFailed, attempt
+from server.donations.history import WON_PREFIX
 from server.models import Account, DonorSettings, LedgerAccount, LedgerKind, Transfer
 from server.settings import Settings
 from server.text_checks import has_control_characters
@@ -223,6 +224,12 @@ async def _newer_sums(
     return sums
 
 
+def _words(kind: str, key: str) -> str:
+    if key.startswith(WON_PREFIX):  # a reversal too, but the money came back
+        return "dispute won: money back"
+    return KIND_WORDS.get(kind, kind.replace("_", " "))
+
+
 def _walk_back(
     transfers: list[Transfer], ledgers: dict[int, LedgerAccount], start: dict[int, int]
 ) -> list[Line]:
@@ -240,7 +247,7 @@ def _walk_back(
                     transfer.created_at,
                     OWN_KINDS[ledgers[ledger_id].kind],
                     kind,
-                    KIND_WORDS.get(kind, kind.replace("_", " ")),
+                    _words(kind, transfer.idempotency_key),
                     sign * transfer.amount,
                     transfer.period,
                     transfer.reference,

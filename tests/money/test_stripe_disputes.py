@@ -17,9 +17,10 @@ import pytest
 from sqlmodel import select
 from starlette.applications import Starlette
 
+from server.donations.admin_accounts import account_history
 from server.donations.budget import update_donor_settings
 from server.donations.close import close_period
-from server.models import DonorSettings, Transfer
+from server.models import Account, DonorSettings, Transfer
 from server.models.stripe_payments import StripeCheckout, WalletNotice
 from server.settings import Settings
 from tests.money.test_stripe import (
@@ -86,6 +87,13 @@ async def _spent_and_disputed(
     return ann, str(disputed["event"]["data"]["object"]["id"])
 
 
+async def db_username(app: Starlette, account_id: int) -> str:
+    async with _db(app)[0].session() as session:
+        account = await session.get(Account, account_id)
+    assert account is not None
+    return account.username
+
+
 async def _paused(app: Starlette, donor_id: int) -> bool:
     async with _db(app)[0].session() as session:
         donor = await session.get(DonorSettings, donor_id)
@@ -125,6 +133,13 @@ async def test_a_won_dispute_gives_back_the_wallet_the_loss_and_the_fee_once(
     assert page.text.count(told) == 1 and "Your monthly budget runs again." in page.text
     assert "Dispute decided in your favour: the payment came back" in page.text
     assert "Dispute: a payment taken back" in page.text
+    # The admin's page of Ann's wallet tells the money back from the dispute that took it
+    ann_name = (await db_username(app, ann))
+    lines = (await account_history(db, settings, ann_name)).lines
+    assert [(line.what, line.amount) for line in lines if line.kind == "reversal"] == [
+        ("dispute won: money back", 200),
+        ("refund or dispute", -200),
+    ]
     await assert_books_balance(db)
 
 
