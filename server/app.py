@@ -26,6 +26,7 @@ from server.middleware import (
     CorsMiddleware,
     DirectRoutes,
     Metrics,
+    NulRefusal,
 )
 from server.registry import job_handlers
 from server.routes import all_routes
@@ -106,6 +107,7 @@ def create_app(settings: Settings, *, handlers: Mapping[str, Handler] | None = N
                     IMPORT_UPLOAD_PATH: IMPORT_UPLOAD_LIMIT,  # a data export, streamed to disk
                 },
             ),
+            Middleware(NulRefusal),  # a NUL in an address: a 400 before any route reads it
             Middleware(DirectRoutes, routes=inbox_routes),
             Middleware(
                 SessionMiddleware,

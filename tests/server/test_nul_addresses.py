@@ -16,11 +16,10 @@ import httpx
 import pytest
 import uvicorn
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
 from starlette.types import Message, Scope
 
 from server.app import create_app
-from server.middleware import NUL_IN_ADDRESS, DirectRoutes, NulRefusal
+from server.middleware import NUL_IN_ADDRESS
 from server.settings import Settings
 from tests.support.accounts import log_in, make_account
 from tests.support.instances import free_port
@@ -31,18 +30,9 @@ H1 = re.compile(r"<h1[^>]*>(.*?)</h1>", re.S)
 REFUSED = {"error": NUL_IN_ADDRESS, "code": "bad_request"}
 
 
-def with_nul_refusal(app: Starlette) -> Starlette:
-    """The app with NulRefusal where it goes in server/app.py's stack (inside the access log,
-    CORS and the body limit, ahead of the inboxes DirectRoutes serves), if not there yet."""
-    classes: list[object] = [middleware.cls for middleware in app.user_middleware]
-    if NulRefusal not in classes:
-        app.user_middleware.insert(classes.index(DirectRoutes), Middleware(NulRefusal))
-    return app
-
-
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[Starlette]:
-    application = with_nul_refusal(create_app(settings))
+    application = create_app(settings)
     async with app_lifespan(application):
         yield application
 
@@ -225,7 +215,7 @@ def served(settings: Settings) -> Iterator[str]:
     """The app served by uvicorn on a free loopback port, lifespan and all."""
     port = free_port()
     config = uvicorn.Config(
-        with_nul_refusal(create_app(settings)),
+        create_app(settings),
         host="127.0.0.1",
         port=port,
         log_level="warning",
