@@ -62,6 +62,7 @@ from server.money.ledger import Owner
 from server.money.split import fee_of
 from server.settings import Settings
 from server.social.media import for_notes
+from server.social.page_rows import ACTOR_COLUMNS, as_actor
 
 
 @dataclass(frozen=True)
@@ -249,7 +250,7 @@ def _people(dialect: str) -> Any:
     mention_ids = col(NoteMention.note_id)
     mentioned = select(NoteMention.actor_id).where(in_ids(mention_ids, IDS, dialect))
     return (
-        select(Actor, Account, NoteMention.note_id, NoteMention.id)
+        sa_select(*ACTOR_COLUMNS, Account, col(NoteMention.note_id), col(NoteMention.id))
         .outerjoin(Account, col(Account.id) == col(Actor.account_id))
         .outerjoin(
             NoteMention,
@@ -270,7 +271,10 @@ async def _actors(
     params = {IDS: id_list(ids, dialect), WANTED: id_list(wanted, dialect)}
     rows = await session.exec(_people(dialect), params=params)
     links: list[tuple[int, int, Actor]] = []
-    for actor, account, note_id, mention_id in rows.all():
+    width = len(ACTOR_COLUMNS)
+    for row in rows.all():
+        actor = as_actor(row)
+        account, note_id, mention_id = row[width:]
         batch.actors[int(actor.id or 0)] = actor
         if account is not None and actor.is_local:
             batch.accounts[int(account.id or 0)] = account

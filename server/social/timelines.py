@@ -28,6 +28,7 @@ from server.models.federation import FollowState
 from server.render.statuses import StatusView
 from server.settings import Settings
 from server.social.notes import visible_clause
+from server.social.page_rows import NOTE_COLUMNS, as_notes
 from server.social.status_batch import Reader, StatusBatch, load_batch
 
 MAX_ANCESTORS = 40
@@ -137,7 +138,7 @@ def _home_query(hiding: bool) -> Any:
     # and stop at the page's end, rather than gather every followed author's notes and
     # sort them (a home timeline is mostly what one follows).
     author = col(Note.author_id) + 0
-    query = select(Note).where(
+    query = select(*NOTE_COLUMNS).where(
         _alive(),
         (author == ME) | author.in_(followed),
         (col(Note.visibility) != "direct") | (author == ME) | col(Note.id).in_(mentioned),
@@ -156,7 +157,7 @@ async def home(session: AsyncSession, viewer: Viewer, page: Page) -> list[Note]:
     them (direct ones only when they mention it), newest first."""
     query = _home_page_query(viewer.account_id is not None, page_shape(page))
     params = {"me": viewer.actor_id or 0, "reader": viewer.account_id, **page_params(page)}
-    return in_order(list((await session.exec(query, params=params)).all()), page)
+    return in_order(as_notes((await session.exec(query, params=params)).all()), page)
 
 
 async def _unseen(session: AsyncSession, viewer: Viewer) -> ColumnElement[bool] | None:
