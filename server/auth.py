@@ -93,7 +93,7 @@ class AuthBackend(AuthenticationBackend):
             scheme, _, token = header.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
                 raise AuthenticationError("the Authorization header must be 'Bearer <token>'")
-            async with db.reading() as session:
+            async with db.reading(bounded=True) as session:
                 bearer = await resolve_bearer(session, token.strip())
             if bearer is None:
                 raise AuthenticationError("the access token is invalid or revoked")
@@ -161,7 +161,7 @@ async def current_account(request: HTTPConnection, message: str = "log in first"
         if isinstance(known, Account) and known.id == user.id:
             return known
         db: Database = context(request).db
-        async with db.reading() as session:
+        async with db.reading(bounded=True) as session:
             account = await session.get(Account, user.id)
         if account is not None:
             return account

@@ -84,12 +84,25 @@ def _configure_sqlite(engine: AsyncEngine, *, read_only: bool = False) -> None:
         connection.exec_driver_sql(begin)
 
 
-def create_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> AsyncEngine:
+def inline_path(url: str) -> str | None:
+    """The file of a plain SQLite file URL (no query string: `mode=memory`, `uri=true` and the
+    like are SQLAlchemy's to interpret), which inline readers can open; None otherwise."""
+    parsed = make_url(url)
+    path = parsed.database or ""
+    if parsed.query or not path or ":memory:" in path or path.startswith("file:"):
+        return None
+    return path
+
+
+def create_engine(
+    url: str, *, read_only: bool = False, inline: bool = False, **kwargs: Any
+) -> AsyncEngine:
+    """`inline`: a read-only SQLite engine whose statements run on the loop's thread
+    (server.db.inline_sqlite); only for a plain file URL (`inline_path`)."""
     driver = check_url(url)
     if driver.startswith("sqlite"):
-        path = make_url(url).database or ""
-        if read_only and path and ":memory:" not in path and "mode=memory" not in path:
-            # Readers run their statements on the loop's thread (server.db.inline_sqlite).
+        path = inline_path(url) if inline and read_only else None
+        if path is not None:
             kwargs.setdefault("async_creator", inline_creator(path))
         engine = create_async_engine(url, **kwargs)
         _configure_sqlite(engine, read_only=read_only)
@@ -233,6 +246,19 @@ class Database:
                 sync_session_class=session_class,
                 expire_on_commit=False,
             )
+        # SQLite: readers of bounded work (a page by index, a row by key) whose statements
+        # run on the loop's own thread (server.db.inline_sqlite), `reading(bounded=True)`.
+        self.bounded_engine: AsyncEngine | None = None
+        self.bounded_sessionmaker = self.read_sessionmaker
+        if self.is_sqlite and inline_path(url) is not None:
+            bounded_kwargs = {"pool_size": 16, "max_overflow": 16, **engine_kwargs}
+            self.bounded_engine = create_engine(url, read_only=True, inline=True, **bounded_kwargs)
+            self.bounded_sessionmaker = async_sessionmaker(
+                self.bounded_engine,
+                class_=AsyncSession,
+                sync_session_class=session_class,
+                expire_on_commit=False,
+            )
 
     def _after_commit(self, session: Session) -> None:
         if session.in_nested_transaction():
@@ -260,10 +286,17 @@ class Database:
             yield session
 
     @asynccontextmanager
-    async def reading(self) -> AsyncIterator[AsyncSession]:
+    async def reading(self, *, bounded: bool = False) -> AsyncIterator[AsyncSession]:
         """A session that only reads (SQLite refuses a write in it): for pages and API
-        answers that change nothing, so they never queue for the write lock."""
-        async with self.read_sessionmaker() as session:
+        answers that change nothing, so they never queue for the write lock.
+
+        `bounded`: every statement reads a bounded number of rows through an index (a page
+        of a timeline, a row by its key). On SQLite they then run on the event loop's
+        thread, which saves the hand-offs to aiosqlite's thread (most of such a request's
+        cost) but holds every other request while SQLite reads: a search, a report or
+        anything that may scan a table must not say so."""
+        maker = self.bounded_sessionmaker if bounded else self.read_sessionmaker
+        async with maker() as session:
             yield session
 
     @asynccontextmanager
@@ -290,6 +323,7 @@ class Database:
         if self._sqlite_writer is not None:
             await asyncio.to_thread(self._sqlite_writer.close)
             self._sqlite_writer = None
-        if self.read_engine is not None:
-            await self.read_engine.dispose()
+        for engine in (self.read_engine, self.bounded_engine):
+            if engine is not None:
+                await engine.dispose()
         await self.engine.dispose()

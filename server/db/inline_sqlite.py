@@ -8,9 +8,10 @@ all, in a request of 5 ms). A reader in WAL mode never waits for a lock (it read
 committed snapshot), so its statements can run where they are asked for: the loop is held
 for as long as SQLite reads, which is what the thread made it wait for anyway.
 
-Only the read-only engine uses these (`query_only`, deferred BEGIN): a writer waits for the
-write lock, and must never do so on the loop's thread, where the holder of the lock could
-never get on to release it.
+Only `Database.reading(bounded=True)` uses these, on a read-only engine (`query_only`,
+deferred BEGIN): a writer waits for the write lock, and must never do so on the loop's
+thread, where the holder of the lock could never get on to release it; and a reader that
+may scan a table (a search, a report) would hold every other request for as long.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import Callable, Generator
-from functools import partial
 from typing import Any
 
 import aiosqlite
@@ -63,11 +63,25 @@ class InlineConnection(aiosqlite.Connection):
 
 
 def inline_creator(path: str) -> Callable[[], Any]:
-    """An `async_creator` for `create_async_engine`: inline connections to the file `path`."""
+    """An `async_creator` for `create_async_engine`: inline connections to the file `path`,
+    or aiosqlite's threaded ones while the database is not in WAL mode (a file system
+    without shared memory keeps SQLite in its rollback journal, where a reader waits for
+    the writer: never on the loop's thread)."""
 
-    async def create() -> InlineConnection:
-        connector = partial(sqlite3.connect, path, check_same_thread=False)
-        connection = InlineConnection(connector)
+    async def create() -> aiosqlite.Connection:
+        timeout = READER_BUSY_TIMEOUT_MS / 1000
+        raw = sqlite3.connect(path, check_same_thread=False, timeout=timeout)
+        try:
+            mode = str(raw.execute("PRAGMA journal_mode").fetchone()[0]).lower()
+        except BaseException:
+            raw.close()
+            raise
+        if mode != "wal":
+            raw.close()
+            threaded = aiosqlite.connect(path, check_same_thread=False)
+            threaded._thread.daemon = True  # as SQLAlchemy's own connect does
+            return await threaded
+        connection = InlineConnection(lambda: raw)
         await connection
         return connection
 

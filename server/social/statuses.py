@@ -92,7 +92,7 @@ async def status_for(
     db: Database, settings: Settings, note_id: int, viewer_id: int | None
 ) -> StatusView:
     """The status as `viewer_id` sees it; NotFound if it may not."""
-    async with db.reading() as session:
+    async with db.reading(bounded=True) as session:
         viewer = await viewer_of(session, viewer_id)
         return await _one(session, settings, await _visible(session, note_id, viewer), viewer)
 
@@ -109,7 +109,7 @@ class Source:
 async def source_of(db: Database, note_id: int, viewer_id: int | None) -> Source:
     """A status's text as typed (a local one's; a remote status keeps no source, so its
     text is its HTML, as Mastodon's is) and its spoiler text; NotFound if it may not be seen."""
-    async with db.reading() as session:
+    async with db.reading(bounded=True) as session:
         viewer = await viewer_of(session, viewer_id)
         note = await _visible(session, note_id, viewer)
     text = note.source_text if note.is_local else note.content
@@ -172,7 +172,7 @@ async def set_favourite(
         else:
             await unfavourite(session, settings, account, note)
     # Read back after the commit (outside SQLite's write lock); the note was found visible.
-    async with db.reading() as session:
+    async with db.reading(bounded=True) as session:
         return await _one(session, settings, note, viewer)
 
 
@@ -232,7 +232,7 @@ class Thread:
 
 async def thread(db: Database, settings: Settings, note_id: int, viewer_id: int | None) -> Thread:
     """The notes above and below a status that we hold and the viewer may see."""
-    async with db.reading() as session:
+    async with db.reading(bounded=True) as session:
         viewer = await viewer_of(session, viewer_id)
         note = await original(session, await _visible(session, note_id, viewer))
         above = await ancestors(session, note, viewer)
@@ -265,14 +265,14 @@ async def _listed(
 
 
 async def bookmarks(db: Database, settings: Settings, account_id: int, page: Page) -> Listed:
-    async with db.reading() as session:
+    async with db.reading(bounded=True) as session:
         viewer = await viewer_of(session, account_id)
         return await _listed(session, settings, await bookmarked(session, account_id, page), viewer)
 
 
 async def favourites(db: Database, settings: Settings, account_id: int, page: Page) -> Listed:
     """The donor's likes, newest first: what their money goes to this month and before."""
-    async with db.reading() as session:
+    async with db.reading(bounded=True) as session:
         viewer = await viewer_of(session, account_id)
         return await _listed(
             session, settings, await liked(session, viewer.actor_uri, page), viewer
@@ -283,7 +283,7 @@ async def people(
     db: Database, note_id: int, viewer_id: int | None, page: Page, *, shared: bool
 ) -> People:
     """Who liked (or shared, `shared`) a status the viewer may see, newest first."""
-    async with db.reading() as session:
+    async with db.reading(bounded=True) as session:
         viewer = await viewer_of(session, viewer_id)
         note = await original(session, await _visible(session, note_id, viewer))
         rows = await (sharers if shared else likers)(session, note.id or 0, page)
@@ -303,7 +303,7 @@ async def home(
     page: Page,
     actor: tuple[int, str] | None = None,
 ) -> list[StatusView]:
-    async with db.reading() as session:
+    async with db.reading(bounded=True) as session:
         viewer = await viewer_of(session, account_id, actor)
         notes = await timelines.home(session, viewer, page)
         return await _views(session, settings, notes, viewer)
