@@ -99,6 +99,9 @@ async def _send_too_large(send: Send, limit: int) -> None:
 NUL_IN_ADDRESS = "the address holds a NUL character (%00), which no address here has"
 
 
+POLICY_VIOLATION = 1008  # the WebSocket close code for a request that breaks the rules
+
+
 class NulRefusal:
     """Refuses with a 400 a request whose address holds a NUL, once for every route: its
     path (which the server hands over percent-decoded) or its query string (as sent: a NUL
@@ -117,14 +120,18 @@ class NulRefusal:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
+        kind = scope["type"]
+        if kind == "http" or kind == "websocket":
             query = scope["query_string"]
             if (
                 "\x00" in scope["path"]
                 or 0 in query
                 or (37 in query and query.find(b"%00") >= 0)  # 37: "%"
             ):
-                await _refuse_nul(scope, receive, send)
+                if kind == "http":
+                    await _refuse_nul(scope, receive, send)
+                else:  # the streaming API: closed before the handshake (an HTTP 403)
+                    await send({"type": "websocket.close", "code": POLICY_VIOLATION})
                 return
         await self.app(scope, receive, send)
 

@@ -188,6 +188,35 @@ async def test_a_raw_nul_byte_in_the_query_or_path_is_refused_too(app: Starlette
     assert page["status"] == 400 and page["headers"][b"content-type"].startswith(b"text/html")
 
 
+async def test_a_nul_in_a_streaming_websocket_s_query_closes_it_before_the_handshake(
+    app: Starlette,
+) -> None:
+    sent: list[Message] = []
+    scope: Scope = {
+        "type": "websocket",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "scheme": "ws",
+        "path": "/api/v1/streaming",
+        "raw_path": b"/api/v1/streaming",
+        "query_string": b"stream=user&access_token=%00",
+        "root_path": "",
+        "headers": [(b"host", b"likewise.test")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("likewise.test", 80),
+        "subprotocols": [],
+    }
+
+    async def receive() -> Message:
+        return {"type": "websocket.connect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    assert sent == [{"type": "websocket.close", "code": 1008}]
+
+
 @pytest.mark.parametrize(
     ("address", "status"),
     [
