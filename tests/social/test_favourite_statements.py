@@ -24,10 +24,12 @@ from tests.support.accounts import bearer, make_account, make_token
 
 @contextmanager
 def statements(app: Starlette, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """Every SQL statement the app sends inside the block: through SQLAlchemy (both
-    engines) and straight to the driver (server/db/round_trip.py)."""
+    """Every SQL statement the app sends inside the block: through SQLAlchemy (the writing
+    engine, the threaded readers and the bounded, inline ones of server/db/inline_sqlite.py)
+    and straight to the driver (server/db/round_trip.py)."""
     db = context(app).db
-    engines = {id(e): e.sync_engine for e in (db.engine, db.read_engine) if e is not None}
+    every = (db.engine, db.read_engine, db.bounded_engine)
+    engines = {id(e): e.sync_engine for e in every if e is not None}
     seen: list[str] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
