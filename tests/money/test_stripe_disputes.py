@@ -15,13 +15,18 @@ from typing import Any
 import httpx
 import pytest
 from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.applications import Starlette
 
 from server.donations.admin_accounts import account_history
 from server.donations.budget import update_donor_settings
 from server.donations.close import close_period
 from server.models import Account, DonorSettings, Transfer
+from server.models.base import utcnow
 from server.models.stripe_payments import StripeCheckout, WalletNotice
+from server.money.funding import stripe
+from server.money.funding import stripe_books as books
+from server.money.funding.stripe_client import minor_of, text_of
 from server.settings import Settings
 from tests.money.test_stripe import (
     FEES,
@@ -291,4 +296,74 @@ async def test_a_won_dispute_of_a_top_up_not_credited_yet_waits_for_it(
     await _told(client, await _again(control, won["event"]["id"]))
     assert await balance(db, settings, wallet(ann)) == 1000
     assert await balance(db, settings, LOSS) == 0
+    await assert_books_balance(db)
+
+
+async def _disputed_before_8a3b529(
+    session: AsyncSession, settings: Settings, event_id: str, found: dict[str, Any]
+) -> str:
+    """`disputed` as it was before commit 8a3b529 (`git show 8a3b529^:server/money/funding/
+    stripe_books.py`): the transfers keyed by the event (`reverse:stripe:<event id>`), and
+    the pause stamped with the time of the booking, not of the loss's transfer."""
+    dispute = text_of(found.get("id"), "dispute id")
+    row = await books.paid_row(session, found)
+    target = row.taken_back + minor_of(found.get("amount"), "amount")
+    done = await books.take_back(session, settings, row, event_id, target, f"dispute {dispute}")
+    fee = await books.book_dispute_fee(session, settings, row, found)
+    donor = await session.get(DonorSettings, row.donor_id)
+    if donor is not None and donor.paused:
+        donor.updated_at = utcnow()
+        session.add(donor)
+    return f"{done}; {fee}" if fee else done
+
+
+async def test_a_dispute_booked_by_its_event_before_8a3b529_is_given_back_once(
+    app: Starlette,
+    client: httpx.AsyncClient,
+    control: httpx.AsyncClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    db, settings = _db(app)
+    ann, intent = await _paid(app, client, control)
+    async with db.transaction() as session:
+        session.add(DonorSettings(account_id=ann, monthly_budget=800))
+    liked_at = datetime(2026, 10, 3, tzinfo=UTC)
+    await like(db, settings, ann, web_thing("https://blog.example/a"), at=liked_at)
+    await close_period(db, settings, "2026-10")
+    # The dispute was booked by the code of before 8a3b529
+    disputed = (await control.post("dispute", json={"payment_intent": intent})).json()
+    with monkeypatch.context() as patch:
+        patch.setitem(stripe.HANDLERS, "charge.dispute.created", _disputed_before_8a3b529)
+        assert "200 from the wallet" in (await _told(client, disputed))["outcome"]
+    event, dispute = disputed["event"]["id"], disputed["event"]["data"]["object"]["id"]
+    keys = {row.idempotency_key for row in await _rows(db, Transfer)}
+    assert {f"reverse:stripe:{event}", f"reverse-loss:stripe:{event}"} <= keys
+    assert not any(key.startswith("reverse:stripe:dispute:") for key in keys)
+    assert await balance(db, settings, LOSS) == -(840 + 1500)
+    assert await _paused(app, ann)
+    transfers = len(await _rows(db, Transfer))
+    # It is won after: what it took comes back once, however often it is told
+    won = (await control.post("dispute_won", json={"dispute_id": dispute})).json()
+    told = (await _told(client, won))["outcome"]
+    assert "won: 200 to the wallet, 840 and fee 1500" in told and "by its event" in told
+    won = await _again(control, won["event"]["id"])
+    assert (await _told(client, won))["outcome"] == "already handled"
+    closed = (
+        await control.post("dispute_won", json={"dispute_id": dispute, "event": "closed"})
+    ).json()
+    assert "given back before" in (await _told(client, closed))["outcome"]
+    # The opening delivered again takes nothing more
+    again = await _again(control, event)
+    assert (await _told(client, again))["outcome"] == "already handled"
+    assert await balance(db, settings, wallet(ann)) == 200
+    assert await balance(db, settings, LOSS) == 0
+    assert await balance(db, settings, FEES) == 40
+    assert len(await _rows(db, Transfer)) == transfers + 3
+    assert (await _rows(db, StripeCheckout))[0].taken_back == 0
+    # The pause was stamped with the booking's time: nothing proves it is still the
+    # dispute's, so it stays; Ann is told once that the money is back
+    assert await _paused(app, ann)
+    page = await client.get("/money")
+    assert page.text.count("was decided in your favour: 2.00 EUR is back in your wallet") == 1
+    assert "budget runs again" not in page.text
     await assert_books_balance(db)

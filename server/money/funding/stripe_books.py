@@ -144,7 +144,8 @@ async def disputed(
         # Decided in the donor's favour before this event came: nothing was lost.
         return f"dispute {dispute}: won before it was told, nothing taken back"
     keyed = dispute_key(dispute)
-    if await dispute_booking(session, keyed) != (None, None):
+    out, lost, _ = await dispute_booking(session, dispute, row.payment_intent or "")
+    if (out, lost) != (None, None):
         return f"dispute {dispute}: taken back before"
     # A dispute adds to what was taken back before it.
     target = row.taken_back + amount
@@ -284,13 +285,59 @@ async def _tell(
 
 
 async def dispute_booking(
-    session: AsyncSession, keyed: str
-) -> tuple[Transfer | None, Transfer | None]:
-    """The transfers a dispute booked: (out of the wallet, to the instance's loss)."""
+    session: AsyncSession, dispute: str, reference: str
+) -> tuple[Transfer | None, Transfer | None, bool]:
+    """The transfers a dispute booked: (out of the wallet, to the instance's loss, whether
+    they are keyed by the dispute's event, as before commit 8a3b529)."""
+    keyed = dispute_key(dispute)
     keys = [f"reverse:{STRIPE.name}:{keyed}", f"reverse-loss:{STRIPE.name}:{keyed}"]
     rows = await session.exec(select(Transfer).where(col(Transfer.idempotency_key).in_(keys)))
     found = {row.idempotency_key: row for row in rows.all()}
-    return found.get(keys[0]), found.get(keys[1])
+    if found:
+        return found.get(keys[0]), found.get(keys[1]), False
+    out, lost = await _booking_by_event(session, dispute, reference)
+    return out, lost, (out, lost) != (None, None)
+
+
+DISPUTE_OPENED = "charge.dispute.created"
+
+
+async def _booking_by_event(
+    session: AsyncSession, dispute: str, reference: str
+) -> tuple[Transfer | None, Transfer | None]:
+    """A dispute booked before commit 8a3b529: its transfers were keyed by its
+    `charge.dispute.created` event (`reverse:stripe:<event id>`, `reverse-loss:…`), as a
+    refund's still are. The stripe_event row keeps no payload and no object id, but its
+    outcome is the handler's answer, and `disputed` has always answered `dispute <id>: …`
+    (take_back's `what`); so the dispute's opening events are those of that type whose
+    outcome begins with `dispute <id>:` (the colon ends the id: du_1 is not du_10). A
+    refund's transfers are keyed by a `charge.refunded` event and are never taken; the
+    transfers must also be reversals of this payment (their reference is its payment
+    intent)."""
+    if not reference:
+        return None, None
+    opened = select(StripeEvent.event_id).where(
+        StripeEvent.type == DISPUTE_OPENED,
+        col(StripeEvent.outcome).startswith(f"dispute {dispute}:", autoescape=True),
+    )
+    events = sorted((await session.exec(opened)).all())
+    if not events:
+        return None, None
+    out_keys = [f"reverse:{STRIPE.name}:{event}" for event in events]
+    lost_keys = [f"reverse-loss:{STRIPE.name}:{event}" for event in events]
+    rows = await session.exec(
+        select(Transfer).where(
+            col(Transfer.idempotency_key).in_(out_keys + lost_keys),
+            Transfer.reference == reference,
+            col(Transfer.kind).in_([TransferKind.reversal, TransferKind.reversal_loss]),
+        )
+    )
+    found = {row.idempotency_key: row for row in rows.all()}
+    # Stripe opens a dispute once (one `charge.dispute.created`): the first event found
+    # with transfers is it.
+    out = next((found[key] for key in out_keys if key in found), None)
+    lost = next((found[key] for key in lost_keys if key in found), None)
+    return out, lost
 
 
 def _returned_fees(found: dict[str, Any], currency: str) -> list[tuple[str, int]]:
@@ -367,7 +414,7 @@ async def reinstated(
         marker.outcome = "not about a payment credited here: nothing booked"
         session.add(marker)
         return f"dispute {dispute} is not about a payment of this instance: nothing booked"
-    out, lost = await dispute_booking(session, dispute_key(dispute))
+    out, lost, by_event = await dispute_booking(session, dispute, row.payment_intent or "")
     fee_kept = await _fees_booked(session, found, row.currency)
     if out is None and lost is None and not fee_kept:
         marker.outcome = "won before it was booked: nothing taken, nothing given back"
@@ -382,8 +429,13 @@ async def reinstated(
     fee_back = await _book_fee_back(session, settings, found, row.currency, fee_kept)
     row.taken_back = max(0, row.taken_back - to_wallet - to_loss)
     session.add(row)
-    resumed = await _resume(session, row.donor_id, lost)
+    # A dispute booked before 8a3b529 marked its pause with the time of the booking, not of
+    # its loss transfer: nothing proves the pause is still the dispute's, so it stays (the
+    # donor is told the money is back and resumes the budget herself).
+    resumed = False if by_event else await _resume(session, row.donor_id, lost)
     marker.outcome = f"{to_wallet} to the wallet, {to_loss} and fee {fee_back} to the loss"
+    if by_event:
+        marker.outcome += " (booked by its event)"
     session.add(marker)
     if to_wallet or to_loss:
         _tell_won(session, settings, row, to_wallet, resumed)
