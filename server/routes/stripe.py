@@ -63,6 +63,7 @@ def _add_page(
         "months_choices": list(top_up.MONTHS),
         "card_saved": request.query_params.get("card") == "saved",
         "card_forgotten": request.query_params.get("card") == "forgotten",
+        "card_replaced": request.query_params.get("card") == "replaced",
         "stripe": settings.stripe,
         "quote": shown,
         "quote_amount": format_amount(shown.amount, settings) if shown else "",
@@ -129,7 +130,9 @@ async def forget_card(request: Request) -> Response:
     forgot = await top_up.choose_forgetting(app.db, app.settings, who)
     if forgot.error is not None:
         return _add_page(request, forgot.view, error=forgot.error)
-    return RedirectResponse(f"{PAGE}?card=forgotten#auto-top-up", status_code=303)
+    # A card saved meanwhile (in another tab) is kept, and the page says so
+    shown = "replaced" if forgot.forgot == top_up.Forgot.replaced else "forgotten"
+    return RedirectResponse(f"{PAGE}?card={shown}#auto-top-up", status_code=303)
 
 
 async def auto_months(request: Request) -> Response:

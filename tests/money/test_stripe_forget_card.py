@@ -6,16 +6,20 @@ however often the form is sent; when Stripe cannot be reached nothing changes he
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
 
 import httpx
 import pytest
 from starlette.applications import Starlette
 
 from server.models.stripe_top_ups import StripeAutoTopUp
+from server.money.funding import stripe_top_up as top_up
+from server.money.funding.stripe_client import client_of
 from server.money.funding.stripe_top_up import top_up_wallets
 from server.settings import Settings
-from tests.money.test_stripe_top_up import _db, _rows, _with_card, stripe_table
+from tests.money.test_stripe_top_up import _db, _post_event, _rows, _with_card, stripe_table
 from tests.support.accounts import csrf_from, log_in
 from tests.support.fakes.server import serve
 from tests.support.fakes.stripe import FakeStripe
@@ -164,3 +168,58 @@ def test_a_donor_forgets_the_card_over_real_http(
         again = browser.get(str(forgot.url))  # a reload of the page it landed on
         assert again.status_code == 200 and FORGOTTEN in again.text
         assert fake.detached == [method]
+
+
+async def test_a_card_saved_while_the_old_one_is_forgotten_is_kept_and_the_donor_told(
+    app: Starlette,
+    client: httpx.AsyncClient,
+    control: httpx.AsyncClient,
+    fake: FakeStripe,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given Ann's saved card A, and a tab where she saves card B while A is being detached
+    await _with_card(app, client, control, funds=0, months=2)
+    first = (await _setting(app)).payment_method_id
+    real = client_of
+
+    def racing(config: Any) -> Any:
+        stripe_client, http = real(config)
+        detach = stripe_client.v1.payment_methods.detach_async
+
+        async def detached_then_b_saved(method: str, *args: Any, **kwargs: Any) -> Any:
+            done = await detach(method, *args, **kwargs)
+            page = await client.get("/money/add")
+            sent = await client.post(
+                "/money/add/auto/card", data={"csrf_token": csrf_from(page.text)}
+            )
+            found = re.search(r"/pay/(cs_test_[0-9]+)$", sent.headers["location"])
+            assert found is not None, sent.headers["location"]
+            saved = await control.post(
+                "setup", json={"session_id": found.group(1), "deliver": False}
+            )
+            assert (await _post_event(client, saved.json())).status_code == 200
+            return done
+
+        stripe_client.v1.payment_methods.detach_async = detached_then_b_saved  # type: ignore[method-assign]
+        return stripe_client, http
+
+    monkeypatch.setattr(top_up, "client_of", racing)
+    # When she forgets A
+    forgot = await _forget(client)
+    # Then A is detached at Stripe, B is kept with the top-up as set, and she is told so
+    assert forgot.status_code == 303
+    assert forgot.headers["location"] == "/money/add?card=replaced#auto-top-up"
+    row = await _setting(app)
+    assert fake.detached == [first]
+    assert row.payment_method_id not in (None, first)
+    assert row.months == 2
+    shown = await client.get(forgot.headers["location"])
+    assert "The card you asked to forget is forgotten" in shown.text
+    assert "that one is kept, and the automatic top-up goes on with it" in shown.text
+    assert FORGOTTEN not in shown.text and "A card is saved" in shown.text
+    # and forgetting again forgets B, as the page offers
+    monkeypatch.setattr(top_up, "client_of", real)
+    again = await _forget(client)
+    assert again.headers["location"] == "/money/add?card=forgotten#auto-top-up"
+    assert fake.detached == [first, row.payment_method_id]
+    assert (await _setting(app)).payment_method_id is None

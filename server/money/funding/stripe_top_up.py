@@ -14,7 +14,8 @@ before the close. As for Checkout, only the signed webhook credits the wallet.
 - A failure (card_declined, authentication_required: in Stripe's answer or in
   `payment_intent.payment_failed`) credits nothing and leaves the donor a notice, once.
 - "Forget this card" detaches the payment method at Stripe first, then forgets it here
-  and turns the top-up off; when Stripe cannot be reached nothing changes here.
+  and turns the top-up off; when Stripe cannot be reached nothing changes here. A card
+  saved while the old one was being detached (another tab) is kept, and the page says so.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 import stripe
@@ -179,25 +181,45 @@ async def start_saving(db: Database, settings: Settings, donor_id: int) -> str:
     return url
 
 
-async def choose_forgetting(db: Database, settings: Settings, donor_id: int) -> TopUpAnswer:
+class Forgot(StrEnum):
+    """What "Forget this card" did."""
+
+    nothing = "nothing"  # no card was saved (the form sent again): nothing to do
+    forgotten = "forgotten"  # detached at Stripe, forgotten here, the top-up off
+    # The card shown was detached at Stripe, but another card was saved while that was
+    # under way (the setup page finished in another tab): that newer card is kept, and so
+    # is the top-up; the donor is told so, not that no card is saved.
+    replaced = "replaced"
+
+
+@dataclass(frozen=True)
+class ForgetAnswer:
+    view: AutoTopUpView
+    error: ServiceError | None
+    forgot: Forgot
+
+
+async def choose_forgetting(db: Database, settings: Settings, donor_id: int) -> ForgetAnswer:
     """forget_card, and the section to show again when Stripe could not do it."""
     try:
-        await forget_card(db, settings, donor_id)
-        return TopUpAnswer(await top_up_page(db, settings, donor_id), None)
+        forgot = await forget_card(db, settings, donor_id)
+        return ForgetAnswer(await top_up_page(db, settings, donor_id), None, forgot)
     except StripeFailed as failed:
-        return TopUpAnswer(await top_up_page(db, settings, donor_id), failed)
+        return ForgetAnswer(await top_up_page(db, settings, donor_id), failed, Forgot.nothing)
 
 
-async def forget_card(db: Database, settings: Settings, donor_id: int) -> bool:
+async def forget_card(db: Database, settings: Settings, donor_id: int) -> Forgot:
     """Detach the saved payment method at Stripe (it can never be charged again), then
-    forget it here and turn the top-up off; False when no card is saved (a reload). When
-    Stripe cannot be reached or refuses, nothing changes here (StripeFailed)."""
+    forget it here and turn the top-up off. Nothing when no card is saved (a reload);
+    `replaced` when a newer card was saved while the old one was being detached (the newer
+    one stays). When Stripe cannot be reached or refuses, nothing changes here
+    (StripeFailed)."""
     config = card_payments(settings)
     async with db.reading() as session:
         found = await session.get(StripeAutoTopUp, donor_id)
         method = found.payment_method_id if found else None
     if method is None:
-        return False
+        return Forgot.nothing
     client, http = client_of(config)
     try:
         await client.v1.payment_methods.detach_async(method)
@@ -213,12 +235,14 @@ async def forget_card(db: Database, settings: Settings, donor_id: int) -> bool:
         await http.close_async()  # type: ignore[no-untyped-call]
     async with db.transaction() as session:
         row = await _setting(session, donor_id)
-        if row.payment_method_id == method:  # not replaced by a card saved meanwhile
-            row.payment_method_id, row.saved_at, row.months = None, None, 0
-            row.updated_at = utcnow()
-            session.add(row)
+        if row.payment_method_id != method:  # replaced by a card saved meanwhile
+            log.info("event=top_up_card_forgotten donor=%s newer_card_kept=yes", donor_id)
+            return Forgot.replaced
+        row.payment_method_id, row.saved_at, row.months = None, None, 0
+        row.updated_at = utcnow()
+        session.add(row)
     log.info("event=top_up_card_forgotten donor=%s", donor_id)
-    return True
+    return Forgot.forgotten
 
 
 def _detached_before(error: stripe.InvalidRequestError) -> bool:
