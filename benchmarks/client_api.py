@@ -173,6 +173,25 @@ async def seed(url: str, donor: str, follows: int, statuses: int) -> None:
         await _insert(db, Note.__table__, notes)  # type: ignore[attr-defined]
     finally:
         await db.dispose()
+    if not db.is_sqlite:
+        await _vacuum(url)
+
+
+async def _vacuum(url: str) -> None:
+    """VACUUM ANALYZE the freshly seeded tables, as autovacuum does on an instance whose
+    statuses came over weeks: otherwise autovacuum runs on the 50,000 new rows during the
+    measurement, on the same two CPUs, and the planner reads tables it has no statistics
+    of. (VACUUM cannot run in a transaction: a plain asyncpg connection.)"""
+    import asyncpg
+
+    server = make_url(url)
+    connection = await asyncpg.connect(
+        host=server.host, port=server.port, user=server.username, database=server.database
+    )
+    try:
+        await connection.execute("VACUUM ANALYZE")
+    finally:
+        await connection.close()
 
 
 def fresh_database(postgres: str | None, workdir: Path) -> str:
@@ -378,6 +397,13 @@ def measure(args: argparse.Namespace, setup: Setup, workdir: Path) -> bool:
         bare = asyncio.run(load("bare Starlette", ceiling_base, reads, headers))
         home = asyncio.run(load("Likewise home timeline", base, reads, headers))
         home_ratio = report(home, bare)
+        # wrk reads the home timeline before any favourite: each favourite of a remote
+        # status queues a Like for its author's inbox, and the instance's delivery worker
+        # (in the same process) would be retrying 3,000 of them to a host that does not
+        # exist while wrk measured the reads.
+        p99 = home.percentile(0.99)
+        if wrk_load.available():
+            p99 = measure_with_wrk(args, setup, server.pid, ceiling.pid)
         favourites = [
             ("POST", f"/api/v1/statuses/{n}/favourite")
             for n in range(1, min(args.requests, args.statuses) + 1)
@@ -386,9 +412,8 @@ def measure(args: argparse.Namespace, setup: Setup, workdir: Path) -> bool:
         bare_f = asyncio.run(load("bare Starlette", ceiling_base, favourites, headers))
         liked = asyncio.run(load("Likewise favourite", base, favourites, headers))
         report(liked, bare_f)
-        p99 = home.percentile(0.99)
         if wrk_load.available():
-            p99 = measure_with_wrk(args, setup, workdir, server.pid, ceiling.pid)
+            favourites_with_wrk(args, setup, workdir, server.pid)
         ok = p99 < TARGET_P99_MS and home_ratio >= TARGET_RATIO and home.other == 0
         print(
             f"home p99 {p99:.1f} ms (target < {TARGET_P99_MS:.0f}"
@@ -404,23 +429,33 @@ def measure(args: argparse.Namespace, setup: Setup, workdir: Path) -> bool:
                 process.wait(timeout=20)
 
 
-def measure_with_wrk(
-    args: argparse.Namespace, setup: Setup, workdir: Path, server: int, ceiling: int
-) -> float:
-    """The same requests from wrk, with each server's CPU time per request; the home
-    timeline's p99 as wrk saw it."""
+def _wrk_common(args: argparse.Namespace, setup: Setup) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {setup.token}"}
+    return {"seconds": args.wrk_seconds, "connections": CONCURRENCY, "headers": headers}
+
+
+def measure_with_wrk(args: argparse.Namespace, setup: Setup, server: int, ceiling: int) -> float:
+    """The home timeline from wrk, with each server's CPU time per request; its p99 as wrk
+    saw it."""
     base = f"http://127.0.0.1:{setup.port}"
     ceiling_base = f"http://127.0.0.1:{setup.ceiling_port}"
-    headers = {"Authorization": f"Bearer {setup.token}"}
     home = "/api/v1/timelines/home"
-    common = {"seconds": args.wrk_seconds, "connections": CONCURRENCY, "headers": headers}
-    print(f"the same from wrk (C, one thread), {args.wrk_seconds} s each:")
+    common = _wrk_common(args, setup)
+    print(f"the home timeline from wrk (C, one thread), {args.wrk_seconds} s each:")
     bare = wrk_load.run("bare Starlette", ceiling_base + home, pid=ceiling, **common)
     ours = wrk_load.run("Likewise home timeline", base + home, pid=server, **common)
     print(bare.line())
     print(ours.line())
     print(f"  ratio to the ceiling: {ours.rate / bare.rate:.3f}; {load_average()}")
-    # Statuses the Python client's run did not favourite: each request is a new click.
+    return float(ours.p99_ms)
+
+
+def favourites_with_wrk(args: argparse.Namespace, setup: Setup, workdir: Path, server: int) -> None:
+    """Favourites from wrk, of statuses the Python client's run did not favourite: each
+    request is a new click."""
+    base = f"http://127.0.0.1:{setup.port}"
+    common = _wrk_common(args, setup)
+    print(f"favourites from wrk, {args.wrk_seconds} s:")
     liked = wrk_load.run(
         "Likewise favourite",
         base,
@@ -430,7 +465,6 @@ def measure_with_wrk(
         **common,
     )
     print(liked.line())
-    return float(ours.p99_ms)
 
 
 def main() -> int:
