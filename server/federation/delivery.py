@@ -27,6 +27,8 @@ from server.models.federation import FollowState
 DELIVERY_JOB = "delivery.send"
 UNAVAILABLE_AFTER = 8
 UNAVAILABLE_FACTOR = 4.0
+# How stale a healthy inbox's last success may get before a success is written again.
+HEALTHY_FOR = timedelta(minutes=1)
 
 
 async def deliver(
@@ -77,7 +79,12 @@ async def _peer(session: AsyncSession, url: str) -> PeerInbox:
 
 
 async def _record_result(db: Database, url: str, ok: bool) -> bool:
-    """Update the inbox's health; returns whether it is now unavailable."""
+    """Update the inbox's health; returns whether it is now unavailable. A success at an
+    inbox known healthy, whose last success is less than HEALTHY_FOR old, writes nothing:
+    a busy instance delivers to the same inboxes all day, and a write per delivery queued
+    behind every favourite on SQLite's one writer."""
+    if ok and await _healthy(db, url):
+        return False
     async with db.transaction() as session:
         peer = await _peer(session, url)
         if ok:
@@ -88,6 +95,20 @@ async def _record_result(db: Database, url: str, ok: bool) -> bool:
             peer.unavailable = peer.failures >= UNAVAILABLE_AFTER
         session.add(peer)
         return peer.unavailable
+
+
+async def _healthy(db: Database, url: str) -> bool:
+    async with db.reading(bounded=True) as session:
+        found = await session.exec(
+            select(PeerInbox.failures, PeerInbox.unavailable, PeerInbox.last_success_at).where(
+                PeerInbox.url == url
+            )
+        )
+        row = found.first()
+    if row is None:
+        return False
+    failures, unavailable, last = row
+    return not failures and not unavailable and last is not None and (utcnow() - last < HEALTHY_FOR)
 
 
 def _delay(context: JobContext, job: ClaimedJob, retry_after: float | None, slow: bool) -> float:

@@ -94,3 +94,61 @@ async def test_an_inbox_that_keeps_failing_is_marked_unavailable(
     async with context(alpha).db.session() as session:
         peer = (await session.exec(select(PeerInbox))).one()
     assert not peer.unavailable and peer.last_success_at is not None
+
+
+async def _inbox(app: Starlette) -> PeerInbox:
+    async with context(app).db.session() as session:
+        peer: PeerInbox = (await session.exec(select(PeerInbox))).one()
+    return peer
+
+
+async def test_a_healthy_inbox_is_written_once_a_minute_not_per_delivery(
+    alpha: Starlette, network: Network
+) -> None:
+    # Given carol's first Like delivered to a healthy inbox
+    received = _peer(network, [])
+    carol = await _queue(alpha)
+    await context(alpha).worker.drain()
+    first = (await _inbox(alpha)).last_success_at
+    assert first is not None
+    # When two more are delivered within the minute
+    for n in range(2):
+        async with context(alpha).db.transaction() as session:
+            await deliver(
+                session, carol, {"id": f"y{n}", "type": "Like"}, ["http://peer.test/inbox"]
+            )
+        await context(alpha).worker.drain()
+    # Then they are delivered, and the inbox's row is not written again
+    assert len(received) == 3
+    assert (await _inbox(alpha)).last_success_at == first
+    # but a success more than a minute after the last one written is written
+    async with context(alpha).db.transaction() as session:
+        peer = (await session.exec(select(PeerInbox))).one()
+        peer.last_success_at = first - timedelta(minutes=2)
+        session.add(peer)
+    async with context(alpha).db.transaction() as session:
+        await deliver(session, carol, {"id": "z", "type": "Like"}, ["http://peer.test/inbox"])
+    await context(alpha).worker.drain()
+    assert (await _inbox(alpha)).last_success_at > first  # type: ignore[operator]
+    # and a failure, then a success, clears the failure at once
+    _peer(network, [(500, {})])
+    async with context(alpha).db.transaction() as session:
+        await deliver(session, carol, {"id": "w", "type": "Like"}, ["http://peer.test/inbox"])
+    await context(alpha).worker.drain()
+    assert (await _inbox(alpha)).failures == 1
+    job = (await _jobs_queued(alpha))[0]
+    async with context(alpha).db.transaction() as session:
+        due = await session.get(Job, job)
+        assert due is not None
+        due.run_after = utcnow()
+        session.add(due)
+    await context(alpha).worker.drain()
+    assert (await _inbox(alpha)).failures == 0
+
+
+async def _jobs_queued(app: Starlette) -> list[int]:
+    async with context(app).db.session() as session:
+        found = await session.exec(
+            select(Job.id).where(Job.kind == DELIVERY_JOB, Job.state == JobState.queued)
+        )
+        return [int(n or 0) for n in found.all()]
