@@ -228,7 +228,11 @@ class Database:
         self.read_engine: AsyncEngine | None = None
         self.read_sessionmaker = self.sessionmaker
         if not self.is_sqlite:
-            self.read_engine = create_engine(url, isolation_level="AUTOCOMMIT", **engine_kwargs)
+            # Sixteen kept, as on SQLite: an overflow connection is closed when it is
+            # returned, so at sixteen concurrent readers a pool of ten forked a new backend
+            # (and paid its log-in) for every sixth request, and those made the slow tail.
+            read_kwargs = {"pool_size": 16, "max_overflow": 16, **engine_kwargs}
+            self.read_engine = create_engine(url, isolation_level="AUTOCOMMIT", **read_kwargs)
             self.read_sessionmaker = async_sessionmaker(
                 self.read_engine,
                 class_=AsyncSession,
