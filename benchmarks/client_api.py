@@ -48,12 +48,14 @@ from typing import Any
 
 import httpx
 import wrk_load  # type: ignore[import-not-found,unused-ignore]
+from sqlalchemy import func
 from sqlalchemy.engine import make_url
 from sqlmodel import col, select
 
 from server.db.engine import Database
 from server.db.migrations import upgrade
-from server.models import Actor, Follow, Note
+from server.federation.delivery import DELIVERY_JOB
+from server.models import Actor, Follow, Job, Note
 from server.models.federation import FollowState
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -98,6 +100,24 @@ def serve_ceiling(port: int, page_file: str, status_file: str) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
+def serve_inboxes(port: int) -> None:
+    """The remote accounts' inboxes: every delivery is accepted (202), as a healthy
+    server's inbox does, so that each favourite's Like is delivered once, as on a real
+    instance, and not retried against a host that does not exist."""
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    async def accept(request: Request) -> Response:
+        await request.body()
+        return Response(status_code=202)
+
+    app = Starlette(routes=[Route("/users/{name}/inbox", accept, methods=["POST"])])
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
 # --- seeding ------------------------------------------------------------------------
 
 
@@ -121,8 +141,9 @@ async def _insert(db: Database, table: Any, rows: Sequence[Mapping[str, Any]]) -
             await connection.execute(table.insert(), rows[start : start + BATCH])
 
 
-async def seed(url: str, donor: str, follows: int, statuses: int) -> None:
-    """`follows` remote actors followed by the donor, and `statuses` notes between them."""
+async def seed(url: str, donor: str, follows: int, statuses: int, inboxes: str) -> None:
+    """`follows` remote actors followed by the donor, and `statuses` notes between them;
+    their inboxes are at `inboxes` (serve_inboxes)."""
     db = Database(url)
     try:
         actors = [
@@ -131,7 +152,7 @@ async def seed(url: str, donor: str, follows: int, statuses: int) -> None:
                     uri=f"https://{REMOTE}/users/a{n}",
                     username=f"a{n}",
                     domain=REMOTE,
-                    inbox=f"https://{REMOTE}/users/a{n}/inbox",
+                    inbox=f"{inboxes}/users/a{n}/inbox",
                     url=f"https://{REMOTE}/@a{n}",
                 )
             )
@@ -323,6 +344,7 @@ class Setup:
     env: dict[str, str]
     port: int
     ceiling_port: int
+    inbox_port: int
     token: str
 
 
@@ -341,12 +363,14 @@ def prepare(args: argparse.Namespace, workdir: Path) -> Setup:
     )
     token = _cli(env, data, "tokens", "create", "ann", "--scopes", "read write")
     started = time.perf_counter()
-    asyncio.run(seed(url, "ann", args.follows, args.statuses))
+    inbox_port = free_port()
+    inboxes = f"http://127.0.0.1:{inbox_port}"
+    asyncio.run(seed(url, "ann", args.follows, args.statuses, inboxes))
     print(
         f"seeded {args.follows} follows and {args.statuses} statuses "
         f"in {time.perf_counter() - started:.1f} s ({'PostgreSQL' if args.postgres else 'SQLite'})"
     )
-    return Setup(data, env, port, free_port(), token)
+    return Setup(data, env, port, free_port(), inbox_port, token)
 
 
 def measure(args: argparse.Namespace, setup: Setup, workdir: Path) -> bool:
@@ -367,6 +391,14 @@ def measure(args: argparse.Namespace, setup: Setup, workdir: Path) -> bool:
         setup.env,
     )
     ceiling: subprocess.Popen[bytes] | None = None
+    inboxes = _spawn(
+        [
+            "-c",
+            "import sys; sys.path.insert(0, 'benchmarks'); import client_api; "
+            f"client_api.serve_inboxes({setup.inbox_port})",
+        ],
+        {},
+    )
     try:
         _wait_up(f"{base}/healthz")
         page = httpx.get(f"{base}/api/v1/timelines/home", headers=headers, timeout=30)
@@ -414,6 +446,7 @@ def measure(args: argparse.Namespace, setup: Setup, workdir: Path) -> bool:
         report(liked, bare_f)
         if wrk_load.available():
             favourites_with_wrk(args, setup, workdir, server.pid)
+        print(asyncio.run(deliveries(setup.env["LIKEWISE_DATABASE_URL"])))
         ok = p99 < TARGET_P99_MS and home_ratio >= TARGET_RATIO and home.other == 0
         print(
             f"home p99 {p99:.1f} ms (target < {TARGET_P99_MS:.0f}"
@@ -423,7 +456,7 @@ def measure(args: argparse.Namespace, setup: Setup, workdir: Path) -> bool:
         )
         return ok
     finally:
-        for process in (server, ceiling):
+        for process in (server, ceiling, inboxes):
             if process is not None:
                 process.terminate()
                 process.wait(timeout=20)
@@ -432,6 +465,29 @@ def measure(args: argparse.Namespace, setup: Setup, workdir: Path) -> bool:
 def _wrk_common(args: argparse.Namespace, setup: Setup) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {setup.token}"}
     return {"seconds": args.wrk_seconds, "connections": CONCURRENCY, "headers": headers}
+
+
+async def deliveries(url: str, wait: float = 60.0) -> str:
+    """The favourites' Likes, once the delivery worker has sent them (up to `wait` s)."""
+    db = Database(url)
+    started = time.monotonic()
+    try:
+        while True:
+            async with db.reading() as session:
+                rows = await session.exec(
+                    select(Job.state, func.count())
+                    .where(Job.kind == DELIVERY_JOB)
+                    .group_by(col(Job.state))
+                )
+                states = {str(state): int(n) for state, n in rows.all()}
+            waiting = sum(n for state, n in states.items() if state not in ("done", "failed"))
+            if not waiting or time.monotonic() - started > wait:
+                break
+            await asyncio.sleep(0.5)
+    finally:
+        await db.dispose()
+    found = ", ".join(f"{n:,} {state}" for state, n in sorted(states.items()))
+    return f"Likes to deliver: {found} ({time.monotonic() - started:.1f} s after the last)"
 
 
 def measure_with_wrk(args: argparse.Namespace, setup: Setup, server: int, ceiling: int) -> float:
