@@ -71,12 +71,11 @@ async def _told(client: httpx.AsyncClient, delivered: dict[str, Any]) -> dict[st
     return told
 
 
-async def _spent_and_disputed(
+async def _spent(
     app: Starlette, client: httpx.AsyncClient, control: httpx.AsyncClient
 ) -> tuple[int, str]:
-    """Ann paid 10.00 (10.40 with the fee), 8.00 of it went to creators in October's close,
-    and the whole payment is disputed: her 2.00 leaves the wallet, 8.40 and Stripe's 15.00
-    fee are the instance's loss, and her budget pauses. (Ann, the dispute's id.)"""
+    """Ann paid 10.00 (10.40 with the fee) and 8.00 of it went to creators in October's
+    close. (Ann, the payment intent.)"""
     db, settings = _db(app)
     ann, intent = await _paid(app, client, control)
     async with db.transaction() as session:
@@ -84,6 +83,17 @@ async def _spent_and_disputed(
     at = datetime(2026, 10, 3, tzinfo=UTC)
     await like(db, settings, ann, web_thing("https://blog.example/a"), at=at)
     await close_period(db, settings, "2026-10")
+    return ann, intent
+
+
+async def _spent_and_disputed(
+    app: Starlette, client: httpx.AsyncClient, control: httpx.AsyncClient
+) -> tuple[int, str]:
+    """Ann paid 10.00 (10.40 with the fee), 8.00 of it went to creators in October's close,
+    and the whole payment is disputed: her 2.00 leaves the wallet, 8.40 and Stripe's 15.00
+    fee are the instance's loss, and her budget pauses. (Ann, the dispute's id.)"""
+    db, settings = _db(app)
+    ann, intent = await _spent(app, client, control)
     disputed = (await control.post("dispute", json={"payment_intent": intent})).json()
     await _told(client, disputed)
     assert await balance(db, settings, wallet(ann)) == 0
@@ -324,12 +334,7 @@ async def test_a_dispute_booked_by_its_event_before_8a3b529_is_given_back_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     db, settings = _db(app)
-    ann, intent = await _paid(app, client, control)
-    async with db.transaction() as session:
-        session.add(DonorSettings(account_id=ann, monthly_budget=800))
-    liked_at = datetime(2026, 10, 3, tzinfo=UTC)
-    await like(db, settings, ann, web_thing("https://blog.example/a"), at=liked_at)
-    await close_period(db, settings, "2026-10")
+    ann, intent = await _spent(app, client, control)
     # The dispute was booked by the code of before 8a3b529
     disputed = (await control.post("dispute", json={"payment_intent": intent})).json()
     with monkeypatch.context() as patch:

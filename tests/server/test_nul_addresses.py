@@ -144,23 +144,28 @@ async def test_a_nul_in_a_path_segment_is_a_400(
         _json_refusal(answer)
 
 
-async def _asgi(app: Starlette, path: str, query: bytes, accept: bytes) -> dict[str, Any]:
-    """One GET straight through the ASGI interface: a raw query string no client would send."""
-    sent: list[Message] = []
-    scope: Scope = {
-        "type": "http",
+def _scope(kind: str, path: str, query: bytes, headers: list[tuple[bytes, bytes]]) -> Scope:
+    """An ASGI scope as a server would make it, with a raw query string."""
+    return {
+        "type": kind,
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
+        "scheme": "http" if kind == "http" else "ws",
         "path": path,
         "raw_path": path.encode(),
         "query_string": query,
         "root_path": "",
-        "headers": [(b"host", b"likewise.test"), (b"accept", accept)],
+        "headers": [(b"host", b"likewise.test"), *headers],
         "client": ("127.0.0.1", 50000),
         "server": ("likewise.test", 80),
     }
+
+
+async def _asgi(app: Starlette, path: str, query: bytes, accept: bytes) -> dict[str, Any]:
+    """One GET straight through the ASGI interface: a raw query string no client would send."""
+    sent: list[Message] = []
+    scope = _scope("http", path, query, [(b"accept", accept)])
+    scope["method"] = "GET"
 
     async def receive() -> Message:
         return {"type": "http.request", "body": b"", "more_body": False}
@@ -192,20 +197,8 @@ async def test_a_nul_in_a_streaming_websocket_s_query_closes_it_before_the_hands
     app: Starlette,
 ) -> None:
     sent: list[Message] = []
-    scope: Scope = {
-        "type": "websocket",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "scheme": "ws",
-        "path": "/api/v1/streaming",
-        "raw_path": b"/api/v1/streaming",
-        "query_string": b"stream=user&access_token=%00",
-        "root_path": "",
-        "headers": [(b"host", b"likewise.test")],
-        "client": ("127.0.0.1", 50000),
-        "server": ("likewise.test", 80),
-        "subprotocols": [],
-    }
+    scope = _scope("websocket", "/api/v1/streaming", b"stream=user&access_token=%00", [])
+    scope["subprotocols"] = []
 
     async def receive() -> Message:
         return {"type": "websocket.connect"}
