@@ -9,6 +9,7 @@ import click
 from server.cli.common import cli_settings, data_option, fail, migrate_database, run_async
 from server.db.engine import Database
 from server.domain_errors import ServiceError
+from server.models.money_in import BankCredit
 
 
 @click.group()
@@ -67,3 +68,88 @@ def bank_import(data_dir: Path | None, file: Path, yes: bool) -> None:
         f"{done.duplicates} already imported"
         + (f"; {len(done.settled)} peer payment(s) confirmed" if done.settled else "")
     )
+
+
+@bank.command("waiting")
+@data_option
+def bank_waiting(data_dir: Path | None) -> None:
+    """List the unmatched credits, oldest first, to assign or return."""
+    from server.money.amounts import format_money
+    from server.money.funding import statements
+
+    settings = cli_settings(data_dir)
+    migrate_database(settings)
+
+    async def read(db: Database) -> list[BankCredit]:
+        async with db.reading() as session:
+            return await statements.waiting_credits(session)
+
+    waiting = run_async(settings, read)
+    for credit in waiting:
+        payer = credit.debtor_name or "an unnamed payer"
+        amount = format_money(credit.amount, settings)
+        click.echo(
+            f"{credit.id:>6}  {credit.booked_on}  {amount:>14}  {payer[:30]:<30}  "
+            f"{credit.debtor_iban or '':<34}  {credit.reference[:40]}"
+        )
+    click.echo(f"{len(waiting)} unmatched credit(s)")
+
+
+@bank.command("assign")
+@data_option
+@click.argument("credit_id", type=int)
+@click.argument("username")
+def bank_assign(data_dir: Path | None, credit_id: int, username: str) -> None:
+    """Book the unmatched credit CREDIT_ID (see `bank waiting`) to USERNAME's wallet, once."""
+    from server.donations import bank_admin
+    from server.money.amounts import format_money
+
+    settings = cli_settings(data_dir)
+    migrate_database(settings)
+
+    async def book(db: Database) -> bank_admin.Assigned:
+        return await bank_admin.assign_credit(db, settings, credit_id, username, None)
+
+    try:
+        done = run_async(settings, book)
+    except ServiceError as exc:
+        raise fail(exc.message) from exc
+    amount = format_money(done.credit.amount, settings)
+    if done.created:
+        click.echo(f"credit {credit_id}: {amount} booked to @{done.username}'s wallet")
+    else:
+        click.echo(f"credit {credit_id}: booked before; nothing booked now")
+
+
+@bank.command("return")
+@data_option
+@click.argument("credit_id", type=int)
+@click.option(
+    "--sent",
+    is_flag=True,
+    help="Say that your bank has sent the money back to the payer (required).",
+)
+def bank_return(data_dir: Path | None, credit_id: int, sent: bool) -> None:
+    """Mark the unmatched credit CREDIT_ID returned, once your bank has sent it back.
+    Nothing is booked: an unmatched credit was never in any wallet."""
+    from server.donations import bank_admin
+
+    settings = cli_settings(data_dir)
+    migrate_database(settings)
+    if not sent:
+        raise fail(
+            f"credit {credit_id}: send the money back through your bank first, then run "
+            "this again with --sent; nothing changed"
+        )
+
+    async def mark(db: Database) -> bank_admin.Returned:
+        return await bank_admin.return_credit(db, credit_id, sent, None)
+
+    try:
+        done = run_async(settings, mark)
+    except ServiceError as exc:
+        raise fail(exc.message) from exc
+    if done.created:
+        click.echo(f"credit {credit_id}: marked returned; nothing was booked")
+    else:
+        click.echo(f"credit {credit_id}: returned before; nothing changed")

@@ -91,8 +91,9 @@ async def cancel_import(db: Database, import_id: int) -> None:
 
 
 async def assign_credit(
-    db: Database, settings: Settings, credit_id: int, username: str, admin_id: int
+    db: Database, settings: Settings, credit_id: int, username: str, admin_id: int | None
 ) -> Assigned:
+    """Book an unmatched credit to `username`'s wallet; `admin_id` None from the CLI."""
     async with db.transaction() as session:
         account = await get_account(session, username.strip().removeprefix("@"))
         credit, created = await statements.assign(
@@ -101,7 +102,7 @@ async def assign_credit(
         return Assigned(credit, account.username, created)
 
 
-async def return_credit(db: Database, credit_id: int, sent: bool, admin_id: int) -> Returned:
+async def return_credit(db: Database, credit_id: int, sent: bool, admin_id: int | None) -> Returned:
     """Mark an unmatched credit returned once the admin says the bank sent it back."""
     async with db.transaction() as session:
         credit = await session.get(BankCredit, credit_id, with_for_update=True)

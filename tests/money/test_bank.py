@@ -225,6 +225,23 @@ def test_likewise_bank_import_previews_then_books_once(
     assert "booked 1 credit(s), 50.00 EUR; 2 unmatched" in booked.stdout
     again = instance.cli("bank", "import", str(file), "--yes")
     assert "already imported" in again.stdout and "booked 0 credit(s)" in again.stdout
+    # The two unmatched credits: Bob's (his reference names no account here) goes to ann,
+    # Carol's (no reference) is sent back; each once, however often the command runs
+    waiting = instance.cli("bank", "waiting").stdout
+    assert "2 unmatched credit(s)" in waiting
+    rows = [line.split() for line in waiting.splitlines() if "EUR" in line]
+    bob = next(row[0] for row in rows if "Bob" in row)
+    carol = next(row[0] for row in rows if "Carol" in row)
+    assigned = instance.cli("bank", "assign", bob, "@ann").stdout
+    assert f"credit {bob}: 12.34 EUR booked to @ann's wallet" in assigned
+    assert "booked before; nothing booked now" in instance.cli("bank", "assign", bob, "ann").stdout
+    unsure = instance.cli("bank", "return", carol, check=False)
+    assert unsure.returncode != 0 and "--sent" in unsure.stderr
+    assert "marked returned" in instance.cli("bank", "return", carol, "--sent").stdout
+    assert "returned before" in instance.cli("bank", "return", carol, "--sent").stdout
+    refused = instance.cli("bank", "assign", carol, "ann", check=False)
+    assert refused.returncode != 0 and "returned, not waiting" in refused.stderr
+    assert "0 unmatched credit(s)" in instance.cli("bank", "waiting").stdout
     usd = tmp_path / "usd.xml"
     usd.write_bytes(statement("camt053_usd.xml", {}))
     refused = instance.cli("bank", "import", str(usd), "--yes", check=False)

@@ -285,7 +285,11 @@ async def cancel(session: AsyncSession, import_id: int) -> BankImport:
 
 
 async def assign(
-    session: AsyncSession, settings: Settings, credit_id: int, donor_id: int, admin_id: int
+    session: AsyncSession,
+    settings: Settings,
+    credit_id: int,
+    donor_id: int,
+    admin_id: int | None,
 ) -> tuple[BankCredit, bool]:
     """Book an unmatched credit to the donor the admin named; (credit, False) when it was
     assigned before (a second click) or its entry booked meanwhile."""
