@@ -71,6 +71,25 @@ async def _told(client: httpx.AsyncClient, delivered: dict[str, Any]) -> dict[st
     return told
 
 
+async def _won_then_closed(
+    client: httpx.AsyncClient, control: httpx.AsyncClient, dispute: str, told: int
+) -> str:
+    """Stripe says the dispute's funds are back, `told` times, then that it closed, won,
+    twice: only the first is handled; the first's outcome."""
+    won = (await control.post("dispute_won", json={"dispute_id": dispute})).json()
+    outcome = str((await _told(client, won))["outcome"])
+    for _ in range(told - 1):
+        won = await _again(control, won["event"]["id"])
+        assert (await _told(client, won))["outcome"] == "already handled"
+    closed = (
+        await control.post("dispute_won", json={"dispute_id": dispute, "event": "closed"})
+    ).json()
+    assert "given back before" in (await _told(client, closed))["outcome"]
+    closed = await _again(control, closed["event"]["id"])
+    assert (await _told(client, closed))["outcome"] == "already handled"
+    return outcome
+
+
 async def _spent(
     app: Starlette, client: httpx.AsyncClient, control: httpx.AsyncClient
 ) -> tuple[int, str]:
@@ -121,19 +140,10 @@ async def test_a_won_dispute_gives_back_the_wallet_the_loss_and_the_fee_once(
     db, settings = _db(app)
     ann, dispute = await _spent_and_disputed(app, client, control)
     transfers = len(await _rows(db, Transfer))
-    # When Stripe says the funds are back, three times
-    won = (await control.post("dispute_won", json={"dispute_id": dispute})).json()
-    assert "won: 200 to the wallet, 840 and fee 1500" in (await _told(client, won))["outcome"]
-    for _ in range(2):
-        won = await _again(control, won["event"]["id"])
-        assert (await _told(client, won))["outcome"] == "already handled"
-    # and then that the dispute closed, won (twice)
-    closed = (
-        await control.post("dispute_won", json={"dispute_id": dispute, "event": "closed"})
-    ).json()
-    assert "given back before" in (await _told(client, closed))["outcome"]
-    closed = await _again(control, closed["event"]["id"])
-    assert (await _told(client, closed))["outcome"] == "already handled"
+    # When Stripe says the funds are back, three times, and then that the dispute closed,
+    # won (twice)
+    told = await _won_then_closed(client, control, dispute, told=3)
+    assert "won: 200 to the wallet, 840 and fee 1500" in told
     # Then the wallet has its 2.00 again, the loss is undone with the fee Stripe returned,
     # and it was booked once: three transfers
     assert await balance(db, settings, wallet(ann)) == 200
@@ -348,15 +358,8 @@ async def test_a_dispute_booked_by_its_event_before_8a3b529_is_given_back_once(
     assert await _paused(app, ann)
     transfers = len(await _rows(db, Transfer))
     # It is won after: what it took comes back once, however often it is told
-    won = (await control.post("dispute_won", json={"dispute_id": dispute})).json()
-    told = (await _told(client, won))["outcome"]
+    told = await _won_then_closed(client, control, dispute, told=2)
     assert "won: 200 to the wallet, 840 and fee 1500" in told and "by its event" in told
-    won = await _again(control, won["event"]["id"])
-    assert (await _told(client, won))["outcome"] == "already handled"
-    closed = (
-        await control.post("dispute_won", json={"dispute_id": dispute, "event": "closed"})
-    ).json()
-    assert "given back before" in (await _told(client, closed))["outcome"]
     # The opening delivered again takes nothing more
     again = await _again(control, event)
     assert (await _told(client, again))["outcome"] == "already handled"
