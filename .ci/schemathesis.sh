@@ -17,7 +17,9 @@ export LIKEWISE_DOMAIN="127.0.0.1:$port" LIKEWISE_DEV=1
 export LIKEWISE_DATABASE_URL="sqlite+aiosqlite:///$work/likewise.db"
 likewise() { "$py" -m server.cli "$@" --data "$work/data"; }
 
-likewise serve --host 127.0.0.1 --port "$port" >"$work/serve.log" 2>&1 &
+# Python itself in the background, not the `likewise` function: `$!` of a function is its
+# subshell, and killing that left the instance running after the script.
+"$py" -m server.cli serve --host 127.0.0.1 --port "$port" --data "$work/data" >"$work/serve.log" 2>&1 &
 server=$!
 stop() {
   kill "$server" 2>/dev/null || true
