@@ -193,10 +193,8 @@ class Forgot(StrEnum):
 
 
 @dataclass(frozen=True)
-class ForgetAnswer:
-    view: AutoTopUpView
-    error: ServiceError | None
-    forgot: Forgot
+class ForgetAnswer(TopUpAnswer):
+    forgot: Forgot  # `nothing` when refused
 
 
 async def choose_forgetting(db: Database, settings: Settings, donor_id: int) -> ForgetAnswer:
