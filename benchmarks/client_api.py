@@ -337,6 +337,12 @@ def _spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
     )
 
 
+def _spawn_own(call: str) -> subprocess.Popen[bytes]:
+    """A process running `call` of this module (serve_ceiling, serve_inboxes)."""
+    code = f"import sys; sys.path.insert(0, 'benchmarks'); import client_api; client_api.{call}"
+    return _spawn(["-c", code], {})
+
+
 def _wait_up(url: str, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -401,14 +407,7 @@ def measure(args: argparse.Namespace, setup: Setup, workdir: Path) -> bool:
         setup.env,
     )
     ceiling: subprocess.Popen[bytes] | None = None
-    inboxes = _spawn(
-        [
-            "-c",
-            "import sys; sys.path.insert(0, 'benchmarks'); import client_api; "
-            f"client_api.serve_inboxes({setup.inbox_port})",
-        ],
-        {},
-    )
+    inboxes = _spawn_own(f"serve_inboxes({setup.inbox_port})")
     try:
         _wait_up(f"{base}/healthz")
         page = httpx.get(f"{base}/api/v1/timelines/home", headers=headers, timeout=30)
@@ -418,14 +417,9 @@ def measure(args: argparse.Namespace, setup: Setup, workdir: Path) -> bool:
         (workdir / "page.json").write_bytes(page.content)
         (workdir / "status.json").write_bytes(one.content)
         print(f"home page: {len(ids)} statuses, {len(page.content):,} bytes")
-        ceiling = _spawn(
-            [
-                "-c",
-                "import sys; sys.path.insert(0, 'benchmarks'); import client_api; "
-                f"client_api.serve_ceiling({setup.ceiling_port}, {str(workdir / 'page.json')!r}, "
-                f"{str(workdir / 'status.json')!r})",
-            ],
-            {},
+        ceiling = _spawn_own(
+            f"serve_ceiling({setup.ceiling_port}, {str(workdir / 'page.json')!r}, "
+            f"{str(workdir / 'status.json')!r})"
         )
         ceiling_base = f"http://127.0.0.1:{setup.ceiling_port}"
         _wait_up(f"{ceiling_base}/api/v1/timelines/home")
